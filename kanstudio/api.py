@@ -1,0 +1,351 @@
+"""``kanstudio.KAN``: the engine for notebooks and scripts, with scikit-learn manners.
+
+The constructor only stores its arguments; ``fit`` validates them, builds the network
+(``network_``) and trains it. Operations that change the architecture (``prune``,
+``refine``) return a new ``KAN``; locking edges changes the model in place, like pykan's
+``fix_symbolic``. Symbolic verbs live in :mod:`kanstudio.api_symbolic` and are mixed in.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from kanstudio import __version__
+from kanstudio.api_symbolic import SymbolicMixin
+from kanstudio.archive import (
+    ArchiveError,
+    arrays_from_bytes,
+    arrays_to_bytes,
+    load_json,
+    read_archive,
+    write_archive,
+)
+from kanstudio.core import (
+    EdgeCurves,
+    KANNetwork,
+    StateError,
+    StepRecord,
+    TrainSettings,
+    network_from_state,
+    network_to_state,
+    resolve_device,
+    resolve_dtype,
+    train_steps,
+)
+from kanstudio.core import prune as core_prune
+from kanstudio.core import prune_edge as core_prune_edge
+from kanstudio.core import prune_node as core_prune_node
+
+__all__ = ["KAN", "ModelFileError"]
+
+MODEL_FORMAT = "kanstudio-model"
+MODEL_SCHEMA = 1
+REFERENCE_ROWS = 2000
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded; the message says why."""
+
+
+def _as_2d(name: str, arr: Any) -> np.ndarray:
+    try:
+        out = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from exc
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.ndim != 2 or out.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array, got shape {out.shape}")
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return out
+
+
+class KAN(SymbolicMixin):
+    """A Kolmogorov-Arnold Network.
+
+    Parameters: ``width`` (``[n_in, ..., n_out]``; ``None`` picks ``[n_in, 2 n_in + 1, n_out]``
+    at fit time), ``grid`` (intervals G), ``k`` (spline order), ``seed``, ``device``
+    (``auto``/``cpu``/``cuda``/``mps``), ``dtype`` (``float64`` default: formulas need the
+    precision; ``float32`` is faster), ``grid_range`` (initial knot range, before the first
+    grid update places knots from the data).
+    """
+
+    def __init__(
+        self,
+        width: Sequence[int] | None = None,
+        grid: int = 5,
+        k: int = 3,
+        seed: int = 0,
+        device: str = "auto",
+        dtype: str = "float64",
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+    ) -> None:
+        self.width = width
+        self.grid = grid
+        self.k = k
+        self.seed = seed
+        self.device = device
+        self.dtype = dtype
+        self.grid_range = grid_range
+
+    # ------------------------------------------------------------------ helpers
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "width": None if self.width is None else list(self.width), "grid": self.grid,
+            "k": self.k, "seed": self.seed, "device": self.device, "dtype": self.dtype,
+            "grid_range": list(self.grid_range),
+        }
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "network_")
+
+    def _check_fitted(self) -> KANNetwork:
+        if not self.is_fitted:
+            raise RuntimeError("this KAN is not fitted yet: call fit(X, y) first")
+        return self.network_
+
+    def _tensor(self, arr: np.ndarray) -> torch.Tensor:
+        net = self._check_fitted()
+        return torch.as_tensor(arr, dtype=net.dtype, device=net.device)
+
+    def _build(self, n_in: int, n_out: int) -> None:
+        if isinstance(self.grid, bool) or not isinstance(self.grid, int) or self.grid < 1:
+            raise ValueError(f"grid must be a positive integer, got {self.grid!r}")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 0 <= self.k <= 10:
+            raise ValueError(f"k must be an integer in [0, 10], got {self.k!r}")
+        width = list(self.width) if self.width is not None else [n_in, 2 * n_in + 1, n_out]
+        if width[0] != n_in:
+            raise ValueError(f"width[0]={width[0]} but X has {n_in} columns")
+        if width[-1] != n_out:
+            raise ValueError(f"width[-1]={width[-1]} but y has {n_out} columns")
+        device = resolve_device(self.device)
+        dtype = resolve_dtype(self.dtype, device)
+        self.network_ = KANNetwork(
+            width, self.grid, self.k, self.seed, dtype, tuple(self.grid_range)
+        ).to(device)
+        self.history_: list[StepRecord] = []
+        self.n_features_in_ = n_in
+
+    def _from_network(self, net: KANNetwork) -> KAN:
+        new = KAN(**{**self.get_params(), "width": list(net.width), "grid": net.grid_size})
+        new.network_ = net
+        new.history_ = list(self.history_)
+        new.n_features_in_ = self.n_features_in_
+        new.reference_x_ = self.reference_x_.copy()
+        return new
+
+    # ------------------------------------------------------------------ training
+    def fit_iter(
+        self,
+        X: Any,
+        y: Any,
+        steps: int = 100,
+        opt: str = "lbfgs",
+        lr: float | None = None,
+        lamb: float = 0.0,
+        batch_size: int | None = None,
+        test_size: float = 0.2,
+        X_test: Any = None,
+        y_test: Any = None,
+        update_grid: bool = True,
+        grid_update_every: int = 10,
+        stop_grid_update_step: int = 50,
+        lamb_entropy: float = 2.0,
+    ) -> Iterator[StepRecord]:
+        """Like :meth:`fit`, but yields a :class:`StepRecord` after every step.
+
+        Stopping early (closing the iterator) leaves a valid, partly trained model.
+        """
+        X = _as_2d("X", X)
+        y = _as_2d("y", y)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+        if not 0.0 <= test_size < 1.0:
+            raise ValueError(f"test_size must be in [0, 1), got {test_size}")
+        if self.is_fitted:
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} columns; the model was fitted on "
+                                 f"{self.n_features_in_}")
+        else:
+            self._build(X.shape[1], y.shape[1])
+        net = self.network_
+        if X_test is not None and y_test is not None:
+            X_tr, y_tr = X, y
+            X_te, y_te = _as_2d("X_test", X_test), _as_2d("y_test", y_test)
+        elif test_size > 0 and X.shape[0] >= 5:
+            rng = np.random.default_rng(self.seed)
+            order = rng.permutation(X.shape[0])
+            n_test = max(1, int(round(test_size * X.shape[0])))
+            X_tr, y_tr = X[order[n_test:]], y[order[n_test:]]
+            X_te, y_te = X[order[:n_test]], y[order[:n_test]]
+        else:
+            X_tr, y_tr, X_te, y_te = X, y, X[:0], y[:0]
+        rng = np.random.default_rng(self.seed + 1)
+        keep = rng.choice(X_tr.shape[0], min(REFERENCE_ROWS, X_tr.shape[0]), replace=False)
+        self.reference_x_ = X_tr[np.sort(keep)].copy()
+        settings = TrainSettings(
+            steps=int(steps), opt=opt, lr=float(lr if lr is not None else
+                                                 (1.0 if opt == "lbfgs" else 1e-2)),
+            lamb=float(lamb), lamb_entropy=float(lamb_entropy), batch_size=batch_size,
+            update_grid=update_grid, grid_update_every=grid_update_every,
+            stop_grid_update_step=stop_grid_update_step, seed=self.seed,
+        )
+        settings.validate()
+
+        def tx(a: np.ndarray) -> torch.Tensor:
+            return net.select_inputs(self._tensor(a))
+
+        for record in train_steps(net, tx(X_tr), self._tensor(y_tr), tx(X_te),
+                                  self._tensor(y_te), settings):
+            self.history_.append(record)
+            yield record
+
+    def fit(self, X: Any, y: Any, steps: int = 100, opt: str = "lbfgs", lamb: float = 0.0,
+            callback: Callable[[StepRecord], Any] | None = None, **kwargs: Any) -> KAN:
+        """Train on X (n, n_in) and y (n,) or (n, n_out); continue if already fitted.
+
+        Other keyword arguments: ``lr``, ``batch_size``, ``test_size`` (0.2), ``X_test``,
+        ``y_test``, ``update_grid``, ``grid_update_every``, ``stop_grid_update_step``,
+        ``lamb_entropy``. ``callback(record)`` is called after every step.
+        """
+        for record in self.fit_iter(X, y, steps=steps, opt=opt, lamb=lamb, **kwargs):
+            if callback is not None:
+                callback(record)
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, X: Any, batch_size: int = 65536) -> np.ndarray:
+        """X (n, n_features_in_) -> (n, n_out) as float64."""
+        net = self._check_fitted()
+        X = _as_2d("X", X)
+        out = []
+        with torch.no_grad():
+            for s in range(0, X.shape[0], batch_size):
+                xb = net.select_inputs(self._tensor(X[s : s + batch_size]))
+                out.append(net(xb).double().cpu().numpy())
+        return np.concatenate(out, axis=0)
+
+    def _reference(self) -> torch.Tensor:
+        net = self._check_fitted()
+        return net.select_inputs(self._tensor(self.reference_x_))
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def width_(self) -> list[int]:
+        return list(self._check_fitted().width)
+
+    @property
+    def input_ids_(self) -> list[int]:
+        """Which original input columns the (possibly pruned) network still uses."""
+        return list(self._check_fitted().input_ids)
+
+    def n_parameters(self) -> int:
+        return self._check_fitted().n_parameters()
+
+    def scores(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(edge scores per layer (n_in, n_out), node scores per level) on reference data."""
+        return self._check_fitted().scores(self._reference())
+
+    def edge_curves(self, n_points: int = 64) -> EdgeCurves:
+        """Every edge's sampled curve on the range its input node sees (float32 arrays)."""
+        return self._check_fitted().edge_curves(n_points)
+
+    def prune(self, node_threshold: float = 1e-2, edge_threshold: float = 3e-2) -> KAN:
+        """A new, smaller KAN without edges/nodes whose attribution is under the thresholds."""
+        net = core_prune(self._check_fitted(), self._reference(), node_threshold, edge_threshold)
+        return self._from_network(net)
+
+    def prune_node(self, layer: int, i: int) -> KAN:
+        """A new KAN without node ``i`` of level ``layer`` (0 = inputs; outputs excluded)."""
+        net = self._check_fitted()
+        return self._from_network(core_prune_node(net, layer, i, self._reference()))
+
+    def prune_edge(self, layer: int, i: int, j: int) -> KAN:
+        """A new KAN without edge ``(layer, i, j)``; its mean value moves into the bias."""
+        net = self._check_fitted()
+        return self._from_network(core_prune_edge(net, layer, i, j, self._reference()))
+
+    def refine(self, grid: int) -> KAN:
+        """A new KAN with ``grid`` intervals per edge, fitted to the current curves."""
+        net = copy.deepcopy(self._check_fitted())
+        net.refine(int(grid), self._reference())
+        return self._from_network(net)
+
+    def copy(self) -> KAN:
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------------ files
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON-able description, arrays): everything needed to rebuild this model."""
+        desc, arrays = network_to_state(self._check_fitted())
+        arrays = {f"network.{k}": v for k, v in arrays.items()}
+        arrays["reference_x"] = self.reference_x_.astype(np.float64)
+        return {"params": self.get_params(), "network": desc,
+                "n_features_in": self.n_features_in_}, arrays
+
+    @classmethod
+    def from_state(cls, desc: Any, arrays: dict[str, np.ndarray], device: str = "auto") -> KAN:
+        from kanstudio.symbolic.library import get_function
+
+        if not isinstance(desc, dict) or not isinstance(desc.get("params"), dict):
+            raise StateError("model description must be an object with 'params'")
+        p = desc["params"]
+        net_arrays = {k[len("network."):]: v for k, v in arrays.items()
+                      if k.startswith("network.")}
+
+        def resolve(name: str):
+            return get_function(name).torch_fn
+
+        net = network_from_state(desc.get("network"), net_arrays, resolve)
+        ref = arrays.get("reference_x")
+        if not isinstance(ref, np.ndarray) or ref.ndim != 2 or ref.shape[1] != net.n_features_in:
+            raise StateError("reference_x must be a (rows, n_features_in) array")
+        grid_range = p.get("grid_range", [-1.0, 1.0])
+        if not (isinstance(grid_range, list) and len(grid_range) == 2
+                and all(isinstance(v, (int, float)) for v in grid_range)):
+            raise StateError("params.grid_range must be two numbers")
+        model = cls(width=list(net.width), grid=net.grid_size, k=net.k,
+                    seed=p.get("seed", 0) if isinstance(p.get("seed", 0), int) else 0,
+                    device=device, dtype="float64" if net.dtype == torch.float64 else "float32",
+                    grid_range=(float(grid_range[0]), float(grid_range[1])))
+        dev = resolve_device(device)
+        model.network_ = net.to(dev)
+        model.n_features_in_ = net.n_features_in
+        model.reference_x_ = np.asarray(ref, dtype=np.float64)
+        model.history_ = []
+        return model
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to ``path`` (zip of JSON + arrays; atomic)."""
+        desc, arrays = self.to_state()
+        manifest = {"format": MODEL_FORMAT, "schema_version": MODEL_SCHEMA,
+                    "app_version": __version__}
+        write_archive(path, {"manifest.json": manifest, "model.json": desc},
+                      {"arrays.npz": arrays_to_bytes(arrays)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "auto") -> KAN:
+        """Read a model written by :meth:`save`; refuses anything else with ModelFileError."""
+        try:
+            members = read_archive(path, {"manifest.json", "model.json", "arrays.npz"},
+                                   required={"manifest.json", "model.json", "arrays.npz"})
+            manifest = load_json(members["manifest.json"], "manifest.json")
+            if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+                raise ModelFileError("not a KAN Studio model file")
+            if manifest.get("schema_version") != MODEL_SCHEMA:
+                raise ModelFileError(
+                    f"model file schema {manifest.get('schema_version')!r} is not supported "
+                    f"by this version ({__version__}); it reads schema {MODEL_SCHEMA}")
+            desc = load_json(members["model.json"], "model.json")
+            arrays = arrays_from_bytes(members["arrays.npz"])
+            return cls.from_state(desc, arrays, device=device)
+        except (ArchiveError, StateError) as exc:
+            raise ModelFileError(str(exc)) from exc

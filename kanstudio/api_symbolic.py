@@ -1,0 +1,182 @@
+"""The symbolic verbs of :class:`kanstudio.KAN`: suggest, lock, unlock, auto-symbolic, formula.
+
+Kept apart from :mod:`kanstudio.api` so that each file holds one concern; the mixin uses
+only ``network_``, ``reference_x_`` and ``n_features_in_`` of the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+import torch
+
+__all__ = ["SymbolicMixin", "AutoSymbolicResult"]
+
+
+@dataclass(frozen=True)
+class AutoSymbolicResult:
+    """What auto_symbolic did with one edge ``(layer, i, j)``."""
+
+    edge: tuple[int, int, int]
+    locked: bool
+    name: str  # the best candidate's function ('' when nothing could be fitted)
+    r2: float
+    reason: str = ""
+
+
+class SymbolicMixin:
+    # ------------------------------------------------------------------ edge data
+    def edge_samples(self, layer: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The inputs edge ``(layer, i, j)`` sees on the reference rows and its numeric
+        (spline) curve there: two (n,) float64 arrays, sorted by x."""
+        net = self._check_fitted()
+        if not 0 <= layer < len(net.layers):
+            raise IndexError(f"layer {layer} does not exist in width {net.width}")
+        lay = net.layers[layer]
+        lay._check_edge(i, j)
+        with torch.no_grad():
+            xi = net.layer_inputs(self._reference())[layer]
+            spline = lay.spline_values(xi)[:, i, j]
+            y = lay.scale_spline[i, j] * spline + lay.scale_base[i, j] * torch.nn.functional.silu(
+                xi[:, i])
+        x = xi[:, i].double().cpu().numpy()
+        y = y.double().cpu().numpy()
+        order = np.argsort(x, kind="stable")
+        return x[order], y[order]
+
+    def suggest_symbolic(
+        self,
+        layer: int,
+        i: int,
+        j: int,
+        functions: Iterable[str] | None = None,
+        simplicity_weight: float = 0.8,
+        top_k: int | None = None,
+    ) -> list:
+        """Candidates ``c*f(a*x+b)+d`` for the edge's current curve, best first.
+
+        Each candidate (a ``SymbolicFit``) carries ``name``, ``r2``, ``complexity``,
+        ``a, b, c, d`` and ``expression(x)``; failed fits come last with ``ok=False``.
+        """
+        from kanstudio.symbolic.fitting import suggest_symbolic
+
+        x, y = self.edge_samples(layer, i, j)
+        return suggest_symbolic(x, y, functions, simplicity_weight=simplicity_weight,
+                                top_k=top_k)
+
+    def lock_edge(
+        self,
+        layer: int,
+        i: int,
+        j: int,
+        name: str,
+        params: Sequence[float] | None = None,
+    ):
+        """Lock edge ``(layer, i, j)`` to library function ``name``.
+
+        Without ``params`` the function is fitted to the edge's current curve and the fit
+        (a ``SymbolicFit``) is returned; ``a, b, c, d`` stay trainable.
+        """
+        from kanstudio.symbolic.fitting import fit_function
+        from kanstudio.symbolic.library import get_function
+
+        net = self._check_fitted()
+        fn = get_function(name)
+        fit = None
+        if params is None:
+            x, y = self.edge_samples(layer, i, j)
+            fit = fit_function(x, y, fn)
+            if not fit.ok:
+                raise ValueError(f"cannot lock edge ({layer}, {i}, {j}) to {fn.name}: {fit.reason}")
+            params = (fit.a, fit.b, fit.c, fit.d)
+        values = tuple(float(v) for v in params)
+        if len(values) != 4 or not all(np.isfinite(values)):
+            raise ValueError(f"params must be four finite numbers (a, b, c, d), got {params}")
+        net.layers[layer].lock_edge(i, j, fn.name, fn.torch_fn, values)
+        return fit
+
+    def unlock_edge(self, layer: int, i: int, j: int) -> None:
+        """Return edge ``(layer, i, j)`` to its numeric spline."""
+        net = self._check_fitted()
+        net.layers[layer].unlock_edge(i, j)
+
+    def locked_edges(self) -> dict[tuple[int, int, int], str]:
+        net = self._check_fitted()
+        return {(idx, i, j): name for idx, lay in enumerate(net.layers)
+                for (i, j), name in lay.symbolic_names.items()}
+
+    def active_edges(self) -> list[tuple[int, int, int]]:
+        net = self._check_fitted()
+        return [(idx, i, j) for idx, lay in enumerate(net.layers)
+                for i, j in lay.mask.nonzero().tolist()]
+
+    def auto_symbolic(
+        self,
+        r2_threshold: float = 0.99,
+        functions: Iterable[str] | None = None,
+        simplicity_weight: float = 0.8,
+        relock: bool = False,
+    ) -> list[AutoSymbolicResult]:
+        """Lock every active numeric edge whose best candidate reaches ``r2_threshold``.
+
+        Edges already locked are left alone unless ``relock``. Returns one result per
+        active edge, saying what was locked and why others stayed numeric.
+        """
+        from kanstudio.symbolic.fitting import suggest_symbolic
+
+        fn_list = None if functions is None else list(functions)
+        results = []
+        locked = self.locked_edges()
+        for edge in self.active_edges():
+            if edge in locked and not relock:
+                results.append(AutoSymbolicResult(edge, True, locked[edge], float("nan"),
+                                                  "already locked"))
+                continue
+            x, y = self.edge_samples(*edge)
+            cands = [c for c in suggest_symbolic(x, y, fn_list,
+                                                 simplicity_weight=simplicity_weight) if c.ok]
+            if not cands:
+                results.append(AutoSymbolicResult(edge, False, "", float("nan"),
+                                                  "no function could be fitted"))
+                continue
+            best = cands[0]
+            if best.r2 < r2_threshold:
+                results.append(AutoSymbolicResult(
+                    edge, False, best.name, best.r2,
+                    f"best fit {best.name} has R²={best.r2:.4f} < {r2_threshold}"))
+                continue
+            self.lock_edge(*edge, best.name, (best.a, best.b, best.c, best.d))
+            results.append(AutoSymbolicResult(edge, True, best.name, best.r2))
+        return results
+
+    # ------------------------------------------------------------------ formula
+    def _names(self, names: Sequence[str] | None) -> list[str]:
+        n = self.n_features_in_
+        if names is None:
+            return [f"x{i + 1}" for i in range(n)]
+        names = [str(v) for v in names]
+        if len(names) != n:
+            raise ValueError(f"names must list {n} input names, got {len(names)}")
+        return names
+
+    def formulas(self, names: Sequence[str] | None = None, numeric: str = "error",
+                 tidy: bool = True, tol: float = 1e-3, digits: int = 4) -> list[sympy.Expr]:
+        """One expression per output. ``tidy`` snaps constants within ``tol`` of simple
+        ones (integers, fractions, pi, ...) and simplifies; ``tidy=False`` gives the exact
+        expression of the network at full precision."""
+        from kanstudio.symbolic.formula import network_formulas, tidy_formula
+
+        exprs = network_formulas(self._check_fitted(), self._names(names), numeric)
+        if tidy:
+            exprs = [tidy_formula(e, tol=tol, digits=digits) for e in exprs]
+        return exprs
+
+    def formula(self, names: Sequence[str] | None = None, output: int = 0, **kwargs):
+        """The formula of output ``output`` as a sympy expression over ``names``."""
+        exprs = self.formulas(names, **kwargs)
+        if not 0 <= output < len(exprs):
+            raise IndexError(f"output {output} does not exist ({len(exprs)} outputs)")
+        return exprs[output]

@@ -1,0 +1,16 @@
+"""The KAN itself: B-spline layers, the network, training, grids, pruning (torch + numpy)."""
+
+from kanstudio.core.device import available_devices, resolve_device, resolve_dtype
+from kanstudio.core.layer import KANLayer
+from kanstudio.core.network import Activations, EdgeCurves, KANNetwork
+from kanstudio.core.pruning import prune, prune_edge, prune_node, subnetwork
+from kanstudio.core.spline import fit_coefficients, spline_basis, uniform_knots
+from kanstudio.core.state import StateError, network_from_state, network_to_state
+from kanstudio.core.training import StepRecord, TrainSettings, train_steps
+
+__all__ = [
+    "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "StateError", "StepRecord",
+    "TrainSettings", "available_devices", "fit_coefficients", "network_from_state",
+    "network_to_state", "prune", "prune_edge", "prune_node", "resolve_device",
+    "resolve_dtype", "spline_basis", "subnetwork", "train_steps", "uniform_knots",
+]

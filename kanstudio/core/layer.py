@@ -1,0 +1,280 @@
+"""One KAN layer: a learnable 1-D function on every edge ``(i, j)``.
+
+``phi_ij(x) = w_b[i, j] * silu(x) + w_s[i, j] * sum_m coef[i, m, j] * B_m(x)``, or, when the
+edge is locked, ``c * f(a * x + b) + d`` for a given torch function ``f``. Node ``j`` sums
+its incoming edges and adds ``bias[j]`` (which holds the mean of pruned edges, so that
+cutting a near-constant edge does not shift the output).
+
+The plain forward never materialises per-edge activations: it is one matrix product over
+the dense basis plus one for the residual ``silu`` branch. ``edge_activations`` builds the
+``(batch, n_in, n_out)`` tensor only when regularisation, scores or curves need it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from kanstudio.core.spline import (
+    extend_knots,
+    fit_coefficients,
+    interval_table,
+    n_basis,
+    spline_basis,
+    uniform_knots,
+)
+
+TorchFn = Callable[[torch.Tensor], torch.Tensor]
+
+__all__ = ["KANLayer", "TorchFn"]
+
+# Indices into ``symbolic_params[..., :]``: c * f(a * x + b) + d.
+A, B, C, D = 0, 1, 2, 3
+
+
+class KANLayer(nn.Module):
+    """A layer mapping ``n_in`` to ``n_out`` nodes with ``n_in * n_out`` edges."""
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        grid_size: int = 5,
+        k: int = 3,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        noise_scale: float = 0.1,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"a layer needs at least one input and output, got {n_in}->{n_out}")
+        if grid_size < 1 or k < 0:
+            raise ValueError(f"grid_size must be >= 1 and k >= 0, got {grid_size}, {k}")
+        self.n_in, self.n_out, self.grid_size, self.k = n_in, n_out, grid_size, k
+        lo = torch.full((n_in,), float(grid_range[0]), dtype=dtype)
+        hi = torch.full((n_in,), float(grid_range[1]), dtype=dtype)
+        self.register_buffer("knots", uniform_knots(lo, hi, grid_size, k))  # (n_in, G+2k+1)
+        nb = n_basis(self.knots.shape[1], k)
+        # Splines start near zero: the residual silu branch carries the initial function.
+        noise = (torch.rand(n_in, nb, n_out, generator=generator, dtype=dtype) - 0.5)
+        self.coef = nn.Parameter(noise * noise_scale / grid_size)  # (n_in, G+k, n_out)
+        bound = math.sqrt(6.0 / (n_in + n_out))  # Xavier-uniform for the silu weights
+        w_b = (torch.rand(n_in, n_out, generator=generator, dtype=dtype) * 2 - 1) * bound
+        self.scale_base = nn.Parameter(w_b)  # (n_in, n_out)
+        self.scale_spline = nn.Parameter(torch.ones(n_in, n_out, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(n_out, dtype=dtype))
+        self.register_buffer("mask", torch.ones(n_in, n_out, dtype=dtype))
+        self.register_buffer("symbolic_mask", torch.zeros(n_in, n_out, dtype=dtype))
+        init = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=dtype).expand(n_in, n_out, 4)
+        self.symbolic_params = nn.Parameter(init.clone())  # (n_in, n_out, 4): a, b, c, d
+        # Observed input range per node, for drawing curves: (n_in, 2)
+        self.register_buffer("input_range", torch.tensor([grid_range] * n_in, dtype=dtype))
+        self.symbolic_names: dict[tuple[int, int], str] = {}
+        self._symbolic_fns: dict[str, TorchFn] = {}
+        self._groups: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
+        self._table: tuple[torch.Tensor, int, torch.Tensor] | None = None
+
+    def basis(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
+        """The B-spline basis of this layer's knots: x (batch, n_in) -> (batch, n_in, nb).
+
+        With ``residual``, a last column ``silu(x)`` is appended: (batch, n_in, nb + 1).
+        """
+        knots = self.knots
+        cache = self._table
+        # The cache holds the knots tensor itself, so a replaced or edited grid misses it.
+        if cache is None or cache[0] is not knots or cache[1] != knots._version:
+            cache = (knots, knots._version, interval_table(knots, self.k))
+            self._table = cache
+        return spline_basis(x, knots, self.k, cache[2], residual)
+
+    # ------------------------------------------------------------------ forward
+    def _weights(self) -> torch.Tensor:
+        """Both branches' weights stacked to match ``basis(x, residual=True)``.
+
+        Returns (n_in, nb + 1, n_out): spline coefficients times ``w_s``, then ``w_b``;
+        masked and locked edges are zero here.
+        """
+        numeric = self.mask * (1.0 - self.symbolic_mask)  # (n_in, n_out)
+        w_spline = self.coef * (self.scale_spline * numeric)[:, None, :]  # (n_in, nb, n_out)
+        return torch.cat([w_spline, (self.scale_base * numeric)[:, None, :]], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, n_in) -> (batch, n_out)."""
+        features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
+        out = torch.addmm(
+            self.bias, features.reshape(x.shape[0], -1), self._weights().reshape(-1, self.n_out)
+        )
+        if self.symbolic_names:
+            out = out + self._symbolic_output(x)
+        return out
+
+    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Every edge's value for every sample: x (batch, n_in) -> (batch, n_in, n_out).
+
+        Masked edges are zero; locked edges use their symbolic function. Summing over
+        ``n_in`` and adding ``bias`` gives ``forward(x)``. The result is a transposed view
+        of an (n_in, batch, n_out) tensor: reductions over the batch stay cheap.
+        """
+        features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
+        phi = torch.bmm(features.transpose(0, 1), self._weights())  # (n_in, batch, n_out)
+        if self.symbolic_names:
+            phi = phi + self._symbolic_edges(x).transpose(0, 1)
+        return phi.transpose(0, 1)
+
+    def _symbolic_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        if self._groups is None:
+            by_name: dict[str, list[tuple[int, int]]] = {}
+            for (i, j), name in sorted(self.symbolic_names.items()):
+                by_name.setdefault(name, []).append((i, j))
+            dev = self.coef.device
+            self._groups = [
+                (
+                    name,
+                    torch.tensor([e[0] for e in edges], dtype=torch.long, device=dev),
+                    torch.tensor([e[1] for e in edges], dtype=torch.long, device=dev),
+                )
+                for name, edges in by_name.items()
+            ]
+        return self._groups
+
+    def _symbolic_values(self, x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, name: str):
+        p = self.symbolic_params[ii, jj]  # (n_edges, 4)
+        u = x[:, ii] * p[:, A] + p[:, B]  # (batch, n_edges)
+        active = self.mask[ii, jj]
+        return (p[:, C] * self._symbolic_fns[name](u) + p[:, D]) * active
+
+    def _symbolic_output(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(x.shape[0], self.n_out, dtype=x.dtype, device=x.device)
+        for name, ii, jj in self._symbolic_groups():
+            out = out.index_add(1, jj, self._symbolic_values(x, ii, jj, name))
+        return out
+
+    def _symbolic_edges(self, x: torch.Tensor) -> torch.Tensor:
+        phi = torch.zeros(x.shape[0], self.n_in, self.n_out, dtype=x.dtype, device=x.device)
+        for name, ii, jj in self._symbolic_groups():
+            phi = phi.index_put((slice(None), ii, jj), self._symbolic_values(x, ii, jj, name))
+        return phi
+
+    # ------------------------------------------------------------------ symbolic hook
+    def lock_edge(
+        self,
+        i: int,
+        j: int,
+        name: str,
+        fn: TorchFn,
+        params: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0),
+    ) -> None:
+        """Switch edge ``(i, j)`` to ``c * fn(a * x + b) + d`` with trainable ``a, b, c, d``.
+
+        The spline coefficients are kept, so ``unlock_edge`` restores the numeric curve.
+        """
+        self._check_edge(i, j)
+        self._symbolic_fns[name] = fn
+        self.symbolic_names[(i, j)] = name
+        with torch.no_grad():
+            self.symbolic_mask[i, j] = 1.0
+            self.symbolic_params[i, j] = torch.tensor(params, dtype=self.coef.dtype)
+        self._groups = None
+
+    def unlock_edge(self, i: int, j: int) -> None:
+        self._check_edge(i, j)
+        self.symbolic_names.pop((i, j), None)
+        with torch.no_grad():
+            self.symbolic_mask[i, j] = 0.0
+        self._groups = None
+
+    def register_function(self, name: str, fn: TorchFn) -> None:
+        """Provide the torch callable for a function name (used after loading a state)."""
+        self._symbolic_fns[name] = fn
+        self._groups = None
+
+    def _check_edge(self, i: int, j: int) -> None:
+        if not (0 <= i < self.n_in and 0 <= j < self.n_out):
+            raise IndexError(f"edge ({i}, {j}) is outside a {self.n_in}->{self.n_out} layer")
+
+    def _apply(self, fn, recurse: bool = True):  # device/dtype moves invalidate the caches
+        self._groups = None
+        self._table = None
+        return super()._apply(fn, recurse)
+
+    # ------------------------------------------------------------------ grids
+    def spline_values(self, x: torch.Tensor) -> torch.Tensor:
+        """The raw spline sum per edge, without ``w_s`` or masks: (batch, n_in, n_out)."""
+        basis = self.basis(x)
+        return torch.bmm(basis.transpose(0, 1), self.coef).transpose(0, 1)
+
+    @torch.no_grad()
+    def set_knots(self, knots: torch.Tensor, samples: torch.Tensor) -> None:
+        """Replace the knots and refit ``coef`` so each edge's spline curve is unchanged.
+
+        knots: (n_in, G' + 2k + 1); samples: (n, n_in) points where the curve must agree.
+        """
+        old = self.spline_values(samples)  # (n, in, out)
+        basis = spline_basis(samples, knots, self.k)  # (n, in, nb')
+        coef = fit_coefficients(basis.transpose(0, 1), old.transpose(0, 1))
+        self.knots = knots.to(self.knots.dtype)
+        self.grid_size = knots.shape[1] - 2 * self.k - 1
+        if coef.shape == self.coef.shape:
+            self.coef.copy_(coef)  # keep the Parameter's identity for optimisers
+        else:
+            self.coef = nn.Parameter(coef.to(self.coef.dtype))
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, uniform_fraction: float = 0.02) -> None:
+        """Re-place the knots from the distribution of the inputs ``x`` (batch, n_in).
+
+        Inner knots are a mix of the quantiles of ``x`` and a uniform grid over its range
+        (``uniform_fraction`` of uniform), so dense regions get more resolution.
+        """
+        self.input_range = torch.stack([x.min(0).values, x.max(0).values], dim=1)
+        self.set_knots(self._data_knots(x, self.grid_size, uniform_fraction),
+                       self._fit_samples(x))
+
+    @torch.no_grad()
+    def refine(self, grid_size: int, x: torch.Tensor | None = None) -> None:
+        """Grid extension: fit a grid of ``grid_size`` intervals to the current curves."""
+        if x is None:
+            lo, hi = self.knots[:, self.k], self.knots[:, -self.k - 1]
+            x = lo + (hi - lo) * torch.linspace(
+                0, 1, 8 * grid_size + 1, dtype=lo.dtype, device=lo.device
+            )[:, None]
+        self.set_knots(self._data_knots(x, grid_size, 0.02), self._fit_samples(x, grid_size))
+
+    def _data_knots(self, x: torch.Tensor, grid_size: int, uniform_fraction: float):
+        xs = torch.sort(x, dim=0).values  # (n, n_in)
+        n = xs.shape[0]
+        pos = torch.linspace(0, n - 1, grid_size + 1, device=x.device).round().long()
+        quantile = xs[pos].t()  # (n_in, G+1)
+        lo, hi = xs[0], xs[-1]
+        span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+        hi = lo + span
+        t = torch.linspace(0, 1, grid_size + 1, dtype=x.dtype, device=x.device)
+        uniform = lo[:, None] + span[:, None] * t[None, :]
+        inner = uniform_fraction * uniform + (1 - uniform_fraction) * quantile
+        # Strictly increasing inner knots even for discrete or constant inputs.
+        inner = torch.cummax(inner, dim=1).values
+        min_gap = (span * 1e-4)[:, None]
+        gaps = torch.clamp(inner[:, 1:] - inner[:, :-1], min=0) + min_gap
+        inner = torch.cat([inner[:, :1], inner[:, :1] + torch.cumsum(gaps, dim=1)], dim=1)
+        return extend_knots(inner.to(self.knots.dtype), self.k)
+
+    def _fit_samples(self, x: torch.Tensor, grid_size: int | None = None) -> torch.Tensor:
+        """Data points plus a dense uniform sweep of the old and new supports."""
+        g = grid_size or self.grid_size
+        n_lin = 4 * (g + self.k) + 1
+        lo = torch.minimum(x.min(0).values, self.knots[:, self.k])
+        hi = torch.maximum(x.max(0).values, self.knots[:, -self.k - 1])
+        t = torch.linspace(0, 1, n_lin, dtype=x.dtype, device=x.device)[:, None]
+        sweep = lo + (hi - lo) * t  # (n_lin, n_in)
+        if x.shape[0] > 4096:
+            idx = torch.linspace(0, x.shape[0] - 1, 4096, device=x.device).long()
+            x = torch.sort(x, dim=0).values[idx]
+        return torch.cat([x, sweep], dim=0)
+
+    def extra_repr(self) -> str:
+        return f"{self.n_in}->{self.n_out}, grid={self.grid_size}, k={self.k}"
+

@@ -1,0 +1,206 @@
+"""A Kolmogorov-Arnold Network: a stack of KAN layers ``[n0, n1, ..., nL]``.
+
+The network may use only some columns of the caller's data (after an input was pruned):
+``input_ids`` lists which of the ``n_features_in`` original columns feed its input nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from kanstudio.core.layer import KANLayer
+
+__all__ = ["KANNetwork", "EdgeCurves", "Activations"]
+
+
+@dataclass
+class Activations:
+    """What one pass recorded per layer: inputs (batch, n_in) and edges (batch, n_in, n_out)."""
+
+    inputs: list[torch.Tensor]
+    edges: list[torch.Tensor]
+    output: torch.Tensor
+
+
+@dataclass
+class EdgeCurves:
+    """Every edge's sampled curve, for drawing. One entry per layer.
+
+    ``x[l]``: (n_in, n_points) sample positions over each input node's observed range;
+    ``y[l]``: (n_in, n_out, n_points) the edge values there (0 for pruned edges);
+    ``active[l]``: (n_in, n_out) bool; ``locked[l]``: {(i, j): function name}.
+    """
+
+    x: list[np.ndarray]
+    y: list[np.ndarray]
+    active: list[np.ndarray]
+    locked: list[dict[tuple[int, int], str]]
+
+
+class KANNetwork(nn.Module):
+    def __init__(
+        self,
+        width: Sequence[int],
+        grid_size: int = 5,
+        k: int = 3,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        input_ids: Sequence[int] | None = None,
+        n_features_in: int | None = None,
+    ) -> None:
+        super().__init__()
+        width = [int(w) for w in width]
+        if len(width) < 2 or min(width) < 1:
+            raise ValueError(f"width must list at least two positive sizes, got {width}")
+        self.width = width
+        self.k = int(k)
+        self.n_features_in = int(n_features_in if n_features_in is not None else width[0])
+        ids = list(range(width[0])) if input_ids is None else [int(i) for i in input_ids]
+        if len(ids) != width[0] or any(not 0 <= i < self.n_features_in for i in ids):
+            raise ValueError(f"input_ids {ids} do not match width[0]={width[0]}")
+        self.input_ids = ids
+        gen = torch.Generator().manual_seed(int(seed))
+        self.layers = nn.ModuleList(
+            KANLayer(a, b, grid_size, k, grid_range, generator=gen, dtype=dtype)
+            for a, b in zip(width[:-1], width[1:], strict=False)
+        )
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def grid_size(self) -> int:
+        return self.layers[0].grid_size
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].coef.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].coef.device
+
+    def n_parameters(self) -> int:
+        """Trainable numbers that shape the function (spline coefficients, weights, biases)."""
+        return sum(
+            layer.coef.numel() + layer.scale_base.numel() + layer.scale_spline.numel()
+            + layer.bias.numel()
+            for layer in self.layers
+        )
+
+    def select_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's own input columns from the caller's (batch, n_features_in)."""
+        if x.shape[1] != self.n_features_in:
+            raise ValueError(
+                f"expected {self.n_features_in} input columns, got {x.shape[1]}"
+            )
+        if self.input_ids == list(range(self.n_features_in)):
+            return x
+        return x[:, self.input_ids]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, width[0]) (already selected) -> (batch, width[-1])."""
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward_activations(self, x: torch.Tensor) -> Activations:
+        """Forward that also returns every layer's inputs and per-edge activations."""
+        inputs, edges = [], []
+        for layer in self.layers:
+            inputs.append(x)
+            phi = layer.edge_activations(x)
+            edges.append(phi)
+            x = phi.sum(1) + layer.bias
+        return Activations(inputs, edges, x)
+
+    def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Inputs seen by each layer for the selected batch x: list of (batch, n_in)."""
+        out = []
+        with torch.no_grad():
+            for layer in self.layers:
+                out.append(x)
+                x = layer(x)
+        return out
+
+    # ------------------------------------------------------------------ regularisation
+    @staticmethod
+    def regularization(acts: Activations, l1: float = 1.0, entropy: float = 1.0) -> torch.Tensor:
+        """Sparsity penalty: L1 of each edge's mean |phi| plus per-node entropy of those.
+
+        For layer l, ``m_ij = mean_batch |phi_ij|``; the penalty adds ``sum_ij m_ij`` and, for
+        each output node j, the entropy of ``m_ij / sum_i m_ij`` (low when few edges feed j).
+        """
+        total = acts.output.new_zeros(())
+        for phi in acts.edges:
+            mag = phi.abs().mean(0)  # (n_in, n_out)
+            total = total + l1 * mag.sum()
+            p = mag / (mag.sum(0, keepdim=True) + 1e-8)
+            total = total + entropy * -(p * torch.log(p + 1e-8)).sum()
+        return total
+
+    # ------------------------------------------------------------------ grids
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor) -> None:
+        """Re-place every layer's knots from the data x (batch, width[0]), layer by layer."""
+        for layer in self.layers:
+            layer.update_grid(x)
+            x = layer(x)
+
+    @torch.no_grad()
+    def refine(self, grid_size: int, x: torch.Tensor | None = None) -> None:
+        """Grid extension in place; ``x`` (batch, width[0]) places the knots, when given."""
+        if grid_size < 1:
+            raise ValueError(f"grid must be >= 1, got {grid_size}")
+        xs = self.layer_inputs(x) if x is not None else [None] * len(self.layers)
+        for layer, xi in zip(self.layers, xs, strict=True):
+            layer.refine(grid_size, xi)
+
+    @torch.no_grad()
+    def record_ranges(self, x: torch.Tensor) -> None:
+        """Remember the input range each node sees, for drawing curves."""
+        for layer, xi in zip(self.layers, self.layer_inputs(x), strict=True):
+            layer.input_range = torch.stack([xi.min(0).values, xi.max(0).values], dim=1)
+
+    # ------------------------------------------------------------------ inspection
+    @torch.no_grad()
+    def edge_curves(self, n_points: int = 64) -> EdgeCurves:
+        """Sample every edge on its own input node's observed range (float32 arrays)."""
+        xs, ys, active, locked = [], [], [], []
+        t = torch.linspace(0, 1, n_points, dtype=self.dtype, device=self.device)[:, None]
+        for layer in self.layers:
+            lo, hi = layer.input_range[:, 0], layer.input_range[:, 1]
+            grid = lo + (hi - lo) * t  # (n_points, n_in)
+            phi = layer.edge_activations(grid)  # (n_points, n_in, n_out)
+            xs.append(grid.t().float().cpu().numpy())
+            ys.append(phi.permute(1, 2, 0).float().cpu().numpy())
+            active.append(layer.mask.bool().cpu().numpy())
+            locked.append(dict(layer.symbolic_names))
+        return EdgeCurves(xs, ys, active, locked)
+
+    @torch.no_grad()
+    def scores(self, x: torch.Tensor) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Attribution of edges and nodes to the output, computed from the outputs back.
+
+        Each output node has importance 1. An edge's score is its share of its target
+        node's activity (std of ``phi_ij`` over the batch, relative to all edges into ``j``)
+        times that node's score; a node's score is the sum of its outgoing edges' scores.
+        Returns (edge_scores per layer (n_in, n_out), node_scores per layer of nodes
+        ``[n0, ..., nL]``), as numpy arrays.
+        """
+        acts = self.forward_activations(x)
+        node = torch.ones(self.width[-1], dtype=self.dtype, device=self.device)
+        edge_scores: list[np.ndarray] = []
+        node_scores: list[np.ndarray] = [node.cpu().numpy()]
+        for phi in reversed(acts.edges):
+            spread = phi.std(0) if phi.shape[0] > 1 else phi.abs()[0]  # (n_in, n_out)
+            share = spread / (spread.sum(0, keepdim=True) + 1e-12)
+            edge = share * node[None, :]
+            node = edge.sum(1)
+            edge_scores.insert(0, edge.cpu().numpy())
+            node_scores.insert(0, node.cpu().numpy())
+        return edge_scores, node_scores

@@ -1,0 +1,156 @@
+"""Making a network smaller: cut edges and nodes, fold what they carried into biases.
+
+A pruned network is rebuilt with fewer nodes (not masked forever). An edge that is cut is
+replaced by its mean value over the reference data, added to its target node's bias, so a
+near-constant edge can go without shifting the output.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+
+from kanstudio.core.network import KANNetwork
+
+__all__ = ["prune", "prune_edge", "prune_node", "subnetwork"]
+
+
+@torch.no_grad()
+def _cut_edges(net: KANNetwork, layer_index: int, cut: torch.Tensor, x: torch.Tensor | None):
+    """Mask the edges where ``cut`` (n_in, n_out) is true, folding their means into biases."""
+    layer = net.layers[layer_index]
+    cut = cut & layer.mask.bool()
+    if not cut.any():
+        return
+    if x is not None:
+        xi = net.layer_inputs(x)[layer_index]
+        mean_phi = layer.edge_activations(xi).mean(0)  # (n_in, n_out)
+        layer.bias += (mean_phi * cut.to(mean_phi.dtype)).sum(0)
+    layer.mask[cut] = 0.0
+    for i, j in cut.nonzero().tolist():
+        if (i, j) in layer.symbolic_names:
+            layer.unlock_edge(i, j)
+
+
+def prune_edge(net: KANNetwork, layer: int, i: int, j: int, x: torch.Tensor | None = None):
+    """A copy of ``net`` without edge ``(layer, i, j)``; x (batch, width[0]) for folding."""
+    out = copy.deepcopy(net)
+    lay = out.layers[layer]
+    lay._check_edge(i, j)
+    cut = torch.zeros(lay.n_in, lay.n_out, dtype=torch.bool, device=lay.mask.device)
+    cut[i, j] = True
+    _cut_edges(out, layer, cut, x)
+    return out
+
+
+def prune_node(net: KANNetwork, level: int, i: int, x: torch.Tensor | None = None):
+    """A copy of ``net`` without node ``i`` of level ``level`` (0 = inputs; not outputs)."""
+    if not 0 <= level < len(net.width) - 1:
+        raise IndexError(f"level {level} has no prunable nodes (outputs cannot be pruned)")
+    if not 0 <= i < net.width[level]:
+        raise IndexError(f"node {i} does not exist in level {level} of width {net.width}")
+    if net.width[level] == 1:
+        raise ValueError(f"node ({level}, {i}) is the last one in its level")
+    keep = [list(range(w)) for w in net.width]
+    keep[level].remove(i)
+    return subnetwork(net, keep, x)
+
+
+@torch.no_grad()
+def prune(
+    net: KANNetwork,
+    x: torch.Tensor,
+    node_threshold: float = 1e-2,
+    edge_threshold: float = 3e-2,
+) -> KANNetwork:
+    """A smaller copy of ``net`` without the parts that hardly matter.
+
+    An edge goes when it carries less than ``edge_threshold`` of its target node's
+    activity; a node goes when its attribution to the outputs (the outputs have 1) is
+    under ``node_threshold`` or when no active edge enters or leaves it.
+
+    x: (batch, width[0]) reference inputs (already selected) used for scores and folding.
+    Output nodes always stay; each level keeps at least its most important node.
+    """
+    out = copy.deepcopy(net)
+    edge_scores, node_scores = out.scores(x)
+    for l_idx, score in enumerate(edge_scores):
+        # An edge's share of its target node's activity (edge scores into j sum to node j's).
+        share = score / (node_scores[l_idx + 1][None, :] + 1e-12)
+        cut = torch.as_tensor(share < edge_threshold, device=out.device)
+        _cut_edges(out, l_idx, cut, x)
+    edge_scores, node_scores = out.scores(x)
+    keep = []
+    n_levels = len(out.width)
+    for level in range(n_levels):
+        if level == n_levels - 1:
+            keep.append(list(range(out.width[level])))
+            continue
+        outgoing = out.layers[level].mask.sum(1).cpu()  # active edges leaving each node
+        incoming = (
+            out.layers[level - 1].mask.sum(0).cpu() if level > 0 else torch.ones_like(outgoing)
+        )
+        alive = [
+            i for i in range(out.width[level])
+            if node_scores[level][i] >= node_threshold and outgoing[i] > 0 and incoming[i] > 0
+        ]
+        if not alive:
+            alive = [int(node_scores[level].argmax())]
+        keep.append(alive)
+    return subnetwork(out, keep, x)
+
+
+@torch.no_grad()
+def subnetwork(
+    net: KANNetwork, keep: Sequence[Sequence[int]], x: torch.Tensor | None = None
+) -> KANNetwork:
+    """A new network with only the nodes ``keep[level]`` of each level.
+
+    Contributions of dropped nodes to the next level are folded into its biases (their
+    mean over ``x``, when given).
+    """
+    keep = [sorted(int(i) for i in k) for k in keep]
+    if len(keep) != len(net.width) or any(not k for k in keep):
+        raise ValueError("keep must list at least one node per level")
+    if keep[-1] != list(range(net.width[-1])):
+        raise ValueError("output nodes cannot be removed")
+    means = None
+    if x is not None:
+        acts = net.forward_activations(x)
+        means = [phi.mean(0) for phi in acts.edges]  # (n_in, n_out) per layer
+    new = KANNetwork(
+        [len(k) for k in keep],
+        grid_size=net.grid_size,
+        k=net.k,
+        dtype=net.dtype,
+        input_ids=[net.input_ids[i] for i in keep[0]],
+        n_features_in=net.n_features_in,
+    ).to(net.device)
+    for idx, (old, lay) in enumerate(zip(net.layers, new.layers, strict=True)):
+        rows = torch.tensor(keep[idx], dtype=torch.long, device=net.device)
+        cols = torch.tensor(keep[idx + 1], dtype=torch.long, device=net.device)
+        lay.knots = old.knots[rows].clone()
+        lay.grid_size = old.grid_size
+        lay.coef = torch.nn.Parameter(old.coef[rows][:, :, cols].clone())
+        lay.scale_base.data = old.scale_base[rows][:, cols].clone()
+        lay.scale_spline.data = old.scale_spline[rows][:, cols].clone()
+        lay.mask = old.mask[rows][:, cols].clone()
+        lay.symbolic_mask = old.symbolic_mask[rows][:, cols].clone()
+        lay.symbolic_params.data = old.symbolic_params[rows][:, cols].clone()
+        lay.input_range = old.input_range[rows].clone()
+        bias = old.bias[cols].clone()
+        if means is not None:
+            dropped = torch.ones(old.n_in, dtype=torch.bool, device=net.device)
+            dropped[rows] = False
+            live = means[idx] * old.mask  # masked edges already folded
+            bias += live[dropped][:, cols].sum(0)
+        lay.bias.data = bias
+        row_pos = {r: p for p, r in enumerate(keep[idx])}
+        col_pos = {c: p for p, c in enumerate(keep[idx + 1])}
+        for (i, j), name in old.symbolic_names.items():
+            if i in row_pos and j in col_pos:
+                lay.symbolic_names[(row_pos[i], col_pos[j])] = name
+                lay._symbolic_fns[name] = old._symbolic_fns[name]
+    return new

@@ -1,0 +1,150 @@
+"""A network as plain data: a JSON-able description plus named numpy arrays, and back.
+
+No pickle anywhere: ``network_from_state`` checks every field's type and every array's
+shape and dtype against the description before building anything, so a hand-edited or
+hostile state is refused with a :class:`StateError` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from kanstudio.core.layer import TorchFn
+from kanstudio.core.network import KANNetwork
+
+__all__ = ["StateError", "network_to_state", "network_from_state", "STATE_VERSION"]
+
+STATE_VERSION = 1
+MAX_NODES = 4096
+MAX_GRID = 1000
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_ARRAYS = (
+    "knots", "coef", "scale_base", "scale_spline", "bias",
+    "mask", "symbolic_mask", "symbolic_params", "input_range",
+)
+
+
+class StateError(ValueError):
+    """A stored network that cannot be restored; the message says which field is wrong."""
+
+
+def network_to_state(net: KANNetwork) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(description, arrays). Arrays are named ``layers.<l>.<field>``."""
+    dtype = {v: k for k, v in _DTYPES.items()}[net.dtype]
+    desc: dict[str, Any] = {
+        "state_version": STATE_VERSION,
+        "width": list(net.width),
+        "k": net.k,
+        "dtype": dtype,
+        "input_ids": list(net.input_ids),
+        "n_features_in": net.n_features_in,
+        "layers": [],
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for idx, layer in enumerate(net.layers):
+        desc["layers"].append({
+            "grid_size": layer.grid_size,
+            "locked": [[i, j, name] for (i, j), name in sorted(layer.symbolic_names.items())],
+        })
+        for name in _ARRAYS:
+            arrays[f"layers.{idx}.{name}"] = getattr(layer, name).detach().cpu().numpy().copy()
+    return desc, arrays
+
+
+def _int(value: Any, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise StateError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise StateError(f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
+def network_from_state(
+    desc: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    resolve_function: Callable[[str], TorchFn] | None = None,
+) -> KANNetwork:
+    """Rebuild a network exactly; ``resolve_function`` maps locked-edge names to torch fns."""
+    if not isinstance(desc, Mapping):
+        raise StateError("network description must be an object")
+    version = desc.get("state_version")
+    if version != STATE_VERSION:
+        raise StateError(
+            f"network state version {version!r} is not supported (this app reads {STATE_VERSION})"
+        )
+    width = [_int(w, "width entry", 1, MAX_NODES) for w in _list(desc.get("width"), "width")]
+    if not 2 <= len(width) <= 64:
+        raise StateError(f"width must have 2 to 64 levels, got {len(width)}")
+    k = _int(desc.get("k"), "k", 0, 10)
+    dtype_name = desc.get("dtype")
+    if dtype_name not in _DTYPES:
+        raise StateError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype_name!r}")
+    n_feat = _int(desc.get("n_features_in"), "n_features_in", 1, 10**6)
+    ids = [_int(i, "input id", 0, n_feat - 1) for i in _list(desc.get("input_ids"), "input_ids")]
+    if len(ids) != width[0] or len(set(ids)) != len(ids):
+        raise StateError("input_ids must list width[0] distinct columns")
+    layers = _list(desc.get("layers"), "layers")
+    if len(layers) != len(width) - 1:
+        raise StateError(f"{len(layers)} layers described for width {width}")
+    dtype = _DTYPES[dtype_name]
+    net = KANNetwork(width, grid_size=1, k=k, dtype=dtype, input_ids=ids, n_features_in=n_feat)
+    for idx, (layer, ldesc) in enumerate(zip(net.layers, layers, strict=True)):
+        if not isinstance(ldesc, Mapping):
+            raise StateError(f"layer {idx} must be an object")
+        g = _int(ldesc.get("grid_size"), f"layer {idx} grid_size", 1, MAX_GRID)
+        n_in, n_out, nb = width[idx], width[idx + 1], g + k
+        shapes = {
+            "knots": (n_in, g + 2 * k + 1), "coef": (n_in, nb, n_out),
+            "scale_base": (n_in, n_out), "scale_spline": (n_in, n_out), "bias": (n_out,),
+            "mask": (n_in, n_out), "symbolic_mask": (n_in, n_out),
+            "symbolic_params": (n_in, n_out, 4), "input_range": (n_in, 2),
+        }
+        values = {}
+        for name, shape in shapes.items():
+            key = f"layers.{idx}.{name}"
+            arr = arrays.get(key)
+            if not isinstance(arr, np.ndarray):
+                raise StateError(f"array {key} is missing")
+            if arr.dtype.kind != "f" or tuple(arr.shape) != shape:
+                raise StateError(f"array {key} must be float {shape}, got {arr.dtype} {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise StateError(f"array {key} contains NaN or infinite values")
+            values[name] = torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype)
+        if not bool((values["knots"][:, 1:] >= values["knots"][:, :-1]).all()):
+            raise StateError(f"layer {idx} knots must be non-decreasing")
+        layer.grid_size = g
+        layer.knots = values["knots"]
+        layer.coef = torch.nn.Parameter(values["coef"])
+        for name in ("scale_base", "scale_spline", "bias", "symbolic_params"):
+            getattr(layer, name).data = values[name]
+        for name in ("mask", "symbolic_mask", "input_range"):
+            setattr(layer, name, values[name])
+        locked = _list(ldesc.get("locked", []), f"layer {idx} locked")
+        if locked and resolve_function is None:
+            raise StateError("the network has locked edges but no function library was given")
+        for entry in locked:
+            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], str)):
+                raise StateError(f"layer {idx}: a locked edge must be [i, j, name]")
+            i = _int(entry[0], "locked edge i", 0, n_in - 1)
+            j = _int(entry[1], "locked edge j", 0, n_out - 1)
+            try:
+                fn = resolve_function(entry[2])  # type: ignore[misc]
+            except (KeyError, ValueError) as exc:
+                raise StateError(
+                    f"unknown function {entry[2]!r} on edge ({idx}, {i}, {j})"
+                ) from exc
+            layer.register_function(entry[2], fn)
+            layer.symbolic_names[(i, j)] = entry[2]
+        if set(layer.symbolic_names) != {
+            tuple(e) for e in layer.symbolic_mask.nonzero().tolist()
+        }:
+            raise StateError(f"layer {idx}: locked edges do not match the symbolic mask")
+    return net

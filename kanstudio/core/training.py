@@ -1,0 +1,203 @@
+"""The training loop as a generator of per-step records.
+
+``train_steps`` yields one :class:`StepRecord` per optimiser step, so the Python API runs it
+to completion, the CLI prints a progress bar from it and the GUI worker pauses or stops it
+between steps simply by not asking for the next record.
+
+Numerical safety: after every step the loss and the parameters are checked. A step that
+leaves anything non-finite is undone (parameters restored from the last good step), the
+learning rate is halved and the event is reported in the record; after ``max_recoveries``
+consecutive failures training stops with ``event="stopped_nonfinite"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from kanstudio.core.network import KANNetwork
+
+__all__ = ["StepRecord", "TrainSettings", "train_steps"]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One optimiser step. Losses are root-mean-square errors; ``reg`` the raw penalty."""
+
+    step: int
+    train_loss: float
+    test_loss: float
+    reg: float
+    lr: float
+    event: str = ""  # "", "grid_update", "nonfinite_recovered", "stopped_nonfinite"
+
+
+@dataclass
+class TrainSettings:
+    steps: int = 100
+    opt: str = "lbfgs"
+    lr: float = 1.0
+    lamb: float = 0.0
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    batch_size: int | None = None  # None or >= n_train: full batch
+    update_grid: bool = True
+    grid_update_every: int = 10
+    stop_grid_update_step: int = 50
+    eval_every: int = 1
+    max_recoveries: int = 5
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.opt not in ("lbfgs", "adam"):
+            raise ValueError(f"opt must be 'lbfgs' or 'adam', got {self.opt!r}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.lamb < 0:
+            raise ValueError(f"lamb must be >= 0, got {self.lamb}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+def _make_optimizer(params: list[torch.nn.Parameter], opt: str, lr: float):
+    if opt == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.LBFGS(
+        params,
+        lr=lr,
+        max_iter=20,
+        history_size=10,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-32,
+        tolerance_change=1e-32,
+    )
+
+
+def _closure(net, optimizer, xb, yb, s: TrainSettings, reg_value: list, mse_value: list):
+    """The loss closure for one step; it records the MSE and penalty it computed."""
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        if s.lamb > 0:
+            acts = net.forward_activations(xb)
+            mse = torch.mean((acts.output - yb) ** 2)
+            reg = net.regularization(acts, s.lamb_l1, s.lamb_entropy)
+            loss = mse + s.lamb * reg
+            reg_value[0] = float(reg.detach())
+        else:
+            mse = torch.mean((net(xb) - yb) ** 2)
+            loss = mse
+        mse_value[0] = float(mse.detach())
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss
+
+    return closure
+
+
+def _finite(params: list[torch.nn.Parameter]) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in params)
+
+
+@torch.no_grad()
+def _rmse(net: KANNetwork, x: torch.Tensor, y: torch.Tensor, chunk: int = 65536) -> float:
+    if x.shape[0] == 0:
+        return float("nan")
+    total = 0.0
+    for s in range(0, x.shape[0], chunk):
+        diff = net(x[s : s + chunk]) - y[s : s + chunk]
+        total += float((diff * diff).sum())
+    return math.sqrt(total / (x.shape[0] * y.shape[1]))
+
+
+def train_steps(
+    net: KANNetwork,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+    settings: TrainSettings | None = None,
+) -> Iterator[StepRecord]:
+    """Train ``net`` in place, yielding a record after every step.
+
+    x_*: (n, width[0]) already selected inputs; y_*: (n, width[-1]); same device and dtype
+    as the network. Stop early by closing the generator (or simply not iterating further).
+    """
+    s = settings or TrainSettings()
+    s.validate()
+    n = x_train.shape[0]
+    if n == 0:
+        raise ValueError("no training rows")
+    full_batch = s.batch_size is None or s.batch_size >= n
+    rng = np.random.default_rng(s.seed)
+    params = [p for p in net.parameters() if p.requires_grad]
+    lr = s.lr
+    optimizer = _make_optimizer(params, s.opt, lr)
+    grid_x = x_train if n <= 20000 else x_train[torch.as_tensor(rng.choice(n, 20000, False))]
+    last_good = [p.detach().clone() for p in params]
+    failures = 0
+    test_loss = float("nan")
+
+    try:
+        for step in range(1, s.steps + 1):
+            event = ""
+            if s.update_grid and step <= s.stop_grid_update_step and (
+                step == 1 or (step - 1) % s.grid_update_every == 0
+            ):
+                net.update_grid(grid_x)
+                optimizer = _make_optimizer(params, s.opt, lr)  # old curvature/moments are stale
+                event = "grid_update"
+            if full_batch:
+                xb, yb = x_train, y_train
+            else:
+                idx = torch.as_tensor(rng.choice(n, s.batch_size, replace=False),
+                                      device=x_train.device)
+                xb, yb = x_train[idx], y_train[idx]
+
+            reg_value, mse_value = [0.0], [float("nan")]
+            closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value)
+
+            try:
+                if s.opt == "lbfgs":
+                    optimizer.step(closure)
+                else:
+                    closure()
+                    if math.isfinite(mse_value[0]):
+                        optimizer.step()
+            except RuntimeError as exc:  # e.g. a line search that met NaN
+                mse_value[0] = float("nan")
+                event = f"error: {exc}"[:200]
+
+            if not (math.isfinite(mse_value[0]) and _finite(params)):
+                with torch.no_grad():
+                    for p, good in zip(params, last_good, strict=True):
+                        p.copy_(good)
+                failures += 1
+                if failures > s.max_recoveries:
+                    yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
+                                     "stopped_nonfinite")
+                    return
+                lr *= 0.5
+                optimizer = _make_optimizer(params, s.opt, lr)
+                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
+                                 "nonfinite_recovered")
+                continue
+            failures = 0
+            with torch.no_grad():
+                for p, good in zip(params, last_good, strict=True):
+                    good.copy_(p)
+            if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
+                step % s.eval_every == 0 or step == s.steps
+            ):
+                test_loss = _rmse(net, x_test, y_test)
+            train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)
+            yield StepRecord(step, train_loss, test_loss, reg_value[0], lr, event)
+    finally:
+        net.record_ranges(grid_x)

@@ -1,0 +1,120 @@
+"""The table a CSV becomes before roles are chosen: raw header names and one array per column.
+
+Numeric columns are float64 arrays (NaN = empty cell), so a million-row file costs no Python
+object per cell; text columns keep their cells as str. Which text cells are numbers is
+worked out on demand, once per column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RawTable"]
+
+
+class RawTable:
+    """A CSV as read, before roles are chosen. Columns are addressed by position.
+
+    names: header cells, whitespace-trimmed, as written (may be empty or repeated).
+    columns: one array per name, (n_rows,) each: float64 for numeric columns (NaN = empty
+        cell), or an object array of str for text columns (NaN = empty cell).
+    row_numbers: (n_rows,) int64, the spreadsheet row of each data row (header = row 1).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        columns: Sequence[np.ndarray],
+        row_numbers: np.ndarray | None = None,
+        *,
+        source_path: Path | None = None,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+    ) -> None:
+        if len(names) != len(columns):
+            raise ValueError(f"names has {len(names)} entries but columns has {len(columns)}")
+        lengths = {len(col) for col in columns}
+        if len(lengths) > 1:
+            raise ValueError(f"columns have different lengths: {sorted(lengths)}")
+        n_rows = lengths.pop() if lengths else 0
+        self.names: list[str] = [str(name) for name in names]
+        self.columns: list[np.ndarray] = [np.asarray(col) for col in columns]
+        if row_numbers is None:
+            row_numbers = np.arange(2, n_rows + 2, dtype=np.int64)
+        self.row_numbers: np.ndarray = np.asarray(row_numbers, dtype=np.int64)
+        self.source_path = source_path
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self._numeric_cache: dict[int, np.ndarray] = {}
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_numbers)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.names)
+
+    def indices_of(self, name: str) -> list[int]:
+        """Positions of every column called `name` (empty list when there is none)."""
+        return [i for i, existing in enumerate(self.names) if existing == name]
+
+    def is_text(self, index: int) -> bool:
+        return self.columns[index].dtype.kind not in "fiu"
+
+    def missing_mask(self, index: int) -> np.ndarray:
+        """(n_rows,) bool: the cell is empty or a missing-value marker such as NA or ?."""
+        column = self.columns[index]
+        if self.is_text(index):
+            return np.asarray(pd.isna(column), dtype=bool)
+        return np.isnan(column.astype(np.float64, copy=False))
+
+    def numeric_values(self, index: int) -> np.ndarray:
+        """(n_rows,) float64 values of a column; NaN where a cell is empty or not a number."""
+        cached = self._numeric_cache.get(index)
+        if cached is not None:
+            return cached
+        column = self.columns[index]
+        if self.is_text(index):
+            values = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce")
+            result = np.asarray(values, dtype=np.float64)
+        else:
+            result = column.astype(np.float64, copy=False)
+        self._numeric_cache[index] = result
+        return result
+
+    def non_numeric_mask(self, index: int) -> np.ndarray:
+        """(n_rows,) bool: the cell holds text that is not a number (empty cells excluded)."""
+        if not self.is_text(index):
+            return np.zeros(self.n_rows, dtype=bool)
+        return np.isnan(self.numeric_values(index)) & ~self.missing_mask(index)
+
+    def is_numeric(self, index: int) -> bool:
+        """A column is numeric when at least half of its non-empty cells are numbers.
+
+        A column of measurements with one typo stays numeric, so validation can point at the
+        typo instead of silently ignoring the whole column.
+        """
+        if not self.is_text(index):
+            return True
+        filled = int(np.count_nonzero(~self.missing_mask(index)))
+        numbers = int(np.count_nonzero(~np.isnan(self.numeric_values(index))))
+        return filled > 0 and 2 * numbers >= filled
+
+    def cell_text(self, index: int, position: int) -> str:
+        """The cell at data position `position` (0-based) as the user would read it."""
+        value = self.columns[index][position]
+        if isinstance(value, str):
+            return value
+        if isinstance(value, float | np.floating) and np.isnan(value):
+            return ""
+        return f"{value:.10g}" if isinstance(value, float | np.floating) else str(value)
+
+    def preview(self, n_rows: int = 50) -> list[list[str]]:
+        """The first `n_rows` data rows as text, for a preview table."""
+        count = min(n_rows, self.n_rows)
+        return [[self.cell_text(i, r) for i in range(self.n_columns)] for r in range(count)]

@@ -1,0 +1,280 @@
+"""Column roles and the checks that run before training, phrased as messages a scientist can act on.
+
+`validate` never raises for bad data: it returns every problem it finds as an `Issue`, so the
+Data panel can show them all at once. Rows are spreadsheet rows (header = row 1, see errors.py).
+Only the columns in use (inputs and targets) are checked beyond their names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kanstudio.data.errors import DataError, Issue, Severity
+from kanstudio.data.table import RawTable
+
+__all__ = ["ColumnRoles", "ValidationReport", "default_roles", "validate"]
+
+_MAX_VALUE_CHARS = 30
+
+
+@dataclass
+class ColumnRoles:
+    """Which columns feed the model (`inputs`), which it predicts (`targets`), which it skips."""
+
+    inputs: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def used(self) -> list[str]:
+        return [*self.inputs, *self.targets]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"inputs": list(self.inputs), "targets": list(self.targets),
+                "ignored": list(self.ignored)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnRoles:
+        """Rebuild from `to_dict` output, checking every field (it may come from a file)."""
+        values: dict[str, list[str]] = {}
+        for key in ("inputs", "targets", "ignored"):
+            entry = data.get(key, [])
+            if not isinstance(entry, list) or not all(isinstance(v, str) for v in entry):
+                raise DataError(f"Column roles: '{key}' must be a list of column names.")
+            values[key] = list(entry)
+        return cls(**values)
+
+
+@dataclass
+class ValidationReport:
+    """Every problem found, plus which rows a dataset built from this table keeps.
+
+    kept_rows: (n_rows,) bool, False for rows dropped because of missing values.
+    """
+
+    issues: list[Issue]
+    n_rows: int
+    kept_rows: np.ndarray = field(repr=False)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [issue for issue in self.issues if issue.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [issue for issue in self.issues if issue.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def n_dropped(self) -> int:
+        return int(self.n_rows - np.count_nonzero(self.kept_rows))
+
+
+def default_roles(table: RawTable) -> ColumnRoles:
+    """Last numeric column is the target, other numeric columns are inputs, the rest ignored.
+
+    Unnamed columns (e.g. the index column pandas writes with an empty header) are ignored.
+    """
+    numeric = [name for i, name in enumerate(table.names) if name and table.is_numeric(i)]
+    numeric_set = set(numeric)
+    ignored = [name for name in table.names if name not in numeric_set]
+    if not numeric:
+        return ColumnRoles(inputs=[], targets=[], ignored=ignored)
+    return ColumnRoles(inputs=numeric[:-1], targets=numeric[-1:], ignored=ignored)
+
+
+def validate(
+    table: RawTable, roles: ColumnRoles, *, drop_missing: bool = False, min_rows: int = 10
+) -> ValidationReport:
+    """Check `table` for use with `roles`; never raises for bad data.
+
+    drop_missing: rows with an empty cell in a used column are dropped (reported as a
+        warning) instead of being an error.
+    min_rows: fewest usable data rows the model needs.
+    """
+    issues: list[Issue] = []
+    issues += _name_issues(table, roles)
+    issues += _role_issues(table, roles)
+    kept = np.ones(table.n_rows, dtype=bool)
+    found = [name for name in dict.fromkeys(roles.used) if len(table.indices_of(name)) == 1]
+    missing_rows = np.zeros(table.n_rows, dtype=bool)
+    for name in found:
+        index = table.indices_of(name)[0]
+        column_issues, missing = _cell_issues(table, index, drop_missing=drop_missing)
+        issues += column_issues
+        missing_rows |= missing
+    if drop_missing and missing_rows.any():
+        kept = ~missing_rows
+        count = int(np.count_nonzero(missing_rows))
+        first_row = int(table.row_numbers[np.argmax(missing_rows)])
+        issues.append(Issue(
+            "warning", None, first_row,
+            f"{_plural(count, 'row')} with missing values will be dropped "
+            f"(the first is row {first_row}).",
+        ))
+    for name in found:
+        issues += _constant_issues(table, name, kept, is_target=name in roles.targets)
+    issues += _row_count_issues(table, kept, min_rows)
+    return ValidationReport(issues=issues, n_rows=table.n_rows, kept_rows=kept)
+
+
+def _name_issues(table: RawTable, roles: ColumnRoles) -> list[Issue]:
+    issues: list[Issue] = []
+    used = set(roles.used)
+    for position, name in enumerate(table.names, start=1):
+        if not name:
+            issues.append(Issue(
+                "warning", None, 1,
+                f"Column {position} has no name in the header (row 1), so it is ignored; "
+                "give it a name to use it.",
+            ))
+    for name, count in Counter(table.names).items():
+        if not name or count < 2:
+            continue
+        positions = ", ".join(str(i + 1) for i in table.indices_of(name))
+        severity: Severity = "error" if name in used else "warning"
+        issues.append(Issue(
+            severity, name, 1,
+            f"Column name '{name}' appears {count} times (columns {positions}); "
+            "rename them so every column has its own name.",
+        ))
+    return issues
+
+
+def _role_issues(table: RawTable, roles: ColumnRoles) -> list[Issue]:
+    issues: list[Issue] = []
+    available = ", ".join(f"'{name}'" for name in table.names if name) or "none"
+    if "" in roles.used:
+        issues.append(Issue("error", "", None, "An unnamed column cannot be used; name it."))
+    for role, names in (("Target", roles.targets), ("Input", roles.inputs)):
+        for name in dict.fromkeys(names):
+            if name and not table.indices_of(name):
+                issues.append(Issue(
+                    "error", name, None,
+                    f"{role} column '{name}' not found; the columns are {available}.",
+                ))
+        for name, count in Counter(names).items():
+            if count > 1:
+                issues.append(Issue(
+                    "error", name, None, f"Column '{name}' is listed {count} times as {role}."
+                ))
+    for name in dict.fromkeys(roles.inputs):
+        if name in roles.targets:
+            issues.append(Issue(
+                "error", name, None,
+                f"Column '{name}' is both an input and a target; choose one role for it.",
+            ))
+    if not roles.targets:
+        issues.append(Issue(
+            "error", None, None,
+            "No target column: choose the column to predict (no numeric column was found)."
+            if not any(table.is_numeric(i) for i in range(table.n_columns))
+            else "No target column: choose the column to predict.",
+        ))
+    if not roles.inputs:
+        issues.append(Issue(
+            "error", None, None,
+            "No input columns: choose at least one numeric column to predict the target from.",
+        ))
+    return issues
+
+
+def _cell_issues(
+    table: RawTable, index: int, *, drop_missing: bool
+) -> tuple[list[Issue], np.ndarray]:
+    """Non-numeric, missing and infinite cells of one used column; also its missing mask."""
+    name = table.names[index]
+    issues: list[Issue] = []
+    missing = table.missing_mask(index)
+    if table.n_rows and missing.all():
+        issues.append(Issue("error", name, None, f"Column '{name}' is empty: it has no values."))
+        return issues, np.zeros(table.n_rows, dtype=bool)
+    non_numeric = table.non_numeric_mask(index)
+    if non_numeric.any():
+        count = int(np.count_nonzero(non_numeric))
+        position = int(np.argmax(non_numeric))
+        row = int(table.row_numbers[position])
+        value = _shorten(table.cell_text(index, position))
+        issues.append(Issue(
+            "error", name, row,
+            f"Column '{name}' has {_plural(count, 'non-numeric value')}; the first is "
+            f"'{value}' in row {row}. Fix it, or leave the column out.",
+        ))
+    if missing.any():
+        count = int(np.count_nonzero(missing))
+        row = int(table.row_numbers[np.argmax(missing)])
+        if drop_missing:
+            text = (f"Column '{name}' has {_plural(count, 'missing value')} "
+                    f"(the first in row {row}); {'that row' if count == 1 else 'those rows'} "
+                    "will be dropped.")
+            issues.append(Issue("warning", name, row, text))
+        else:
+            text = (f"Column '{name}' has {_plural(count, 'missing value')} "
+                    f"(the first in row {row}); fill {_them(count)} in or choose to drop "
+                    f"{'that row' if count == 1 else 'those rows'}.")
+            issues.append(Issue("error", name, row, text))
+    infinite = np.isinf(table.numeric_values(index))
+    if infinite.any():
+        count = int(np.count_nonzero(infinite))
+        row = int(table.row_numbers[np.argmax(infinite)])
+        issues.append(Issue(
+            "error", name, row,
+            f"Column '{name}' has {_plural(count, 'infinite value')} "
+            f"(the first in row {row}); replace {_them(count)} with finite numbers.",
+        ))
+    return issues, missing
+
+
+def _constant_issues(
+    table: RawTable, name: str, kept: np.ndarray, *, is_target: bool
+) -> list[Issue]:
+    values = table.numeric_values(table.indices_of(name)[0])[kept]
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or values.min() != values.max():
+        return []
+    shown = f"{values[0]:.10g}"
+    if is_target:
+        message = (f"Target '{name}' is constant (every value is {shown}): there is nothing to "
+                   "learn; choose another target.")
+        return [Issue("error", name, None, message)]
+    message = (f"Input '{name}' is constant (every value is {shown}), so it cannot explain the "
+               "target; consider leaving it out.")
+    return [Issue("warning", name, None, message)]
+
+
+def _row_count_issues(table: RawTable, kept: np.ndarray, min_rows: int) -> list[Issue]:
+    usable = int(np.count_nonzero(kept))
+    if table.n_rows == 0:
+        return [Issue("error", None, None,
+                      "The file has a header but no data rows.")]
+    if usable >= min_rows:
+        return []
+    dropped = table.n_rows - usable
+    after = f" after dropping {_plural(dropped, 'row')} with missing values" if dropped else ""
+    return [Issue(
+        "error", None, None,
+        f"Only {_plural(usable, 'usable data row')}{after}; at least {min_rows} are needed.",
+    )]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _them(count: int) -> str:
+    return "it" if count == 1 else "them"
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())  # one line, whatever the cell holds
+    if len(text) <= _MAX_VALUE_CHARS:
+        return text
+    return text[: _MAX_VALUE_CHARS - 3] + "..."
