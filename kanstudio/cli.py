@@ -1,14 +1,42 @@
-"""The ``kanstudio`` command: the app, or headless discovery (``kanstudio fit``)."""
+"""The ``kanstudio`` command: headless discovery (``fit``), formula export (``export``).
+
+Exit codes (design.md §4.1): 0 success, 2 bad input (one line on stderr saying why),
+1 internal error. Heavy imports (torch, sympy) happen inside the commands so that
+``kanstudio --version`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from kanstudio import __version__
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A problem with what the user gave us; printed as one line, exit code 2."""
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected integers like 2,5,1, got {text!r}") from exc
+    if len(values) < 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"width needs at least two positive sizes: {text!r}")
+    return values
+
+
+def _name_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,11 +45,183 @@ def build_parser() -> argparse.ArgumentParser:
         description="KAN Studio: discover formulas from data with Kolmogorov-Arnold Networks.",
     )
     parser.add_argument("--version", action="version", version=f"kanstudio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    fit = sub.add_parser("fit", help="discover a formula from a CSV (headless)")
+    fit.add_argument("data", help="CSV file with a header row")
+    fit.add_argument("--target", help="target column (default: the last numeric column)")
+    fit.add_argument("--inputs", type=_name_list, help="input columns, comma-separated")
+    fit.add_argument("--out", help="write the result as JSON to this file")
+    fit.add_argument("--save", help="save the session as a .kstudio project")
+    fit.add_argument("--width", type=_int_list, help="architecture, e.g. 2,5,1")
+    fit.add_argument("--grid", type=int, default=5, help="spline intervals (default 5)")
+    fit.add_argument("--k", type=int, default=3, help="spline order (default 3)")
+    fit.add_argument("--steps", type=int, help="steps of the sparse training stage")
+    fit.add_argument("--lamb", type=float, help="sparsity strength of the first stage")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    fit.add_argument("--lib", type=_name_list, help="symbolic functions, e.g. sin,exp,x^2")
+    fit.add_argument("--drop-missing", action="store_true",
+                     help="drop rows with missing values instead of refusing the file")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    export = sub.add_parser("export", help="print the formula of a saved project")
+    export.add_argument("project", help=".kstudio project file")
+    export.add_argument("--format", default="latex",
+                        choices=["latex", "python", "sympy", "json", "c", "mathml"])
     return parser
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
+    from kanstudio.symbolic.export import to_latex, to_sympy
+
+    metrics = session.metrics()
+    expr = result.expressions[0]
+    return {
+        "formula": to_sympy(expr),
+        "latex": to_latex(expr),
+        "inputs": list(result.input_names),
+        "target": result.target_names[0],
+        "width": session.model.width_,
+        "train_rmse": _finite(metrics["train_rmse"]),
+        "test_rmse": _finite(metrics["test_rmse"]),
+        "formula_test_rmse": _finite(result.formula_test_rmse),
+        "formula_test_r2": _finite(result.formula_test_r2),
+        "seconds": round(seconds, 3),
+        "formulas": [to_sympy(e) for e in result.expressions],
+        "formula_exact": to_sympy(result.exact[0]),
+    }
+
+
+def _progress(quiet: bool):
+    """A tqdm bar on stderr when it is a terminal; nothing otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=6, unit="stage", file=sys.stderr, leave=False)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from kanstudio.data import DataError, load_dataset
+
+    try:
+        dataset = load_dataset(args.data, target=args.target, inputs=args.inputs,
+                               drop_missing=args.drop_missing)
+    except DataError as exc:
+        raise BadInput(str(exc).splitlines()[0]) from exc
+    if dataset.n_outputs != 1:
+        raise BadInput("kanstudio fit discovers one target at a time; pass --target")
+    from kanstudio.pipeline import PipelineSettings, discover
+    from kanstudio.session import Session, SessionError, SessionSettings
+    from kanstudio.symbolic.library import resolve_names
+
+    if args.lib:
+        try:
+            resolve_names(args.lib)
+        except (KeyError, ValueError) as exc:
+            raise BadInput(str(exc).splitlines()[0]) from exc
+    if args.width and (args.width[0] != dataset.n_inputs or args.width[-1] != 1):
+        raise BadInput(f"--width {args.width} must start with {dataset.n_inputs} (inputs) and "
+                       "end with 1 (target)")
+    if args.grid < 1 or not 0 <= args.k <= 10:
+        raise BadInput("--grid must be >= 1 and --k between 0 and 10")
+    try:
+        from kanstudio.core import resolve_device
+
+        resolve_device(args.device)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    settings = SessionSettings(width=args.width, grid=args.grid, k=args.k, seed=args.seed,
+                               device=args.device, functions=args.lib)
+    pipeline = PipelineSettings()
+    if args.steps is not None:
+        if args.steps < 1:
+            raise BadInput("--steps must be at least 1")
+        pipeline.sparse_steps = args.steps
+    if args.lamb is not None:
+        if args.lamb < 0:
+            raise BadInput("--lamb must be >= 0")
+        pipeline.lamb = args.lamb
+    try:
+        session = Session(dataset, settings)
+    except SessionError as exc:
+        raise BadInput(str(exc)) from exc
+    start = time.perf_counter()
+    bar = _progress(args.quiet)
+    result = None
+    try:
+        for event in discover(session, pipeline):
+            if bar is not None and event.kind == "start":
+                bar.set_description(event.stage)
+                bar.update(1 if event.stage_index else 0)
+            if event.kind == "done" and "formula" in event.info:
+                result = event.info["formula"]
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+    assert result is not None
+    payload = _result_json(session, result, seconds)
+    if args.out:
+        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if args.save:
+        from kanstudio.project_file import save_project
+
+        save_project(session, args.save)
+    print(f"{payload['target']} = {payload['formula']}")
+    print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
+          f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from kanstudio.project_file import ProjectError, load_project
+    from kanstudio.symbolic.export import FORMATS, to_python
+    from kanstudio.symbolic.formula import NumericEdgeError
+
+    try:
+        session = load_project(args.project, device="cpu")
+    except ProjectError as exc:
+        raise BadInput(f"cannot open {args.project}: {exc}") from exc
+    if session.model is None:
+        raise BadInput(f"{args.project} has no trained model yet")
+    try:
+        result = session.formula()
+    except NumericEdgeError as exc:
+        raise BadInput(str(exc)) from exc
+    expr = result.expressions[0]
+    target = result.target_names[0]
+    if args.format == "json":
+        print(json.dumps(_result_json(session, result, 0.0), indent=2))
+    elif args.format == "python":
+        print(to_python(expr, result.input_names, target), end="")
+    elif args.format == "latex":
+        print(FORMATS["latex"](expr, target))
+    else:
+        print(FORMATS[args.format](expr))
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help(sys.stderr)
-    return EXIT_OK
+    args = parser.parse_args(argv)
+    commands = {"fit": cmd_fit, "export": cmd_export}
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return commands[args.command](args)
+    except BadInput as exc:
+        print(f"kanstudio: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("kanstudio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence: report, exit 1
+        print(f"kanstudio: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,176 @@
+"""Save and open a whole session as a ``.kstudio`` project (design.md §4.3).
+
+A zip of ``manifest.json`` (format, schema version, app version, created/modified),
+``session.json`` (data source and column roles, settings, model description, history) and
+``arrays.npz`` (the data itself and the model's arrays). Loading validates every field
+before anything is built, refuses unknown schema versions, and never unpickles or
+evaluates file content: formulas are not stored, they are rebuilt from the model.
+Saving is atomic (see :func:`kanstudio.archive.write_archive`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from kanstudio import __version__
+from kanstudio.api import KAN
+from kanstudio.archive import (
+    ArchiveError,
+    arrays_from_bytes,
+    arrays_to_bytes,
+    load_json,
+    read_archive,
+    write_archive,
+)
+from kanstudio.core import StateError
+from kanstudio.data import DataError, Dataset
+from kanstudio.session import Session, SessionError, SessionSettings
+
+__all__ = ["ProjectError", "save_project", "load_project", "PROJECT_SCHEMA"]
+
+PROJECT_FORMAT = "kanstudio-project"
+PROJECT_SCHEMA = 1
+_MEMBERS = {"manifest.json", "session.json", "arrays.npz"}
+
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "width": (list, type(None)), "grid": (int,), "k": (int,), "seed": (int,),
+    "device": (str,), "dtype": (str,), "steps": (int,), "opt": (str,),
+    "lr": (float, int, type(None)), "lamb": (float, int), "batch_size": (int, type(None)),
+    "test_fraction": (float, int), "scale_inputs": (str,), "scale_target": (str,),
+    "functions": (list, type(None)), "r2_threshold": (float, int),
+    "simplicity_weight": (float, int), "extra": (dict,),
+}
+
+
+class ProjectError(ValueError):
+    """A project file that cannot be opened; the message says why and what to do."""
+
+
+def _json_safe(value: Any) -> Any:
+    """History entries as strict JSON: non-finite floats become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return str(value)
+
+
+def save_project(session: Session, path: str | os.PathLike[str],
+                 created: float | None = None) -> None:
+    """Write ``session`` to ``path`` atomically."""
+    d = session.dataset
+    now = time.time()
+    manifest = {"format": PROJECT_FORMAT, "schema_version": PROJECT_SCHEMA,
+                "app_version": __version__, "created": created or now, "modified": now}
+    doc: dict[str, Any] = {
+        "data": {"source_path": None if d.source_path is None else str(d.source_path),
+                 "input_names": list(d.input_names), "target_names": list(d.target_names),
+                 "n_dropped": int(d.n_dropped)},
+        "settings": session.settings.to_dict(),
+        "model": None,
+        "history": _json_safe(session.history),
+    }
+    arrays: dict[str, np.ndarray] = {"data.X": d.X, "data.y": d.y}
+    if session.model is not None and session.model.is_fitted:
+        desc, model_arrays = session.model.to_state()
+        doc["model"] = desc
+        arrays.update({f"model.{k}": v for k, v in model_arrays.items()})
+    write_archive(path, {"manifest.json": manifest, "session.json": _json_safe(doc)},
+                  {"arrays.npz": arrays_to_bytes(arrays)})
+
+
+def _names(value: Any, what: str, count: int) -> list[str]:
+    if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+        raise ProjectError(f"{what} must be a list of non-empty names")
+    if len(value) != count or len(set(value)) != len(value):
+        raise ProjectError(f"{what} must list {count} distinct names")
+    return value
+
+
+def _settings(value: Any) -> SessionSettings:
+    if not isinstance(value, dict):
+        raise ProjectError("settings must be an object")
+    for key, val in value.items():
+        types = _SETTING_TYPES.get(key)
+        if types is None:
+            raise ProjectError(f"unknown setting {key!r}")
+        if isinstance(val, bool) or not isinstance(val, types):
+            raise ProjectError(f"setting {key!r} has the wrong type ({type(val).__name__})")
+    width = value.get("width")
+    if width is not None and not all(isinstance(w, int) and 0 < w <= 4096 for w in width):
+        raise ProjectError("setting 'width' must list positive integers")
+    funcs = value.get("functions")
+    if funcs is not None and not all(isinstance(f, str) for f in funcs):
+        raise ProjectError("setting 'functions' must list function names")
+    return SessionSettings.from_dict(value)
+
+
+def load_project(path: str | os.PathLike[str], device: str | None = None) -> Session:
+    """Open a project; raises :class:`ProjectError` with a one-line reason if refused."""
+    try:
+        members = read_archive(path, _MEMBERS, required=_MEMBERS)
+        manifest = load_json(members["manifest.json"], "manifest.json")
+        if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
+            raise ProjectError("this is not a KAN Studio project (manifest format differs)")
+        version = manifest.get("schema_version")
+        if version != PROJECT_SCHEMA:
+            raise ProjectError(
+                f"project schema version {version!r} is not supported by KAN Studio "
+                f"{__version__} (it reads version {PROJECT_SCHEMA}); update the app")
+        doc = load_json(members["session.json"], "session.json")
+        if not isinstance(doc, dict):
+            raise ProjectError("session.json must be an object")
+        arrays = arrays_from_bytes(members["arrays.npz"])
+        X, y = arrays.get("data.X"), arrays.get("data.y")
+        if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
+                and y.ndim == 2 and X.shape[0] == y.shape[0] and X.dtype.kind == "f"
+                and y.dtype.kind == "f"):
+            raise ProjectError("the stored data arrays are missing or malformed")
+        if not (np.isfinite(X).all() and np.isfinite(y).all()):
+            raise ProjectError("the stored data contains NaN or infinite values")
+        data = doc.get("data")
+        if not isinstance(data, dict):
+            raise ProjectError("session.json lacks the 'data' section")
+        inputs = _names(data.get("input_names"), "input_names", X.shape[1])
+        targets = _names(data.get("target_names"), "target_names", y.shape[1])
+        source = data.get("source_path")
+        if source is not None and not isinstance(source, str):
+            raise ProjectError("data.source_path must be a string")
+        dataset = Dataset.from_arrays(X.astype(np.float64), y.astype(np.float64), inputs,
+                                      targets)
+        dataset.source_path = source
+        settings = _settings(doc.get("settings"))
+        if device is not None:
+            settings.device = device
+        session = Session(dataset, settings)
+        model_desc = doc.get("model")
+        if model_desc is not None:
+            model_arrays = {k[len("model."):]: v for k, v in arrays.items()
+                            if k.startswith("model.")}
+            model = KAN.from_state(model_desc, model_arrays, device=settings.device)
+            if model.n_features_in_ != X.shape[1] or model.width_[-1] != y.shape[1]:
+                raise ProjectError("the stored model does not match the stored data")
+            session.model = model
+        history = doc.get("history", [])
+        if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
+            raise ProjectError("history must be a list of objects")
+        session.history = history
+        session.created = manifest.get("created")
+        return session
+    except ProjectError:
+        raise
+    except (ArchiveError, StateError, SessionError, DataError) as exc:
+        raise ProjectError(str(exc)) from exc
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise ProjectError(f"the project file is malformed: {exc}") from exc
