@@ -221,7 +221,8 @@ class KANLayer(nn.Module):
         if coef.shape == self.coef.shape:
             self.coef.copy_(coef)  # keep the Parameter's identity for optimisers
         else:
-            self.coef = nn.Parameter(coef.to(self.coef.dtype))
+            # contiguous: linalg.solve returns column-major results, and LBFGS views grads
+            self.coef = nn.Parameter(coef.to(self.coef.dtype).contiguous())
 
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor, uniform_fraction: float = 0.02) -> None:

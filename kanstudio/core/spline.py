@@ -253,8 +253,8 @@ def fit_coefficients(
         except RuntimeError:
             coef = None
         if coef is not None and torch.isfinite(coef).all():
-            return coef.to(basis.dtype)
+            return coef.to(basis.dtype).contiguous()
         lam *= 100.0
     coef = torch.linalg.pinv(b) @ t
     coef = torch.nan_to_num(coef, nan=0.0, posinf=0.0, neginf=0.0)
-    return coef.to(basis.dtype)
+    return coef.to(basis.dtype).contiguous()

@@ -212,8 +212,8 @@ def train_steps(
                     return
                 lr *= 0.5
                 optimizer = _make_optimizer(params, s.opt, lr)
-                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
-                                 "nonfinite_recovered")
+                what = "nonfinite_recovered" + (f" ({event})" if event.startswith("error") else "")
+                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr, what)
                 continue
             failures = 0
             with torch.no_grad():
