@@ -31,6 +31,8 @@ TorchFn = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = ["KANLayer", "TorchFn"]
 
+FEATURE_CACHE_BYTES = 64 * 1024 * 1024
+
 # Indices into ``symbolic_params[..., :]``: c * f(a * x + b) + d.
 A, B, C, D = 0, 1, 2, 3
 
@@ -77,6 +79,7 @@ class KANLayer(nn.Module):
         self._symbolic_fns: dict[str, TorchFn] = {}
         self._groups: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
         self._table: tuple[torch.Tensor, int, torch.Tensor] | None = None
+        self._features: tuple[tuple, torch.Tensor] | None = None
 
     def basis(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
         """The B-spline basis of this layer's knots: x (batch, n_in) -> (batch, n_in, nb).
@@ -89,7 +92,20 @@ class KANLayer(nn.Module):
         if cache is None or cache[0] is not knots or cache[1] != knots._version:
             cache = (knots, knots._version, interval_table(knots, self.k))
             self._table = cache
-        return spline_basis(x, knots, self.k, cache[2], residual)
+        if x.requires_grad:
+            return spline_basis(x, knots, self.k, cache[2], residual)
+        # Inputs that need no gradient (the training data, for the first layer) give the
+        # same features at every full-batch step: keep the last ones while they are small.
+        key = (x, x._version, knots, knots._version, residual)
+        held = self._features
+        if held is not None and held[0][0] is x and held[0][2] is knots and (
+            (held[0][1], held[0][3], held[0][4]) == (key[1], key[3], key[4])
+        ):
+            return held[1]
+        features = spline_basis(x, knots, self.k, cache[2], residual)
+        small = features.numel() * features.element_size() <= FEATURE_CACHE_BYTES
+        self._features = (key, features) if small else None
+        return features
 
     # ------------------------------------------------------------------ forward
     def _weights(self) -> torch.Tensor:
@@ -196,9 +212,16 @@ class KANLayer(nn.Module):
         if not (0 <= i < self.n_in and 0 <= j < self.n_out):
             raise IndexError(f"edge ({i}, {j}) is outside a {self.n_in}->{self.n_out} layer")
 
+    def __getstate__(self) -> dict:
+        # Copies (undo snapshots, deepcopy) must not drag caches or the cached input along.
+        state = self.__dict__.copy()
+        state["_features"] = state["_table"] = state["_groups"] = None
+        return state
+
     def _apply(self, fn, recurse: bool = True):  # device/dtype moves invalidate the caches
         self._groups = None
         self._table = None
+        self._features = None
         return super()._apply(fn, recurse)
 
     # ------------------------------------------------------------------ grids

@@ -109,10 +109,11 @@ def interval_table(knots: torch.Tensor, k: int) -> torch.Tensor:
     """Per knot interval, the live basis functions as polynomials in a local coordinate.
 
     On interval ``s`` (``t_s <= x < t_{s+1}``), with ``u = (x - t_s) / (t_{s+1} - t_s)``,
-    ``B_{s-k+r}(x) = sum_p P[s, p, r] u^p``. Returns ``(n_in, K, (2k+1)(k+1) + 2)`` rows
-    ``[P_0, ..., P_k, D_1, ..., D_k, t_s, 1 / h_s]`` (each block ``k + 1`` wide, power-major
+    ``B_{s-k+r}(x) = sum_p P[s, p, r] u^p``. Returns planes ``(F, n_in * K)``,
+    ``F = 2 + (2k+1)(k+1)``: for input ``i`` and interval ``s`` the column ``i * K + s`` holds
+    ``[t_s, 1 / h_s, P_0, ..., P_k, D_1, ..., D_k]`` (each block ``k + 1`` long, power-major
     for Horner's rule) where ``D_p = p P_p / h_s`` gives ``dB/dx = sum_p D_p u^(p-1)``.
-    The extra last row (index ``K - 1``) is all zeros and
+    The extra last interval (``s = K - 1``) is all zeros and
     stands for "outside the grid". Functions whose index does not exist are zero rows of P.
     Computed in float64 by sampling the local recursion at ``k + 1`` interior points.
     """
@@ -137,12 +138,16 @@ def interval_table(knots: torch.Tensor, k: int) -> torch.Tensor:
     powers = torch.arange(1, k + 1, dtype=torch.float64, device=knots.device)
     deriv = poly[:, :, 1:, :] * powers[:, None] * inv_h[:, :, None, None]  # (.., k, k+1)
     table = torch.cat(
-        [poly.reshape(n_in, n_int, -1), deriv.reshape(n_in, n_int, -1),
-         lo[..., None], inv_h[..., None]],
+        [lo[..., None], inv_h[..., None], poly.reshape(n_in, n_int, -1),
+         deriv.reshape(n_in, n_int, -1)],
         -1,
     )
     outside = torch.zeros(n_in, 1, table.shape[-1], dtype=torch.float64, device=knots.device)
-    return torch.cat([table, outside], dim=1).to(knots.dtype)
+    table = torch.cat([table, outside], dim=1)  # (n_in, K, F)
+    # Planes layout (F, n_in * K): each column of the table is one contiguous row, so the
+    # per-sample gather yields contiguous (batch * n_in,) vectors and Horner's rule below
+    # runs on contiguous memory (4-6x faster than on strided rows).
+    return table.reshape(n_in * n_knots, -1).t().contiguous().to(knots.dtype)
 
 
 class _SplineBasis(torch.autograd.Function):
@@ -160,15 +165,15 @@ class _SplineBasis(torch.autograd.Function):
         s = torch.searchsorted(knots, x.t().contiguous(), right=True) - 1  # (n_in, batch)
         s = torch.where((s < 0) | (s > n_knots - 2), n_knots - 1, s).t()  # (batch, n_in)
         offset = torch.arange(n_in, device=x.device) * n_knots
-        # Planes layout: each table column becomes one contiguous (batch * n_in,) vector,
-        # so Horner's rule below runs on contiguous memory (4-6x faster than strided rows).
-        planes = table.reshape(n_in * n_knots, -1).t().contiguous()
-        rows = planes.index_select(1, (s + offset).reshape(-1))  # (F, batch * n_in)
         w = k + 1
-        u = (x.reshape(-1) - rows[-2]) * rows[-1]  # local coordinate in [0, 1)
-        vals = rows[k * w : (k + 1) * w]  # Horner: ((P_k u + P_{k-1}) u + ...) + P_0
+        grad = ctx.needs_input_grad[0]
+        n_planes = 2 + w * w + (k * w if grad else 0)  # derivative planes only when needed
+        rows = table[:n_planes].index_select(1, (s + offset).reshape(-1))  # (F', batch*n_in)
+        u = (x.reshape(-1) - rows[0]) * rows[1]  # local coordinate in [0, 1)
+        base = 2
+        vals = rows[base + k * w : base + (k + 1) * w]  # Horner: (P_k u + P_{k-1}) u + ...
         for p in range(k - 1, -1, -1):
-            vals = torch.addcmul(rows[p * w : (p + 1) * w], vals, u)
+            vals = torch.addcmul(rows[base + p * w : base + (p + 1) * w], vals, u)
         index = (s - k)[..., None] + torch.arange(k + 1, device=x.device)
         index = index.clamp(0, nb - 1)  # rows of functions that do not exist are zero
         dense = torch.zeros(batch, n_in, nb + int(residual), dtype=x.dtype, device=x.device)
@@ -177,9 +182,9 @@ class _SplineBasis(torch.autograd.Function):
         if residual:
             sig = torch.sigmoid(x)
             torch.mul(x, sig, out=dense[..., nb])
-        if ctx.needs_input_grad[0]:
+        if grad:
             if k > 0:
-                base = (k + 1) * w
+                base = 2 + w * w
                 dvals = rows[base + (k - 1) * w : base + k * w]
                 for p in range(k - 2, -1, -1):
                     dvals = torch.addcmul(rows[base + p * w : base + (p + 1) * w], dvals, u)
