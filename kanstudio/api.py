@@ -170,10 +170,21 @@ class KAN(SymbolicMixin):
             raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
         if not 0.0 <= test_size < 1.0:
             raise ValueError(f"test_size must be in [0, 1), got {test_size}")
+        settings = TrainSettings(
+            steps=int(steps), opt=opt, lr=float(lr if lr is not None else
+                                                 (1.0 if opt == "lbfgs" else 1e-2)),
+            lamb=float(lamb), lamb_entropy=float(lamb_entropy), batch_size=batch_size,
+            update_grid=update_grid, grid_update_every=grid_update_every,
+            stop_grid_update_step=stop_grid_update_step, seed=self.seed,
+        )
+        settings.validate()
         if self.is_fitted:
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {X.shape[1]} columns; the model was fitted on "
                                  f"{self.n_features_in_}")
+            if y.shape[1] != self.network_.width[-1]:
+                raise ValueError(f"y has {y.shape[1]} columns; the model has "
+                                 f"{self.network_.width[-1]} outputs")
         else:
             self._build(X.shape[1], y.shape[1])
         net = self.network_
@@ -188,17 +199,10 @@ class KAN(SymbolicMixin):
             X_te, y_te = X[order[:n_test]], y[order[:n_test]]
         else:
             X_tr, y_tr, X_te, y_te = X, y, X[:0], y[:0]
+
         rng = np.random.default_rng(self.seed + 1)
         keep = rng.choice(X_tr.shape[0], min(REFERENCE_ROWS, X_tr.shape[0]), replace=False)
         self.reference_x_ = X_tr[np.sort(keep)].copy()
-        settings = TrainSettings(
-            steps=int(steps), opt=opt, lr=float(lr if lr is not None else
-                                                 (1.0 if opt == "lbfgs" else 1e-2)),
-            lamb=float(lamb), lamb_entropy=float(lamb_entropy), batch_size=batch_size,
-            update_grid=update_grid, grid_update_every=grid_update_every,
-            stop_grid_update_step=stop_grid_update_step, seed=self.seed,
-        )
-        settings.validate()
 
         def tx(a: np.ndarray) -> torch.Tensor:
             return net.select_inputs(self._tensor(a))
@@ -306,8 +310,10 @@ class KAN(SymbolicMixin):
 
         net = network_from_state(desc.get("network"), net_arrays, resolve)
         ref = arrays.get("reference_x")
-        if not isinstance(ref, np.ndarray) or ref.ndim != 2 or ref.shape[1] != net.n_features_in:
-            raise StateError("reference_x must be a (rows, n_features_in) array")
+        if (not isinstance(ref, np.ndarray) or ref.ndim != 2 or ref.dtype.kind != "f"
+                or ref.shape[0] < 1 or ref.shape[1] != net.n_features_in
+                or not np.isfinite(ref).all()):
+            raise StateError("reference_x must be a finite float (rows, n_features_in) array")
         grid_range = p.get("grid_range", [-1.0, 1.0])
         if not (isinstance(grid_range, list) and len(grid_range) == 2
                 and all(isinstance(v, (int, float)) for v in grid_range)):
@@ -319,7 +325,7 @@ class KAN(SymbolicMixin):
         dev = resolve_device(device)
         model.network_ = net.to(dev)
         model.n_features_in_ = net.n_features_in
-        model.reference_x_ = np.asarray(ref, dtype=np.float64)
+        model.reference_x_ = np.array(ref, dtype=np.float64)
         model.history_ = []
         return model
 

@@ -172,7 +172,7 @@ class KANLayer(nn.Module):
     def _symbolic_edges(self, x: torch.Tensor) -> torch.Tensor:
         phi = torch.zeros(x.shape[0], self.n_in, self.n_out, dtype=x.dtype, device=x.device)
         for name, ii, jj in self._symbolic_groups():
-            phi = phi.index_put((slice(None), ii, jj), self._symbolic_values(x, ii, jj, name))
+            phi[:, ii, jj] = self._symbolic_values(x, ii, jj, name)
         return phi
 
     # ------------------------------------------------------------------ symbolic hook

@@ -36,6 +36,8 @@ def _cut_edges(net: KANNetwork, layer_index: int, cut: torch.Tensor, x: torch.Te
 
 def prune_edge(net: KANNetwork, layer: int, i: int, j: int, x: torch.Tensor | None = None):
     """A copy of ``net`` without edge ``(layer, i, j)``; x (batch, width[0]) for folding."""
+    if not 0 <= layer < len(net.layers):
+        raise IndexError(f"layer {layer} does not exist in width {net.width}")
     out = copy.deepcopy(net)
     lay = out.layers[layer]
     lay._check_edge(i, j)

@@ -95,31 +95,15 @@ def network_from_state(
     if len(layers) != len(width) - 1:
         raise StateError(f"{len(layers)} layers described for width {width}")
     dtype = _DTYPES[dtype_name]
+    # Check every layer's arrays against the description before allocating anything, so a
+    # few bytes of JSON declaring a huge architecture cannot exhaust memory.
+    checked = [_layer_values(idx, ldesc, width, k, arrays, dtype)
+               for idx, ldesc in enumerate(layers)]
     net = KANNetwork(width, grid_size=1, k=k, dtype=dtype, input_ids=ids, n_features_in=n_feat)
-    for idx, (layer, ldesc) in enumerate(zip(net.layers, layers, strict=True)):
-        if not isinstance(ldesc, Mapping):
-            raise StateError(f"layer {idx} must be an object")
-        g = _int(ldesc.get("grid_size"), f"layer {idx} grid_size", 1, MAX_GRID)
-        n_in, n_out, nb = width[idx], width[idx + 1], g + k
-        shapes = {
-            "knots": (n_in, g + 2 * k + 1), "coef": (n_in, nb, n_out),
-            "scale_base": (n_in, n_out), "scale_spline": (n_in, n_out), "bias": (n_out,),
-            "mask": (n_in, n_out), "symbolic_mask": (n_in, n_out),
-            "symbolic_params": (n_in, n_out, 4), "input_range": (n_in, 2),
-        }
-        values = {}
-        for name, shape in shapes.items():
-            key = f"layers.{idx}.{name}"
-            arr = arrays.get(key)
-            if not isinstance(arr, np.ndarray):
-                raise StateError(f"array {key} is missing")
-            if arr.dtype.kind != "f" or tuple(arr.shape) != shape:
-                raise StateError(f"array {key} must be float {shape}, got {arr.dtype} {arr.shape}")
-            if not np.isfinite(arr).all():
-                raise StateError(f"array {key} contains NaN or infinite values")
-            values[name] = torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype)
-        if not bool((values["knots"][:, 1:] >= values["knots"][:, :-1]).all()):
-            raise StateError(f"layer {idx} knots must be non-decreasing")
+    for idx, (layer, ldesc, (g, values)) in enumerate(
+        zip(net.layers, layers, checked, strict=True)
+    ):
+        n_in, n_out = width[idx], width[idx + 1]
         layer.grid_size = g
         layer.knots = values["knots"]
         layer.coef = torch.nn.Parameter(values["coef"])
@@ -148,3 +132,34 @@ def network_from_state(
         }:
             raise StateError(f"layer {idx}: locked edges do not match the symbolic mask")
     return net
+
+
+def _layer_values(
+    idx: int, ldesc: Any, width: list[int], k: int, arrays: Mapping[str, np.ndarray],
+    dtype: torch.dtype,
+) -> tuple[int, dict[str, torch.Tensor]]:
+    """Layer ``idx``'s grid size and arrays (as tensors), checked against the description."""
+    if not isinstance(ldesc, Mapping):
+        raise StateError(f"layer {idx} must be an object")
+    g = _int(ldesc.get("grid_size"), f"layer {idx} grid_size", 1, MAX_GRID)
+    n_in, n_out, nb = width[idx], width[idx + 1], g + k
+    shapes = {
+        "knots": (n_in, g + 2 * k + 1), "coef": (n_in, nb, n_out),
+        "scale_base": (n_in, n_out), "scale_spline": (n_in, n_out), "bias": (n_out,),
+        "mask": (n_in, n_out), "symbolic_mask": (n_in, n_out),
+        "symbolic_params": (n_in, n_out, 4), "input_range": (n_in, 2),
+    }
+    values = {}
+    for name, shape in shapes.items():
+        key = f"layers.{idx}.{name}"
+        arr = arrays.get(key)
+        if not isinstance(arr, np.ndarray):
+            raise StateError(f"array {key} is missing")
+        if arr.dtype.kind != "f" or tuple(arr.shape) != shape:
+            raise StateError(f"array {key} must be float {shape}, got {arr.dtype} {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise StateError(f"array {key} contains NaN or infinite values")
+        values[name] = torch.tensor(arr, dtype=dtype)  # a copy: never alias the caller
+    if not bool((values["knots"][:, 1:] >= values["knots"][:, :-1]).all()):
+        raise StateError(f"layer {idx} knots must be non-decreasing")
+    return g, values

@@ -180,6 +180,9 @@ def train_steps(
                 net.update_grid(grid_x)
                 optimizer = _make_optimizer(params, s.opt, lr)  # old curvature/moments are stale
                 event = "grid_update"
+                with torch.no_grad():  # the new knots go with the refitted coefficients
+                    for p, good in zip(params, last_good, strict=True):
+                        good.copy_(p)
             if full_batch:
                 xb, yb = x_train, y_train
             else:
