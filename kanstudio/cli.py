@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -39,13 +40,20 @@ def _name_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), as design.md §4.1 asks."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"kanstudio: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kanstudio",
         description="KAN Studio: discover formulas from data with Kolmogorov-Arnold Networks.",
     )
     parser.add_argument("--version", action="version", version=f"kanstudio {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     fit = sub.add_parser("fit", help="discover a formula from a CSV (headless)")
     fit.add_argument("data", help="CSV file with a header row")
@@ -109,6 +117,13 @@ def _progress(quiet: bool):
 def cmd_fit(args: argparse.Namespace) -> int:
     from kanstudio.data import DataError, load_dataset
 
+    for option, target in (("--out", args.out), ("--save", args.save)):
+        if target is not None:
+            folder = Path(target).resolve().parent
+            if not folder.is_dir():
+                raise BadInput(f"{option} {target}: folder {folder} does not exist")
+            if not os.access(folder, os.W_OK):
+                raise BadInput(f"{option} {target}: folder {folder} is not writable")
     try:
         dataset = load_dataset(args.data, target=args.target, inputs=args.inputs,
                                drop_missing=args.drop_missing)
@@ -144,8 +159,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise BadInput("--steps must be at least 1")
         pipeline.sparse_steps = args.steps
     if args.lamb is not None:
-        if args.lamb < 0:
-            raise BadInput("--lamb must be >= 0")
+        if not math.isfinite(args.lamb) or args.lamb < 0:
+            raise BadInput("--lamb must be a number >= 0")
         pipeline.lamb = args.lamb
     try:
         session = Session(dataset, settings)
@@ -167,12 +182,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     assert result is not None
     payload = _result_json(session, result, seconds)
-    if args.out:
-        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    if args.save:
-        from kanstudio.project_file import save_project
+    try:
+        if args.out:
+            Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        if args.save:
+            from kanstudio.project_file import save_project
 
-        save_project(session, args.save)
+            save_project(session, args.save)
+    except OSError as exc:
+        print(f"{payload['target']} = {payload['formula']}")  # the result is not lost
+        raise BadInput(f"cannot write the result: {exc}") from exc
     print(f"{payload['target']} = {payload['formula']}")
     print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
           f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
@@ -193,7 +212,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         result = session.formula()
     except NumericEdgeError as exc:
-        raise BadInput(str(exc)) from exc
+        raise BadInput(
+            f"{len(exc.edges)} edge(s) of this project are not symbolic yet, so it has no "
+            "formula: lock them in KAN Studio (Auto-symbolic) or rerun 'kanstudio fit'"
+        ) from exc
     expr = result.expressions[0]
     target = result.target_names[0]
     if args.format == "json":
@@ -207,9 +229,38 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+GUI_SUFFIXES = (".csv", ".tsv", ".txt", ".kstudio")
+
+
+def _wants_gui(argv: Sequence[str]) -> bool:
+    """``kanstudio`` alone, or ``kanstudio DATA.csv`` / ``kanstudio PROJECT.kstudio``."""
+    if not argv:
+        return True
+    return (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in ("fit", "export")
+            and argv[0].lower().endswith(GUI_SUFFIXES))
+
+
+def _launch_gui(paths: Sequence[str]) -> int:
+    import os
+
+    has_display = any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY",
+                                                   "QT_QPA_PLATFORM"))
+    if sys.platform.startswith("linux") and not has_display:
+        build_parser().print_help(sys.stderr)
+        print("kanstudio: error: no display to open the window on (DISPLAY is not set); "
+              "use 'kanstudio fit' for headless work", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from kanstudio.gui import main as gui_main  # Qt is imported only for the window
+
+    return gui_main(list(paths))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if _wants_gui(arguments):
+        return _launch_gui(arguments)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     commands = {"fit": cmd_fit, "export": cmd_export}
     if args.command is None:
         parser.print_help(sys.stderr)

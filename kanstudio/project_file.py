@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,8 @@ def save_project(session: Session, path: str | os.PathLike[str],
     """Write ``session`` to ``path`` atomically."""
     d = session.dataset
     now = time.time()
+    if created is None:
+        created = getattr(session, "created", None)
     manifest = {"format": PROJECT_FORMAT, "schema_version": PROJECT_SCHEMA,
                 "app_version": __version__, "created": created or now, "modified": now}
     doc: dict[str, Any] = {
@@ -111,9 +114,44 @@ def _settings(value: Any) -> SessionSettings:
     if width is not None and not all(isinstance(w, int) and 0 < w <= 4096 for w in width):
         raise ProjectError("setting 'width' must list positive integers")
     funcs = value.get("functions")
-    if funcs is not None and not all(isinstance(f, str) for f in funcs):
-        raise ProjectError("setting 'functions' must list function names")
+    if funcs is not None:
+        if not all(isinstance(f, str) for f in funcs):
+            raise ProjectError("setting 'functions' must list function names")
+        from kanstudio.symbolic.library import resolve_names
+
+        try:
+            resolve_names(funcs)
+        except (KeyError, ValueError) as exc:
+            raise ProjectError(f"setting 'functions': {exc}") from exc
+    checks = [
+        ("grid", 1 <= value.get("grid", 5) <= 1000, "between 1 and 1000"),
+        ("k", 0 <= value.get("k", 3) <= 10, "between 0 and 10"),
+        ("steps", 0 <= value.get("steps", 1) <= 10**7, "between 0 and 10^7"),
+        ("opt", value.get("opt", "lbfgs") in ("lbfgs", "adam"), "'lbfgs' or 'adam'"),
+        ("dtype", value.get("dtype", "float64") in ("float32", "float64"),
+         "'float32' or 'float64'"),
+        ("device", value.get("device", "auto") in ("auto", "cpu", "cuda", "mps"),
+         "auto, cpu, cuda or mps"),
+        ("lamb", _finite_at_least(value.get("lamb", 0.0), 0.0), "a number >= 0"),
+        ("lr", value.get("lr") is None or _finite_at_least(value["lr"], 1e-300), "positive"),
+        ("test_fraction", 0 <= value.get("test_fraction", 0.2) < 1, "in [0, 1)"),
+        ("batch_size", value.get("batch_size") is None or value["batch_size"] >= 1, ">= 1"),
+        ("scale_inputs", value.get("scale_inputs", "auto") in ("none", "standard", "minmax",
+                                                               "auto"), "a scaling mode"),
+        ("scale_target", value.get("scale_target", "standard") in ("none", "standard",
+                                                                   "minmax"), "a scaling mode"),
+        ("r2_threshold", _finite_at_least(value.get("r2_threshold", 0.99), -1e300), "a number"),
+        ("simplicity_weight", _finite_at_least(value.get("simplicity_weight", 0.8), 0.0),
+         "a number >= 0"),
+    ]
+    for key, ok, what in checks:
+        if not ok:
+            raise ProjectError(f"setting {key!r} must be {what}, got {value.get(key)!r}")
     return SessionSettings.from_dict(value)
+
+
+def _finite_at_least(value: Any, lo: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value >= lo
 
 
 def load_project(path: str | os.PathLike[str], device: str | None = None) -> Session:
@@ -124,7 +162,7 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
         if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
             raise ProjectError("this is not a KAN Studio project (manifest format differs)")
         version = manifest.get("schema_version")
-        if version != PROJECT_SCHEMA:
+        if isinstance(version, bool) or version != PROJECT_SCHEMA:
             raise ProjectError(
                 f"project schema version {version!r} is not supported by KAN Studio "
                 f"{__version__} (it reads version {PROJECT_SCHEMA}); update the app")
@@ -149,10 +187,23 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
             raise ProjectError("data.source_path must be a string")
         dataset = Dataset.from_arrays(X.astype(np.float64), y.astype(np.float64), inputs,
                                       targets)
-        dataset.source_path = source
+        dataset.source_path = None if source is None else Path(source)
+        n_dropped = data.get("n_dropped", 0)
+        if isinstance(n_dropped, bool) or not isinstance(n_dropped, int) or n_dropped < 0:
+            raise ProjectError("data.n_dropped must be a non-negative integer")
+        dataset.n_dropped = n_dropped
         settings = _settings(doc.get("settings"))
+        if settings.width is not None and (settings.width[0] != X.shape[1]
+                                           or settings.width[-1] != y.shape[1]):
+            raise ProjectError(f"setting 'width' {settings.width} does not match the data")
         if device is not None:
             settings.device = device
+        from kanstudio.core import resolve_device
+
+        try:
+            resolve_device(settings.device)
+        except ValueError:  # saved on a GPU machine, opened on one without: use what exists
+            settings.device = "auto"
         session = Session(dataset, settings)
         model_desc = doc.get("model")
         if model_desc is not None:
@@ -166,7 +217,12 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
         if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
             raise ProjectError("history must be a list of objects")
         session.history = history
-        session.created = manifest.get("created")
+        created = manifest.get("created")
+        if created is not None and (isinstance(created, bool)
+                                    or not isinstance(created, (int, float))
+                                    or not math.isfinite(created)):
+            raise ProjectError("manifest 'created' must be a time stamp")
+        session.created = created
         return session
     except ProjectError:
         raise

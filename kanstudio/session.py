@@ -311,7 +311,7 @@ class Session:
         """The model's formula in the CSV's units, verified against the network."""
         import sympy
 
-        from kanstudio.symbolic.formula import network_formulas, tidy_formula
+        from kanstudio.symbolic.formula import network_formulas
 
         model = self._need_model()
         symbols = [sympy.Symbol(n) for n in self.symbols]
@@ -323,8 +323,8 @@ class Session:
                 for i, (n, sym) in enumerate(zip(scaled_names, symbols, strict=True))}
         exact = [e.xreplace(subs) * float(y_scale[o]) + float(y_off[o])
                  for o, e in enumerate(raw)]
-        tidy = [tidy_formula(e, tol=tol, digits=digits) for e in exact]
         d = self.dataset
+        tidy = [self._tidy(e, tol, digits) for e in exact]
         te = self.test_idx if len(self.test_idx) else self.train_idx
         f_exact = self._evaluate(exact, d.X)
         net_all = self.predict(d.X)
@@ -338,6 +338,33 @@ class Session:
             network_test_rmse=_rmse(d.y[te], net_te), network_test_r2=_r2(d.y[te], net_te),
             max_rel_diff_exact=rel,
         )
+
+    def _tidy(self, exact: Any, tol: float, digits: int) -> Any:
+        """The display formula: snapped and rounded, but never far from the exact one.
+
+        Snapping and rounding can change a formula whose constants cancel each other
+        (large c times a small a, say); the tidy form is accepted only if it stays within
+        1% of the exact formula's spread on the data, else a milder one is used.
+        """
+        from kanstudio.symbolic.formula import round_constants, tidy_formula
+
+        rows = self.dataset.X[: min(2000, self.dataset.n_samples)]
+        reference = self._evaluate([exact], rows)[:, 0]
+        limit = 1e-2 * max(float(np.std(reference)), 1e-12)
+        candidates = [
+            lambda: tidy_formula(exact, tol=tol, digits=digits),
+            lambda: tidy_formula(exact, tol=tol * 1e-3, digits=max(digits, 8)),
+            lambda: round_constants(exact, max(digits, 10)),
+        ]
+        for make in candidates:
+            try:
+                expr = make()
+            except (TypeError, ValueError, RecursionError, ZeroDivisionError):
+                continue
+            values = self._evaluate([expr], rows)[:, 0]
+            if np.all(np.isfinite(values)) and np.max(np.abs(values - reference)) <= limit:
+                return expr
+        return exact
 
     def _evaluate(self, exprs: list, X: np.ndarray) -> np.ndarray:
         import sympy
