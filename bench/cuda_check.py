@@ -63,7 +63,8 @@ def main() -> None:
     print("pruned width:", small.width_)
     curves = small.edge_curves(64)
     print("edge curves:", [c.shape for c in curves.y], curves.y[0].dtype)
-    print("suggest (0,0,0):", [(c.name, round(c.r2, 5)) for c in small.suggest_symbolic(0, 0, 0)[:3]])
+    best = small.suggest_symbolic(0, 0, 0)[:3]
+    print("suggest (0,0,0):", [(c.name, round(c.r2, 5)) for c in best])
     small.auto_symbolic(0.0)
     small.fit(X, y, steps=20, update_grid=False)
     print("formula:", small.formula(["x", "y"]))
@@ -84,7 +85,7 @@ def main() -> None:
         ok = torch.optim.Adam(kan.parameters(), 1e-3)
         om = torch.optim.Adam(mlp.parameters(), 1e-3)
 
-        def step(model, opt, reg=False):
+        def step(model, opt, reg=False, x=x, yt=yt):
             opt.zero_grad()
             if reg:
                 acts = model.forward_activations(x)
@@ -94,9 +95,9 @@ def main() -> None:
             loss.backward()
             opt.step()
 
-        t_m = cuda_timer(lambda: step(mlp, om))
-        t_k = cuda_timer(lambda: step(kan, ok))
-        t_r = cuda_timer(lambda: step(kan, ok, True))
+        t_m = cuda_timer(lambda m=mlp, o=om: step(m, o))
+        t_k = cuda_timer(lambda m=kan, o=ok: step(m, o))
+        t_r = cuda_timer(lambda m=kan, o=ok: step(m, o, True))
         print(f"  {name:9} {str(width):18} rows {rows:>6}: mlp {t_m * 1e3:6.2f} ms, kan "
               f"{t_k * 1e3:6.2f} ms ({t_k / t_m:4.1f}x), kan+reg {t_r * 1e3:6.2f} ms "
               f"({t_r / t_m:4.1f}x)")

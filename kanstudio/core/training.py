@@ -50,6 +50,10 @@ class TrainSettings:
     grid_update_every: int = 10
     stop_grid_update_step: int = 50
     eval_every: int = 1
+    # The penalty needs every edge's value on every row: (rows, n_in, n_out) per layer.
+    # Its per-edge means are estimated on at most this many rows of the batch (drawn
+    # afresh each step, seeded); None uses the whole batch.
+    reg_rows: int | None = 2048
     max_recoveries: int = 5
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -63,6 +67,8 @@ class TrainSettings:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if self.lamb < 0:
             raise ValueError(f"lamb must be >= 0, got {self.lamb}")
+        if self.reg_rows is not None and self.reg_rows < 1:
+            raise ValueError(f"reg_rows must be >= 1, got {self.reg_rows}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
@@ -81,14 +87,25 @@ def _make_optimizer(params: list[torch.nn.Parameter], opt: str, lr: float):
     )
 
 
-def _closure(net, optimizer, xb, yb, s: TrainSettings, reg_value: list, mse_value: list):
-    """The loss closure for one step; it records the MSE and penalty it computed."""
+def _closure(net, optimizer, xb, yb, s: TrainSettings, reg_value: list, mse_value: list,
+             reg_x: torch.Tensor | None = None):
+    """The loss closure for one step; it records the MSE and penalty it computed.
+
+    ``reg_x``: rows on which the penalty's edge magnitudes are estimated, when they are a
+    subset of the batch (the error itself always uses the whole batch).
+    """
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        if s.lamb > 0:
+        if s.lamb > 0 and reg_x is None:
             acts = net.forward_activations(xb)
             mse = torch.mean((acts.output - yb) ** 2)
+            reg = net.regularization(acts, s.lamb_l1, s.lamb_entropy)
+            loss = mse + s.lamb * reg
+            reg_value[0] = float(reg.detach())
+        elif s.lamb > 0:
+            mse = torch.mean((net(xb) - yb) ** 2)
+            acts = net.forward_activations(reg_x)
             reg = net.regularization(acts, s.lamb_l1, s.lamb_entropy)
             loss = mse + s.lamb * reg
             reg_value[0] = float(reg.detach())
@@ -191,7 +208,12 @@ def train_steps(
                 xb, yb = x_train[idx], y_train[idx]
 
             reg_value, mse_value = [0.0], [float("nan")]
-            closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value)
+            reg_x = None
+            if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
+                pick = torch.as_tensor(rng.choice(xb.shape[0], s.reg_rows, replace=False),
+                                       device=xb.device)
+                reg_x = xb[pick]
+            closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_x)
 
             try:
                 if s.opt == "lbfgs":
