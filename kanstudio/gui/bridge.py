@@ -1,0 +1,99 @@
+"""Adapts the Qt-free :class:`~kanstudio.worker.WorkerClient` to Qt signals.
+
+A timer polls the client every few milliseconds on the GUI thread; the client never blocks,
+and keeps only the newest snapshot of a batch, so a slow frame simply skips stale ones.
+All progress events of one poll arrive together (one loss-plot update per poll).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from kanstudio.worker import WorkerClient
+
+__all__ = ["WorkerBridge"]
+
+POLL_MS = 15
+MAX_RESTARTS = 3  # deaths within RESTART_WINDOW_S after which we stop restarting
+RESTART_WINDOW_S = 120.0
+
+
+class WorkerBridge(QObject):
+    ready = Signal(dict)
+    loaded = Signal(dict)
+    state = Signal(dict)
+    progress = Signal(list)  # every progress event since the last poll
+    snapshot = Signal(dict)  # the newest snapshot only
+    done = Signal(dict)
+    error = Signal(dict)
+    result = Signal(dict)
+    died = Signal(dict)  # the worker ended unexpectedly; "restarting" says what follows
+
+    def __init__(self, mode: str = "process", parent: QObject | None = None,
+                 client: WorkerClient | None = None) -> None:
+        super().__init__(parent)
+        self.client = client or WorkerClient(mode=mode)
+        self.is_ready = False
+        self.restarts = 0
+        self._deaths: list[float] = []
+        self._ever_ready = False
+        self.events_seen = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+
+    def start(self) -> None:
+        self.is_ready = False
+        self.client.start()
+        self.timer.start()
+
+    def send(self, command: str, **fields: Any) -> None:
+        if self.client.alive:
+            self.client.send(command, **fields)
+
+    def poll(self) -> None:
+        events = self.client.poll()
+        if not events:
+            return
+        self.events_seen += len(events)
+        progress: list[dict[str, Any]] = []
+        for e in events:
+            kind = e.get("event")
+            if kind == "progress":
+                progress.append(e)
+                continue
+            if progress:  # keep order: progress before what came after it
+                self.progress.emit(progress)
+                progress = []
+            if kind == "ready":
+                self.is_ready = self._ever_ready = True
+                self.ready.emit(e)
+            elif kind == "error" and e.get("fatal"):
+                self._handle_death(e)
+            elif kind in ("loaded", "state", "snapshot", "done", "error", "result"):
+                getattr(self, kind).emit(e)
+        if progress:
+            self.progress.emit(progress)
+
+    def _handle_death(self, e: dict[str, Any]) -> None:
+        """Restart a worker that died, unless it never started or keeps dying (a restart
+        loop would only hide the problem)."""
+        self.is_ready = False
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW_S] + [now]
+        restart = self._ever_ready and len(self._deaths) <= MAX_RESTARTS
+        if restart:
+            self.restarts += 1
+            self.client.restart()
+        else:
+            self.timer.stop()
+            self.client.shutdown(timeout=1.0)
+        self.died.emit({**e, "restarting": restart})
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.timer.stop()
+        self.client.shutdown(timeout)
+        self.is_ready = False

@@ -1,0 +1,115 @@
+"""Live loss curves: train and test RMSE against the model's step count, log scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+__all__ = ["LossPlot"]
+
+
+class _LogAxis(pg.AxisItem):
+    """Log-scale axis that labels only 1, 2 and 5 times a power of ten (plainly, 0.02
+    rather than 2·10⁻²): pyqtgraph labels every minor tick, and they overlap."""
+
+    def logTickStrings(self, values: list[float], scale: float,  # noqa: N802
+                       spacing: float) -> list[str]:
+        out = []
+        for v in values:
+            value = 10.0 ** float(v) * scale
+            mantissa = value / 10.0 ** np.floor(np.log10(value)) if value > 0 else 0.0
+            keep = any(abs(mantissa - m) < 1e-6 for m in (1.0, 2.0, 5.0))
+            out.append(f"{value:.3g}" if keep else "")
+        return out
+
+
+class LossPlot(QWidget):
+    """Appends progress events; one ``setData`` per curve per batch of events."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w", axisItems={"left": _LogAxis("left")})
+        self.plot.setObjectName("lossPlot")
+        self.plot.setLogMode(x=False, y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "RMSE (log scale)")
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setMouseEnabled(x=True, y=False)
+        # Ranges move in coarse steps (the run's length, half decades of RMSE) instead of
+        # auto-ranging on every update: the axes then keep their cached drawings.
+        self.plot.disableAutoRange()
+        self._ranges: tuple[float, float, float, float] | None = None
+        self._follow = True
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._user_zoomed)
+        left = self.plot.getAxis("left")
+        left.enableAutoSIPrefix(False)  # "×0.001" beside log ticks confuses more than helps
+        self.train_curve = self.plot.plot(pen=pg.mkPen((25, 95, 190), width=2), name="train")
+        self.test_curve = self.plot.plot(pen=pg.mkPen((215, 110, 20), width=2,
+                                                      style=pg.QtCore.Qt.PenStyle.DashLine),
+                                         name="test")
+        self.summary = QLabel("No training yet.")
+        self.summary.setObjectName("lossSummary")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.summary)
+        self.steps = np.zeros(0)
+        self.train = np.zeros(0)
+        self.test = np.zeros(0)
+        self.units = "target"
+
+    def clear(self) -> None:
+        self.steps, self.train, self.test = np.zeros(0), np.zeros(0), np.zeros(0)
+        self.train_curve.setData([], [])
+        self.test_curve.setData([], [])
+        self.summary.setText("No training yet.")
+        self._ranges = None
+        self._follow = True
+
+    def _user_zoomed(self, *args: Any) -> None:
+        self._follow = False  # until the next clear(), the user's view stays
+
+    def set_target(self, name: str | None) -> None:
+        self.plot.setLabel("left", f"RMSE of {name} (log scale)" if name else "RMSE")
+
+    def add_progress(self, events: list[dict[str, Any]]) -> None:
+        """Append a batch of progress events (a continued run keeps counting steps)."""
+        if not events:
+            return
+        steps = np.array([e["step"] for e in events], dtype=np.float64)
+        if self.steps.size and steps[0] <= self.steps[-1]:
+            # The model went back (undo, new model): keep the curve monotonic in steps.
+            keep = self.steps < steps[0]
+            self.steps, self.train, self.test = (self.steps[keep], self.train[keep],
+                                                 self.test[keep])
+        self.steps = np.concatenate([self.steps, steps])
+        self.train = np.concatenate([self.train, [e["train_loss"] for e in events]])
+        self.test = np.concatenate([self.test, [e["test_loss"] for e in events]])
+        self.units = events[-1].get("loss_units", "target")
+        last = events[-1]
+        self._redraw(run_end=float(last["step"] - last["run_step"] + last["steps"]))
+        scaled = " (scaled units)" if self.units == "scaled" else ""
+        self.summary.setText(f"step {int(last['step'])}   train RMSE {last['train_loss']:.4g}"
+                             f"   test RMSE {last['test_loss']:.4g}{scaled}")
+
+    def _redraw(self, run_end: float) -> None:
+        # Log axes cannot show 0 or NaN; clip to the smallest positive double.
+        tiny = np.finfo(np.float64).tiny
+        for curve, values in ((self.train_curve, self.train), (self.test_curve, self.test)):
+            ok = np.isfinite(values)
+            curve.setData(self.steps[ok], np.maximum(values[ok], tiny))
+        both = np.concatenate([self.train, self.test])
+        both = both[np.isfinite(both) & (both > 0)]
+        if not self._follow or both.size == 0:
+            return
+        lo = np.floor(2 * np.log10(both.min())) / 2  # half decades, in log10 units
+        hi = np.ceil(2 * np.log10(both.max())) / 2
+        ranges = (0.0, max(run_end, float(self.steps[-1])), float(lo), float(max(hi, lo + 0.5)))
+        if ranges != self._ranges:
+            self._ranges = ranges
+            self.plot.setXRange(ranges[0], ranges[1], padding=0.02)
+            self.plot.setYRange(ranges[2], ranges[3], padding=0.02)

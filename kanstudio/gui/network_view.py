@@ -1,0 +1,344 @@
+"""The live network view: nodes in levels, every edge's learned curve in a small box.
+
+Few scene items, whatever the network's size: one curve item for all box frames, and for
+each of ``FADE_LEVELS`` importance levels one item for the edges' lines and one for their
+curves (NaN-separated paths), plus one for locked edges, one for hover and one for the
+selection. A snapshot only calls ``setData``; items are created once per view (labels
+once per change of architecture).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QToolTip
+
+from kanstudio.gui.network_geometry import NetworkGeometry, nan_join
+
+__all__ = ["NetworkView", "FADE_LEVELS"]
+
+FADE_LEVELS = (0.10, 0.28, 0.5, 0.75, 1.0)  # opacity of the importance buckets
+LINE_RGB = (70, 80, 95)
+CURVE_RGB = (25, 95, 190)
+LOCKED_RGB = (215, 110, 20)
+SELECT_RGB = (220, 40, 60)
+LABEL_CHARS = 14
+_NODE_BRUSHES = [pg.mkBrush(60, 66, 80, a) for a in (70, 120, 170, 215, 255)]
+
+
+def _pen(rgb: tuple[int, int, int], alpha: float, width: float) -> Any:
+    return pg.mkPen(QColor(*rgb, int(round(255 * alpha))), width=width)
+
+
+class _PaintCounter(QObject):
+    """Counts paints of the view's viewport (the redraws a user sees)."""
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)  # owned by the view: never outlives the viewport it watches
+        self.count = 0
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 - Qt override
+        if ev.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+class NetworkView(pg.GraphicsView):
+    """Shows a network's structure and live curves; emits the edge the user clicks."""
+
+    _closing = False
+
+    edge_selected = Signal(int, int, int)
+    edge_hovered = Signal(object)  # (layer, i, j, score) or None
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent, background="w")
+        self.setObjectName("networkView")
+        self.vb = pg.ViewBox(lockAspect=True, enableMenu=False)
+        self.setCentralItem(self.vb)
+        self.net_geometry: NetworkGeometry | None = None
+        self.input_names: list[str] = []
+        self.target_names: list[str] = []
+        self.edge_scores = np.zeros(0)
+        self.snapshots_applied = 0
+        self.selected: tuple[int, int, int] | None = None
+        self._hover_edge: int | None = None
+        self._auto_fit = True
+        self._labels: list[pg.TextItem] = []
+        self._line_key: tuple[np.ndarray, np.ndarray] | None = None
+        self._node_levels: list[int] = []
+        self.live = False
+        self.frames = self._curve_item(pg.mkPen(QColor(190, 196, 205), width=1), z=0)
+        self.line_items = [self._curve_item(_pen(LINE_RGB, a, 1.0), z=1) for a in FADE_LEVELS]
+        self.curve_items = [self._curve_item(_pen(CURVE_RGB, a, 1.6), z=2, antialias=True)
+                            for a in FADE_LEVELS]
+        self.locked_item = self._curve_item(_pen(LOCKED_RGB, 1.0, 1.8), z=2, antialias=True)
+        self._curve_pens = [item.opts["pen"] for item in (*self.curve_items, self.locked_item)]
+        self.hover_item = self._curve_item(_pen((20, 20, 20), 0.9, 2.2), z=5)
+        self.select_item = self._curve_item(_pen(SELECT_RGB, 1.0, 2.6), z=6)
+        self.nodes = pg.ScatterPlotItem(size=12, pen=pg.mkPen(40, 45, 55), brush=(60, 66, 80))
+        self.nodes.setZValue(4)
+        self.vb.addItem(self.nodes)
+        self.placeholder = QLabel(
+            "Open a CSV file to see the network here:\nFile ▸ Open CSV…, File ▸ Open Sample, "
+            "or drag a file onto the window.", self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #6e737d; font-size: 13pt; background: white;")
+        self.vb.setRange(QRectF(-5, -2, 10, 4))
+        self.vb.sigRangeChangedManually.connect(self._user_moved)
+        self.scene().sigMouseClicked.connect(self._clicked)
+        self.setMouseTracking(True)
+        self.paints = _PaintCounter(self)
+        self.viewport().installEventFilter(self.paints)
+
+    def _curve_item(self, pen: Any, z: float, antialias: bool = False) -> pg.PlotCurveItem:
+        item = pg.PlotCurveItem(pen=pen, connect="finite", antialias=antialias)
+        item.setZValue(z)
+        self.vb.addItem(item)
+        return item
+
+    # ------------------------------------------------------------------ structure
+    def set_structure(self, width: list[int], input_names: list[str],
+                      target_names: list[str]) -> None:
+        """Lay out a network of ``width``; curves stay empty until a snapshot arrives."""
+        width = [int(w) for w in width]
+        same = (self.net_geometry is not None and self.net_geometry.width == width
+                and input_names == self.input_names and target_names == self.target_names)
+        if same:
+            return
+        self.net_geometry = g = NetworkGeometry(width)
+        self.input_names, self.target_names = list(input_names), list(target_names)
+        self.placeholder.setVisible(False)
+        self.selected = None
+        self._hover_edge = None
+        self.frames.setData(*g.frame_paths())
+        self.edge_scores = np.full(g.n_edges, np.nan)
+        self._line_key = None
+        self._node_levels = []
+        self._draw_lines()
+        for item in (*self.curve_items, self.locked_item, self.hover_item, self.select_item):
+            item.setData([], [])
+        self.nodes.setData(pos=np.concatenate(g.nodes, axis=0))
+        self._make_labels()
+        self._auto_fit = True
+        self.fit_to_window()
+
+    def clear_network(self) -> None:
+        """Back to the empty view (no data)."""
+        self.net_geometry = None
+        self.input_names, self.target_names = [], []
+        for item in (self.frames, *self.line_items, *self.curve_items, self.locked_item,
+                     self.hover_item, self.select_item):
+            item.setData([], [])
+        self.nodes.setData(pos=np.zeros((0, 2)))
+        for label in self._labels:
+            self.vb.removeItem(label)
+        self._labels = []
+        self.placeholder.setVisible(True)
+        self.vb.setRange(QRectF(-5, -2, 10, 4))
+
+    def _make_labels(self) -> None:
+        for label in self._labels:
+            self.vb.removeItem(label)
+        self._labels = []
+        g = self.net_geometry
+        assert g is not None
+        levels = ((0, self.input_names, (0.5, -0.25)),
+                  (len(g.width) - 1, self.target_names, (0.5, 1.25)))
+        for level, names, anchor in levels:
+            for k, (x, y) in enumerate(g.nodes[level]):
+                name = names[k] if k < len(names) else f"#{k}"
+                shown = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
+                label = pg.TextItem(shown, color=(20, 25, 35), anchor=anchor)
+                label.setToolTip(name)
+                font = label.textItem.font()
+                font.setPointSizeF(font.pointSizeF() * 1.1)
+                font.setBold(level > 0)
+                label.setFont(font)
+                label.setPos(x, y)
+                label.setZValue(7)
+                self.vb.addItem(label)
+                self._labels.append(label)
+
+    # ------------------------------------------------------------------ snapshots
+    def set_snapshot(self, snap: dict[str, Any]) -> None:
+        """Redraw every edge from a worker snapshot (see kanstudio.worker.snapshot)."""
+        self.set_structure(snap["width"], snap["input_names"], snap["target_names"])
+        g = self.net_geometry
+        assert g is not None
+        self.edge_scores = np.concatenate([np.asarray(s, dtype=np.float64).ravel()
+                                           for s in snap["edge_scores"]])
+        levels = self._fade_levels()
+        active = np.concatenate([np.asarray(a, dtype=bool).ravel() for a in snap["active"]])
+        locked = np.zeros(g.n_edges, dtype=bool)
+        for layer, entries in enumerate(snap.get("locked") or []):
+            for i, j, _name in entries:
+                locked[g.index_of(layer, int(i), int(j))] = True
+        px, py = g.curve_points(snap["x"], snap["y"], snap["active"])
+        for b, item in enumerate(self.curve_items):
+            rows = (levels == b) & ~locked
+            item.setData(*nan_join(px[rows], py[rows]))
+        self.locked_item.setData(*nan_join(px[locked], py[locked]))
+        if self._line_key is None or not (np.array_equal(levels, self._line_key[0])
+                                          and np.array_equal(active, self._line_key[1])):
+            self._line_key = (levels, active)  # lines change only when importance does
+            self._draw_lines(levels, active)
+        node_scores = snap.get("node_scores")
+        if node_scores:
+            self._fade_nodes(node_scores)
+        self.snapshots_applied += 1
+
+    def set_live(self, live: bool) -> None:
+        """While training, draw curves with 1-pixel pens and no antialiasing (a third of
+        the paint time: Qt draws thin lines on a fast path); smooth again when it stops."""
+        if live == self.live:
+            return
+        self.live = live
+        for item, pen in zip((*self.curve_items, self.locked_item), self._curve_pens,
+                             strict=True):
+            item.opts["antialias"] = not live
+            thin = pg.mkPen(pen.color(), width=1.0)
+            item.setPen(thin if live else pen)
+
+    def _fade_levels(self) -> np.ndarray:
+        """Importance bucket of every edge: score relative to the layer's best, sqrt-scaled
+        so mid-importance edges stay visible."""
+        g = self.net_geometry
+        assert g is not None
+        levels = np.full(g.n_edges, len(FADE_LEVELS) // 2, dtype=np.int64)
+        for sl in g.layer_slices:
+            s = self.edge_scores[sl]
+            top = np.nanmax(s) if np.isfinite(s).any() else 0.0
+            if top > 0:
+                rel = np.sqrt(np.clip(np.nan_to_num(s / top), 0.0, 1.0))
+                levels[sl] = np.minimum((rel * len(FADE_LEVELS)).astype(np.int64),
+                                        len(FADE_LEVELS) - 1)
+        return levels
+
+    def _draw_lines(self, levels: np.ndarray | None = None,
+                    active: np.ndarray | None = None) -> None:
+        g = self.net_geometry
+        assert g is not None
+        if levels is None:
+            levels = np.full(g.n_edges, len(FADE_LEVELS) // 2)
+        if active is None:
+            active = np.ones(g.n_edges, dtype=bool)
+        for b, item in enumerate(self.line_items):
+            item.setData(*g.line_paths(np.flatnonzero((levels == b) & active)))
+
+    def _fade_nodes(self, node_scores: list[Any]) -> None:
+        """Nodes fade with their score, in a few steps so brushes (and the symbols
+        pyqtgraph renders for them) are reused rather than made anew every frame."""
+        levels = []
+        for level in node_scores:
+            s = np.asarray(level, dtype=np.float64)
+            top = s.max() if s.size and s.max() > 0 else 1.0
+            rel = np.sqrt(np.clip(s / top, 0.0, 1.0))
+            levels.extend(np.minimum((rel * len(_NODE_BRUSHES)).astype(int),
+                                     len(_NODE_BRUSHES) - 1).tolist())
+        if levels != self._node_levels and len(levels) == len(self.nodes.data):
+            self._node_levels = levels
+            self.nodes.setBrush([_NODE_BRUSHES[k] for k in levels])
+
+    # ------------------------------------------------------------------ view
+    def fit_to_window(self) -> None:
+        self._auto_fit = True
+        if self.net_geometry is None:
+            self.vb.setRange(QRectF(-5, -2, 10, 4))
+            return
+        x0, y0, x1, y1 = self.net_geometry.bounds()
+        self.vb.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0.0)
+
+    def close(self) -> bool:
+        self._closing = True
+        return super().close()
+
+    def _user_moved(self, *args: Any) -> None:
+        self._auto_fit = False
+
+    def resizeEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        placeholder = getattr(self, "placeholder", None)
+        if placeholder is not None:
+            placeholder.setGeometry(self.rect())
+        # pyqtgraph resizes the view once more while closing it, after its scene items
+        # are gone: fitting then would touch a deleted ViewBox.
+        if self._closing or not self.isVisible():
+            return
+        if getattr(self, "_auto_fit", False) and self.net_geometry is not None:
+            self.fit_to_window()
+
+    def edge_at(self, scene_pos: Any) -> int | None:
+        """Index of the edge at a scene position (None when nothing is close)."""
+        if self.net_geometry is None:
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        sx, sy = self.vb.viewPixelSize()
+        return self.net_geometry.hit(p.x(), p.y(), tolerance=5 * max(sx, sy))
+
+    def edge_info(self, e: int) -> tuple[int, int, int, float]:
+        assert self.net_geometry is not None
+        layer, i, j = (int(v) for v in self.net_geometry.addresses[e])
+        score = float(self.edge_scores[e]) if e < len(self.edge_scores) else float("nan")
+        return layer, i, j, score
+
+    def describe_edge(self, e: int) -> str:
+        layer, i, j, score = self.edge_info(e)
+        g = self.net_geometry
+        assert g is not None
+        src = (self.input_names[i] if layer == 0 and i < len(self.input_names)
+               else f"node {i} of level {layer}")
+        last = layer + 1 == len(g.width) - 1
+        dst = (self.target_names[j] if last and j < len(self.target_names)
+               else f"node {j} of level {layer + 1}")
+        importance = "not trained yet" if not np.isfinite(score) else f"{score:.3g}"
+        return f"Edge ({layer}, {i}, {j}): {src} → {dst}   importance {importance}"
+
+    def mouseMoveEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
+        super().mouseMoveEvent(ev)
+        if ev.buttons() != Qt.MouseButton.NoButton:
+            return
+        e = self.edge_at(self.mapToScene(ev.position().toPoint()))
+        if e == self._hover_edge:
+            return
+        self._hover_edge = e
+        if e is None:
+            self.hover_item.setData([], [])
+            QToolTip.hideText()
+            self.edge_hovered.emit(None)
+            return
+        self._outline(self.hover_item, e)
+        QToolTip.showText(ev.globalPosition().toPoint(), self.describe_edge(e), self)
+        self.edge_hovered.emit(self.edge_info(e))
+
+    def _clicked(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        if ev.double():
+            self.fit_to_window()
+            return
+        e = self.edge_at(ev.scenePos())
+        if e is not None:
+            self.select_edge(*self.edge_info(e)[:3])
+
+    def select_edge(self, layer: int, i: int, j: int) -> None:
+        """Mark an edge as selected and emit ``edge_selected`` (part 2 opens an inspector)."""
+        assert self.net_geometry is not None
+        e = self.net_geometry.index_of(layer, i, j)
+        self.selected = (layer, i, j)
+        self._outline(self.select_item, e)
+        self.edge_selected.emit(layer, i, j)
+
+    def _outline(self, item: pg.PlotCurveItem, e: int) -> None:
+        g = self.net_geometry
+        assert g is not None
+        lx, ly = g.line_paths(np.array([e]))
+        fx, fy = g.frame_paths()
+        k = 6  # 5 corner points + NaN per box in frame_paths
+        item.setData(np.concatenate([lx, fx[e * k:(e + 1) * k]]),
+                     np.concatenate([ly, fy[e * k:(e + 1) * k]]))

@@ -1,0 +1,254 @@
+"""The Model & Training panel: architecture and training settings, run controls, progress."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = ["TrainingPanel", "parse_width", "ARCHITECTURE_KEYS"]
+
+# Settings that shape the model: changing one means training starts from a new model.
+ARCHITECTURE_KEYS = ("width", "grid", "k", "seed", "device")
+_OPTIMIZERS = (("LBFGS", "lbfgs"), ("Adam", "adam"))
+_DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (GPU)", "mps": "MPS (Apple GPU)"}
+
+
+def parse_width(text: str, n_inputs: int | None, n_outputs: int | None) -> list[int]:
+    """'2, 5, 1' -> [2, 5, 1]; ValueError with a message that says what to type."""
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+    try:
+        width = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError("Width: type whole numbers separated by commas, e.g. 2, 5, 1") from None
+    if len(width) < 2 or min(width) < 1:
+        raise ValueError("Width: at least two positive sizes (inputs, …, outputs)")
+    if n_inputs is not None and width[0] != n_inputs:
+        raise ValueError(f"Width must start with {n_inputs}: the data has {n_inputs} input"
+                         f"{'s' if n_inputs != 1 else ''}")
+    if n_outputs is not None and width[-1] != n_outputs:
+        raise ValueError(f"Width must end with {n_outputs} (the number of targets)")
+    return width
+
+
+class TrainingPanel(QWidget):
+    train_clicked = Signal()
+    pause_clicked = Signal()
+    step_clicked = Signal()
+    stop_clicked = Signal()
+    new_model_clicked = Signal()
+    settings_edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.n_inputs: int | None = None
+        self.n_outputs: int | None = None
+        self.width_edit = QLineEdit()
+        self.width_edit.setObjectName("widthEdit")
+        self.width_edit.setPlaceholderText("e.g. 2, 5, 1")
+        self.width_edit.setToolTip("Nodes per level: inputs, hidden levels…, outputs")
+        self.width_error = QLabel("")
+        self.width_error.setStyleSheet("color: #b41414")
+        self.width_error.setWordWrap(True)
+        self.width_error.hide()
+        self.grid = self._spin(1, 1000, 5, "Spline intervals per edge (G)")
+        self.k = self._spin(0, 10, 3, "Spline order (3 = cubic)")
+        self.lamb = QDoubleSpinBox()
+        self.lamb.setDecimals(4)
+        self.lamb.setRange(0.0, 10.0)
+        self.lamb.setSingleStep(0.001)
+        self.lamb.setToolTip("Sparsity strength λ: higher values push unimportant edges "
+                             "towards zero (0 = off)")
+        self.opt = QComboBox()
+        for label, key in _OPTIMIZERS:
+            self.opt.addItem(label, key)
+        self.opt.setToolTip("LBFGS: few, precise steps (default). Adam: many cheap steps.")
+        self.steps = self._spin(1, 1_000_000, 100, "Steps in one training run")
+        self.lr = QLineEdit()
+        self.lr.setPlaceholderText("auto")
+        self.lr.setValidator(QDoubleValidator(0.0, 1e6, 8))
+        self.lr.setToolTip("Learning rate; empty = 1 for LBFGS, 0.01 for Adam")
+        self.seed = self._spin(0, 2**31 - 1, 0, "Random seed: initial model and data split")
+        self.device = QComboBox()
+        self.device.setObjectName("deviceCombo")
+        self.set_devices([])
+        for w in (self.width_edit, self.lr):
+            w.textEdited.connect(lambda _t: self.settings_edited.emit())
+        for w in (self.grid, self.k, self.steps, self.seed):
+            w.valueChanged.connect(lambda _v: self.settings_edited.emit())
+        self.lamb.valueChanged.connect(lambda _v: self.settings_edited.emit())
+        for w in (self.opt, self.device):
+            w.currentIndexChanged.connect(lambda _i: self.settings_edited.emit())
+
+        model_box = QGroupBox("Model")
+        model_form = QFormLayout(model_box)
+        model_form.addRow("Width:", self.width_edit)
+        model_form.addRow("", self.width_error)
+        model_form.addRow("Grid intervals:", self.grid)
+        model_form.addRow("Spline order k:", self.k)
+        model_form.addRow("Seed:", self.seed)
+        model_form.addRow("Device:", self.device)
+        train_box = QGroupBox("Training")
+        train_form = QFormLayout(train_box)
+        train_form.addRow("Optimizer:", self.opt)
+        train_form.addRow("Steps:", self.steps)
+        train_form.addRow("Learning rate:", self.lr)
+        train_form.addRow("Sparsity λ:", self.lamb)
+
+        self.train_button = self._button("Train", "trainButton", self.train_clicked,
+                                         "Train the model (F5)")
+        self.pause_button = self._button("Pause", "pauseButton", self.pause_clicked,
+                                         "Pause or resume training (F6)")
+        self.step_button = self._button("Step", "stepButton", self.step_clicked,
+                                        "Run exactly one training step (F10)")
+        self.stop_button = self._button("Stop", "stopButton", self.stop_clicked,
+                                        "Stop training; the model keeps what it learned "
+                                        "(Shift+F5)")
+        self.new_button = self._button("New model", "newModelButton", self.new_model_clicked,
+                                       "Start again from a fresh, untrained model")
+        buttons = QGridLayout()
+        buttons.addWidget(self.train_button, 0, 0, 1, 2)
+        buttons.addWidget(self.pause_button, 1, 0)
+        buttons.addWidget(self.step_button, 1, 1)
+        buttons.addWidget(self.stop_button, 2, 0)
+        buttons.addWidget(self.new_button, 2, 1)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setFormat("not trained yet")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.rate_label = QLabel("")
+        self.rate_label.setObjectName("rateLabel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(model_box)
+        layout.addWidget(train_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.rate_label)
+        layout.addStretch(1)
+        self.set_controls(can_train=False, training=False, paused=False, has_model=False)
+
+    def _spin(self, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(lo, hi)
+        box.setValue(value)
+        box.setToolTip(tip)
+        return box
+
+    def _button(self, text: str, name: str, signal: Any, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.clicked.connect(signal.emit)
+        return button
+
+    # ------------------------------------------------------------------ data
+    def set_devices(self, devices: list[str]) -> None:
+        """Offer Auto plus the devices the worker found (CPU always)."""
+        current = self.device.currentData() or "auto"
+        self.device.blockSignals(True)
+        self.device.clear()
+        for name in ["auto", *[d for d in devices if d in _DEVICE_LABELS and d != "auto"]]:
+            self.device.addItem(_DEVICE_LABELS[name], name)
+        index = self.device.findData(current)
+        self.device.setCurrentIndex(max(index, 0))
+        self.device.blockSignals(False)
+        self.device.setToolTip("Where the model trains" if devices else
+                               "Where the model trains (detecting devices…)")
+
+    def set_data_shape(self, n_inputs: int, n_outputs: int, default_width: list[int]) -> None:
+        """New data: keep the user's width if it still fits, else use the default."""
+        self.n_inputs, self.n_outputs = n_inputs, n_outputs
+        try:
+            parse_width(self.width_edit.text(), n_inputs, n_outputs)
+        except ValueError:
+            self.width_edit.setText(", ".join(str(w) for w in default_width))
+        self.validate_width()
+
+    def set_width(self, width: list[int]) -> None:
+        self.width_edit.setText(", ".join(str(int(w)) for w in width))
+        self.validate_width()
+
+    def validate_width(self) -> list[int] | None:
+        if self.n_inputs is None and not self.width_edit.text().strip():
+            self.width_error.hide()  # no data yet: nothing to complain about
+            return None
+        try:
+            width = parse_width(self.width_edit.text(), self.n_inputs, self.n_outputs)
+        except ValueError as exc:
+            self.width_error.setText(str(exc))
+            self.width_error.show()
+            return None
+        self.width_error.hide()
+        return width
+
+    def settings(self) -> dict[str, Any]:
+        """The chosen settings as SessionSettings fields (width None when invalid)."""
+        lr_text = self.lr.text().strip().replace(",", ".")
+        try:
+            lr = float(lr_text) if lr_text else None
+        except ValueError:
+            lr = None
+        if lr is not None and not (lr > 0 and math.isfinite(lr)):
+            lr = None
+        return {"width": self.validate_width(), "grid": self.grid.value(), "k": self.k.value(),
+                "seed": self.seed.value(), "device": self.device.currentData() or "auto",
+                "steps": self.steps.value(), "opt": self.opt.currentData(), "lr": lr,
+                "lamb": float(self.lamb.value())}
+
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        """Show settings that came from elsewhere (an opened project)."""
+        for key, box in (("grid", self.grid), ("k", self.k), ("seed", self.seed),
+                         ("steps", self.steps)):
+            if isinstance(settings.get(key), int):
+                box.setValue(settings[key])
+        if isinstance(settings.get("lamb"), (int, float)):
+            self.lamb.setValue(float(settings["lamb"]))
+        index = self.opt.findData(settings.get("opt"))
+        if index >= 0:
+            self.opt.setCurrentIndex(index)
+        lr = settings.get("lr")
+        self.lr.setText("" if not isinstance(lr, (int, float)) else f"{lr:g}")
+        index = self.device.findData(settings.get("device"))
+        if index >= 0:
+            self.device.setCurrentIndex(index)
+
+    def architecture(self) -> dict[str, Any]:
+        s = self.settings()
+        return {k: s[k] for k in ARCHITECTURE_KEYS}
+
+    # ------------------------------------------------------------------ run state
+    def set_controls(self, can_train: bool, training: bool, paused: bool, has_model: bool,
+                     continue_training: bool = False) -> None:
+        self.train_button.setEnabled(can_train and not training)
+        self.train_button.setText("Continue training" if continue_training else "Train")
+        self.pause_button.setEnabled(training)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.step_button.setEnabled(can_train and (paused or not training))
+        self.stop_button.setEnabled(training)
+        self.new_button.setEnabled(can_train and has_model and not training)
+
+    def set_progress(self, run_step: int, steps: int, steps_per_s: float | None) -> None:
+        self.progress.setFormat("step %v of %m")
+        self.progress.setRange(0, max(1, steps))
+        self.progress.setValue(min(run_step, max(1, steps)))
+        rate = "" if steps_per_s is None or not math.isfinite(steps_per_s) else (
+            f"{steps_per_s:.1f} steps/s")
+        self.rate_label.setText(rate)

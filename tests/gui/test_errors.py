@@ -1,0 +1,39 @@
+"""Worker errors and crashes become messages; the app keeps working."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.gui.conftest import open_and_load, set_training
+
+
+def test_a_worker_error_shows_a_message_and_training_still_works(qtbot, window, sample):
+    open_and_load(qtbot, window, sample("toy_sin"))
+    with qtbot.waitSignal(window.bridge.error, timeout=10_000):
+        window.bridge.send("prune")  # nothing trained yet
+    assert window.messages.current_text() == "there is no trained model yet: train first"
+    assert "Traceback" in window.messages.history[-1].detail  # kept behind "Details"
+    assert "train first" in window.statusBar().currentMessage()
+    set_training(window, steps=3)
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None, timeout=30_000)
+    assert window.last_done["reason"] == "finished"
+
+
+def test_a_killed_worker_is_restarted_and_the_data_reloaded(qtbot, make_window, sample):
+    window = make_window("process")
+    open_and_load(qtbot, window, sample("toy_sin"))
+    pid = window.bridge.client.pid
+    assert pid and pid != os.getpid()
+    with qtbot.waitSignal(window.bridge.died, timeout=30_000):
+        os.kill(pid, signal.SIGKILL)
+    assert "stopped unexpectedly" in window.messages.history[-1].text
+    assert "restarted" in window.messages.history[-1].text
+    qtbot.waitUntil(lambda: bool(window.bridge.is_ready and window.worker_state.get("has_data")),
+                    timeout=120_000)
+    assert window.bridge.client.pid != pid
+    set_training(window, steps=2)
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None, timeout=60_000)
+    assert window.last_done["reason"] == "finished"

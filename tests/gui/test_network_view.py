@@ -1,0 +1,110 @@
+"""The network view on its own: few items, setData only, hover and click on edges."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+
+from kanstudio.gui.network_geometry import NetworkGeometry
+from kanstudio.gui.network_view import FADE_LEVELS, NetworkView
+
+WIDTH = [5, 10, 10, 1]
+
+
+def fake_snapshot(step: int, width=WIDTH, points: int = 48) -> dict:
+    """A snapshot shaped like the worker's (see kanstudio.worker.snapshot)."""
+    rng = np.random.default_rng(step)
+    pairs = list(zip(width[:-1], width[1:], strict=True))
+    return {
+        "event": "snapshot", "step": step, "width": list(width),
+        "input_names": [f"x{i}" for i in range(width[0])], "target_names": ["y"],
+        "x": [np.tile(np.linspace(-1, 1, points, dtype=np.float32), (a, 1)) for a, _ in pairs],
+        "y": [np.sin(np.linspace(0, 3, points) * (1 + step % 3))[None, None, :]
+              .astype(np.float32) * rng.uniform(0.1, 1, (a, b, 1)).astype(np.float32)
+              for a, b in pairs],
+        "active": [np.ones((a, b), dtype=bool) for a, b in pairs],
+        "locked": [[] for _ in pairs],
+        "edge_scores": [rng.uniform(0, 1, (a, b)).astype(np.float32) for a, b in pairs],
+        "node_scores": [rng.uniform(0, 1, n).astype(np.float32) for n in width],
+    }
+
+
+@pytest.fixture
+def view(qtbot):
+    widget = NetworkView()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_geometry_numbers_edges_layer_by_layer():
+    g = NetworkGeometry(WIDTH)
+    assert g.n_edges == 5 * 10 + 10 * 10 + 10 == 160
+    assert tuple(g.addresses[g.index_of(1, 3, 7)]) == (1, 3, 7)
+    assert g.segments.shape == (160, 2, 2, 2)
+    xs, ys = g.line_paths(np.arange(160))
+    assert np.isnan(xs).sum() == 320  # one separator per line
+
+
+def test_snapshots_update_a_fixed_set_of_items(qtbot, view):
+    view.set_snapshot(fake_snapshot(0))
+    items = list(view.vb.addedItems)
+    labels = [i for i in items if isinstance(i, pg.TextItem)]
+    assert len(labels) == 5 + 1  # one per input and output node
+    assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 5  # not one item per edge
+    start = time.perf_counter()
+    for step in range(1, 31):
+        view.set_snapshot(fake_snapshot(step))
+        qtbot.wait(1)
+    per_update = (time.perf_counter() - start) / 30
+    assert list(view.vb.addedItems) == items  # the same objects, updated with setData
+    assert view.snapshots_applied == 31
+    drawn = sum(np.isfinite(item.yData).sum() for item in view.curve_items)
+    assert drawn == 160 * 48  # every edge's curve, every point
+    assert per_update < 0.25  # generous: a loaded CI machine; ~5 ms on a quiet one
+    labels = [label.toPlainText() for label in view._labels]
+    assert labels == ["x0", "x1", "x2", "x3", "x4", "y"]
+
+
+def test_faded_by_importance(view):
+    snap = fake_snapshot(1, width=[2, 2, 1])
+    snap["edge_scores"] = [np.array([[1.0, 0.0], [0.25, 1e-4]], dtype=np.float32),
+                           np.array([[1.0], [0.5]], dtype=np.float32)]
+    view.set_snapshot(snap)
+    levels = view._fade_levels()
+    assert levels[0] == len(FADE_LEVELS) - 1  # the strongest edge: opaque
+    assert levels[1] == 0 and levels[3] == 0  # unimportant edges: faint
+    assert 0 < levels[2] < levels[0]
+
+
+def _mouse_at(view, x, y):
+    scene = view.vb.mapViewToScene(QPointF(x, y))
+    return QPointF(view.mapFromScene(scene))
+
+
+def test_hover_shows_the_edge_address_and_click_selects_it(qtbot, view):
+    view.set_snapshot(fake_snapshot(2))
+    g = view.net_geometry
+    e = g.index_of(1, 3, 7)
+    cx, cy = g.box_centers[e]
+    pos = _mouse_at(view, cx, cy)
+    hovered = []
+    view.edge_hovered.connect(hovered.append)
+    move = QMouseEvent(QEvent.Type.MouseMove, pos, view.mapToGlobal(pos),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    view.mouseMoveEvent(move)
+    assert hovered and hovered[-1][:3] == (1, 3, 7)
+    assert view.describe_edge(e).startswith("Edge (1, 3, 7): node 3 of level 1 → node 7")
+    with qtbot.waitSignal(view.edge_selected, timeout=2000) as selected:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos.toPoint())
+    assert selected.args == [1, 3, 7]
+    assert view.selected == (1, 3, 7)
+    assert view.edge_at(view.mapToScene(_mouse_at(view, -50, -50).toPoint())) is None

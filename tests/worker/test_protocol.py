@@ -1,0 +1,81 @@
+"""The protocol's pure parts: snapshot collapsing, error messages, the snapshot throttle."""
+
+from __future__ import annotations
+
+from kanstudio.worker import COMMANDS, EVENTS, collapse_snapshots
+from kanstudio.worker.protocol import describe_error, error_event
+from kanstudio.worker.snapshot import SnapshotThrottle
+
+
+def test_collapse_keeps_only_the_newest_snapshot_in_place():
+    events = [{"event": "progress", "step": 1}, {"event": "snapshot", "step": 1},
+              {"event": "progress", "step": 2}, {"event": "snapshot", "step": 2},
+              {"event": "done"}]
+    out = collapse_snapshots(events)
+    assert [e["event"] for e in out] == ["progress", "progress", "snapshot", "done"]
+    assert out[2]["step"] == 2
+
+
+def test_user_errors_keep_their_message_and_internal_errors_say_what_failed():
+    assert describe_error(ValueError("grid must be a positive integer, got 0"), "train") == (
+        "grid must be a positive integer, got 0")
+    text = describe_error(RuntimeError("CUDA exploded\nmore lines"), "train")
+    assert text.startswith("Internal error while training (RuntimeError: CUDA exploded)")
+    assert "\n" not in text
+    assert "smaller network" in describe_error(MemoryError(), "train")
+
+
+def test_error_event_carries_one_line_and_the_traceback_apart():
+    try:
+        raise KeyError("unknown function 'sinh2'")
+    except KeyError as exc:
+        event = error_event(exc, "lock", reply_to=7)
+    assert event["message"] == "unknown function 'sinh2'"
+    assert "Traceback" in event["detail"]
+    assert event["reply_to"] == 7 and event["command"] == "lock"
+
+
+def test_throttle_keeps_to_thirty_a_second_whatever_the_step_time(monkeypatch):
+    import kanstudio.worker.snapshot as snapshot
+
+    class FakeSession:
+        class model:  # noqa: N801 - stands in for session.model
+            @staticmethod
+            def scores():
+                return [], []
+
+    monkeypatch.setattr(snapshot, "build_snapshot", lambda *args, **kwargs: {})
+    for step_s in (0.005, 0.032, 0.05):
+        throttle = SnapshotThrottle()
+        sent, now = 0, 0.0
+        while now < 10.0:  # ten seconds of training, one step every step_s
+            if throttle.due(now):
+                throttle.take(FakeSession(), 0, now=now)
+                sent += 1
+            now += step_s
+        assert sent <= 10 * 30 + 2  # never more than ~30 a second
+        assert sent >= 0.9 * min(10 * 30, 10 / step_s)  # and not far fewer
+
+
+def test_protocol_names_cover_the_design():
+    for name in ("load", "set_settings", "new_model", "train", "pause", "resume", "step",
+                 "stop", "shutdown", "prune", "refine", "lock", "unlock", "auto_symbolic",
+                 "undo", "redo", "formula", "save", "open_project"):
+        assert name in COMMANDS
+    for name in ("ready", "progress", "snapshot", "state", "error", "done"):
+        assert name in EVENTS
+
+
+def test_the_worker_package_never_imports_qt():
+    import ast
+    from pathlib import Path
+
+    import kanstudio.worker
+
+    for path in Path(kanstudio.worker.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("PySide", "PyQt", "pyqtgraph", "kanstudio.gui")), (
+                    f"{path.name} imports {name}")
