@@ -245,6 +245,12 @@ def _launch_gui(paths: Sequence[str]) -> int:
 
     has_display = any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY",
                                                    "QT_QPA_PLATFORM"))
+    if sys.platform.startswith("linux") and not has_display and paths:
+        # No screen (a server, CI, ssh): do the headless equivalent of opening the file.
+        command = "export" if paths[0].lower().endswith(".kstudio") else "fit"
+        print(f"kanstudio: no display to open the window on; running 'kanstudio {command} "
+              f"{paths[0]}' instead", file=sys.stderr)
+        return main([command, paths[0]])
     if sys.platform.startswith("linux") and not has_display:
         build_parser().print_help(sys.stderr)
         print("kanstudio: error: no display to open the window on (DISPLAY is not set); "
