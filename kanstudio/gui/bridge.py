@@ -30,6 +30,7 @@ class WorkerBridge(QObject):
     done = Signal(dict)
     error = Signal(dict)
     result = Signal(dict)
+    pipeline = Signal(dict)  # a stage of Discover (kanstudio.pipeline) as it runs
     died = Signal(dict)  # the worker ended unexpectedly; "restarting" says what follows
 
     def __init__(self, mode: str = "process", parent: QObject | None = None,
@@ -73,7 +74,7 @@ class WorkerBridge(QObject):
                 self.ready.emit(e)
             elif kind == "error" and e.get("fatal"):
                 self._handle_death(e)
-            elif kind in ("loaded", "state", "snapshot", "done", "error", "result"):
+            elif kind in ("loaded", "state", "snapshot", "done", "error", "result", "pipeline"):
                 getattr(self, kind).emit(e)
         if progress:
             self.progress.emit(progress)

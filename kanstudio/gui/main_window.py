@@ -26,10 +26,15 @@ from PySide6.QtWidgets import (
 from kanstudio import __version__
 from kanstudio.gui.bridge import WorkerBridge
 from kanstudio.gui.data_panel import DataPanel
+from kanstudio.gui.edit_control import EditControl
+from kanstudio.gui.edit_menus import build_edit_menus
+from kanstudio.gui.formula_panel import FormulaPanel
+from kanstudio.gui.inspector import EdgeInspector
 from kanstudio.gui.loss_plot import LossPlot
 from kanstudio.gui.menus import build_menus
 from kanstudio.gui.messages import MessageBar
 from kanstudio.gui.network_view import NetworkView
+from kanstudio.gui.project_control import ProjectControl
 from kanstudio.gui.samples import Sample
 from kanstudio.gui.session_control import SessionControl
 from kanstudio.gui.settings_store import add_recent_file, app_settings, recent_files
@@ -48,7 +53,7 @@ def about_text() -> str:
             "<p>Licensed under the MIT license.</p>")
 
 
-class MainWindow(SessionControl, QMainWindow):
+class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
     def __init__(self, worker_mode: str = "process", settings: Any = None) -> None:
         QMainWindow.__init__(self)
         self.setObjectName("mainWindow")
@@ -75,13 +80,23 @@ class MainWindow(SessionControl, QMainWindow):
         self.loss_dock = self._dock("Loss", "lossDock", self.loss_plot,
                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.training_dock, self.loss_dock, Qt.Orientation.Vertical)
-        self.docks = [self.data_dock, self.training_dock, self.loss_dock]
+        self.inspector = EdgeInspector()
+        self.formula_panel = FormulaPanel()
+        self.inspector_dock = self._dock("Edge Inspector", "inspectorDock", self.inspector,
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.formula_dock = self._dock("Formula", "formulaDock", self.formula_panel,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.inspector_dock, self.formula_dock,
+                             Qt.Orientation.Horizontal)
+        self.docks = [self.data_dock, self.training_dock, self.loss_dock,
+                      self.inspector_dock, self.formula_dock]
         self.resizeDocks([self.data_dock, self.training_dock], [350, 310],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.training_dock, self.loss_dock], [470, 330],
                          Qt.Orientation.Vertical)
         self.toolbar = None
         self.actions = build_menus(self)
+        self.edit_actions = build_edit_menus(self)
         self.engine_label = QLabel("Engine: not started")
         self.engine_label.setObjectName("engineLabel")
         self.statusBar().addPermanentWidget(self.engine_label)
@@ -90,6 +105,8 @@ class MainWindow(SessionControl, QMainWindow):
         self._restore_layout()
         self._refresh_recent_menu()
         SessionControl.__init__(self)
+        ProjectControl.__init__(self)
+        EditControl.__init__(self)
 
     def _dock(self, title: str, name: str, widget: QWidget,
               area: Qt.DockWidgetArea) -> QDockWidget:
@@ -124,6 +141,9 @@ class MainWindow(SessionControl, QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self.may_close():
+            event.ignore()
+            return
         self.save_layout()
         self.bridge.shutdown()
         super().closeEvent(event)

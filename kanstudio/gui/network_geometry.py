@@ -159,5 +159,14 @@ class NetworkGeometry:
         e = int(np.argmin(best))
         return e if best[e] <= tolerance else None
 
+    def node_at(self, x: float, y: float, tolerance: float) -> tuple[int, int] | None:
+        """(level, i) of the node within ``tolerance`` of scene point (x, y), or None."""
+        for level, nodes in enumerate(self.nodes):
+            dist = np.hypot(nodes[:, 0] - x, nodes[:, 1] - y)
+            i = int(np.argmin(dist))
+            if dist[i] <= tolerance:
+                return level, i
+        return None
+
     def index_of(self, layer: int, i: int, j: int) -> int:
         return self.layer_slices[layer].start + i * self.width[layer + 1] + j

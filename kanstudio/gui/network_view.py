@@ -53,6 +53,8 @@ class NetworkView(pg.GraphicsView):
     _closing = False
 
     edge_selected = Signal(int, int, int)
+    node_selected = Signal(int, int)  # (level, i)
+    context_requested = Signal(object, object)  # ("edge", (l, i, j)) | ("node", (level, i)), pos
     edge_hovered = Signal(object)  # (layer, i, j, score) or None
 
     def __init__(self, parent: Any = None) -> None:
@@ -66,6 +68,7 @@ class NetworkView(pg.GraphicsView):
         self.edge_scores = np.zeros(0)
         self.snapshots_applied = 0
         self.selected: tuple[int, int, int] | None = None
+        self.selected_node: tuple[int, int] | None = None
         self._hover_edge: int | None = None
         self._auto_fit = True
         self._labels: list[pg.TextItem] = []
@@ -114,7 +117,7 @@ class NetworkView(pg.GraphicsView):
         self.net_geometry = g = NetworkGeometry(width)
         self.input_names, self.target_names = list(input_names), list(target_names)
         self.placeholder.setVisible(False)
-        self.selected = None
+        self.selected = self.selected_node = None
         self._hover_edge = None
         self.frames.setData(*g.frame_paths())
         self.edge_scores = np.full(g.n_edges, np.nan)
@@ -136,9 +139,9 @@ class NetworkView(pg.GraphicsView):
                      self.hover_item, self.select_item):
             item.setData([], [])
         self.nodes.setData(pos=np.zeros((0, 2)))
-        for label in self._labels:
+        for label in [*self._labels, *getattr(self, "lock_labels", [])]:
             self.vb.removeItem(label)
-        self._labels = []
+        self._labels, self.lock_labels, self._lock_key = [], [], None
         self.placeholder.setVisible(True)
         self.vb.setRange(QRectF(-5, -2, 10, 4))
 
@@ -184,6 +187,7 @@ class NetworkView(pg.GraphicsView):
             rows = (levels == b) & ~locked
             item.setData(*nan_join(px[rows], py[rows]))
         self.locked_item.setData(*nan_join(px[locked], py[locked]))
+        self._label_locked(snap.get("locked") or [])
         if self._line_key is None or not (np.array_equal(levels, self._line_key[0])
                                           and np.array_equal(active, self._line_key[1])):
             self._line_key = (levels, active)  # lines change only when importance does
@@ -192,6 +196,27 @@ class NetworkView(pg.GraphicsView):
         if node_scores:
             self._fade_nodes(node_scores)
         self.snapshots_applied += 1
+
+    def _label_locked(self, locked: list[Any]) -> None:
+        """Each locked edge carries its function's name above its box."""
+        key = (tuple(self.net_geometry.width),
+               tuple(tuple(tuple(e) for e in layer) for layer in locked))
+        if key == getattr(self, "_lock_key", None):
+            return
+        self._lock_key = key
+        for label in getattr(self, "lock_labels", []):
+            self.vb.removeItem(label)
+        self.lock_labels = []
+        g = self.net_geometry
+        for layer, entries in enumerate(locked):
+            for i, j, name in entries:
+                e = g.index_of(layer, int(i), int(j))
+                (cx, cy), (_w, h) = g.box_centers[e], g.box_sizes[e]
+                label = pg.TextItem(str(name), color=(200, 40, 60), anchor=(0.5, 1.0))
+                label.setPos(cx, cy + h / 2)
+                label.setZValue(8)
+                self.vb.addItem(label)
+                self.lock_labels.append(label)
 
     def set_live(self, live: bool) -> None:
         """While training, draw curves with 1-pixel pens and no antialiasing (a third of
@@ -317,20 +342,43 @@ class NetworkView(pg.GraphicsView):
         self.edge_hovered.emit(self.edge_info(e))
 
     def _clicked(self, ev: Any) -> None:
-        if ev.button() != Qt.MouseButton.LeftButton:
+        button = ev.button()
+        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
-        if ev.double():
+        if ev.double() and button == Qt.MouseButton.LeftButton:
             self.fit_to_window()
             return
-        e = self.edge_at(ev.scenePos())
-        if e is not None:
+        if self.net_geometry is None:
+            return
+        p = self.vb.mapSceneToView(ev.scenePos())
+        sx, sy = self.vb.viewPixelSize()
+        node = self.net_geometry.node_at(p.x(), p.y(), 9 * max(sx, sy))
+        e = None if node is not None else self.edge_at(ev.scenePos())
+        if node is not None:
+            self.select_node(*node)
+        elif e is not None:
             self.select_edge(*self.edge_info(e)[:3])
+        if button == Qt.MouseButton.RightButton and (node is not None or e is not None):
+            what = ("node", node) if node is not None else ("edge", self.selected)
+            self.context_requested.emit(what, ev.screenPos().toPoint())
+
+    def select_node(self, level: int, i: int) -> None:
+        """Mark a node as selected (Delete prunes it) and emit ``node_selected``."""
+        g = self.net_geometry
+        assert g is not None
+        self.selected, self.selected_node = None, (level, i)
+        x, y = g.nodes[level][i]
+        sx, sy = self.vb.viewPixelSize()
+        rx, ry = 10 * sx, 10 * sy
+        self.select_item.setData([x - rx, x + rx, x + rx, x - rx, x - rx],
+                                 [y - ry, y - ry, y + ry, y + ry, y - ry])
+        self.node_selected.emit(level, i)
 
     def select_edge(self, layer: int, i: int, j: int) -> None:
         """Mark an edge as selected and emit ``edge_selected`` (part 2 opens an inspector)."""
         assert self.net_geometry is not None
         e = self.net_geometry.index_of(layer, i, j)
-        self.selected = (layer, i, j)
+        self.selected, self.selected_node = (layer, i, j), None
         self._outline(self.select_item, e)
         self.edge_selected.emit(layer, i, j)
 

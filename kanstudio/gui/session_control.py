@@ -78,7 +78,8 @@ class SessionControl:
 
     @property
     def training(self) -> bool:
-        return bool(self.worker_state.get("training"))
+        """A training run or Discover is running (Stop ends either)."""
+        return bool(self.worker_state.get("training") or self.worker_state.get("discovering"))
 
     @property
     def paused(self) -> bool:
@@ -102,6 +103,8 @@ class SessionControl:
         a.step.setEnabled(self.training_panel.step_button.isEnabled())
         a.stop.setEnabled(self.training)
         a.new_model.setEnabled(self.training_panel.new_button.isEnabled())
+        if hasattr(self, "edit_actions"):
+            self._update_edit_actions()
 
     # ------------------------------------------------------------------ run controls
     def _send_settings(self) -> dict[str, Any] | None:
@@ -235,11 +238,15 @@ class SessionControl:
                 self._send_load()
             self.messages.show_message("info", "The training engine was restarted and the "
                                        "data loaded again; the model was lost, train again.")
+        elif not self.current_path and not self.current_project:
+            self.offer_recovery()  # a crash may have left unsaved work behind
         self._update_controls()
 
     def _on_loaded(self, e: dict[str, Any]) -> None:
         if e.get("source") == "project":
             self._show_project_data(e)
+            self.project_opened()
+            self.bridge.send("formula")  # a project with locks reopens with its formula
         n = e["n_samples"]
         self.statusBar().showMessage(
             f"Engine loaded {n:,} rows: {e['n_train']:,} for training, {e['n_test']:,} for "
@@ -280,6 +287,9 @@ class SessionControl:
                 self.built_arch is None or self.built_arch.get("width") != model["width"]):
             # The engine changed the model (project, prune, undo): the panel follows it.
             self.training_panel.set_width(model["width"])
+            self.built_arch = self.training_panel.architecture()
+        if model and model.get("fitted") and model.get("grid") != self.training_panel.grid.value():
+            self.training_panel.grid.setValue(int(model["grid"]))  # refine, or its undo
             self.built_arch = self.training_panel.architecture()
         if model and not model.get("fitted"):
             self.network_view.set_structure(model["width"], model["input_names"],
@@ -323,6 +333,8 @@ class SessionControl:
         self.training_panel.set_progress(e["steps_done"], e["steps"], None)
 
     def _on_error(self, e: dict[str, Any]) -> None:
+        if self.formula_error(e):
+            return  # a formula asked for after an edit: the formula panel says why not
         if e.get("command") == "open_project":
             self.pending_project = None
         self.show_error(e.get("message", "Something went wrong."), e.get("detail", ""))

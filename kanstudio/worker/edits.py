@@ -13,6 +13,10 @@ from typing import Any
 
 __all__ = ["HANDLERS"]
 
+_PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
+_PLOT_ROWS = 2000  # held-out rows sent for the formula's predicted-vs-actual plot
+_INSPECT_POINTS = 600  # data points the inspector plots (a scatter stays readable)
+
 
 def _int(c: dict[str, Any], key: str) -> int:
     value = c.get(key)
@@ -35,14 +39,24 @@ def prune(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     return {k: (_finite(v) if isinstance(v, float) else v) for k, v in info.items()}
 
 
+def _test_rmse(w: Any) -> float | None:
+    return _finite(w.session.metrics().get("test_rmse"))
+
+
 def prune_node(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+    before, width = _test_rmse(w), list(w.session.model.width_)
     w.session.prune_node(_int(c, "layer"), _int(c, "i"))
-    return {"width": w.session.model.width_}
+    return {"width": w.session.model.width_, "width_before": width,
+            "width_after": list(w.session.model.width_),
+            "test_rmse_before": before, "test_rmse_after": _test_rmse(w)}
 
 
 def prune_edge(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+    before, width = _test_rmse(w), list(w.session.model.width_)
     w.session.prune_edge(*_edge(c))
-    return {"edge": list(_edge(c))}
+    return {"edge": list(_edge(c)), "width_before": width,
+            "width_after": list(w.session.model.width_),
+            "test_rmse_before": before, "test_rmse_after": _test_rmse(w)}
 
 
 def refine(w: Any, c: dict[str, Any]) -> dict[str, Any]:
@@ -51,12 +65,31 @@ def refine(w: Any, c: dict[str, Any]) -> dict[str, Any]:
 
 
 def suggest(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+    import sympy
+
     top_k = c.get("top_k")
     fits = w.session.suggest(*_edge(c), top_k=top_k)
-    return {"edge": list(_edge(c)), "candidates": [
-        {"name": f.name, "r2": _finite(f.r2), "complexity": getattr(f, "complexity", None),
-         "params": [float(getattr(f, p)) for p in "abcd"], "ok": bool(getattr(f, "ok", True))}
-        for f in fits]}
+    x_data, _ = w.session.model.edge_samples(*_edge(c))
+    lo, hi = (float(x_data[0]), float(x_data[-1])) if len(x_data) else (-1.0, 1.0)
+    grid = np.linspace(lo, hi, _PREVIEW_POINTS)
+    x = sympy.Symbol("x")
+    out = []
+    for f in fits:
+        with np.errstate(all="ignore"):
+            curve = np.asarray(f.evaluate(grid), dtype=np.float64)
+        try:
+            expr = f.expression(x)
+            expr = expr.xreplace({n: sympy.Float(n, 4) for n in expr.atoms(sympy.Float)})
+            text = sympy.sstr(expr)
+        except Exception:  # noqa: BLE001 - the text is a courtesy, the fit stays usable
+            text = f"{f.c:.3g}*{f.name}({f.a:.3g}*x + {f.b:.3g}) + {f.d:.3g}"
+        out.append({"name": f.name, "r2": _finite(f.r2),
+                    "complexity": getattr(f, "complexity", None),
+                    "params": [float(getattr(f, p)) for p in "abcd"],
+                    "ok": bool(getattr(f, "ok", True)), "expression": text,
+                    "preview_x": grid, "preview_y": curve})
+    return {"edge": list(_edge(c)), "candidates": out}
 
 
 def lock(w: Any, c: dict[str, Any]) -> dict[str, Any]:
@@ -87,18 +120,59 @@ def redo(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     return {"what": w.session.redo()}
 
 
-def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    from kanstudio.symbolic.export import to_latex, to_sympy
+def inspect(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+    """What the edge inspector draws: the data the edge sees, its knots and its score."""
+    import numpy as np
+    import torch
 
-    result = w.session.formula()
+    layer, i, j = _edge(c)
+    model = w.session.model
+    model.edge_samples(layer, i, j)  # checks the address, with the engine's messages
+    with torch.no_grad():  # what the edge computes now: its function when locked
+        acts = model.network_.forward_activations(model._reference())
+    x = acts.inputs[layer][:, i].double().cpu().numpy()
+    y = acts.edges[layer][:, i, j].double().cpu().numpy()
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    if len(x) > _INSPECT_POINTS:  # sorted by x: an even subsample keeps the shape
+        keep = np.linspace(0, len(x) - 1, _INSPECT_POINTS).round().astype(int)
+        x, y = x[keep], y[keep]
+    lay = model.network_.layers[layer]
+    k = int(lay.k)
+    knots = lay.knots[i].detach().double().cpu().numpy()
+    inner = knots[k:len(knots) - k] if len(knots) > 2 * k else knots
+    edge_scores, _ = model.scores()
+    locked = dict(model.edge_curves(2).locked[layer]).get((i, j))
+    return {"edge": [layer, i, j], "x": np.asarray(x, dtype=np.float64),
+            "y": np.asarray(y, dtype=np.float64), "knots": np.asarray(inner, dtype=np.float64),
+            "score": _finite(float(edge_scores[layer][i, j])),
+            "locked": None if locked is None else str(locked)}
+
+
+def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+    from kanstudio.symbolic.export import to_latex, to_python, to_sympy
+
+    numeric = c.get("numeric", "error")
+    result = w.session.formula(numeric=numeric)
+    names = list(result.input_names)
+    session = w.session
+    rows = session.test_idx if len(session.test_idx) else session.train_idx
+    rows = rows[:_PLOT_ROWS]
+    predicted = session._evaluate(result.expressions, session.dataset.X[rows])
     return {"formulas": [to_sympy(e) for e in result.expressions],
             "latex": [to_latex(e) for e in result.expressions],
+            "latex_eq": [to_latex(e, t) for e, t in
+                         zip(result.expressions, result.target_names, strict=True)],
+            "python": [to_python(e, names, t, f"formula_{t}") for e, t in
+                       zip(result.expressions, result.target_names, strict=True)],
             "input_names": list(result.input_names),
             "target_names": list(result.target_names),
             "formula_test_rmse": _finite(result.formula_test_rmse),
             "formula_test_r2": _finite(result.formula_test_r2),
             "network_test_rmse": _finite(result.network_test_rmse),
-            "network_test_r2": _finite(result.network_test_r2)}
+            "network_test_r2": _finite(result.network_test_r2),
+            # held-out rows, for the predicted-vs-actual plot: (n, n_out) each
+            "actual": session.dataset.y[rows].astype(float), "predicted": predicted}
 
 
 def save(w: Any, c: dict[str, Any]) -> dict[str, Any]:
@@ -131,5 +205,5 @@ def open_project(w: Any, c: dict[str, Any]) -> None:
 HANDLERS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any] | None]] = {
     "prune": prune, "prune_node": prune_node, "prune_edge": prune_edge, "refine": refine,
     "suggest": suggest, "lock": lock, "unlock": unlock, "auto_symbolic": auto_symbolic,
-    "undo": undo, "redo": redo, "formula": formula, "save": save,
+    "undo": undo, "redo": redo, "formula": formula, "save": save, "inspect": inspect,
 }

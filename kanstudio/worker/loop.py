@@ -15,6 +15,7 @@ from typing import Any
 
 from kanstudio import __version__
 from kanstudio.worker import edits
+from kanstudio.worker.discovery import DiscoverRun
 from kanstudio.worker.protocol import EDIT_COMMANDS, error_event, event
 from kanstudio.worker.snapshot import SnapshotThrottle, model_summary
 from kanstudio.worker.training import TrainingRun
@@ -35,6 +36,7 @@ class Worker:
         self.session: Any = None
         self.settings: Any = None  # SessionSettings, kept across loads
         self.run: TrainingRun | None = None
+        self.discovery: DiscoverRun | None = None
         self.running = True
         self.throttle = SnapshotThrottle(**self.options.get("throttle", {}))
         self._reply_to: Any = None
@@ -64,7 +66,7 @@ class Worker:
 
     @property
     def busy(self) -> bool:
-        return self.run is not None and self.run.wants_step
+        return (self.run is not None and self.run.wants_step) or self.discovery is not None
 
     # ------------------------------------------------------------------ commands
     def handle(self, command: dict[str, Any]) -> None:
@@ -78,6 +80,7 @@ class Worker:
                 self._need_session()
                 if name in EDIT_COMMANDS:
                     self._finish_run("stopped")
+                    self._finish_discovery("stopped")
                 result = edits.HANDLERS[name](self, command)
                 if result is not None:
                     self.emit(event("result", command=name, reply_to=self._reply_to, **result))
@@ -161,8 +164,17 @@ class Worker:
         self.emit_state()
 
     def cmd_stop(self, c: dict[str, Any]) -> None:
-        if not self._finish_run("stopped"):
+        if not self._finish_run("stopped") and not self._finish_discovery("stopped"):
             self.emit_state()
+
+    def cmd_discover(self, c: dict[str, Any]) -> None:
+        self._need_session()
+        if self.discovery is not None:
+            raise ValueError("Discover is already running: stop it first.")
+        self._finish_run("stopped")
+        self.discovery = DiscoverRun(self.session, c)
+        self.throttle.reset()
+        self.emit_state()
 
     def cmd_open_project(self, c: dict[str, Any]) -> None:
         edits.open_project(self, c)
@@ -176,7 +188,10 @@ class Worker:
 
     # ------------------------------------------------------------------ training
     def tick(self) -> None:
-        """Advance the current run by one step when it wants one."""
+        """Advance the current run (or the pipeline) by one step when it wants one."""
+        if self.discovery is not None:
+            self._tick_discovery()
+            return
         run = self.run
         if run is None or not run.wants_step:
             return
@@ -218,6 +233,33 @@ class Worker:
         self.emit_state()
         return True
 
+    def _tick_discovery(self) -> None:
+        d = self.discovery
+        assert d is not None
+        try:
+            e = d.advance()
+        except Exception as exc:  # noqa: BLE001 - a failed stage ends the pipeline only
+            self.emit(error_event(exc, "discover"))
+            self._finish_discovery("error")
+            return
+        if e is None:
+            self._finish_discovery("finished")
+            return
+        self.emit(e)
+        if d.changed_model or self.throttle.due():
+            self.send_snapshot(fresh=d.changed_model)
+
+    def _finish_discovery(self, reason: str) -> bool:
+        d = self.discovery
+        if d is None:
+            return False
+        self.discovery = None
+        d.close()
+        self.emit(event("result", command="discover", reason=reason, stage=d.stage,
+                        seconds=time.perf_counter() - d.started, reply_to=None))
+        self.after_model_change()
+        return True
+
     # ------------------------------------------------------------------ outputs
     def send_snapshot(self, fresh: bool = False) -> None:
         session = self.session
@@ -241,6 +283,7 @@ class Worker:
             has_model=model is not None,
             fitted=bool(model is not None and model.is_fitted),
             training=run is not None,
+            discovering=self.discovery is not None,
             paused=bool(run is not None and run.paused),
             run_step=0 if run is None else run.run_step,
             run_steps=0 if run is None else run.steps,

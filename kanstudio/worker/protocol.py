@@ -17,11 +17,15 @@ Commands
 ``step``           exactly one step (starts a paused run with ``train``'s fields if idle)
 ``snapshot``       send a fresh snapshot now
 ``shutdown``       leave the loop
+``discover``       settings (PipelineSettings fields, optional): the one-click pipeline, one
+                   event per turn (``stop`` ends it between two steps)
 Part 2 (editing; each stops a running run first): ``prune`` (node_threshold,
 edge_threshold), ``prune_node`` (layer, i), ``prune_edge`` (layer, i, j), ``refine`` (grid),
 ``suggest`` (layer, i, j, top_k), ``lock`` (layer, i, j, name), ``unlock`` (layer, i, j),
-``auto_symbolic`` (r2_threshold, lock_all), ``undo``, ``redo``, ``formula``, ``save``
-(path), ``open_project`` (path).
+``auto_symbolic`` (r2_threshold, lock_all), ``undo``, ``redo``, ``formula`` (numeric:
+"error" | "placeholder"), ``save`` (path), ``open_project`` (path), ``inspect`` (layer, i,
+j: the data the edge sees, its inner knots, importance score and lock). Fine-tuning with
+locks is ``train`` again: locked edges keep their function and fit its constants.
 
 Events
 ------
@@ -38,6 +42,7 @@ Events
 ``done``      reason ("finished" | "stopped" | "error"), steps_done, seconds, metrics
 ``error``     message (one line a scientist can act on), detail (traceback), command
 ``result``    command, plus what the command returns (formula text, prune info, ...)
+``pipeline``  stage, stage_index, stages, kind, step, steps, train_loss, test_loss, message
 ``bye``       the worker has left its loop
 """
 
@@ -54,9 +59,12 @@ __all__ = [
 RUN_COMMANDS = ("train", "pause", "resume", "step", "stop")
 EDIT_COMMANDS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
                  "auto_symbolic", "undo", "redo")
-COMMANDS = ("load", "set_settings", "new_model", *RUN_COMMANDS, "snapshot", "shutdown",
-            *EDIT_COMMANDS, "suggest", "formula", "save", "open_project")
-EVENTS = ("ready", "loaded", "state", "progress", "snapshot", "done", "error", "result", "bye")
+COMMANDS = ("load", "set_settings", "new_model", *RUN_COMMANDS, "discover", "snapshot",
+            "shutdown",
+            *EDIT_COMMANDS, "suggest", "inspect", "formula", "save",
+            "open_project")
+EVENTS = ("ready", "loaded", "state", "progress", "snapshot", "done", "error", "result",
+          "pipeline", "bye")
 
 SNAPSHOT_INTERVAL_S = 1.0 / 30.0  # at most ~30 snapshots a second reach the GUI
 SCORE_INTERVAL_S = 0.25  # importance scores cost ~3x a curve sample; they change slowly

@@ -36,6 +36,8 @@ def make_window(qtbot):
 
     def make(mode: str = "thread"):
         window = MainWindow(worker_mode=mode)
+        window.unsaved_prompt = lambda: "discard"  # a modal box would block the test
+        window.recovery_prompt = lambda: False
         qtbot.addWidget(window)
         window.show()
         window.start_worker()

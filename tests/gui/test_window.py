@@ -31,18 +31,26 @@ def test_menus_docks_and_shortcuts(qtbot):
     window = MainWindow(worker_mode="thread")  # the worker is not needed here
     qtbot.addWidget(window)
     file_items = _texts(_menu(window, "File"))
-    assert file_items == ["Open CSV…", "Open Sample", "Open Project…", "Recent Files", "Quit"]
+    assert file_items == ["Open CSV…", "Open Sample", "Open Project…", "Recent Files",
+                          "Save Project", "Save Project As…", "Export Image", "Quit"]
+    assert _texts(_menu(window, "Edit")) == ["Undo", "Redo", "Prune Selected"]
+    assert _texts(_menu(window, "Model")) == ["Discover", "Auto-prune…", "Refine Grid…",
+                                              "Auto-symbolic…", "Fine-tune", "Update Formula"]
+    assert window.edit_actions.undo.shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
+    assert window.edit_actions.redo.shortcut().toString() == "Ctrl+Shift+Z"
+    assert not window.edit_actions.undo.isEnabled()  # nothing to undo yet
     samples = _texts(window.actions.sample_menu)
     assert len(samples) == len(load_catalog()) >= 10
     assert any(t.startswith("toy_xy") and "x*y" in t for t in samples)
     view_items = _texts(_menu(window, "View"))
-    assert view_items[:3] == ["Data", "Model & Training", "Loss"]
+    assert view_items[:5] == ["Data", "Model & Training", "Loss", "Edge Inspector", "Formula"]
     assert "Fit View" in view_items
     assert _texts(_menu(window, "Help")) == ["About KAN Studio"]
     assert window.actions.open_csv.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
     assert window.actions.train.shortcut().toString() == "F5"
     assert window.actions.step.shortcut().toString() == "F10"
-    assert {d.objectName() for d in window.docks} == {"dataDock", "trainingDock", "lossDock"}
+    assert {d.objectName() for d in window.docks} == {"dataDock", "trainingDock", "lossDock",
+                                                      "inspectorDock", "formulaDock"}
     assert __version__ in about_text()
     assert not window.actions.train.isEnabled()  # nothing to train yet
 

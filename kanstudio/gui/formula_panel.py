@@ -1,0 +1,220 @@
+"""The formula panel: the model's formula drawn as mathematics, its accuracy next to the
+network's, a predicted-vs-actual plot, and copy / export in the usual formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kanstudio.gui.formula_render import render_latex
+
+__all__ = ["FormulaPanel", "format_metric"]
+
+_EXPORT_FILTERS = "LaTeX (*.tex);;Python (*.py);;Plain text (*.txt)"
+
+
+def format_metric(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+class FormulaPanel(QWidget):
+    refresh_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: dict[str, Any] | None = None
+        self.rendered_png: list[bytes] = []
+        self.status = QLabel("The formula appears here once every edge is symbolic "
+                             "(lock edges, or Model ▸ Auto-symbolic).")
+        self.status.setWordWrap(True)
+        self.math = QLabel()
+        self.math.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.math.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.math.setStyleSheet("background: white; padding: 8px;")
+        scroll = QScrollArea()
+        scroll.setWidget(self.math)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumHeight(70)
+        scroll.setMaximumHeight(140)
+
+        self.metrics = QGridLayout()
+        heads = ("", "R² (held-out)", "RMSE (held-out)")
+        for col, text in enumerate(heads):
+            self.metrics.addWidget(QLabel(f"<b>{text}</b>"), 0, col)
+        self.metric_labels: dict[str, QLabel] = {}
+        for row, (key, title) in enumerate((("network", "Network"), ("formula", "Formula")), 1):
+            self.metrics.addWidget(QLabel(title), row, 0)
+            for col, what in enumerate(("r2", "rmse"), 1):
+                label = QLabel("—")
+                label.setAlignment(Qt.AlignmentFlag.AlignRight)
+                self.metric_labels[f"{key}_test_{what}"] = label
+                self.metrics.addWidget(label, row, col)
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumHeight(150)
+        self.plot.setLabel("bottom", "actual")
+        self.plot.setLabel("left", "formula")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.points = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(70, 110, 200, 110))
+        self.diagonal = pg.PlotCurveItem(pen=pg.mkPen(120, 120, 120, width=1,
+                                                      style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.diagonal)
+        self.plot.addItem(self.points)
+
+        self.refresh_button = QPushButton("Update")
+        self.refresh_button.setToolTip("Build the formula from the current model")
+        self.refresh_button.clicked.connect(self.refresh_requested.emit)
+        self.copy_latex_button = QPushButton("Copy LaTeX")
+        self.copy_latex_button.clicked.connect(self.copy_latex)
+        self.copy_python_button = QPushButton("Copy Python")
+        self.copy_python_button.clicked.connect(self.copy_python)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the formula as .tex, .py or .txt")
+        self.export_button.clicked.connect(self.choose_export)
+        buttons = QHBoxLayout()
+        for b in (self.refresh_button, self.copy_latex_button, self.copy_python_button,
+                  self.export_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.status)
+        layout.addWidget(scroll)
+        layout.addLayout(self.metrics)
+        layout.addWidget(self.plot, 1)
+        layout.addStretch(0)
+        layout.addLayout(buttons)
+        self.plot.setVisible(False)  # predicted vs actual: only with a formula
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ from the worker
+    def set_result(self, r: dict[str, Any]) -> None:
+        """Show a ``formula`` result (one formula per target)."""
+        self.result = r
+        self.rendered_png = []
+        pixmaps, failed = [], []
+        for latex, plain in zip(r["latex_eq"], self.plain_lines(), strict=True):
+            try:
+                png = render_latex(latex, dpi=int(110 * self.devicePixelRatioF()))
+            except ValueError:
+                failed.append(plain)
+                continue
+            self.rendered_png.append(png)
+            pixmap = QPixmap()
+            pixmap.loadFromData(png, "PNG")
+            pixmap.setDevicePixelRatio(self.devicePixelRatioF())
+            pixmaps.append(pixmap)
+        self.math.setPixmap(_stack(pixmaps)) if pixmaps else self.math.setText(
+            "<br>".join(failed))
+        for key, label in self.metric_labels.items():
+            value = r.get(key)
+            label.setText(f"{value:.6f}" if key.endswith("r2") and value is not None
+                          else format_metric(value))
+        self.status.setText("Formula of the current model, in the CSV's columns and units.")
+        actual = np.asarray(r.get("actual", np.zeros((0, 1))), dtype=float)
+        predicted = np.asarray(r.get("predicted", np.zeros((0, 1))), dtype=float)
+        if actual.size:
+            a, p = actual[:, 0], predicted[:, 0]
+            self.points.setData(a, p)
+            lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+            self.diagonal.setData([lo, hi], [lo, hi])
+            self.plot.setLabel("bottom", f"actual {r['target_names'][0]}")
+            self.plot.setLabel("left", f"formula's {r['target_names'][0]}")
+        self.plot.setVisible(bool(actual.size))
+        self._update_buttons()
+
+    def set_unavailable(self, message: str) -> None:
+        """The model has no formula yet (numeric edges): say why, keep nothing stale."""
+        self.result = None
+        self.rendered_png = []
+        self.math.clear()
+        self.points.setData([], [])
+        self.diagonal.setData([], [])
+        for label in self.metric_labels.values():
+            label.setText("—")
+        self.status.setText(message)
+        self.plot.setVisible(False)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ texts
+    def plain_lines(self) -> list[str]:
+        r = self.result or {}
+        return [f"{t} = {f}" for t, f in zip(r.get("target_names", []),
+                                             r.get("formulas", []), strict=False)]
+
+    def latex_text(self) -> str:
+        return "\n".join((self.result or {}).get("latex_eq", []))
+
+    def python_text(self) -> str:
+        return "\n\n".join((self.result or {}).get("python", []))
+
+    def copy_latex(self) -> None:
+        if self.result:
+            QGuiApplication.clipboard().setText(self.latex_text())
+
+    def copy_python(self) -> None:
+        if self.result:
+            QGuiApplication.clipboard().setText(self.python_text())
+
+    def export(self, path: str) -> None:
+        """Write the formula; the suffix picks the format (.tex, .py, anything else: text)."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".tex":
+            body = "\n".join(f"\\begin{{equation}}\n{line}\n\\end{{equation}}"
+                             for line in (self.result or {}).get("latex_eq", []))
+        elif suffix == ".py":
+            body = "import numpy\n\n\n" + self.python_text()
+        else:
+            body = "\n".join(self.plain_lines())
+        Path(path).write_text(body + "\n", encoding="utf-8")
+
+    def choose_export(self) -> None:
+        if not self.result:
+            return
+        path, chosen = QFileDialog.getSaveFileName(self, "Export Formula", "formula.tex",
+                                                   _EXPORT_FILTERS)
+        if path:
+            if not Path(path).suffix:
+                path += {"Python": ".py", "Plain": ".txt"}.get(chosen.split()[0], ".tex")
+            self.export(path)
+
+    def _update_buttons(self) -> None:
+        for b in (self.copy_latex_button, self.copy_python_button, self.export_button):
+            b.setEnabled(self.result is not None)
+
+
+def _stack(pixmaps: list[QPixmap]) -> QPixmap:
+    """Several formulas (one per target) one under another."""
+    if len(pixmaps) == 1:
+        return pixmaps[0]
+    from PySide6.QtGui import QColor, QPainter
+
+    ratio = pixmaps[0].devicePixelRatio()
+    width = max(p.width() for p in pixmaps)
+    height = sum(p.height() for p in pixmaps) + 8 * (len(pixmaps) - 1)
+    out = QPixmap(width, height)
+    out.fill(QColor("white"))
+    painter = QPainter(out)
+    y = 0
+    for p in pixmaps:
+        painter.drawPixmap(0, y, p)
+        y += p.height() + 8
+    painter.end()
+    out.setDevicePixelRatio(ratio)
+    return out

@@ -1,0 +1,241 @@
+"""The edge inspector: one edge's curve with the data it sees, and its symbolic candidates.
+
+It only draws what the worker's ``inspect`` and ``suggest`` results hold and asks for
+edits through signals; the window turns those into worker commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = ["EdgeInspector"]
+
+_DATA_PEN = (70, 110, 200)
+_PREVIEW_PEN = (220, 80, 40)
+_COLUMNS = ("Function", "R²", "Complexity", "Fitted expression")
+
+
+class EdgeInspector(QWidget):
+    lock_requested = Signal(int, int, int, str)
+    unlock_requested = Signal(int, int, int)
+    prune_requested = Signal(int, int, int)
+    functions_changed = Signal(object)  # list of enabled names, or None for all
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edge: tuple[int, int, int] | None = None
+        self.locked: str | None = None
+        self.candidates: list[dict[str, Any]] = []
+        self.known_functions: list[str] = []
+        self.enabled_functions: set[str] | None = None  # None: every function
+
+        self.title = QLabel("Click an edge in the network to inspect it.")
+        self.title.setObjectName("inspectorTitle")
+        self.title.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumHeight(180)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "edge input")
+        self.plot.setLabel("left", "edge output")
+        self.plot.addLegend(offset=(8, 8))
+        # The points are the training rows as this edge sees them (its input, its output);
+        # they lie on its curve, so their spread shows where the curve is backed by data.
+        self.curve_item = pg.PlotCurveItem(pen=pg.mkPen(150, 170, 210, width=1.5),
+                                           name="edge function")
+        self.data_item = pg.ScatterPlotItem(size=5, pen=None,
+                                            brush=pg.mkBrush(*_DATA_PEN, 150),
+                                            name="training rows")
+        self.preview_item = pg.PlotCurveItem(
+            pen=pg.mkPen(*_PREVIEW_PEN, width=2, style=Qt.PenStyle.DashLine),
+            name="candidate")
+        for item in (self.curve_item, self.data_item, self.preview_item):
+            self.plot.addItem(item)
+        self.knot_lines: list[pg.InfiniteLine] = []
+
+        self.table = QTableWidget(0, len(_COLUMNS))
+        self.table.setHorizontalHeaderLabels(_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._preview_selected)
+        self.table.itemDoubleClicked.connect(lambda _item: self._lock_selected())
+
+        self.filter_button = QToolButton()
+        self.filter_button.setText("Functions: all")
+        self.filter_button.setToolTip("Which library functions the candidates may use")
+        self.filter_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.filter_menu = QMenu(self.filter_button)
+        self.filter_button.setMenu(self.filter_menu)
+        self.lock_button = QPushButton("Lock")
+        self.lock_button.setToolTip("Replace the spline by the selected function")
+        self.lock_button.clicked.connect(self._lock_selected)
+        self.unlock_button = QPushButton("Unlock")
+        self.unlock_button.setToolTip("Return this edge to its learned spline")
+        self.unlock_button.clicked.connect(self._unlock)
+        self.prune_button = QPushButton("Prune edge")
+        self.prune_button.setToolTip("Remove this edge from the network (Delete)")
+        self.prune_button.clicked.connect(self._prune)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.filter_button)
+        buttons.addStretch(1)
+        for b in (self.lock_button, self.unlock_button, self.prune_button):
+            buttons.addWidget(b)
+
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        hint = QLabel("Symbolic candidates, best first — click one to preview it over the "
+                      "curve; Lock (or double-click) applies it.")
+        hint.setWordWrap(True)
+        lower_layout.addWidget(hint)
+        lower_layout.addWidget(self.table, 1)
+        lower_layout.addLayout(buttons)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.plot)
+        split.addWidget(lower)
+        split.setSizes([300, 220])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(split, 1)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ from the worker
+    def show_edge(self, e: dict[str, Any], description: str = "") -> None:
+        """Draw an ``inspect`` result: the data points, the spline through them, knots."""
+        self.edge = tuple(int(v) for v in e["edge"])  # type: ignore[assignment]
+        self.locked = e.get("locked")
+        x, y = np.asarray(e["x"], dtype=float), np.asarray(e["y"], dtype=float)
+        self.data_item.setData(x, y)
+        self.curve_item.setData(x, y)
+        for line in self.knot_lines:
+            self.plot.removeItem(line)
+        self.knot_lines = []
+        for k in np.asarray(e.get("knots", []), dtype=float):
+            line = pg.InfiniteLine(k, angle=90, pen=pg.mkPen(150, 150, 150, 140, width=1,
+                                                             style=Qt.PenStyle.DotLine))
+            self.plot.addItem(line)
+            self.knot_lines.append(line)
+        score = e.get("score")
+        parts = [description or f"Edge {self.edge}"]
+        parts.append(f"importance {score:.3g}" if score is not None else "importance —")
+        parts.append(f"locked to {self.locked} (candidates fit its spline before the lock)"
+                     if self.locked else "numeric spline")
+        parts.append(f"{len(self.knot_lines)} grid knots (dotted)")
+        self.title.setText("   ·   ".join(parts))
+        self.preview_item.setData([], [])
+        self._update_buttons()
+
+    def show_candidates(self, e: dict[str, Any]) -> None:
+        """Fill the table from a ``suggest`` result (ranked best first)."""
+        if self.edge is not None and tuple(e.get("edge", ())) != self.edge:
+            return  # an answer for an edge no longer shown
+        self.candidates = list(e.get("candidates") or [])
+        names = [c["name"] for c in self.candidates]
+        if self.enabled_functions is None:
+            self.known_functions = sorted(set(self.known_functions) | set(names))
+            self._fill_filter_menu()
+        self.table.setRowCount(len(self.candidates))
+        for row, c in enumerate(self.candidates):
+            r2 = c.get("r2")
+            cells = (c["name"], "—" if r2 is None else f"{r2:.4f}",
+                     str(c.get("complexity", "")), c.get("expression", ""))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col in (1, 2):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+        if self.candidates and not (self.locked and self.select_function(self.locked)):
+            self.table.selectRow(0)
+        self._update_buttons()
+
+    def clear(self) -> None:
+        self.edge, self.locked, self.candidates = None, None, []
+        self.title.setText("Click an edge in the network to inspect it.")
+        for item in (self.data_item, self.curve_item, self.preview_item):
+            item.setData([], [])
+        self.table.setRowCount(0)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ user actions
+    def selected_candidate(self) -> dict[str, Any] | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self.candidates):
+            return None
+        return self.candidates[rows[0].row()]
+
+    def select_function(self, name: str) -> bool:
+        for row, c in enumerate(self.candidates):
+            if c["name"] == name:
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def _preview_selected(self) -> None:
+        c = self.selected_candidate()
+        if c is None or "preview_x" not in c:
+            self.preview_item.setData([], [])
+        else:
+            self.preview_item.setData(np.asarray(c["preview_x"], dtype=float),
+                                      np.asarray(c["preview_y"], dtype=float))
+        self._update_buttons()
+
+    def _lock_selected(self) -> None:
+        c = self.selected_candidate()
+        if self.edge is not None and c is not None:
+            self.lock_requested.emit(*self.edge, c["name"])
+
+    def _unlock(self) -> None:
+        if self.edge is not None:
+            self.unlock_requested.emit(*self.edge)
+
+    def _prune(self) -> None:
+        if self.edge is not None:
+            self.prune_requested.emit(*self.edge)
+
+    def _fill_filter_menu(self) -> None:
+        self.filter_menu.clear()
+        for name in self.known_functions:
+            action = QAction(name, self.filter_menu)
+            action.setCheckable(True)
+            action.setChecked(self.enabled_functions is None or name in self.enabled_functions)
+            action.toggled.connect(lambda _on=False: self._filter_toggled())
+            self.filter_menu.addAction(action)
+
+    def _filter_toggled(self) -> None:
+        on = [a.text() for a in self.filter_menu.actions() if a.isChecked()]
+        everything = len(on) == len(self.known_functions)
+        self.enabled_functions = None if everything else set(on)
+        self.filter_button.setText("Functions: all" if everything
+                                   else f"Functions: {len(on)} of {len(self.known_functions)}")
+        self.functions_changed.emit(None if everything else sorted(on))
+
+    def _update_buttons(self) -> None:
+        has = self.edge is not None
+        self.lock_button.setEnabled(has and self.selected_candidate() is not None)
+        self.unlock_button.setEnabled(has and self.locked is not None)
+        self.prune_button.setEnabled(has)

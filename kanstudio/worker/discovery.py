@@ -1,0 +1,50 @@
+"""The one-click pipeline (:func:`kanstudio.pipeline.discover`) run inside the worker loop.
+
+The pipeline is a generator; the worker advances it one event per turn, so commands (stop)
+are still read between its steps, and the view gets snapshots as each stage changes it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from kanstudio.worker.protocol import event
+
+__all__ = ["DiscoverRun"]
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+class DiscoverRun:
+    def __init__(self, session: Any, c: dict[str, Any]) -> None:
+        from kanstudio.pipeline import STAGES, PipelineSettings, discover
+
+        overrides = {k: v for k, v in (c.get("settings") or {}).items()
+                     if k in PipelineSettings.__dataclass_fields__}
+        self.stages = list(STAGES)
+        self.generator = discover(session, PipelineSettings(**overrides))
+        self.started = time.perf_counter()
+        self.finished = False
+        self.stage = ""
+        self.changed_model = False  # a stage ended: worth a fresh snapshot
+
+    def advance(self) -> dict[str, Any] | None:
+        """One pipeline event as a ``pipeline`` event dict; None when it has ended."""
+        try:
+            e = next(self.generator)
+        except StopIteration:
+            self.finished = True
+            return None
+        self.changed_model = e.kind != "step" or e.stage != self.stage
+        self.stage = e.stage
+        return event("pipeline", stage=e.stage, stage_index=int(e.stage_index),
+                     stages=self.stages, kind=e.kind, step=int(e.step), steps=int(e.steps),
+                     train_loss=_num(e.train_loss), test_loss=_num(e.test_loss),
+                     message=str(e.message))
+
+    def close(self) -> None:
+        self.generator.close()

@@ -1,0 +1,182 @@
+"""Projects from the window: a hostile or corrupted file leaves the session as it was;
+auto-prune's preview; image export of the views."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from kanstudio.gui.edit_dialogs import AutoPruneDialog, describe_auto_symbolic, prune_preview
+from kanstudio.gui.project_control import export_view
+from tests.gui.conftest import open_and_load, set_training
+
+WAIT = 60_000
+
+
+def _hostile(tmp_path):
+    path = tmp_path / "hostile.kstudio"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("manifest.json", json.dumps({"schema_version": 1}))
+        z.writestr("session.json", json.dumps({"formula": "__import__('os').system('x')"}))
+        z.writestr("../../escape.txt", "x")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["corrupted", "hostile"])
+def test_a_bad_project_shows_a_message_and_keeps_the_session(qtbot, window, sample,
+                                                             tmp_path, kind):
+    open_and_load(qtbot, window, sample("toy_sin"))
+    window.training_panel.width_edit.setText("1, 1, 1")
+    window.training_panel.settings_edited.emit()
+    set_training(window, steps=3, opt="lbfgs")
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+                    timeout=WAIT)
+    before = dict(window.worker_state)
+    title = window.windowTitle()
+    if kind == "corrupted":
+        path = tmp_path / "broken.kstudio"
+        path.write_bytes(b"PK\x03\x04 truncated zip")
+    else:
+        path = _hostile(tmp_path)
+    with qtbot.waitSignal(window.bridge.error, timeout=WAIT):
+        window.open_project(str(path))
+    text = window.messages.current_text()
+    assert text and "Traceback" not in text
+    assert not (tmp_path.parent / "escape.txt").exists()
+    assert window.windowTitle() == title and window.current_project is None
+    window.bridge.send("snapshot")
+    qtbot.wait(300)
+    state = window.worker_state
+    assert state["fitted"] and state["model"] == before["model"]
+    assert state["step"] == before["step"]  # the trained model is still there
+
+
+def test_auto_prune_preview_counts(qtbot):
+    snap = {"edge_scores": [[[0.9, 0.001]], [[0.9], [0.001]]],
+            "node_scores": [[0.9], [0.9, 0.001], [1.0]],
+            "active": [[[True, True]], [[True], [True]]]}
+    assert prune_preview(snap, 0.01, 0.03) == (1, 2)
+    assert prune_preview(None, 0.01, 0.03) is None
+    dialog = AutoPruneDialog(snap)
+    qtbot.addWidget(dialog)
+    assert "1 node(s) and 2 edge(s)" in dialog.preview.text()
+    dialog.node_threshold.setValue(0.0)
+    assert "0 node(s) and 1 edge(s)" in dialog.preview.text()  # the weak edge alone
+    dialog.edge_threshold.setValue(0.0)
+    assert "0 node(s) and 0 edge(s)" in dialog.preview.text()
+    assert dialog.thresholds() == {"node_threshold": 0.0, "edge_threshold": 0.0}
+
+
+def test_auto_symbolic_summary_names_locked_and_numeric_edges():
+    text = describe_auto_symbolic([{"edge": [0, 0, 0], "locked": True, "name": "sin"},
+                                   {"edge": [1, 0, 0], "locked": False, "name": "x"}])
+    assert "(0, 0, 0) → sin" in text and "Left numeric" in text and "(1, 0, 0)" in text
+
+
+def test_views_export_as_png_and_svg(qtbot, window, sample, tmp_path):
+    open_and_load(qtbot, window, sample("toy_xy"))
+    qtbot.waitUntil(lambda: window.network_view.net_geometry is not None, timeout=WAIT)
+    for name in ("net.png", "net.svg"):
+        export_view(window.network_view, str(tmp_path / name))
+        assert (tmp_path / name).stat().st_size > 500
+    export_view(window.loss_plot.plot, str(tmp_path / "loss.svg"))
+    assert (tmp_path / "loss.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample):
+    open_and_load(qtbot, window, sample("toy_sin"))
+    window.edit_actions.discover.trigger()
+    assert window.training and window.actions.stop.isEnabled()  # Stop ends it
+    qtbot.waitUntil(lambda: window.last_pipeline is not None, timeout=WAIT)
+    assert window.statusBar().currentMessage().startswith("Discover, stage ")
+    qtbot.waitUntil(lambda: "discover" in window.last_result, timeout=120_000)
+    assert window.last_result["discover"]["reason"] == "finished"
+    panel = window.formula_panel
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=WAIT)
+    assert panel.result["formula_test_r2"] > 0.999
+    assert window.worker_state["fitted"] and window.edit_actions.undo.isEnabled()
+
+
+def test_delete_prunes_the_selected_node_and_shows_the_cost(qtbot, window, sample):
+    open_and_load(qtbot, window, sample("toy_xy"))
+    window.training_panel.width_edit.setText("2, 3, 1")
+    window.training_panel.settings_edited.emit()
+    set_training(window, steps=3, opt="lbfgs")
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+                    timeout=WAIT)
+    qtbot.waitUntil(lambda: window.network_view.snapshots_applied > 0, timeout=WAIT)
+    window.network_view.select_node(1, 2)
+    assert window.network_view.selected is None
+    window.edit_actions.delete.trigger()
+    qtbot.waitUntil(lambda: "prune_node" in window.last_result, timeout=WAIT)
+    result = window.last_result["prune_node"]
+    assert result["width_before"] == [2, 3, 1] and result["width_after"] == [2, 2, 1]
+    assert "Test RMSE" in window.messages.current_text()
+    qtbot.waitUntil(lambda: window.network_view.net_geometry.width == [2, 2, 1],
+                    timeout=WAIT)
+    window.network_view.select_edge(0, 1, 0)
+    window.edit_actions.delete.trigger()
+    qtbot.waitUntil(lambda: "prune_edge" in window.last_result, timeout=WAIT)
+    qtbot.waitUntil(lambda: not bool(window.last_snapshot["active"][0][1, 0]), timeout=WAIT)
+    window.edit_actions.undo.trigger()
+    qtbot.waitUntil(lambda: bool(window.last_snapshot["active"][0][1, 0]), timeout=WAIT)
+
+
+def test_autosave_is_offered_back_after_a_crash(qtbot, make_window, sample):
+    window = make_window()
+    open_and_load(qtbot, window, sample("toy_sin"))
+    window.training_panel.width_edit.setText("1, 1, 1")
+    window.training_panel.settings_edited.emit()
+    set_training(window, steps=3, opt="lbfgs")
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+                    timeout=WAIT)
+    assert window.dirty
+    window.autosave()
+    qtbot.waitUntil(lambda: "save" in window.last_result, timeout=WAIT)
+    recovery = window.recovery_path
+    assert recovery.is_file() and window.dirty and window.current_project is None
+    window.bridge.shutdown()  # a crash: the window never asks, the file stays
+    window.dirty = False
+
+    from kanstudio.gui.main_window import MainWindow
+
+    again = MainWindow(worker_mode="thread")
+    qtbot.addWidget(again)
+    again.unsaved_prompt = lambda: "discard"
+    again.recovery_prompt = lambda: True
+    again.show()
+    again.start_worker()
+    qtbot.waitUntil(lambda: bool(again.worker_state.get("fitted")), timeout=WAIT)
+    assert again.worker_state["model"]["width"] == [1, 1, 1]
+    assert again.current_project is None and again.dirty  # Save asks where to save it
+    assert "recovered" in again.windowTitle()
+    again.close()
+    assert not recovery.exists()  # a clean exit removes it
+
+
+def test_refine_grid_is_followed_by_the_panel_and_training_continues(qtbot, window, sample,
+                                                                     monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    open_and_load(qtbot, window, sample("toy_sin"))
+    set_training(window, steps=2, opt="lbfgs")
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+                    timeout=WAIT)
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
+    window.edit_actions.refine.trigger()
+    qtbot.waitUntil(lambda: "refine" in window.last_result, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.training_panel.grid.value() == 10, timeout=WAIT)
+    sent = []
+    send = window.bridge.send
+    monkeypatch.setattr(window.bridge, "send", lambda c, **f: (sent.append(c), send(c, **f)))
+    window.last_done = None
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None, timeout=WAIT)
+    assert "train" in sent and "new_model" not in sent  # the refined model goes on training
+    assert window.worker_state["model"]["grid"] == 10
