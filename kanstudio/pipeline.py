@@ -1,15 +1,46 @@
-"""The one-click discovery pipeline: train sparse -> prune -> refine -> symbolic -> formula.
+"""The one-click discovery pipeline: train -> prune -> refine -> symbolic -> formula.
 
 ``discover(session)`` yields :class:`PipelineEvent` records (a stage starting, a training
-step, a stage's summary) so the CLI can draw a progress bar and the GUI can show each stage
-as it runs; closing the generator stops the pipeline between steps.
+step, a note, a stage's summary) so the CLI can draw a progress bar and the GUI can show
+each stage as it runs; closing the generator stops the pipeline between steps.
+
+What it does, and why (measured with ``bench/discovery.py`` on the sample datasets):
+
+* **Architecture.** When the session has no width of its own, small networks are tried
+  first, simplest first: ``[n, 1]`` (a sum of 1-D functions), ``[n, 1, 1]`` (an outer
+  function of such a sum: products and quotients through ``exp``/``log``), ``[n, 2, 1]``,
+  then the wide default with sparsity and pruning. Sparsity and pruning alone left
+  ``exp(sin(pi x) + y^2)`` at ``[2, 4, 1]``, and a formula read off redundant nodes is
+  garbage. Small networks have bad local minima (2 seeds in 4 for that formula), so each
+  starts from the best of a few short seeded runs. A network too poor to be worth reading
+  (R² < ``min_network_r2``) skips to the next size; one that fits no better than the
+  formula already found ends the search (noisy data).
+* **Symbolic search.** Functions are chosen by fine-tuning whole formulas, not by each
+  edge's curve alone: every edge's best-ranked candidate; then, if that formula is not
+  exact, every edge's simplest good candidate (``x*y`` is ``((x+y)^2 - (x-y)^2)/4``
+  over ``x^2`` edges whose curves a cosine fits a little better); then, edge by edge, the
+  next candidates in rank order (the network's curve is only approximate: it may favour
+  ``1/x`` over the true ``log``). A change is kept when the formula's error drops by more
+  than its extra complexity costs. Locked parameters are put in a well-conditioned form
+  first (``c e^(a x + b)`` with ``b = 36, c = 1e-14`` cannot be fine-tuned).
+* **Verified snapping.** Constants are snapped at several tolerances, loosest first, and
+  the first formula as accurate on the held-out rows as the exact one is kept, so a float
+  near a simple constant by chance stays a float.
+
+Budgets are counted in training steps, not seconds, so that a seed gives the same formula
+on a busy machine.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from kanstudio.session import FormulaResult, Session
 
@@ -20,9 +51,16 @@ STAGES = ("train", "prune", "refine", "symbolic", "fine-tune", "formula")
 
 @dataclass(frozen=True)
 class PipelineEvent:
+    """One thing the pipeline did.
+
+    ``kind``: "start" (a stage begins; each stage starts once, in order, so a progress bar
+    can count them), "step" (a training step), "note" (a stage runs again for another
+    architecture, or a decision worth showing) or "done" (a stage's summary).
+    """
+
     stage: str
     stage_index: int  # 0-based position in STAGES
-    kind: str  # "start" | "step" | "done"
+    kind: str
     step: int = 0
     steps: int = 0
     train_loss: float = float("nan")
@@ -35,22 +73,281 @@ class PipelineEvent:
 class PipelineSettings:
     """Defaults tuned on the bundled sample datasets (see bench/discovery.py)."""
 
-    sparse_steps: int = 60
-    lamb: float = 1e-2
+    search_widths: bool = True  # try small architectures first when the session has no width
+    starts: int = 3  # seeded short runs per architecture; the best one continues
+    start_steps: int = 6
+    sparse_steps: int = 30  # steps of the first training stage (starts included)
+    lamb: float = 1e-2  # sparsity of the first stage of a wide network (0 for small ones)
     prune_node_threshold: float = 1e-2
     prune_edge_threshold: float = 3e-2
-    after_prune_steps: int = 30
+    after_prune_steps: int = 20
     refine_grid: int = 10
-    refine_steps: int = 40
-    r2_threshold: float = 0.99
-    fine_tune_steps: int = 40
+    refine_steps: int = 20
+    min_network_r2: float = 0.99  # a smaller network's R² under this skips its symbolic stage
+    fine_tune_steps: int = 30
+    trial_steps: int = 10  # fine-tuning of each alternative candidate
+    alternatives: int = 5  # other candidates (R² >= r2_threshold) tried per edge...
+    max_search_edges: int = 12  # ...when the network has at most this many edges
+    simplicity_weight: float = 0.8  # decades of relative MSE one unit of complexity must buy
+    exact_mse: float = 1e-10  # relative MSE of a formula that counts as exact (search stops)
+    snap_tolerances: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
+    patience: int = 3  # training stops after this many steps without progress...
+    stall_tolerance: float = 1e-3  # ...of at least this relative decrease of the loss
+    step_budget: int = 400  # training steps after which no architecture or trial starts...
+    time_budget_s: float = 120.0  # ...nor after this many seconds
+    r2_threshold: float = 0.99  # a candidate's curve fit must reach this to be tried
 
 
-def _train(session: Session, stage: str, steps: int, **opts: Any) -> Iterator[PipelineEvent]:
-    idx = STAGES.index(stage)
-    for r in session.train_iter(steps, **opts):
-        yield PipelineEvent(stage, idx, "step", r.step, steps, r.train_loss, r.test_loss,
-                            r.event)
+@dataclass
+class _Attempt:
+    width: list[int]
+    model: Any
+    network_r2: float
+    rel_mse: float = math.inf  # of the fine-tuned formula on the training rows
+    formula_r2: float = -math.inf  # of the (exact) formula on the held-out rows
+    complexity: int = 0
+
+
+class _Run:
+    """Events bookkeeping: each stage announces "start" once, later visits are notes."""
+
+    def __init__(self, session: Session, p: PipelineSettings) -> None:
+        self.session, self.p = session, p
+        self.started = time.perf_counter()
+        self.announced = -1
+        self.steps_done = 0
+
+    def over_budget(self) -> bool:
+        """Counted in training steps so that a seed gives the same formula on a busy
+        machine; the wall-clock limit is only a safety net."""
+        return (self.steps_done > self.p.step_budget
+                or time.perf_counter() - self.started > self.p.time_budget_s)
+
+    def enter(self, stage: str, message: str) -> PipelineEvent:
+        idx = STAGES.index(stage)
+        kind = "start" if idx > self.announced else "note"
+        self.announced = max(self.announced, idx)
+        return PipelineEvent(stage, idx, kind, message=message)
+
+    def train(self, stage: str, steps: int, quick: bool = False, **opts: Any
+              ) -> Iterator[PipelineEvent]:
+        """Train up to ``steps``; stop early once the loss has stalled for ``patience``
+        steps (each L-BFGS step is many iterations, so a stall is a real plateau). A
+        ``quick`` run (a candidate's trial) stops once the loss no longer halves per step:
+        a right formula converges in a few steps, a wrong one crawls."""
+        idx = STAGES.index(stage)
+        patience, tolerance = (2, 0.5) if quick else (self.p.patience, self.p.stall_tolerance)
+        best, stalled = math.inf, 0
+        records = self.session.train_iter(steps, **opts)
+        try:
+            for r in records:
+                self.steps_done += 1
+                yield PipelineEvent(stage, idx, "step", r.step, steps, r.train_loss,
+                                    r.test_loss, r.event)
+                if r.event == "grid_update" or not math.isfinite(r.train_loss):
+                    best, stalled = math.inf, 0  # the grid moved: losses are not comparable
+                elif r.train_loss < best * (1.0 - tolerance):
+                    best, stalled = r.train_loss, 0
+                else:
+                    stalled += 1
+                    if stalled >= patience:
+                        break
+        finally:
+            records.close()
+
+
+# ---------------------------------------------------------------------------- helpers
+def _rel_mse(session: Session) -> float:
+    """Training MSE of the model over the target's variance (scale free)."""
+    y = session.dataset.y[session.train_idx]
+    var = float(np.mean(np.var(y, axis=0))) or 1.0
+    return session.metrics()["train_rmse"] ** 2 / var
+
+
+def _canonical(name: str, a: float, b: float, c: float, d: float) -> tuple[float, ...]:
+    """The same curve ``c f(a x + b) + d`` with redundant parameters fixed.
+
+    ``c exp(a x + b) = (c e^b) exp(a x)``; ``c (a x + b)^k = (c a^k) (x + b/a)^k``, and
+    alike for ``log`` and ``sqrt``. The fit may return ``b = 36, c = 1e-14`` for an
+    exponential, where fine-tuning cannot move (the gradient in ``c`` is ``e^36``).
+    """
+    if name == "exp" and abs(b) < 700 and math.isfinite(c * math.exp(b)):
+        return a, 0.0, c * math.exp(b), d
+    if name == "x":
+        return 1.0, 0.0, c * a, d + c * b
+    power = {"x^2": 2, "x^3": 3, "x^4": 4, "1/x": -1, "1/x^2": -2, "sqrt": 0.5}.get(name)
+    if power is not None and a != 0:
+        scale = abs(a) if name == "sqrt" else a
+        sign = 1.0 if name != "sqrt" else math.copysign(1.0, a)
+        return sign, b / scale, c * scale**power, d
+    if name == "log" and a != 0:
+        return math.copysign(1.0, a), b / abs(a), c, d + c * math.log(abs(a))
+    return a, b, c, d
+
+
+def _lock(session: Session, edge: tuple[int, int, int], name: str) -> None:
+    session.lock(*edge, name)
+    net = session.model.network_
+    a, b, c, d = net.layers[edge[0]].symbolic_params[edge[1], edge[2]].tolist()
+    params = _canonical(name, a, b, c, d)
+    if all(math.isfinite(v) for v in params):
+        # Same curve, better-conditioned parameters: no new undo step needed.
+        session.model.lock_edge(*edge, name, params)
+
+
+def _score(rel_mse: float, complexity: int, weight: float) -> float:
+    return math.log10(rel_mse + 1e-14) + weight * complexity
+
+
+# ---------------------------------------------------------------------------- stages
+def _fit_network(run: _Run, width: list[int] | None, lamb: float) -> Iterator[PipelineEvent]:
+    """train (best of a few seeded starts) -> prune -> refine, each followed by training."""
+    s, p = run.session, run.p
+    yield run.enter("train", f"training {width or s.default_width()}"
+                    + (f" with sparsity λ={lamb:g}" if lamb else ""))
+    base_seed, best = s.settings.seed, None
+    starts = max(1, p.starts)
+    try:
+        for k in range(starts):
+            s.settings.seed = base_seed + k
+            s.new_model(width)
+            if starts > 1:
+                yield from run.train("train", p.start_steps, lamb=lamb)
+                loss = s.metrics()["train_rmse"]
+                if best is None or loss < best[0]:
+                    best = (loss, s.model)
+    finally:
+        s.settings.seed = base_seed
+    if best is not None and best[1] is not s.model:
+        _adopt(s, best[1], "the best of the seeded starts")
+    rest = p.sparse_steps - (p.start_steps if starts > 1 else 0)
+    yield from run.train("train", max(rest, 1), lamb=lamb)
+
+    yield run.enter("prune", "pruning")
+    info = s.prune(p.prune_node_threshold, p.prune_edge_threshold)
+    yield PipelineEvent("prune", 1, "done", message=f"width {info['width_after']}", info=info)
+    if lamb > 0 or info["width_after"] != info["width_before"]:
+        yield from run.train("prune", p.after_prune_steps, lamb=0.0)
+
+    yield run.enter("refine", f"refining the grid to {p.refine_grid}")
+    s.refine(p.refine_grid)
+    yield from run.train("refine", p.refine_steps, lamb=0.0)
+
+
+def _assign(run: _Run, locked: dict, choice: dict, steps: int, quick: bool = False
+            ) -> Iterator[PipelineEvent]:
+    """Lock the edges whose function differs from ``locked``, fine-tune; returns the
+    relative MSE and how many undo steps that took (``yield from`` value)."""
+    ops = 0
+    for edge, cand in choice.items():
+        if locked.get(edge) is None or locked[edge].name != cand.name:
+            _lock(run.session, edge, cand.name)
+            ops += 1
+    yield from run.train("fine-tune", steps, quick=quick, lamb=0.0, update_grid=False)
+    return _rel_mse(run.session), ops + 1
+
+
+def _simplest(cands: list, r2_threshold: float) -> Any:
+    """The least complex candidate whose curve fit reaches ``r2_threshold`` (library order
+    breaks ties), else the best-ranked one."""
+    from kanstudio.symbolic.library import LIBRARY
+
+    order = {name: k for k, name in enumerate(LIBRARY)}
+    good = [c for c in cands if c.r2 >= r2_threshold]
+    return min(good, key=lambda c: (c.complexity, order.get(c.name, 0))) if good else cands[0]
+
+
+def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
+    """Choose a function for every edge by fine-tuning whole formulas (module docstring):
+    best-ranked candidates, then the simplest good ones, then other candidates edge by edge
+    (networks of at most ``max_search_edges`` edges), within the step budget."""
+    s, p = run.session, run.p
+    yield run.enter("symbolic", f"fitting symbolic functions on {attempt.width}")
+    cands = {edge: [c for c in s.suggest(*edge) if c.ok] for edge in s.model.active_edges()}
+    for edge in [e for e, fits in cands.items() if not fits]:  # nothing fits its curve
+        s.prune_edge(*edge)
+        del cands[edge]
+    edges = list(cands)
+    choice = {edge: cands[edge][0] for edge in edges}
+    yield PipelineEvent("symbolic", 3, "done", message=", ".join(
+        f"{e}: {c.name} (R²={c.r2:.5f})" for e, c in choice.items()), info={"choice": choice})
+
+    def score(rel_mse: float, assignment: dict) -> float:
+        return _score(rel_mse, sum(c.complexity for c in assignment.values()),
+                      p.simplicity_weight)
+
+    yield run.enter("fine-tune", "fine-tuning symbolic parameters")
+    current, _ = yield from _assign(run, {}, choice, p.fine_tune_steps)
+    simple = {edge: _simplest(cands[edge], p.r2_threshold) for edge in edges}
+    if current > p.exact_mse and simple != choice and not run.over_budget() and (
+            len(edges) <= p.max_search_edges):
+        trial, ops = yield from _assign(run, choice, simple, p.fine_tune_steps)
+        if score(trial, simple) < score(current, choice):
+            yield PipelineEvent("fine-tune", 4, "note", message=(
+                f"simpler functions fit better (relative MSE {current:.3g} -> {trial:.3g})"))
+            choice, current = simple, trial
+        else:
+            for _ in range(ops):
+                s.undo()
+    search = len(edges) <= p.max_search_edges
+    for edge in sorted(edges, key=lambda e: choice[e].r2) if search else []:
+        if current <= p.exact_mse or run.over_budget():
+            break
+        # The next candidates in rank order, not only better fits: the network's curve is
+        # itself approximate (1/x may fit it better than the true log), and on a narrow
+        # input range x, log, 1/x, sqrt, ... fit equally well; the fine-tuned formula
+        # tells them apart.
+        base = choice[edge]
+        others = [c for c in cands[edge] if c.name != base.name and c.r2 >= p.r2_threshold]
+        trials = []
+        for alt in others[: p.alternatives]:
+            if run.over_budget():
+                break
+            trial_choice = {**choice, edge: alt}
+            trial, ops = yield from _assign(run, choice, trial_choice, p.trial_steps,
+                                            quick=True)
+            for _ in range(ops):
+                s.undo()
+            trials.append((score(trial, trial_choice), trial, alt))
+            if trial <= p.exact_mse:
+                break
+        best_trial = min(trials, key=lambda t: t[0], default=None)
+        if best_trial is not None and best_trial[0] < score(current, choice):
+            _, trial, alt = best_trial
+            before, choice = choice, {**choice, edge: alt}
+            current, _ = yield from _assign(run, before, choice, p.fine_tune_steps)
+            yield PipelineEvent("fine-tune", 4, "note", message=(
+                f"edge {edge}: {alt.name} instead of {base.name} (relative MSE {trial:.3g} "
+                f"in a short trial, {current:.3g} fine-tuned)"))
+    attempt.rel_mse = current
+    attempt.complexity = sum(c.complexity for c in choice.values())
+    attempt.formula_r2 = s.metrics()["test_r2"]
+
+
+def _formula(run: _Run) -> FormulaResult:
+    """The formula snapped at the loosest tolerance that costs no accuracy on the held-out
+    rows (all edges are locked, so the network *is* the exact formula)."""
+    s, p = run.session, run.p
+    scale = 1e-9 * (float(np.std(s.dataset.y)) or 1.0)
+    results = []
+    for tol in sorted(p.snap_tolerances, reverse=True):
+        r = s.formula(tol=tol)
+        if not math.isfinite(r.formula_test_rmse):
+            continue
+        if r.formula_test_rmse <= 1.05 * r.network_test_rmse + scale:
+            return r
+        results.append(r)
+    if not results:
+        return s.formula(tol=min(p.snap_tolerances))
+    floor = min(r.formula_test_rmse for r in results)
+    return next(r for r in results if r.formula_test_rmse <= 1.05 * floor + scale)
+
+
+def _widths(session: Session, p: PipelineSettings) -> list[list[int] | None]:
+    if session.settings.width is not None or not p.search_widths:
+        return [None]
+    n, m = session.dataset.n_inputs, session.dataset.n_outputs
+    return [[n, m], [n, 1, m], [n, 2, m], None]  # None: the session's default, sparse
 
 
 def discover(
@@ -59,34 +356,67 @@ def discover(
     """Run the whole pipeline on ``session``; the last event carries the FormulaResult
     in ``info["formula"]``."""
     p = settings or PipelineSettings()
-    if session.model is None:
-        session.new_model()
-    yield PipelineEvent("train", 0, "start", message="training with sparsity")
-    yield from _train(session, "train", p.sparse_steps, lamb=p.lamb)
+    run = _Run(session, p)
+    widths = _widths(session, p)
+    attempts: list[_Attempt] = []
+    for k, width in enumerate(widths):
+        if attempts and run.over_budget():
+            break
+        # Sparsity only where pruning has to find the shape: the default (wide) network.
+        yield from _fit_network(run, width, p.lamb if width is None else 0.0)
+        attempt = _Attempt(session.model.width_, session.model,
+                           session.metrics()["test_r2"])
+        attempts.append(attempt)
+        best_r2 = max((a.formula_r2 for a in attempts), default=-math.inf)
+        if 1.0 - attempt.network_r2 > 0.8 * (1.0 - best_r2):
+            yield PipelineEvent("train", 0, "note", message=(
+                f"width {attempt.width} fits no better (R²={attempt.network_r2:.6f}) than the "
+                f"formula found (R²={best_r2:.6f}): keeping that"))
+            break
+        if attempt.network_r2 < p.min_network_r2 and k < len(widths) - 1:
+            yield PipelineEvent("train", 0, "note", message=(
+                f"width {attempt.width} fits with R²={attempt.network_r2:.4f}: trying a "
+                "larger network"))
+            continue
+        yield from _symbolic(run, attempt)
+        attempt.model = session.model
+        if attempt.rel_mse <= p.exact_mse:
+            break
+    done = [a for a in attempts if math.isfinite(a.rel_mse)]
+    best_r2 = max((a.formula_r2 for a in done), default=-math.inf)
+    skipped = [a for a in attempts if not math.isfinite(a.rel_mse)
+               and 1.0 - a.network_r2 < 0.5 * (1.0 - best_r2)]
+    if skipped:  # a network skipped as too poor still beats every formula: read it too
+        best = max(skipped, key=lambda a: a.network_r2)
+        if best.model is not session.model:
+            _adopt(session, best.model, f"width {best.width}")
+        yield from _symbolic(run, best)
+        best.model = session.model
+        done.append(best)
+    # Simplest first; a later one must be clearly more accurate to win.
+    done.sort(key=lambda a: attempts.index(a))
+    best = done[0]
+    for a in done[1:]:
+        if _score(a.rel_mse, a.complexity, p.simplicity_weight) < _score(
+                best.rel_mse, best.complexity, p.simplicity_weight):
+            best = a
+    if best.model is not session.model:
+        _adopt(session, best.model, f"width {best.width}")
 
-    yield PipelineEvent("prune", 1, "start", message="pruning")
-    info = session.prune(p.prune_node_threshold, p.prune_edge_threshold)
-    yield PipelineEvent("prune", 1, "done", message=f"width {info['width_after']}", info=info)
-    yield from _train(session, "prune", p.after_prune_steps, lamb=0.0)
-
-    yield PipelineEvent("refine", 2, "start", message=f"refining the grid to {p.refine_grid}")
-    session.refine(p.refine_grid)
-    yield from _train(session, "refine", p.refine_steps, lamb=0.0)
-
-    yield PipelineEvent("symbolic", 3, "start", message="fitting symbolic functions")
-    results = session.auto_symbolic(p.r2_threshold)
-    numeric = [r for r in results if not r.locked]
-    if numeric:  # a formula needs every edge: lock the rest to their best candidates
-        session.auto_symbolic(lock_all=True)
-    yield PipelineEvent("symbolic", 3, "done",
-                        message=f"{len(results) - len(numeric)} of {len(results)} edges "
-                                f"passed R² ≥ {p.r2_threshold}",
-                        info={"results": results})
-
-    yield PipelineEvent("fine-tune", 4, "start", message="fine-tuning symbolic parameters")
-    yield from _train(session, "fine-tune", p.fine_tune_steps, lamb=0.0, update_grid=False)
-
-    yield PipelineEvent("formula", 5, "start", message="composing the formula")
-    result: FormulaResult = session.formula()
+    yield run.enter("formula", "composing the formula")
+    result = _formula(run)
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
-                        info={"formula": result})
+                        info={"formula": result, "width": best.width,
+                              "training_steps": run.steps_done,
+                              "attempts": [a.width for a in attempts]})
+
+
+def _adopt(session: Session, model: Any, what: str) -> None:
+    """Make an earlier model the session's current one, as one undo step.
+
+    Session has no public verb for this yet (requested); until then its own undo and
+    history helpers keep the operation undoable and recorded.
+    """
+    session._checkpoint(f"adopt {what}")
+    session.model = copy.deepcopy(model)
+    session._record("adopt", what=what)

@@ -32,19 +32,46 @@ __all__ = [
     "verify_formula",
 ]
 
-_BASES: list[tuple[sympy.Expr, float]] = [
-    (sympy.Integer(1), 1.0),
-    (sympy.pi, math.pi),
-    (1 / sympy.pi, 1 / math.pi),
-    (sympy.sqrt(2), math.sqrt(2)),
-    (sympy.sqrt(3), math.sqrt(3)),
-    (sympy.sqrt(sympy.pi), math.sqrt(math.pi)),
-    (1 / sympy.sqrt(sympy.pi), 1 / math.sqrt(math.pi)),
-    (sympy.sqrt(2 * sympy.pi), math.sqrt(2 * math.pi)),
-    (1 / sympy.sqrt(2 * sympy.pi), 1 / math.sqrt(2 * math.pi)),
-    (sympy.pi**2, math.pi**2),
-    (sympy.E, math.e),
+# Simple constants a fitted float may stand for: (sympy form, value, cost). A float is
+# snapped to ``p/q * base`` only for the small numerators and denominators below, so an
+# arbitrary float has little chance of lying near a candidate: at relative tolerance 1e-3
+# the candidates cover well under 10% of any decade (``_snap`` explains the ranking).
+_BASES: list[tuple[sympy.Expr, float, int]] = [
+    (sympy.Integer(1), 1.0, 0),
+    (sympy.pi, math.pi, 1),
+    (1 / sympy.pi, 1 / math.pi, 2),
+    (sympy.sqrt(2), math.sqrt(2), 2),
+    (sympy.sqrt(3), math.sqrt(3), 2),
+    (sympy.sqrt(2 * sympy.pi), math.sqrt(2 * math.pi), 3),
+    (1 / sympy.sqrt(2 * sympy.pi), 1 / math.sqrt(2 * math.pi), 3),
+    (sympy.sqrt(sympy.pi), math.sqrt(math.pi), 3),
+    (1 / sympy.sqrt(sympy.pi), 1 / math.sqrt(math.pi), 3),
 ]
+_MAX_DENOMINATOR = 4
+_MAX_NUMERATOR = 12  # for rationals; multiples of an irrational base go up to 4
+_MAX_IRRATIONAL_NUMERATOR = 4
+
+
+def _candidates() -> list[tuple[float, int, sympy.Expr]]:
+    """Every simple constant (value, cost, expression), positive ones only."""
+    out: dict[float, tuple[float, int, sympy.Expr]] = {}
+    for base, base_value, base_cost in _BASES:
+        top = _MAX_NUMERATOR if base_cost == 0 else _MAX_IRRATIONAL_NUMERATOR
+        for q in range(1, _MAX_DENOMINATOR + 1):
+            for p in range(1, top * q + 1):
+                frac = Fraction(p, q)
+                if frac.denominator != q or frac > top:
+                    continue
+                value = float(frac) * base_value
+                cost = base_cost + len(str(p)) + (q > 1) + (q > 2)
+                key = round(value, 12)
+                if key not in out or cost < out[key][1]:
+                    out[key] = (value, cost, sympy.Rational(p, q) * base)
+    return sorted(out.values(), key=lambda c: c[0])
+
+
+_CANDIDATES = _candidates()
+_CANDIDATE_VALUES = np.array([c[0] for c in _CANDIDATES])
 
 
 class NumericEdgeError(ValueError):
@@ -101,30 +128,44 @@ def network_formulas(
     return nodes
 
 
-def _snap(value: float, tol: float) -> sympy.Expr | None:
-    if abs(value) <= tol:
+def _snap(value: float, tol: float, zero_tol: float) -> sympy.Expr | None:
+    """The simplest constant within ``tol`` (relative) of ``value``, or None.
+
+    Among the candidates within tolerance the cheapest wins (integers before fractions,
+    fractions before multiples of pi, ...), then the closest; ``|value| <= zero_tol`` is 0.
+    """
+    if not math.isfinite(value):
+        return None
+    if abs(value) <= zero_tol:
         return sympy.Integer(0)
+    size = abs(value)
+    lo = np.searchsorted(_CANDIDATE_VALUES, size / (1 + tol), side="left")
+    hi = np.searchsorted(_CANDIDATE_VALUES, size / (1 - tol) if tol < 1 else np.inf,
+                         side="right")
     best = None
-    for base, base_value in _BASES:
-        ratio = value / base_value
-        frac = Fraction(ratio).limit_denominator(12)
-        if frac == 0 or abs(frac.numerator) > 1000:
+    for cand_value, cost, cand in _CANDIDATES[lo:hi]:
+        err = abs(cand_value - size)
+        if err > tol * cand_value:
             continue
-        if abs(float(frac) * base_value - value) <= tol * max(1.0, abs(value)):
-            cost = frac.denominator + len(str(abs(frac.numerator)))
-            if best is None or cost < best[0]:
-                best = (cost, sympy.Rational(frac.numerator, frac.denominator) * base)
-        if best is not None and best[0] <= 2:
-            break
-    return None if best is None else best[1]
+        if best is None or (cost, err) < (best[0], best[1]):
+            best = (cost, err, cand)
+    if best is None:
+        return None
+    return best[2] if value > 0 else -best[2]
 
 
-def snap_constants(expr: sympy.Expr, tol: float = 1e-3) -> sympy.Expr:
-    """Replace each float within ``tol`` (relative above 1, absolute below) of a simple
-    constant by that constant; floats with no simple neighbour stay as they are."""
+def snap_constants(expr: sympy.Expr, tol: float = 1e-3, zero_tol: float | None = None
+                   ) -> sympy.Expr:
+    """Replace each float within ``tol`` (relative) of a simple constant by that constant.
+
+    Simple constants are ``p/q``, ``p/q * pi``, ``p/q * sqrt(2)``, ``p/q / sqrt(2*pi)``, ...
+    with ``q <= 4`` and small ``p`` (see ``_BASES``); floats with ``|v| <= zero_tol``
+    (default: ``tol``) become 0; floats with no simple neighbour stay as they are.
+    """
+    zero = tol if zero_tol is None else zero_tol
     mapping = {}
     for f in expr.atoms(sympy.Float):
-        snapped = _snap(float(f), tol)
+        snapped = _snap(float(f), tol, zero)
         if snapped is not None:
             mapping[f] = snapped
     return expr.xreplace(mapping)
@@ -139,21 +180,67 @@ def round_constants(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
     return expr.xreplace(mapping)
 
 
-def tidy_formula(expr: sympy.Expr, tol: float = 1e-3, digits: int = 4) -> sympy.Expr:
+#: Expressions with more operations than this are not passed to ``sympy.simplify``, which
+#: can take minutes on a large network's formula; they are still expanded and snapped.
+SIMPLIFY_MAX_OPS = 150
+
+
+def _split_constant_factor(arg: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """``arg = c * rest`` with a float ``c``: (|c|, sign(c) * rest), else None."""
+    if not isinstance(arg, sympy.Mul):
+        return None
+    coeff, rest = arg.as_coeff_Mul()
+    if not isinstance(coeff, sympy.Float) or coeff == 0 or rest == 1:
+        return None
+    return abs(coeff), (rest if coeff > 0 else -rest)
+
+
+def _pull_out_constants(expr: sympy.Expr) -> sympy.Expr:
+    """``log(c*u) -> log|c| + log(±u)`` and ``(c*u)**e -> |c|**e * (±u)**e``.
+
+    Both hold for real values wherever the left side is real (``c*u > 0`` for the log; for
+    the power ``|c| > 0``), so no positivity has to be assumed of the symbols. They let
+    ``exp(k*log(c*x))`` become ``c**k * x**k`` and its constants snap.
+    """
+
+    def rewrite(node: sympy.Expr) -> sympy.Expr:
+        if isinstance(node, sympy.log):
+            split = _split_constant_factor(node.args[0])
+            if split is not None:
+                return sympy.log(split[0]) + sympy.log(split[1])
+        elif isinstance(node, sympy.Pow) and not node.exp.is_Integer:
+            split = _split_constant_factor(node.base)
+            if split is not None:
+                return split[0] ** node.exp * split[1] ** node.exp
+        return node
+
+    return expr.replace(lambda node: isinstance(node, sympy.log | sympy.Pow), rewrite)
+
+
+def tidy_formula(expr: sympy.Expr, tol: float = 1e-3, digits: int = 4,
+                 zero_tol: float | None = None) -> sympy.Expr:
     """Expand, snap constants, simplify; what remains unsnapped is rounded for display.
 
     Expansion first makes non-unique parameterisations meet: ``c * exp(u + b)`` becomes
     ``c e^b exp(u)`` whose constant is then snapped; ``(a x + b)^2`` becomes a polynomial
-    whose coefficients snap one by one.
+    whose coefficients snap one by one; ``exp(k log(a x))`` becomes ``a^k x^k``. ``tol``
+    and ``zero_tol`` are those of :func:`snap_constants`.
     """
-    work = sympy.expand(expr, power_exp=True, deep=True)
-    work = sympy.expand(snap_constants(work, tol))
-    work = snap_constants(work, tol)
-    try:
-        work = sympy.simplify(work)
-    except (RecursionError, TypeError, ValueError):  # keep the snapped form
-        pass
-    work = sympy.powsimp(work, combine="exp")
+
+    def expand_and_snap(e: sympy.Expr) -> sympy.Expr:
+        e = sympy.expand(e, power_exp=True, deep=True)
+        return snap_constants(e, tol, zero_tol)
+
+    work = expand_and_snap(expr)
+    work = expand_and_snap(_pull_out_constants(work))
+    # simplify is for snapped formulas (it takes seconds, and on a large formula with floats
+    # gigabytes, to rearrange a few constants it cannot snap anyway).
+    if not work.has(sympy.Float) and sympy.count_ops(work) <= SIMPLIFY_MAX_OPS:
+        try:
+            work = sympy.simplify(work)
+        except (RecursionError, TypeError, ValueError):  # keep the snapped form
+            pass
+    work = snap_constants(sympy.powsimp(work, combine="exp"), tol, zero_tol)
     return round_constants(work, digits)
 
 

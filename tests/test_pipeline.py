@@ -1,0 +1,79 @@
+"""The one-click discovery pipeline recovers known formulas; constants snap only when simple."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import sympy
+
+from kanstudio.data import load_dataset
+from kanstudio.pipeline import STAGES, discover
+from kanstudio.session import Session
+from kanstudio.symbolic.formula import snap_constants, tidy_formula
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_datasets"
+x, y, a, b = sympy.symbols("x y a b")
+
+
+def _discover(name: str, target: str = "f"):
+    session = Session(load_dataset(SAMPLES / name, target=target))
+    events = list(discover(session))
+    return session, events, events[-1].info["formula"]
+
+
+@pytest.fixture(scope="module")
+def toy_sin():
+    return _discover("toy_sin.csv")
+
+
+def test_discover_recovers_sin_pi_x_exactly(toy_sin):
+    _, _, result = toy_sin
+    assert sympy.simplify(result.expressions[0] - sympy.sin(sympy.pi * x)) == 0
+    assert result.formula_test_r2 > 1 - 1e-9
+
+
+def test_every_stage_starts_once_in_order(toy_sin):
+    _, events, _ = toy_sin
+    starts = [e.stage for e in events if e.kind == "start"]
+    assert starts == list(STAGES)
+    assert all(e.stage_index == STAGES.index(e.stage) for e in events)
+
+
+def test_discover_prunes_the_unused_input_and_recovers_the_formula():
+    session, _, result = _discover("irrelevant_column.csv")
+    assert sympy.simplify(result.expressions[0] - (sympy.exp(a) + b**2)) == 0
+    assert session.model.input_ids_ == [0, 1]  # column c is gone
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (3.14159, sympy.pi),
+    (0.50001, sympy.Rational(1, 2)),
+    (-0.49999, -sympy.Rational(1, 2)),
+    (0.39894, 1 / sympy.sqrt(2 * sympy.pi)),
+    (6.2832, 2 * sympy.pi),
+    (0.079577, 1 / (4 * sympy.pi)),
+    (2.0004, sympy.Integer(2)),
+    (0.0004, sympy.Integer(0)),
+])
+def test_snap_constants_snaps_simple_constants(value, expected):
+    assert sympy.simplify(snap_constants(sympy.Float(value) * x) - expected * x) == 0
+
+
+@pytest.mark.parametrize("value", [0.3963, 1.2345, 759.3, 47.03, 0.1422])
+def test_snap_constants_leaves_other_floats_alone(value):
+    snapped = snap_constants(sympy.Float(value) * x)
+    assert snapped.atoms(sympy.Float) == {sympy.Float(value)}
+
+
+def test_tidy_pulls_constants_out_of_logs_and_powers():
+    # How a [2, 1, 1] network with log edges and an exp output reads P / (4 pi r^2):
+    # c exp(1.5 (2/3 log(P/2) - 4/3 log(2 r)) + 0.3) with c e^0.3 / 8 = 1 / (4 pi).
+    p, r = sympy.symbols("P r")
+    f = sympy.Float
+    c = 2 / math.pi / math.exp(0.3)
+    network = f(c) * sympy.exp(
+        f(1.5) * (f(0.6666667) * sympy.log(f(0.5) * p + f(1e-7))
+                  - f(1.3333333) * sympy.log(f(2.0) * r)) + f(0.3))
+    assert sympy.simplify(tidy_formula(network) - p / (4 * sympy.pi * r**2)) == 0
