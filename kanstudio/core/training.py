@@ -120,6 +120,7 @@ def _closure(net, optimizer, xb, yb, s: TrainSettings, reg_value: list, mse_valu
     return closure
 
 
+EVAL_ROWS = 20_000
 SMALL_WORK = 2_000_000  # rows x edges under which one CPU thread beats several
 
 
@@ -182,6 +183,13 @@ def train_steps(
     lr = s.lr
     optimizer = _make_optimizer(params, s.opt, lr)
     grid_x = x_train if n <= 20000 else x_train[torch.as_tensor(rng.choice(n, 20000, False))]
+    # Per-step test loss on a fixed subset of big test sets (the full set at the last step),
+    # so that a million-row file does not spend most of each step on evaluation.
+    x_eval, y_eval = x_test, y_test
+    if x_test is not None and y_test is not None and x_test.shape[0] > EVAL_ROWS:
+        pick = torch.as_tensor(rng.choice(x_test.shape[0], EVAL_ROWS, replace=False),
+                               device=x_test.device)
+        x_eval, y_eval = x_test[pick], y_test[pick]
     last_good = [p.detach().clone() for p in params]
     failures = 0
     test_loss = float("nan")
@@ -247,7 +255,8 @@ def train_steps(
             if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
                 step % s.eval_every == 0 or step == s.steps
             ):
-                test_loss = _rmse(net, x_test, y_test)
+                last = step == s.steps
+                test_loss = _rmse(net, x_test if last else x_eval, y_test if last else y_eval)
             train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)
             yield StepRecord(step, train_loss, test_loss, reg_value[0], lr, event)
     finally:
