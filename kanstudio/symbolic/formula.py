@@ -5,9 +5,13 @@ is ``c * f(a * x + b) + d`` with its library function's sympy form, a pruned edg
 and a still-numeric edge is either refused (the default, with a message naming the edges)
 or kept as an undefined function ``phi_l_i_j(x)`` so the user still sees the structure.
 
-``snap_constants`` replaces floats that are within a tolerance of a simple constant
-(``p/q``, ``p/q * pi``, ``p/q * sqrt(2)``, ...) by that constant; ``tidy_formula`` expands,
-snaps and re-simplifies, which is what recovers ``exp(sin(pi*x) + y**2)`` from a network.
+``snap_constants`` replaces floats that are within a relative tolerance of a simple
+constant (``p/q`` with ``q <= 4``, small multiples of ``pi``, ``1/pi``, ``sqrt(2)``,
+``1/sqrt(2*pi)``, ...) by that constant, and nothing else: a float with no simple
+neighbour stays a float. ``tidy_formula`` expands (moving constants out of ``exp``, ``log``
+and powers), snaps and re-simplifies, which is what recovers ``exp(sin(pi*x) + y**2)`` or
+``P/(4*pi*r**2)`` from a network. Whether a snapped formula is still as accurate is for the
+caller to check on data (the discovery pipeline tries several tolerances).
 """
 
 from __future__ import annotations
