@@ -77,3 +77,10 @@ def test_tidy_pulls_constants_out_of_logs_and_powers():
         f(1.5) * (f(0.6666667) * sympy.log(f(0.5) * p + f(1e-7))
                   - f(1.3333333) * sympy.log(f(2.0) * r)) + f(0.3))
     assert sympy.simplify(tidy_formula(network) - p / (4 * sympy.pi * r**2)) == 0
+
+
+def test_discover_turns_a_product_into_x_times_y():
+    """The KAN builds x*y from squares of sums; simplification must give back x*y."""
+    session, _, result = _discover("toy_xy.csv")
+    assert sympy.simplify(result.expressions[0] - x * y) == 0
+    assert result.formula_test_r2 > 0.9999
