@@ -147,21 +147,18 @@ class Session:
 
     def undo(self) -> str:
         """Restore the model as it was before the last change; returns what was undone."""
-        if not self._undo:
-            raise SessionError("nothing to undo")
-        label, model = self._undo.pop()
-        self._redo.append((label, self.model))
-        self.model = model
-        self._record("undo", what=label)
-        return label
+        return self._swap(self._undo, self._redo, "undo")
 
     def redo(self) -> str:
-        if not self._redo:
-            raise SessionError("nothing to redo")
-        label, model = self._redo.pop()
-        self._undo.append((label, self.model))
+        return self._swap(self._redo, self._undo, "redo")
+
+    def _swap(self, source: list, target: list, op: str) -> str:
+        if not source:
+            raise SessionError(f"nothing to {op}")
+        label, model = source.pop()
+        target.append((label, self.model))
         self.model = model
-        self._record("redo", what=label)
+        self._record(op, what=label)
         return label
 
     # ------------------------------------------------------------------ model

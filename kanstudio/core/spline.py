@@ -57,52 +57,35 @@ def uniform_knots(
     return extend_knots(inner, k)
 
 
-def _local_basis(
-    x: torch.Tensor, knots: torch.Tensor, k: int, want_derivative: bool
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """The ``k + 1`` non-zero basis values at each sample.
+def _local_basis(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k + 1`` basis functions live on each sample's knot interval, by Cox-de Boor.
 
-    x: (batch, n_in); knots: (n_in, K). Returns ``values`` (n_in, batch, k+1), optionally
-    ``dvalues`` (same shape, d/dx), ``index`` (n_in, batch, k+1) basis indices clamped to
-    ``[0, G + k - 1]`` and ``valid`` (n_in, batch, k+1) marking indices that exist.
+    x: (batch, n_in), every sample inside the grid; knots: (n_in, K) -> (n_in, batch, k+1),
+    entry ``r`` being ``B_{s-k+r}(x)`` for the interval ``s`` holding ``x``. Used to
+    tabulate :func:`interval_table`; training evaluates that table instead.
     """
-    n_in, n_knots = knots.shape
-    nb = n_basis(n_knots, k)
+    n_knots = knots.shape[1]
     xt = x.t().contiguous()  # (n_in, batch)
-    # Interval s with knots[s] <= x < knots[s + 1]; samples outside are zeroed below.
     s = torch.searchsorted(knots.contiguous(), xt, right=True) - 1  # (n_in, batch)
-    inside = (s >= 0) & (s <= n_knots - 2)
     s = s.clamp(0, n_knots - 2)
-    offsets = torch.arange(k + 1, device=x.device)
-    index = (s - k)[..., None] + offsets  # (n_in, batch, k+1) basis index in [-k, K-2]
-    valid = inside[..., None] & (index >= 0) & (index < nb)
-    index = index.clamp(0, nb - 1)
+    xe = xt[..., None]  # (n_in, batch, 1)
+    values = torch.ones_like(xe)  # order 0: the single live function
     if k == 0:
-        ones = torch.ones(n_in, xt.shape[1], 1, dtype=x.dtype, device=x.device)
-        return ones, (torch.zeros_like(ones) if want_derivative else None), index, valid
+        return values
     # The 2k knots around the interval: window[q] = t[s + 1 - k + q], q = 0 .. 2k-1,
     # read from a copy padded by k repeated end knots so every index exists.
     padded = torch.cat([knots[:, :1].expand(-1, k), knots, knots[:, -1:].expand(-1, k)], 1)
     window_index = (s + 1)[..., None] + torch.arange(2 * k, device=x.device)
-    window = padded.gather(1, window_index.reshape(n_in, -1)).reshape(n_in, -1, 2 * k)
-    xe = xt[..., None]  # (n_in, batch, 1)
-    values = torch.ones_like(xe)  # order 0: the single live function
-    lower = values
+    window = padded.gather(1, window_index.reshape(knots.shape[0], -1))
+    window = window.reshape(knots.shape[0], -1, 2 * k)
     for j in range(1, k + 1):
-        # Cox-de Boor on the live functions only: B_{r,j} mixes B_{r,j-1} and B_{r+1,j-1}.
+        # B_{r,j} mixes B_{r,j-1} and B_{r+1,j-1}.
         right = window[..., k : k + j]  # t[s + 1 + r], r = 0..j-1
         left = window[..., k - j : k]  # t[s + 1 - j + r]
         denom = right - left
         temp = values / torch.where(denom == 0, torch.ones_like(denom), denom)
-        lower = values
         values = nn_pad(temp * (right - xe), (0, 1)) + nn_pad(temp * (xe - left), (1, 0))
-    dvalues = None
-    if want_derivative:
-        # B'_{m,k} = k (B_{m,k-1} / (t_{m+k} - t_m) - B_{m+1,k-1} / (t_{m+k+1} - t_{m+1}))
-        span = window[..., k:] - window[..., :k]
-        slope = k * lower / torch.where(span == 0, torch.ones_like(span), span)
-        dvalues = nn_pad(slope, (1, 0)) - nn_pad(slope, (0, 1))
-    return values, dvalues, index, valid
+    return values
 
 
 def interval_table(knots: torch.Tensor, k: int) -> torch.Tensor:
@@ -124,7 +107,7 @@ def interval_table(knots: torch.Tensor, k: int) -> torch.Tensor:
     q = (torch.arange(k + 1, dtype=torch.float64, device=knots.device) + 0.5) / (k + 1)
     lo, h = work[:, :-1], work[:, 1:] - work[:, :-1]  # (n_in, n_int)
     pts = lo[:, :, None] + h[:, :, None] * q  # (n_in, n_int, k+1)
-    vals, _, _, _ = _local_basis(pts.reshape(n_in, -1).t(), work, k, False)
+    vals = _local_basis(pts.reshape(n_in, -1).t(), work, k)
     vals = vals.reshape(n_in, n_int, k + 1, k + 1)  # (.., node q, function r)
     vander = q[:, None] ** torch.arange(k + 1, dtype=torch.float64, device=knots.device)
     poly = torch.einsum("pq,isqr->ispr", torch.linalg.inv(vander), vals)  # (.., p, r)

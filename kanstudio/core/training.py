@@ -194,71 +194,72 @@ def train_steps(
     failures = 0
     test_loss = float("nan")
 
-    threads = _cpu_threads(net, x_train.shape[0] if full_batch else s.batch_size)
-    threads.__enter__()
-    try:
-        for step in range(1, s.steps + 1):
-            event = ""
-            if s.update_grid and step <= s.stop_grid_update_step and (
-                step == 1 or (step - 1) % s.grid_update_every == 0
-            ):
-                net.update_grid(grid_x)
-                optimizer = _make_optimizer(params, s.opt, lr)  # old curvature/moments are stale
-                event = "grid_update"
-                with torch.no_grad():  # the new knots go with the refitted coefficients
-                    for p, good in zip(params, last_good, strict=True):
-                        good.copy_(p)
-            if full_batch:
-                xb, yb = x_train, y_train
-            else:
-                idx = torch.as_tensor(rng.choice(n, s.batch_size, replace=False),
-                                      device=x_train.device)
-                xb, yb = x_train[idx], y_train[idx]
-
-            reg_value, mse_value = [0.0], [float("nan")]
-            reg_x = None
-            if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
-                pick = torch.as_tensor(rng.choice(xb.shape[0], s.reg_rows, replace=False),
-                                       device=xb.device)
-                reg_x = xb[pick]
-            closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_x)
-
-            try:
-                if s.opt == "lbfgs":
-                    optimizer.step(closure)
+    rows = x_train.shape[0] if full_batch else s.batch_size
+    with _cpu_threads(net, rows):
+        try:
+            for step in range(1, s.steps + 1):
+                event = ""
+                if s.update_grid and step <= s.stop_grid_update_step and (
+                    step == 1 or (step - 1) % s.grid_update_every == 0
+                ):
+                    net.update_grid(grid_x)
+                    # old curvature / moments are stale after the knots move
+                    optimizer = _make_optimizer(params, s.opt, lr)
+                    event = "grid_update"
+                    with torch.no_grad():  # the new knots go with the refitted coefficients
+                        for p, good in zip(params, last_good, strict=True):
+                            good.copy_(p)
+                if full_batch:
+                    xb, yb = x_train, y_train
                 else:
-                    closure()
-                    if math.isfinite(mse_value[0]):
-                        optimizer.step()
-            except RuntimeError as exc:  # e.g. a line search that met NaN
-                mse_value[0] = float("nan")
-                event = f"error: {exc}"[:200]
+                    idx = torch.as_tensor(rng.choice(n, s.batch_size, replace=False),
+                                          device=x_train.device)
+                    xb, yb = x_train[idx], y_train[idx]
 
-            if not (math.isfinite(mse_value[0]) and _finite(params)):
+                reg_value, mse_value = [0.0], [float("nan")]
+                reg_x = None
+                if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
+                    pick = torch.as_tensor(rng.choice(xb.shape[0], s.reg_rows, replace=False),
+                                           device=xb.device)
+                    reg_x = xb[pick]
+                closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_x)
+
+                try:
+                    if s.opt == "lbfgs":
+                        optimizer.step(closure)
+                    else:
+                        closure()
+                        if math.isfinite(mse_value[0]):
+                            optimizer.step()
+                except RuntimeError as exc:  # e.g. a line search that met NaN
+                    mse_value[0] = float("nan")
+                    event = f"error: {exc}"[:200]
+
+                if not (math.isfinite(mse_value[0]) and _finite(params)):
+                    with torch.no_grad():
+                        for p, good in zip(params, last_good, strict=True):
+                            p.copy_(good)
+                    failures += 1
+                    if failures > s.max_recoveries:
+                        yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
+                                         "stopped_nonfinite")
+                        return
+                    lr *= 0.5
+                    optimizer = _make_optimizer(params, s.opt, lr)
+                    cause = f" ({event})" if event.startswith("error") else ""
+                    what = "nonfinite_recovered" + cause
+                    yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr, what)
+                    continue
+                failures = 0
                 with torch.no_grad():
                     for p, good in zip(params, last_good, strict=True):
-                        p.copy_(good)
-                failures += 1
-                if failures > s.max_recoveries:
-                    yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
-                                     "stopped_nonfinite")
-                    return
-                lr *= 0.5
-                optimizer = _make_optimizer(params, s.opt, lr)
-                what = "nonfinite_recovered" + (f" ({event})" if event.startswith("error") else "")
-                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr, what)
-                continue
-            failures = 0
-            with torch.no_grad():
-                for p, good in zip(params, last_good, strict=True):
-                    good.copy_(p)
-            if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
-                step % s.eval_every == 0 or step == s.steps
-            ):
-                last = step == s.steps
-                test_loss = _rmse(net, x_test if last else x_eval, y_test if last else y_eval)
-            train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)
-            yield StepRecord(step, train_loss, test_loss, reg_value[0], lr, event)
-    finally:
-        net.record_ranges(grid_x)
-        threads.__exit__(None, None, None)
+                        good.copy_(p)
+                if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
+                    step % s.eval_every == 0 or step == s.steps
+                ):
+                    last = step == s.steps
+                    test_loss = _rmse(net, x_test if last else x_eval, y_test if last else y_eval)
+                train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)
+                yield StepRecord(step, train_loss, test_loss, reg_value[0], lr, event)
+        finally:
+            net.record_ranges(grid_x)

@@ -22,7 +22,6 @@ from fractions import Fraction
 
 import numpy as np
 import sympy
-import torch
 
 from kanstudio.core import KANNetwork
 from kanstudio.symbolic.library import get_function
@@ -33,7 +32,6 @@ __all__ = [
     "snap_constants",
     "round_constants",
     "tidy_formula",
-    "verify_formula",
 ]
 
 # Simple constants a fitted float may stand for: (sympy form, value, cost). A float is
@@ -246,18 +244,3 @@ def tidy_formula(expr: sympy.Expr, tol: float = 1e-3, digits: int = 4,
             pass
     work = snap_constants(sympy.powsimp(work, combine="exp"), tol, zero_tol)
     return round_constants(work, digits)
-
-
-@torch.no_grad()
-def verify_formula(
-    net: KANNetwork, expr: sympy.Expr, names: Sequence[str], x: torch.Tensor, output: int = 0
-) -> float:
-    """Max relative difference between ``expr`` and the network on x (n, n_features_in)."""
-    symbols = [sympy.Symbol(str(n)) for n in names]
-    fn = sympy.lambdify(symbols, expr, modules="numpy")
-    cols = x.double().cpu().numpy()
-    values = fn(*[cols[:, i] for i in range(cols.shape[1])])
-    model = net(net.select_inputs(x))[:, output].double().cpu().numpy()
-    values = np.broadcast_to(np.asarray(values, dtype=np.float64), model.shape)
-    scale = max(float(np.max(np.abs(model))), 1e-12)
-    return float(np.max(np.abs(values - model)) / scale)
