@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from kanstudio import __version__
-from kanstudio.api_symbolic import SymbolicMixin
+from kanstudio.api_symbolic import SymbolicMixin, run_to_end
 from kanstudio.archive import (
     ArchiveError,
     arrays_from_bytes,
@@ -279,8 +279,21 @@ class KAN(SymbolicMixin):
 
     def refine(self, grid: int) -> KAN:
         """A new KAN with ``grid`` intervals per edge, fitted to the current curves."""
+        return run_to_end(self.refine_iter(grid))
+
+    def refine_iter(self, grid: int) -> Generator[tuple[int, int], None, KAN]:
+        """:meth:`refine` one layer at a time: yields (layers done, layers) after each and
+        returns the new KAN; this model is never changed, so stopping early costs nothing."""
+        grid = int(grid)
+        if grid < 1:
+            raise ValueError(f"grid must be >= 1, got {grid}")
         net = copy.deepcopy(self._check_fitted())
-        net.refine(int(grid), self._reference())
+        # Knots are placed from the inputs the unrefined network gives each layer.
+        inputs = net.layer_inputs(self._reference())
+        for done, (layer, xi) in enumerate(zip(net.layers, inputs, strict=True), start=1):
+            with torch.no_grad():  # not around the yield: grad mode is per thread
+                layer.refine(grid, xi)
+            yield done, len(net.layers)
         return self._from_network(net)
 
     def copy(self) -> KAN:
@@ -355,3 +368,4 @@ class KAN(SymbolicMixin):
             return cls.from_state(desc, arrays, device=device)
         except (ArchiveError, StateError) as exc:
             raise ModelFileError(str(exc)) from exc
+

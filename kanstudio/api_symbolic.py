@@ -6,14 +6,24 @@ only ``network_``, ``reference_x_`` and ``n_features_in_`` of the model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy
 import torch
 
-__all__ = ["SymbolicMixin", "AutoSymbolicResult"]
+__all__ = ["SymbolicMixin", "AutoSymbolicResult", "run_to_end"]
+
+
+def run_to_end(steps: Generator[Any, Any, Any]) -> Any:
+    """Exhaust a step generator (the ``*_iter`` verbs) and return what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 @dataclass(frozen=True)
@@ -29,9 +39,11 @@ class AutoSymbolicResult:
 
 class SymbolicMixin:
     # ------------------------------------------------------------------ edge data
-    def edge_samples(self, layer: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    def edge_samples(self, layer: int, i: int, j: int,
+                     current: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The inputs edge ``(layer, i, j)`` sees on the reference rows and its numeric
-        (spline) curve there: two (n,) float64 arrays, sorted by x."""
+        (spline) curve there: two (n,) float64 arrays, sorted by x. With ``current`` the
+        curve is what the edge computes now: its function when it is locked."""
         net = self._check_fitted()
         if not 0 <= layer < len(net.layers):
             raise IndexError(f"layer {layer} does not exist in width {net.width}")
@@ -39,9 +51,12 @@ class SymbolicMixin:
         lay._check_edge(i, j)
         with torch.no_grad():
             xi = net.layer_inputs(self._reference())[layer]
-            spline = lay.spline_values(xi)[:, i, j]
-            y = lay.scale_spline[i, j] * spline + lay.scale_base[i, j] * torch.nn.functional.silu(
-                xi[:, i])
+            if current:
+                y = lay.edge_activations(xi)[:, i, j]  # (batch,)
+            else:
+                spline = lay.spline_values(xi)[:, i, j]
+                y = (lay.scale_spline[i, j] * spline
+                     + lay.scale_base[i, j] * torch.nn.functional.silu(xi[:, i]))
         x = xi[:, i].double().cpu().numpy()
         y = y.double().cpu().numpy()
         order = np.argsort(x, kind="stable")
@@ -56,14 +71,16 @@ class SymbolicMixin:
         simplicity_weight: float = 0.8,
         top_k: int | None = None,
     ) -> list:
-        """Candidates ``c*f(a*x+b)+d`` for the edge's current curve, best first.
+        """Candidates ``c*f(a*x+b)+d`` for the edge's current curve, best first: its spline,
+        or its locked function when it is locked (the spline under a lock is stale).
 
         Each candidate (a ``SymbolicFit``) carries ``name``, ``r2``, ``complexity``,
         ``a, b, c, d`` and ``expression(x)``; failed fits come last with ``ok=False``.
         """
         from kanstudio.symbolic.fitting import suggest_symbolic
 
-        x, y = self.edge_samples(layer, i, j)
+        locked = (layer, i, j) in self.locked_edges()
+        x, y = self.edge_samples(layer, i, j, current=locked)
         return suggest_symbolic(x, y, functions, simplicity_weight=simplicity_weight,
                                 top_k=top_k)
 
@@ -77,8 +94,9 @@ class SymbolicMixin:
     ):
         """Lock edge ``(layer, i, j)`` to library function ``name``.
 
-        Without ``params`` the function is fitted to the edge's current curve and the fit
-        (a ``SymbolicFit``) is returned; ``a, b, c, d`` stay trainable.
+        Without ``params`` the function is fitted to the edge's current curve (its locked
+        function when it is locked already) and the fit (a ``SymbolicFit``) is returned;
+        ``a, b, c, d`` stay trainable.
         """
         from kanstudio.symbolic.fitting import fit_function
         from kanstudio.symbolic.library import get_function
@@ -87,7 +105,8 @@ class SymbolicMixin:
         fn = get_function(name)
         fit = None
         if params is None:
-            x, y = self.edge_samples(layer, i, j)
+            locked = (layer, i, j) in self.locked_edges()
+            x, y = self.edge_samples(layer, i, j, current=locked)
             fit = fit_function(x, y, fn)
             if not fit.ok:
                 raise ValueError(f"cannot lock edge ({layer}, {i}, {j}) to {fn.name}: {fit.reason}")
@@ -125,32 +144,52 @@ class SymbolicMixin:
         Edges already locked are left alone unless ``relock``. Returns one result per
         active edge, saying what was locked and why others stayed numeric.
         """
+        return run_to_end(self.auto_symbolic_iter(r2_threshold, functions, simplicity_weight,
+                                                  relock))
+
+    def auto_symbolic_iter(
+        self,
+        r2_threshold: float = 0.99,
+        functions: Iterable[str] | None = None,
+        simplicity_weight: float = 0.8,
+        relock: bool = False,
+    ) -> Generator[tuple[int, int, AutoSymbolicResult], None, list[AutoSymbolicResult]]:
+        """:meth:`auto_symbolic` one edge at a time: yields (edges done, edges, result)
+        after each edge and returns every result. Edges are locked as they go (a later
+        edge is fitted to the inputs the earlier locks give it)."""
+        fn_list = None if functions is None else list(functions)
+        locked = self.locked_edges()
+        edges = self.active_edges()
+        results = []
+        for done, edge in enumerate(edges, start=1):
+            if edge in locked and not relock:
+                result = AutoSymbolicResult(edge, True, locked[edge], float("nan"),
+                                            "already locked")
+            else:
+                result = self._auto_symbolic_edge(edge, r2_threshold, fn_list,
+                                                  simplicity_weight)
+            results.append(result)
+            yield done, len(edges), result
+        return results
+
+    def _auto_symbolic_edge(self, edge: tuple[int, int, int], r2_threshold: float,
+                            functions: list[str] | None,
+                            simplicity_weight: float) -> AutoSymbolicResult:
         from kanstudio.symbolic.fitting import suggest_symbolic
 
-        fn_list = None if functions is None else list(functions)
-        results = []
-        locked = self.locked_edges()
-        for edge in self.active_edges():
-            if edge in locked and not relock:
-                results.append(AutoSymbolicResult(edge, True, locked[edge], float("nan"),
-                                                  "already locked"))
-                continue
-            x, y = self.edge_samples(*edge)
-            cands = [c for c in suggest_symbolic(x, y, fn_list,
-                                                 simplicity_weight=simplicity_weight) if c.ok]
-            if not cands:
-                results.append(AutoSymbolicResult(edge, False, "", float("nan"),
-                                                  "no function could be fitted"))
-                continue
-            best = cands[0]
-            if best.r2 < r2_threshold:
-                results.append(AutoSymbolicResult(
-                    edge, False, best.name, best.r2,
-                    f"best fit {best.name} has R²={best.r2:.4f} < {r2_threshold}"))
-                continue
-            self.lock_edge(*edge, best.name, (best.a, best.b, best.c, best.d))
-            results.append(AutoSymbolicResult(edge, True, best.name, best.r2))
-        return results
+        x, y = self.edge_samples(*edge)
+        cands = [c for c in suggest_symbolic(x, y, functions,
+                                             simplicity_weight=simplicity_weight) if c.ok]
+        if not cands:
+            return AutoSymbolicResult(edge, False, "", float("nan"),
+                                      "no function could be fitted")
+        best = cands[0]
+        if best.r2 < r2_threshold:
+            return AutoSymbolicResult(
+                edge, False, best.name, best.r2,
+                f"best fit {best.name} has R²={best.r2:.4f} < {r2_threshold}")
+        self.lock_edge(*edge, best.name, (best.a, best.b, best.c, best.d))
+        return AutoSymbolicResult(edge, True, best.name, best.r2)
 
     # ------------------------------------------------------------------ formula
     def _names(self, names: Sequence[str] | None) -> list[str]:

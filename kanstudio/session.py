@@ -14,13 +14,14 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from kanstudio.api import KAN
+from kanstudio.api_symbolic import run_to_end
 from kanstudio.core import StepRecord
 from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
 
@@ -241,9 +242,15 @@ class Session:
         self._record("prune_edge", layer=layer, i=i, j=j)
 
     def refine(self, grid: int) -> None:
-        model = self._need_model()
+        run_to_end(self.refine_iter(grid))
+
+    def refine_iter(self, grid: int) -> Generator[tuple[int, int], None, None]:
+        """:meth:`refine` layer by layer, yielding (layers done, layers). The session changes
+        only at the end: closing the generator early (cancel) leaves the model and the undo
+        history as they were."""
+        refined = yield from self._need_model().refine_iter(grid)
         self._checkpoint(f"refine grid to {grid}")
-        self.model = model.refine(grid)
+        self.model = refined
         self._record("refine", grid=grid)
 
     def suggest(self, layer: int, i: int, j: int, top_k: int | None = None) -> list:
@@ -274,13 +281,22 @@ class Session:
 
     def auto_symbolic(self, r2_threshold: float | None = None, lock_all: bool = False) -> list:
         """Lock edges whose best fit passes the threshold (all of them with ``lock_all``)."""
+        return run_to_end(self.auto_symbolic_iter(r2_threshold, lock_all))
+
+    def auto_symbolic_iter(self, r2_threshold: float | None = None, lock_all: bool = False
+                           ) -> Generator[tuple[int, int, Any], None, list]:
+        """:meth:`auto_symbolic` edge by edge, yielding (done, total, AutoSymbolicResult).
+
+        The edges are locked on a copy of the model that replaces it only at the end:
+        closing the generator early (cancel) changes nothing, not even the undo history.
+        """
         s = self.settings
-        model = self._need_model()
-        self._checkpoint("auto-symbolic")
-        self.model = copy.deepcopy(model)
+        work = copy.deepcopy(self._need_model())
         threshold = s.r2_threshold if r2_threshold is None else r2_threshold
-        results = self.model.auto_symbolic(-math.inf if lock_all else threshold, s.functions,
-                                           s.simplicity_weight)
+        results = yield from work.auto_symbolic_iter(
+            -math.inf if lock_all else threshold, s.functions, s.simplicity_weight)
+        self._checkpoint("auto-symbolic")
+        self.model = work
         self._record("auto_symbolic", r2_threshold=threshold, lock_all=lock_all,
                      locked=sum(r.locked for r in results), total=len(results))
         return results

@@ -31,6 +31,7 @@ class WorkerBridge(QObject):
     error = Signal(dict)
     result = Signal(dict)
     pipeline = Signal(dict)  # a stage of Discover (kanstudio.pipeline) as it runs
+    edit_progress = Signal(dict)  # a step of a refine or auto-symbolic edit
     died = Signal(dict)  # the worker ended unexpectedly; "restarting" says what follows
 
     def __init__(self, mode: str = "process", parent: QObject | None = None,
@@ -74,7 +75,8 @@ class WorkerBridge(QObject):
                 self.ready.emit(e)
             elif kind == "error" and e.get("fatal"):
                 self._handle_death(e)
-            elif kind in ("loaded", "state", "snapshot", "done", "error", "result", "pipeline"):
+            elif kind in ("loaded", "state", "snapshot", "done", "error", "result", "pipeline",
+                          "edit_progress"):
                 getattr(self, kind).emit(e)
         if progress:
             self.progress.emit(progress)

@@ -32,6 +32,8 @@ class EditControl:
         self.bridge.snapshot.connect(self._keep_snapshot)
         self.bridge.done.connect(self._after_training)
         self.bridge.pipeline.connect(self._on_pipeline)
+        self.bridge.edit_progress.connect(self._on_edit_progress)
+        self._announce_formula = False  # Discover ended: say its formula when it arrives
         self.network_view.edge_selected.connect(self.inspect_edge)
         self.network_view.node_selected.connect(self._on_node_selected)
         self.network_view.context_requested.connect(self._context_menu)
@@ -71,13 +73,14 @@ class EditControl:
         a.save_as.setEnabled(bool(state.get("has_data")))
 
     # ------------------------------------------------------------------ inspector
-    def inspect_edge(self, layer: int, i: int, j: int) -> None:
+    def inspect_edge(self, layer: int, i: int, j: int, raise_dock: bool = True) -> None:
         if not self.fitted:
             self.statusBar().showMessage("Train the model first: an untrained edge has no "
                                          "data to inspect yet.", 6000)
             return
-        self.inspector_dock.show()
-        self.inspector_dock.raise_()
+        if raise_dock:  # a click on an edge; a refresh after an edit leaves the tabs alone
+            self.inspector_dock.show()
+            self.inspector_dock.raise_()
         self.bridge.send("inspect", layer=layer, i=i, j=j)
         self.bridge.send("suggest", layer=layer, i=i, j=j)
 
@@ -144,7 +147,7 @@ class EditControl:
         width = (self.worker_state.get("model") or {}).get("width") or []
         layer, i, j = edge
         if layer + 1 < len(width) and i < width[layer] and j < width[layer + 1]:
-            self.inspect_edge(layer, i, j)
+            self.inspect_edge(layer, i, j, raise_dock=False)
         else:
             self.inspector.clear()
 
@@ -168,8 +171,8 @@ class EditControl:
         grid = int((self.worker_state.get("model") or {}).get("grid", 5))
         value, ok = QInputDialog.getInt(self, "Refine Grid", f"New grid size (now {grid}):",
                                         min(grid * 2, 200), grid + 1, 200)
-        if ok:
-            self._edit("refine", grid=value)
+        if ok and self._edit("refine", grid=value):
+            self._task_started("refine", f"Refining the grid to {value}…")
 
     def auto_symbolic(self) -> None:
         if not self.fitted:
@@ -180,7 +183,36 @@ class EditControl:
             fields = dialog.values()
             self.bridge.send("set_settings",
                              settings={"simplicity_weight": fields.pop("simplicity_weight")})
-            self._edit("auto_symbolic", **fields)
+            if self._edit("auto_symbolic", **fields):
+                self._task_started("auto_symbolic", "Auto-symbolic: fitting functions to "
+                                   "the edges…")
+
+    # ------------------------------------------------------------------ long edits
+    def _task_started(self, command: str, text: str) -> None:
+        """A refine or auto-symbolic runs in steps: progress shows, Stop (Cancel) ends it."""
+        self._expect_state(editing=command)
+        self.training_panel.show_task(text, 0, 1)
+        self.statusBar().showMessage(f"{text} Cancel (Stop) leaves the model as it was.")
+
+    def _on_edit_progress(self, e: dict[str, Any]) -> None:
+        label = {"refine": "Refine: layer", "auto_symbolic": "Auto-symbolic: edge"}.get(
+            e.get("command"), "step")
+        self.training_panel.show_task(f"{label} {e['step']} of {e['steps']}", e["step"],
+                                      e["steps"])
+        self.statusBar().showMessage(e.get("message", ""))
+
+    def _task_ended(self, e: dict[str, Any]) -> bool:
+        """The end of a stepped edit; True when it changed nothing (cancelled, failed)."""
+        name = "Refine grid" if e["command"] == "refine" else "Auto-symbolic"
+        reason = e.get("reason", "finished")
+        if reason == "finished":
+            self.training_panel.show_task(f"{name} done", 1, 1)
+            return False
+        outcome = "cancelled" if reason == "cancelled" else "failed"
+        self.training_panel.show_task(f"{name} {outcome}", 0, 1)
+        if reason == "cancelled":
+            self.statusBar().showMessage(f"{name} cancelled: the model is unchanged.", 10000)
+        return True
 
     def fine_tune(self) -> None:
         """Continue training the current model (locked edges keep their functions)."""
@@ -237,8 +269,17 @@ class EditControl:
             self.inspector.show_candidates(e)
         elif command == "formula":
             self.formula_panel.set_result(e)
+            self._say_discovered_formula(e)
         elif command == "save":
             self._on_saved(e)
+        elif command in ("refine", "auto_symbolic") and self._task_ended(e):
+            return  # cancelled or failed: nothing changed, nothing to undo
+        elif command in ("undo", "redo"):
+            self.loss_plot.set_history(e.get("losses") or {})  # the curve as it was then
+            self.messages.dismiss()  # what it said about the undone edit no longer holds
+            self.training_panel.show_task(f"{command.capitalize()}: {e.get('what')}", 1, 1)
+        elif command == "discover":
+            self._discover_ended(e)
         if command in MODEL_EDITS:
             self.dirty = True
             self._describe_edit(e)
@@ -247,6 +288,22 @@ class EditControl:
                 self.bridge.send("formula")
             else:
                 self.request_formula()
+
+    def _discover_ended(self, e: dict[str, Any]) -> None:
+        finished = e.get("reason") == "finished"
+        self.training_panel.show_task("Discover finished" if finished else
+                                      f"Discover {e.get('reason')} ({e.get('stage')})",
+                                      1 if finished else 0, 1)
+        self._announce_formula = finished
+
+    def _say_discovered_formula(self, e: dict[str, Any]) -> None:
+        if not self._announce_formula:
+            return
+        self._announce_formula = False
+        shown = [f"{t} = {f}" for t, f in zip(e.get("target_names") or [],
+                                              e.get("formulas") or [], strict=False)]
+        if shown:
+            self.statusBar().showMessage(f"Discover finished: {'; '.join(shown)}")
 
     def _edge_text(self, edge: list[int]) -> str:
         g = self.network_view.net_geometry
@@ -275,6 +332,7 @@ class EditControl:
                     f"{e.get('seconds', 0):.0f} s.")
             self.messages.show_message("info", text + " The formula panel shows the result.")
             self.formula_dock.show()
+            self.formula_dock.raise_()  # it shares its place with the inspector
         elif command in ("undo", "redo"):
             text = f"{command.capitalize()}: {e.get('what')}"
         elif command == "lock":
@@ -292,11 +350,14 @@ class EditControl:
             self.request_formula()
 
     def formula_error(self, e: dict[str, Any]) -> bool:
-        """Show a formula refusal in the formula panel; True when handled there."""
+        """Show a formula refusal in the formula panel (and, when the user asked for the
+        formula, in the message bar, in the app's words); True when handled here."""
         if e.get("command") != "formula":
             return False
+        self._announce_formula = False  # Discover's end was already said by its result
         message = e.get("message", "No formula yet.")
-        if "not symbolic yet" in message:  # the engine's words name its API; say it for the app
+        numeric = "not symbolic yet" in message  # a normal state of the work, not a failure
+        if numeric:  # the engine's words name its API; say it for the app
             count = message.split(" active edge")[0]
             found = re.search(r"yet \((.*?)\):", message)
             edges = f" {found.group(1)}" if found else ""
@@ -305,4 +366,7 @@ class EditControl:
                        "formula appears here.")
         self.formula_panel.set_unavailable(message)
         by_user, self._formula_wanted_by_user = self._formula_wanted_by_user, False
-        return not by_user
+        if by_user:
+            self.messages.show_message("info" if numeric else "error", message,
+                                       e.get("detail", ""))
+        return True

@@ -6,6 +6,7 @@ edits through signals; the window turns those into worker commands.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,11 @@ __all__ = ["EdgeInspector"]
 _DATA_PEN = (70, 110, 200)
 _PREVIEW_PEN = (220, 80, 40)
 _COLUMNS = ("Function", "R²", "Complexity", "Fitted expression")
+WIDE_LAYOUT_PX = 520  # from this width on, the plot and the candidates sit side by side
+_NUMERIC_HINT = ("Symbolic candidates, best first — click one to preview it over the curve; "
+                 "Lock (or double-click) applies it.")
+_LOCKED_HINT = ("This edge is locked to {name}. Candidates are fitted to its current curve: "
+                "Lock replaces {name} by the selected one; Unlock returns the learned spline.")
 
 
 class EdgeInspector(QWidget):
@@ -44,6 +50,7 @@ class EdgeInspector(QWidget):
         super().__init__(parent)
         self.edge: tuple[int, int, int] | None = None
         self.locked: str | None = None
+        self.locked_expression: str | None = None  # c*f(a*x + b) + d with its constants
         self.candidates: list[dict[str, Any]] = []
         self.known_functions: list[str] = []
         self.enabled_functions: set[str] | None = None  # None: every function
@@ -51,11 +58,14 @@ class EdgeInspector(QWidget):
         self.title = QLabel("Click an edge in the network to inspect it.")
         self.title.setObjectName("inspectorTitle")
         self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.plot = pg.PlotWidget(background="w")
-        self.plot.setMinimumHeight(180)
+        self.plot.setMinimumHeight(120)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "edge input")
         self.plot.setLabel("left", "edge output")
+        for side in ("left", "bottom"):  # "(x0.001)" beside the axis reads as a unit
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.addLegend(offset=(8, 8))
         # The points are the training rows as this edge sees them (its input, its output);
         # they lie on its curve, so their spread shows where the curve is backed by data.
@@ -77,6 +87,7 @@ class EdgeInspector(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(90)  # the header and two candidates at least
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -107,27 +118,40 @@ class EdgeInspector(QWidget):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
-        hint = QLabel("Symbolic candidates, best first — click one to preview it over the "
-                      "curve; Lock (or double-click) applies it.")
-        hint.setWordWrap(True)
-        lower_layout.addWidget(hint)
+        self.hint = QLabel(_NUMERIC_HINT)
+        self.hint.setObjectName("candidatesHint")
+        self.hint.setWordWrap(True)
+        lower_layout.addWidget(self.hint)
         lower_layout.addWidget(self.table, 1)
         lower_layout.addLayout(buttons)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.plot)
-        split.addWidget(lower)
-        split.setSizes([300, 220])
+        self.plot.setMinimumWidth(220)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.plot)
+        self.split.addWidget(lower)
+        self.split.setChildrenCollapsible(False)
+        self.split.setStretchFactor(0, 3)  # the plot gets the larger share
+        self.split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.split, 1)
         self._update_buttons()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        # Wide (the default dock under the network): the plot beside the candidates;
+        # narrow (a small window, a side or floating dock): the plot above them.
+        wide = event.size().width() >= WIDE_LAYOUT_PX
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.split.orientation() != orientation:
+            self.split.setOrientation(orientation)
+        super().resizeEvent(event)
 
     # ------------------------------------------------------------------ from the worker
     def show_edge(self, e: dict[str, Any], description: str = "") -> None:
         """Draw an ``inspect`` result: the data points, the spline through them, knots."""
         self.edge = tuple(int(v) for v in e["edge"])  # type: ignore[assignment]
         self.locked = e.get("locked")
+        self.locked_expression = e.get("locked_expression")
         x, y = np.asarray(e["x"], dtype=float), np.asarray(e["y"], dtype=float)
         self.data_item.setData(x, y)
         self.curve_item.setData(x, y)
@@ -140,12 +164,20 @@ class EdgeInspector(QWidget):
             self.plot.addItem(line)
             self.knot_lines.append(line)
         score = e.get("score")
-        parts = [description or f"Edge {self.edge}"]
+        parts = [html.escape(description or f"Edge {self.edge}")]
         parts.append(f"importance {score:.3g}" if score is not None else "importance —")
-        parts.append(f"locked to {self.locked} (candidates fit its spline before the lock)"
-                     if self.locked else "numeric spline")
-        parts.append(f"{len(self.knot_lines)} grid knots (dotted)")
-        self.title.setText("   ·   ".join(parts))
+        if self.locked:
+            function = self.locked_expression or self.locked
+            parts.append(f"<b>locked: {html.escape(function)}</b>")
+            params = e.get("locked_params")
+            if params:
+                parts.append("a, b, c, d = " + ", ".join(f"{v:.4g}" for v in params))
+        else:
+            parts.append("numeric spline")
+            parts.append(f"{len(self.knot_lines)} grid knots (dotted)")
+        self.title.setText(" &nbsp;·&nbsp; ".join(parts))
+        self.hint.setText(_LOCKED_HINT.format(name=self.locked) if self.locked
+                          else _NUMERIC_HINT)
         self.preview_item.setData([], [])
         self._update_buttons()
 
@@ -175,7 +207,9 @@ class EdgeInspector(QWidget):
 
     def clear(self) -> None:
         self.edge, self.locked, self.candidates = None, None, []
+        self.locked_expression = None
         self.title.setText("Click an edge in the network to inspect it.")
+        self.hint.setText(_NUMERIC_HINT)
         for item in (self.data_item, self.curve_item, self.preview_item):
             item.setData([], [])
         self.table.setRowCount(0)

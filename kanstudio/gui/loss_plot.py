@@ -33,6 +33,7 @@ class LossPlot(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w", axisItems={"left": _LogAxis("left")})
         self.plot.setObjectName("lossPlot")
+        self.plot.setMinimumHeight(140)  # below this the log axis' labels overlap
         self.plot.setLogMode(x=False, y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
@@ -92,9 +93,24 @@ class LossPlot(QWidget):
         self.units = events[-1].get("loss_units", "target")
         last = events[-1]
         self._redraw(run_end=float(last["step"] - last["run_step"] + last["steps"]))
+        self._summarize()
+
+    def set_history(self, losses: dict[str, Any]) -> None:
+        """Show a model's whole loss curve (``step``, ``train_loss``, ``test_loss`` arrays
+        and ``loss_units``): after undo or redo, the curve of the model they restored."""
+        self.clear()
+        self.steps = np.asarray(losses.get("step", []), dtype=np.float64)
+        self.train = np.asarray(losses.get("train_loss", []), dtype=np.float64)
+        self.test = np.asarray(losses.get("test_loss", []), dtype=np.float64)
+        self.units = losses.get("loss_units", "target")
+        if self.steps.size:
+            self._redraw(run_end=float(self.steps[-1]))
+            self._summarize()
+
+    def _summarize(self) -> None:
         scaled = " (scaled units)" if self.units == "scaled" else ""
-        self.summary.setText(f"step {int(last['step'])}   train RMSE {last['train_loss']:.4g}"
-                             f"   test RMSE {last['test_loss']:.4g}{scaled}")
+        self.summary.setText(f"step {int(self.steps[-1])}   train RMSE {self.train[-1]:.4g}"
+                             f"   test RMSE {self.test[-1]:.4g}{scaled}")
 
     def _redraw(self, run_end: float) -> None:
         # Log axes cannot show 0 or NaN; clip to the smallest positive double.

@@ -78,8 +78,10 @@ class SessionControl:
 
     @property
     def training(self) -> bool:
-        """A training run or Discover is running (Stop ends either)."""
-        return bool(self.worker_state.get("training") or self.worker_state.get("discovering"))
+        """A training run, Discover or a refine/auto-symbolic edit is running (Stop ends or
+        cancels it; the model cannot be edited meanwhile)."""
+        state = self.worker_state
+        return bool(state.get("training") or state.get("discovering") or state.get("editing"))
 
     @property
     def paused(self) -> bool:
@@ -97,9 +99,16 @@ class SessionControl:
         self.training_panel.set_controls(
             can_train=can, training=self.training, paused=self.paused, has_model=has_model,
             continue_training=bool(state.get("fitted")) and same_arch)
+        editing = bool(state.get("editing"))
+        pausable = bool(state.get("training"))  # a training run; not Discover or an edit
+        self.training_panel.pause_button.setEnabled(pausable)
+        self.training_panel.stop_button.setText("Cancel" if editing else "Stop")
+        self.training_panel.stop_button.setToolTip(
+            "Cancel the edit: the model stays as it was" if editing else
+            "Stop training; the model keeps what it learned (Shift+F5)")
         a = self.actions
         a.train.setEnabled(self.training_panel.train_button.isEnabled())
-        a.pause.setEnabled(self.training)
+        a.pause.setEnabled(pausable)
         a.step.setEnabled(self.training_panel.step_button.isEnabled())
         a.stop.setEnabled(self.training)
         a.new_model.setEnabled(self.training_panel.new_button.isEnabled())
@@ -277,6 +286,7 @@ class SessionControl:
 
     def _on_state(self, e: dict[str, Any]) -> None:
         previous = self.worker_state.get("model")
+        was_fitted = bool(self.worker_state.get("fitted"))
         self.worker_state = e
         model = e.get("model")
         if self._adopt_settings:
@@ -292,12 +302,15 @@ class SessionControl:
             self.training_panel.grid.setValue(int(model["grid"]))  # refine, or its undo
             self.built_arch = self.training_panel.architecture()
         if model and not model.get("fitted"):
+            # An untrained model (undo of the first run, New model) has no curves to show.
             self.network_view.set_structure(model["width"], model["input_names"],
-                                            model["target_names"])
+                                            model["target_names"], force=was_fitted)
         self.network_view.set_live(bool(e.get("training")) and not e.get("paused"))
         if e.get("training"):
             self.engine_label.setText("Engine: paused" if e.get("paused") else
                                       "Engine: training")
+        elif e.get("editing") or e.get("discovering"):
+            self.engine_label.setText("Engine: working")
         elif self.bridge.is_ready:
             self.engine_label.setText(f"Engine: ready ({self._devices_text})")
         self._update_controls()

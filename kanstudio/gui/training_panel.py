@@ -245,6 +245,14 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(training)
         self.new_button.setEnabled(can_train and has_model and not training)
 
+    def show_task(self, text: str, done: int, total: int) -> None:
+        """Progress of an operation that is not a training run (an edit, Discover's end):
+        ``text`` is shown in the bar, which is full when ``done == total``."""
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(min(max(done, 0), max(1, total)))
+        self.progress.setFormat(text.replace("%", "%%"))
+        self.rate_label.setText("")
+
     def set_progress(self, run_step: int, steps: int, steps_per_s: float | None) -> None:
         self.progress.setFormat("step %v of %m")
         self.progress.setRange(0, max(1, steps))

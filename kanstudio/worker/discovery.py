@@ -10,9 +10,9 @@ import math
 import time
 from typing import Any
 
-from kanstudio.worker.protocol import event
+from kanstudio.worker.protocol import error_event, event
 
-__all__ = ["DiscoverRun"]
+__all__ = ["DiscoverRun", "tick", "finish"]
 
 
 def _num(value: Any) -> float | None:
@@ -48,3 +48,33 @@ class DiscoverRun:
 
     def close(self) -> None:
         self.generator.close()
+
+
+def tick(w: Any) -> None:
+    """Advance the worker's pipeline by one event; snapshots follow the stages."""
+    d = w.discovery
+    try:
+        e = d.advance()
+    except Exception as exc:  # noqa: BLE001 - a failed stage ends the pipeline only
+        w.emit(error_event(exc, "discover"))
+        finish(w, "error")
+        return
+    if e is None:
+        finish(w, "finished")
+        return
+    w.emit(e)
+    if d.changed_model or w.throttle.due():
+        w.send_snapshot(fresh=d.changed_model)
+
+
+def finish(w: Any, reason: str) -> bool:
+    """End the worker's pipeline (if any); False when none was running."""
+    d = w.discovery
+    if d is None:
+        return False
+    w.discovery = None
+    d.close()
+    w.emit(event("result", command="discover", reason=reason, stage=d.stage,
+                 seconds=time.perf_counter() - d.started, reply_to=None))
+    w.after_model_change()
+    return True

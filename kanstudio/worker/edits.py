@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from kanstudio.worker.training import loss_history
+
 __all__ = ["HANDLERS"]
 
 _PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
@@ -59,11 +61,6 @@ def prune_edge(w: Any, c: dict[str, Any]) -> dict[str, Any]:
             "test_rmse_before": before, "test_rmse_after": _test_rmse(w)}
 
 
-def refine(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    w.session.refine(_int(c, "grid"))
-    return {"grid": _int(c, "grid")}
-
-
 def suggest(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import sympy
@@ -106,18 +103,15 @@ def unlock(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     return {"edge": list(_edge(c))}
 
 
-def auto_symbolic(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    results = w.session.auto_symbolic(c.get("r2_threshold"), bool(c.get("lock_all", False)))
-    return {"edges": [{"edge": list(r.edge), "locked": bool(r.locked), "name": r.name,
-                       "r2": _finite(r.r2)} for r in results]}
-
-
 def undo(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    return {"what": w.session.undo()}
+    # The loss curve goes back with the model: it is the restored model's step history.
+    what = w.session.undo()
+    return {"what": what, "losses": loss_history(w.session)}
 
 
 def redo(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    return {"what": w.session.redo()}
+    what = w.session.redo()
+    return {"what": what, "losses": loss_history(w.session)}
 
 
 def inspect(w: Any, c: dict[str, Any]) -> dict[str, Any]:
@@ -143,10 +137,29 @@ def inspect(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     inner = knots[k:len(knots) - k] if len(knots) > 2 * k else knots
     edge_scores, _ = model.scores()
     locked = dict(model.edge_curves(2).locked[layer]).get((i, j))
-    return {"edge": [layer, i, j], "x": np.asarray(x, dtype=np.float64),
-            "y": np.asarray(y, dtype=np.float64), "knots": np.asarray(inner, dtype=np.float64),
-            "score": _finite(float(edge_scores[layer][i, j])),
-            "locked": None if locked is None else str(locked)}
+    out = {"edge": [layer, i, j], "x": np.asarray(x, dtype=np.float64),
+           "y": np.asarray(y, dtype=np.float64), "knots": np.asarray(inner, dtype=np.float64),
+           "score": _finite(float(edge_scores[layer][i, j])),
+           "locked": None if locked is None else str(locked)}
+    if locked is not None:  # the function the edge computes now, with its trained constants
+        params = [float(v) for v in lay.symbolic_params[i, j].detach().cpu().tolist()]
+        out["locked_params"] = params
+        out["locked_expression"] = _locked_text(str(locked), params)
+    return out
+
+
+def _locked_text(name: str, params: list[float]) -> str:
+    """``c*f(a*x + b) + d`` of a locked edge, constants to 4 significant digits."""
+    import sympy
+
+    from kanstudio.symbolic.library import get_function
+
+    a, b, c, d = (sympy.Float(v, 4) for v in params)
+    x = sympy.Symbol("x")
+    try:
+        return sympy.sstr(c * get_function(name).sympy_fn(a * x + b) + d)
+    except Exception:  # noqa: BLE001 - the text is a courtesy; the lock itself is fine
+        return f"{params[2]:.4g}*{name}({params[0]:.4g}*x + {params[1]:.4g}) + {params[3]:.4g}"
 
 
 def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
@@ -202,8 +215,9 @@ def open_project(w: Any, c: dict[str, Any]) -> None:
 
 
 # open_project needs no session; the others do (checked by the worker before calling).
+# refine and auto_symbolic take steps: they are in :mod:`kanstudio.worker.edit_runs`.
 HANDLERS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any] | None]] = {
-    "prune": prune, "prune_node": prune_node, "prune_edge": prune_edge, "refine": refine,
-    "suggest": suggest, "lock": lock, "unlock": unlock, "auto_symbolic": auto_symbolic,
+    "prune": prune, "prune_node": prune_node, "prune_edge": prune_edge,
+    "suggest": suggest, "lock": lock, "unlock": unlock,
     "undo": undo, "redo": redo, "formula": formula, "save": save, "inspect": inspect,
 }

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kanstudio import __version__
-from kanstudio.worker import edits
+from kanstudio.worker import discovery, edit_runs, edits
 from kanstudio.worker.discovery import DiscoverRun
+from kanstudio.worker.edit_runs import EditRun
 from kanstudio.worker.protocol import EDIT_COMMANDS, error_event, event
 from kanstudio.worker.snapshot import SnapshotThrottle, model_summary
 from kanstudio.worker.training import TrainingRun
@@ -24,6 +25,10 @@ __all__ = ["Worker", "run_worker"]
 
 _IDLE_WAIT_S = 0.2  # how long an idle worker blocks on the command queue per turn
 _BATCH_S = 1.0 / 60.0  # while training, events leave at most this often
+_HANDLERS = {**edits.HANDLERS, **edit_runs.HANDLERS}
+# Commands that replace or change the model: a running refine/auto-symbolic is cancelled.
+_CANCEL_EDIT = (*EDIT_COMMANDS, "load", "new_model", "train", "step", "discover",
+                "open_project", "shutdown")
 
 
 class Worker:
@@ -37,6 +42,7 @@ class Worker:
         self.settings: Any = None  # SessionSettings, kept across loads
         self.run: TrainingRun | None = None
         self.discovery: DiscoverRun | None = None
+        self.edit: EditRun | None = None  # a refine or auto-symbolic taking its steps
         self.running = True
         self.throttle = SnapshotThrottle(**self.options.get("throttle", {}))
         self._reply_to: Any = None
@@ -59,14 +65,20 @@ class Worker:
 
     def warm_up(self) -> None:
         """torch's optimisers import torch._dynamo on first use (seconds): pay that after
-        ``ready`` is out, while the user is still choosing data, not at the first Train."""
+        ``ready`` is out, while the user is still choosing data, not at the first Train.
+        The fused CPU spline kernels load (or, once per machine, compile) in the background
+        for the same reason."""
         import torch
 
+        from kanstudio.core.fused_cpu import warm_up
+
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+        warm_up()
 
     @property
     def busy(self) -> bool:
-        return (self.run is not None and self.run.wants_step) or self.discovery is not None
+        return ((self.run is not None and self.run.wants_step) or self.discovery is not None
+                or self.edit is not None)
 
     # ------------------------------------------------------------------ commands
     def handle(self, command: dict[str, Any]) -> None:
@@ -75,13 +87,15 @@ class Worker:
         try:
             if not isinstance(name, str):
                 raise ValueError(f"a command must be a dict with a 'cmd' name, got {command!r}")
+            if name in _CANCEL_EDIT:
+                edit_runs.finish(self, "cancelled")
             handler = getattr(self, f"cmd_{name}", None)
-            if handler is None and name in edits.HANDLERS:
+            if handler is None and name in _HANDLERS:
                 self._need_session()
                 if name in EDIT_COMMANDS:
                     self._finish_run("stopped")
                     self._finish_discovery("stopped")
-                result = edits.HANDLERS[name](self, command)
+                result = _HANDLERS[name](self, command)
                 if result is not None:
                     self.emit(event("result", command=name, reply_to=self._reply_to, **result))
                 if name in EDIT_COMMANDS:
@@ -164,7 +178,8 @@ class Worker:
         self.emit_state()
 
     def cmd_stop(self, c: dict[str, Any]) -> None:
-        if not self._finish_run("stopped") and not self._finish_discovery("stopped"):
+        if not (self._finish_run("stopped") or self._finish_discovery("stopped")
+                or edit_runs.finish(self, "cancelled")):
             self.emit_state()
 
     def cmd_discover(self, c: dict[str, Any]) -> None:
@@ -188,9 +203,12 @@ class Worker:
 
     # ------------------------------------------------------------------ training
     def tick(self) -> None:
-        """Advance the current run (or the pipeline) by one step when it wants one."""
+        """Advance the current run (the pipeline, an edit) by one step when it wants one."""
+        if self.edit is not None:
+            edit_runs.tick(self)
+            return
         if self.discovery is not None:
-            self._tick_discovery()
+            discovery.tick(self)
             return
         run = self.run
         if run is None or not run.wants_step:
@@ -233,32 +251,8 @@ class Worker:
         self.emit_state()
         return True
 
-    def _tick_discovery(self) -> None:
-        d = self.discovery
-        assert d is not None
-        try:
-            e = d.advance()
-        except Exception as exc:  # noqa: BLE001 - a failed stage ends the pipeline only
-            self.emit(error_event(exc, "discover"))
-            self._finish_discovery("error")
-            return
-        if e is None:
-            self._finish_discovery("finished")
-            return
-        self.emit(e)
-        if d.changed_model or self.throttle.due():
-            self.send_snapshot(fresh=d.changed_model)
-
     def _finish_discovery(self, reason: str) -> bool:
-        d = self.discovery
-        if d is None:
-            return False
-        self.discovery = None
-        d.close()
-        self.emit(event("result", command="discover", reason=reason, stage=d.stage,
-                        seconds=time.perf_counter() - d.started, reply_to=None))
-        self.after_model_change()
-        return True
+        return discovery.finish(self, reason)
 
     # ------------------------------------------------------------------ outputs
     def send_snapshot(self, fresh: bool = False) -> None:
@@ -284,6 +278,7 @@ class Worker:
             fitted=bool(model is not None and model.is_fitted),
             training=run is not None,
             discovering=self.discovery is not None,
+            editing=None if self.edit is None else self.edit.command,
             paused=bool(run is not None and run.paused),
             run_step=0 if run is None else run.run_step,
             run_steps=0 if run is None else run.steps,

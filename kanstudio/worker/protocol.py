@@ -26,13 +26,19 @@ edge_threshold), ``prune_node`` (layer, i), ``prune_edge`` (layer, i, j), ``refi
 "error" | "placeholder"), ``save`` (path), ``open_project`` (path), ``inspect`` (layer, i,
 j: the data the edge sees, its inner knots, importance score and lock). Fine-tuning with
 locks is ``train`` again: locked edges keep their function and fit its constants.
+``refine`` and ``auto_symbolic`` take steps (:mod:`kanstudio.worker.edit_runs`): one
+``edit_progress`` per layer or edge, ``stop`` cancels them (the model stays as it was),
+and their ``result`` says ``reason`` "finished" | "cancelled" | "error". ``undo`` and
+``redo`` answer with ``losses``: the restored model's loss curve (step, train_loss,
+test_loss, loss_units).
 
 Events
 ------
 ``ready``     version, devices, pid
 ``loaded``    source ("csv" | "project"), path, input_names, target_names, n_samples,
               n_train, n_test, n_dropped, warnings, default_width (+ columns for a project)
-``state``     has_data, has_model, fitted, training, paused, run_step, run_steps, model
+``state``     has_data, has_model, fitted, training, discovering, editing (the running
+              multi-step edit's command, or None), paused, run_step, run_steps, model
               (width, grid, k, input_names, target_names | None), can_undo, can_redo,
               settings
 ``progress``  step (the model's total steps), run_step, steps, train_loss, test_loss, reg,
@@ -43,6 +49,7 @@ Events
 ``error``     message (one line a scientist can act on), detail (traceback), command
 ``result``    command, plus what the command returns (formula text, prune info, ...)
 ``pipeline``  stage, stage_index, stages, kind, step, steps, train_loss, test_loss, message
+``edit_progress``  command ("refine" | "auto_symbolic"), step, steps, message
 ``bye``       the worker has left its loop
 """
 
@@ -64,7 +71,7 @@ COMMANDS = ("load", "set_settings", "new_model", *RUN_COMMANDS, "discover", "sna
             *EDIT_COMMANDS, "suggest", "inspect", "formula", "save",
             "open_project")
 EVENTS = ("ready", "loaded", "state", "progress", "snapshot", "done", "error", "result",
-          "pipeline", "bye")
+          "pipeline", "edit_progress", "bye")
 
 SNAPSHOT_INTERVAL_S = 1.0 / 30.0  # at most ~30 snapshots a second reach the GUI
 SCORE_INTERVAL_S = 0.25  # importance scores cost ~3x a curve sample; they change slowly
@@ -79,6 +86,7 @@ _ACTIONS = {
     "new_model": "building the model", "open_project": "opening the project",
     "save": "saving the project", "formula": "building the formula",
     "snapshot": "drawing the network (training goes on)",
+    "refine": "refining the grid", "auto_symbolic": "fitting functions to the edges",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from kanstudio.worker.protocol import event
 
-__all__ = ["TrainingRun", "TRAIN_FIELDS"]
+__all__ = ["TrainingRun", "TRAIN_FIELDS", "loss_history"]
 
 # Fields of a train/step command handed to Session.train_iter as overrides.
 TRAIN_FIELDS = ("opt", "lr", "lamb", "batch_size")
@@ -97,3 +97,17 @@ def _loss_factor(session: Any) -> tuple[float, str]:
     if not math.isfinite(value) or value <= 0:
         return 1.0, "scaled"
     return value, "target"
+
+
+def loss_history(session: Any) -> dict[str, Any]:
+    """The current model's loss curve, as the ``progress`` events drew it: ``step`` (1..n,
+    the model's step count), ``train_loss`` and ``test_loss`` (n,) float64 and ``loss_units``.
+    Undo and redo send it, so the curve shows the history of the model they restored."""
+    import numpy as np
+
+    records = list(getattr(session.model, "history_", ()) or ())
+    factor, units = _loss_factor(session)
+    return {"step": np.arange(1, len(records) + 1, dtype=np.float64),
+            "train_loss": np.array([r.train_loss for r in records], dtype=np.float64) * factor,
+            "test_loss": np.array([r.test_loss for r in records], dtype=np.float64) * factor,
+            "loss_units": units}

@@ -94,9 +94,14 @@ def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample
     assert window.statusBar().currentMessage().startswith("Discover, stage ")
     qtbot.waitUntil(lambda: "discover" in window.last_result, timeout=120_000)
     assert window.last_result["discover"]["reason"] == "finished"
+    bar = window.training_panel.progress
+    assert bar.format() == "Discover finished" and bar.value() == bar.maximum()
     panel = window.formula_panel
     qtbot.waitUntil(lambda: panel.result is not None, timeout=WAIT)
     assert panel.result["formula_test_r2"] > 0.999
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith(
+        "Discover finished: f = "), timeout=WAIT)
+    assert window.formula_panel.isVisible()  # its tab is in front of the inspector's
     assert window.worker_state["fitted"] and window.edit_actions.undo.isEnabled()
 
 

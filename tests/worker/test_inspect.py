@@ -56,3 +56,27 @@ def test_suggest_sends_expressions_and_preview_curves(thread_client, samples):
     got = _result(thread_client, "suggest")["candidates"]
     assert len(got) == 4 and all(c["expression"] for c in got)
     assert all(len(c["preview_x"]) == len(c["preview_y"]) == 120 for c in got)
+
+
+def test_a_locked_edge_shows_its_function_and_candidates_fit_its_current_curve(
+        thread_client, samples):
+    load(thread_client, samples / "toy_sin.csv")
+    thread_client.send("new_model", width=[1, 1, 1])
+    thread_client.send("train", steps=20, opt="lbfgs")
+    run_until(thread_client, "done", timeout=120)
+    thread_client.send("suggest", layer=0, i=0, j=0)
+    spline_fits = {c["name"]: c["r2"] for c in _result(thread_client, "suggest")["candidates"]}
+    assert spline_fits["x"] < 0.99  # the learned curve is a sine, not a line
+
+    thread_client.send("lock", layer=0, i=0, j=0, name="x")
+    _result(thread_client, "lock")
+    thread_client.send("inspect", layer=0, i=0, j=0)
+    seen = _result(thread_client, "inspect")
+    a, b, c, d = seen["locked_params"]
+    assert seen["locked"] == "x" and "x" in seen["locked_expression"]
+    np.testing.assert_allclose(seen["y"], c * (a * seen["x"] + b) + d, atol=1e-9)
+    thread_client.send("suggest", layer=0, i=0, j=0)
+    locked_fits = {c["name"]: c["r2"] for c in _result(thread_client, "suggest")["candidates"]}
+    assert locked_fits["x"] > 0.9999  # fitted to the locked line, not the old spline
+    thread_client.send("lock", layer=0, i=0, j=0, name="x")  # a relock fits the same curve
+    assert _result(thread_client, "lock")["r2"] > 0.9999
