@@ -106,8 +106,10 @@ class DataPanel(QWidget):
         preview = QWidget()
         preview_layout = QVBoxLayout(preview)
         preview_layout.setContentsMargins(0, 0, 0, 0)
-        preview_layout.addWidget(QLabel("Preview (rows numbered as in a spreadsheet; shaded: "
-                                        "empty or not a number):"))
+        preview_label = QLabel("Preview (rows numbered as in a spreadsheet; shaded: empty or "
+                               "not a number):")
+        preview_label.setWordWrap(True)  # unwrapped, it alone kept the dock 490 px wide
+        preview_layout.addWidget(preview_label)
         preview_layout.addWidget(self.preview_view, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)

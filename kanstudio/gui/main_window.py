@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -44,6 +44,8 @@ __all__ = ["MainWindow", "about_text"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PROJECT_SUFFIX = ".kstudio"
+# Saved dock layouts of another version are not restored (the default layout changed).
+LAYOUT_VERSION = 2
 
 
 def about_text() -> str:
@@ -72,28 +74,9 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
         self.loss_plot = LossPlot()
-        self.data_dock = self._dock("Data", "dataDock", self.data_panel,
-                                    Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.training_dock = self._dock("Model && Training", "trainingDock",
-                                        self.training_panel,
-                                        Qt.DockWidgetArea.RightDockWidgetArea)
-        self.loss_dock = self._dock("Loss", "lossDock", self.loss_plot,
-                                    Qt.DockWidgetArea.RightDockWidgetArea)
-        self.splitDockWidget(self.training_dock, self.loss_dock, Qt.Orientation.Vertical)
         self.inspector = EdgeInspector()
         self.formula_panel = FormulaPanel()
-        self.inspector_dock = self._dock("Edge Inspector", "inspectorDock", self.inspector,
-                                         Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.formula_dock = self._dock("Formula", "formulaDock", self.formula_panel,
-                                       Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.splitDockWidget(self.inspector_dock, self.formula_dock,
-                             Qt.Orientation.Horizontal)
-        self.docks = [self.data_dock, self.training_dock, self.loss_dock,
-                      self.inspector_dock, self.formula_dock]
-        self.resizeDocks([self.data_dock, self.training_dock], [350, 310],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.training_dock, self.loss_dock], [470, 330],
-                         Qt.Orientation.Vertical)
+        self._build_docks()
         self.toolbar = None
         self.actions = build_menus(self)
         self.edit_actions = build_edit_menus(self)
@@ -107,6 +90,46 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         SessionControl.__init__(self)
         ProjectControl.__init__(self)
         EditControl.__init__(self)
+
+    def _build_docks(self) -> None:
+        """The default layout: Data on the left and Model & Training over Loss on the right,
+        both the window's full height; the Edge Inspector and the Formula share the space
+        under the network view as tabs (side by side they are too narrow to read)."""
+        area = Qt.DockWidgetArea
+        self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, area.RightDockWidgetArea)
+        self.data_dock = self._dock("Data", "dataDock", self.data_panel,
+                                    area.LeftDockWidgetArea)
+        self.training_dock = self._dock("Model && Training", "trainingDock",
+                                        self.training_panel, area.RightDockWidgetArea)
+        self.loss_dock = self._dock("Loss", "lossDock", self.loss_plot,
+                                    area.RightDockWidgetArea)
+        self.splitDockWidget(self.training_dock, self.loss_dock, Qt.Orientation.Vertical)
+        self.inspector_dock = self._dock("Edge Inspector", "inspectorDock", self.inspector,
+                                         area.BottomDockWidgetArea)
+        self.formula_dock = self._dock("Formula", "formulaDock", self.formula_panel,
+                                       area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.formula_dock)
+        self.inspector_dock.raise_()
+        self.docks = [self.data_dock, self.training_dock, self.loss_dock,
+                      self.inspector_dock, self.formula_dock]
+        self._docks_sized = False  # sized to the window when it is first shown
+
+    def _size_docks(self) -> None:
+        """Dock sizes in proportion to the window (the central view takes what is left)."""
+        w, h = self.width(), self.height()
+        self.resizeDocks([self.data_dock, self.training_dock], [int(0.23 * w), int(0.22 * w)],
+                         Qt.Orientation.Horizontal)
+        panel = self.training_dock.minimumSizeHint().height()
+        self.resizeDocks([self.training_dock, self.loss_dock], [panel, h - panel],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock], [int(0.4 * h)], Qt.Orientation.Vertical)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._docks_sized:
+            self._docks_sized = True  # a restored layout keeps the user's sizes
+            self._size_docks()
 
     def _dock(self, title: str, name: str, widget: QWidget,
               area: Qt.DockWidgetArea) -> QDockWidget:
@@ -133,11 +156,12 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
+            # restoreState refuses an older layout's state (then the defaults stay)
+            self._docks_sized = self.restoreState(state, LAYOUT_VERSION)
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QToolTip
 
-from kanstudio.gui.network_geometry import NetworkGeometry, nan_join
+from kanstudio.gui.network_geometry import SLOT, NetworkGeometry, nan_join
 
 __all__ = ["NetworkView", "FADE_LEVELS"]
 
@@ -94,6 +94,7 @@ class NetworkView(pg.GraphicsView):
         self.placeholder.setStyleSheet("color: #6e737d; font-size: 13pt; background: white;")
         self.vb.setRange(QRectF(-5, -2, 10, 4))
         self.vb.sigRangeChangedManually.connect(self._user_moved)
+        self.vb.sigRangeChanged.connect(lambda *_a: self._fit_lock_labels())
         self.scene().sigMouseClicked.connect(self._clicked)
         self.setMouseTracking(True)
         self.paints = _PaintCounter(self)
@@ -107,12 +108,13 @@ class NetworkView(pg.GraphicsView):
 
     # ------------------------------------------------------------------ structure
     def set_structure(self, width: list[int], input_names: list[str],
-                      target_names: list[str]) -> None:
-        """Lay out a network of ``width``; curves stay empty until a snapshot arrives."""
+                      target_names: list[str], force: bool = False) -> None:
+        """Lay out a network of ``width``; curves stay empty until a snapshot arrives.
+        The same network is left as it is, unless ``force`` (its curves are stale)."""
         width = [int(w) for w in width]
         same = (self.net_geometry is not None and self.net_geometry.width == width
                 and input_names == self.input_names and target_names == self.target_names)
-        if same:
+        if same and not force:
             return
         self.net_geometry = g = NetworkGeometry(width)
         self.input_names, self.target_names = list(input_names), list(target_names)
@@ -206,17 +208,31 @@ class NetworkView(pg.GraphicsView):
         self._lock_key = key
         for label in getattr(self, "lock_labels", []):
             self.vb.removeItem(label)
-        self.lock_labels = []
+        self.lock_labels, self._lock_room = [], []
         g = self.net_geometry
         for layer, entries in enumerate(locked):
             for i, j, name in entries:
                 e = g.index_of(layer, int(i), int(j))
-                (cx, cy), (_w, h) = g.box_centers[e], g.box_sizes[e]
+                (cx, cy), (w, h) = g.box_centers[e], g.box_sizes[e]
                 label = pg.TextItem(str(name), color=(200, 40, 60), anchor=(0.5, 1.0))
                 label.setPos(cx, cy + h / 2)
                 label.setZValue(8)
                 self.vb.addItem(label)
                 self.lock_labels.append(label)
+                self._lock_room.append(SLOT * float(w))  # scene units between box centres
+        self._fit_lock_labels()
+
+    def _fit_lock_labels(self) -> None:
+        """Hide a function name wider than its edge's slot: side by side they overlap into
+        an unreadable row. Hovering the edge still names it; zooming in brings it back."""
+        labels = getattr(self, "lock_labels", [])
+        if not labels:
+            return
+        unit_px = self.vb.viewPixelSize()[0]  # scene units per screen pixel
+        if not unit_px > 0:
+            return
+        for label, room in zip(labels, self._lock_room, strict=True):
+            label.setVisible(label.textItem.boundingRect().width() <= room / unit_px)
 
     def set_live(self, live: bool) -> None:
         """While training, draw curves with 1-pixel pens and no antialiasing (a third of

@@ -108,3 +108,16 @@ def test_hover_shows_the_edge_address_and_click_selects_it(qtbot, view):
     assert selected.args == [1, 3, 7]
     assert view.selected == (1, 3, 7)
     assert view.edge_at(view.mapToScene(_mouse_at(view, -50, -50).toPoint())) is None
+
+
+def test_function_names_that_would_overlap_are_hidden_until_there_is_room(qtbot, view):
+    snap = fake_snapshot(3, width=[2, 10, 1])
+    snap["locked"] = [[(i, j, "sin") for i in range(2) for j in range(10)], []]
+    view.set_snapshot(snap)
+    qtbot.wait(50)
+    assert len(view.lock_labels) == 20
+    assert all(label.isVisible() for label in view.lock_labels)  # 1000 px: room for each
+    view.resize(300, 400)  # twenty boxes in 300 px: the names would run together
+    qtbot.waitUntil(lambda: not any(label.isVisible() for label in view.lock_labels))
+    view.resize(1000, 700)
+    qtbot.waitUntil(lambda: all(label.isVisible() for label in view.lock_labels))
