@@ -1,12 +1,20 @@
-"""The bundled sample datasets (``sample_datasets/catalog.json``), for File ▸ Open Sample."""
+"""The bundled sample datasets (``sample_datasets/catalog.json``), for File ▸ Open Sample.
+
+The top-level ``sample_datasets/`` folder is the one source of truth. pyproject.toml maps it
+into the package as ``kanstudio/sample_datasets`` (and ``resources/`` as
+``kanstudio/resources``), so an installed wheel or the frozen app finds them with
+importlib.resources; a source checkout (editable install) finds the folders next to the
+package instead.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-__all__ = ["Sample", "sample_dir", "load_catalog"]
+__all__ = ["Sample", "bundled_dir", "sample_dir", "load_catalog"]
 
 
 @dataclass(frozen=True)
@@ -21,14 +29,29 @@ class Sample:
         return f"{self.path.stem}  —  {self.target} = {self.formula}"
 
 
-def sample_dir() -> Path | None:
-    """The sample folder next to the package (source checkout or installed alongside)."""
-    here = Path(__file__).resolve()
-    for base in (here.parents[2], here.parents[1], Path.cwd()):
-        folder = base / "sample_datasets"
-        if (folder / "catalog.json").is_file():
+def bundled_dir(name: str, marker: str) -> Path | None:
+    """A data folder shipped with the app (``sample_datasets`` or ``resources``).
+
+    First the package data (``kanstudio/<name>`` in an installed wheel or the frozen app),
+    then the source checkout's top-level folder. ``marker`` is a file the folder must hold.
+    """
+    try:
+        packaged = resources.files("kanstudio") / name
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - kanstudio is importable
+        packaged = None
+    candidates = []
+    if isinstance(packaged, Path):  # a plain folder on disk (not inside a zip)
+        candidates.append(packaged)
+    candidates.append(Path(__file__).resolve().parents[2] / name)  # source checkout
+    for folder in candidates:
+        if (folder / marker).is_file():
             return folder
     return None
+
+
+def sample_dir() -> Path | None:
+    """The folder that holds ``catalog.json`` and the sample CSVs, or None."""
+    return bundled_dir("sample_datasets", "catalog.json")
 
 
 def load_catalog(folder: Path | None = None) -> list[Sample]:
