@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar, QToolButton
 
+from kanstudio.gui.about import show_about
 from kanstudio.gui.samples import load_catalog
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def build_menus(window: MainWindow) -> Actions:
                           sp.SP_BrowserReload, "Start again from an untrained model"),
         fit_view=_action(window, "Fit View", window.network_view.fit_to_window,
                          "Ctrl+0", sp.SP_TitleBarMaxButton, "Show the whole network"),
-        about=_action(window, "&About KAN Studio", window.show_about),
+        about=_action(window, "&About KAN Studio", lambda: show_about(window),
+                      tip="Version, licence and the bundled libraries"),
         sample_menu=QMenu("Open &Sample", window),
         recent_menu=QMenu("&Recent Files", window),
         view_menu=QMenu("&View", window),
@@ -101,6 +103,7 @@ def build_menus(window: MainWindow) -> Actions:
     a.view_menu.addSeparator()
     a.view_menu.addAction(a.fit_view)
     help_menu = bar.addMenu("&Help")
+    help_menu.setObjectName("helpMenu")
     help_menu.addAction(a.about)
 
     tools = QToolBar("Main toolbar", window)
