@@ -85,10 +85,13 @@ def _finite(value: float) -> float | None:
 
 
 def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
+    from kanstudio.core import resolve_device
+    from kanstudio.core.fused_cpu import fused_available
     from kanstudio.symbolic.export import to_latex, to_sympy
 
     metrics = session.metrics()
     expr = result.expressions[0]
+    device = str(resolve_device(session.settings.device)).split(":")[0]
     return {
         "formula": to_sympy(expr),
         "latex": to_latex(expr),
@@ -102,6 +105,9 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "formulas": [to_sympy(e) for e in result.expressions],
         "formula_exact": to_sympy(result.exact[0]),
+        "device": device,
+        # which spline implementation trained it: the fused numba kernel or torch ops
+        "cpu_kernel": ("fused" if fused_available() else "torch") if device == "cpu" else None,
     }
 
 

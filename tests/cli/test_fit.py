@@ -9,6 +9,7 @@ command is tested in test_export.py).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -275,6 +276,10 @@ def test_fit_writes_every_result_field_with_its_type(fit_run: Run, result: dict)
         assert math.isfinite(result[field]) and result[field] >= 0.0
     assert result["formula_test_r2"] <= 1.0
     assert 0.0 < result["seconds"] <= fit_run.wall
+    # which engine did the work: the CPU here, with the fused kernel when numba is installed
+    assert result["device"] == "cpu"
+    expected = "fused" if importlib.util.find_spec("numba") else "torch"
+    assert result["cpu_kernel"] == expected
 
 
 def test_fit_formula_parses_with_the_csv_column_names(result: dict) -> None:
