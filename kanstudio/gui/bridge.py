@@ -19,6 +19,7 @@ __all__ = ["WorkerBridge"]
 POLL_MS = 15
 MAX_RESTARTS = 3  # deaths within RESTART_WINDOW_S after which we stop restarting
 RESTART_WINDOW_S = 120.0
+START_TIMEOUT_MS = 90_000  # a worker not ready by then is stuck (cold start is ~5-15 s)
 
 
 class WorkerBridge(QObject):
@@ -46,11 +47,29 @@ class WorkerBridge(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
+        self.start_watch = QTimer(self)
+        self.start_watch.setSingleShot(True)
+        self.start_watch.setInterval(START_TIMEOUT_MS)
+        self.start_watch.timeout.connect(self._not_started)
 
     def start(self) -> None:
         self.is_ready = False
         self.client.start()
         self.timer.start()
+        self.start_watch.start()
+
+    def _not_started(self) -> None:
+        """The worker process runs but never said ``ready``: say so instead of waiting
+        silently (it keeps its chance: a late ``ready`` still enables training)."""
+        if self.is_ready or not self.timer.isActive():
+            return
+        seconds = self.start_watch.interval() / 1000
+        self.error.emit({
+            "event": "error", "command": "start",
+            "message": f"The training engine has not started after {seconds:.0f} s.",
+            "detail": "The worker process is running but has not reported ready. If this "
+                      "persists, restart KAN Studio; from a terminal, `kanstudio fit` on a "
+                      "sample shows whether torch works on this machine."})
 
     def send(self, command: str, **fields: Any) -> None:
         if self.client.alive:
@@ -72,6 +91,7 @@ class WorkerBridge(QObject):
                 progress = []
             if kind == "ready":
                 self.is_ready = self._ever_ready = True
+                self.start_watch.stop()
                 self.ready.emit(e)
             elif kind == "error" and e.get("fatal"):
                 self._handle_death(e)
@@ -91,6 +111,7 @@ class WorkerBridge(QObject):
         if restart:
             self.restarts += 1
             self.client.restart()
+            self.start_watch.start()
         else:
             self.timer.stop()
             self.client.shutdown(timeout=1.0)

@@ -18,12 +18,10 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
 
-from kanstudio import __version__
 from kanstudio.gui.bridge import WorkerBridge
 from kanstudio.gui.data_panel import DataPanel
 from kanstudio.gui.edit_control import EditControl
@@ -40,19 +38,12 @@ from kanstudio.gui.session_control import SessionControl
 from kanstudio.gui.settings_store import add_recent_file, app_settings, recent_files
 from kanstudio.gui.training_panel import TrainingPanel
 
-__all__ = ["MainWindow", "about_text"]
+__all__ = ["MainWindow"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PROJECT_SUFFIX = ".kstudio"
 # Saved dock layouts of another version are not restored (the default layout changed).
 LAYOUT_VERSION = 2
-
-
-def about_text() -> str:
-    return (f"<h3>KAN Studio {__version__}</h3>"
-            "<p>Discover formulas from data with Kolmogorov–Arnold Networks: open a CSV, "
-            "train, and watch every edge of the network learn its function.</p>"
-            "<p>Licensed under the MIT license.</p>")
 
 
 class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
@@ -288,5 +279,3 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         self.messages.show_message("error", text, detail)
         self.statusBar().showMessage(text, 15000)
 
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About KAN Studio", about_text())

@@ -1,0 +1,49 @@
+"""A worker that never reports ready is reported, not waited on silently."""
+
+from __future__ import annotations
+
+from kanstudio.gui.bridge import WorkerBridge
+
+
+class SilentClient:
+    """Stands in for a worker process that runs but never says anything."""
+
+    alive = True
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def start(self) -> None:
+        pass
+
+    def poll(self) -> list[dict]:
+        out, self.events = self.events, []
+        return out
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        pass
+
+
+def test_bridge_reports_a_worker_that_never_starts(qtbot):
+    client = SilentClient()
+    bridge = WorkerBridge(client=client)
+    bridge.start_watch.setInterval(200)
+    with qtbot.waitSignal(bridge.error, timeout=3000) as blocker:
+        bridge.start()
+    assert blocker.args[0]["command"] == "start"
+    assert "has not started" in blocker.args[0]["message"]
+    bridge.shutdown()
+
+
+def test_bridge_stays_quiet_once_ready(qtbot):
+    client = SilentClient()
+    bridge = WorkerBridge(client=client)
+    bridge.start_watch.setInterval(300)
+    errors: list[dict] = []
+    bridge.error.connect(errors.append)
+    bridge.start()
+    client.events.append({"event": "ready"})
+    qtbot.waitUntil(lambda: bridge.is_ready, timeout=2000)
+    qtbot.wait(500)
+    assert errors == [] and not bridge.start_watch.isActive()
+    bridge.shutdown()
