@@ -305,6 +305,7 @@ class KAN(SymbolicMixin):
         desc, arrays = network_to_state(self._check_fitted())
         arrays = {f"network.{k}": v for k, v in arrays.items()}
         arrays["reference_x"] = self.reference_x_.astype(np.float64)
+        arrays["history"] = _history_to_array(self.history_)
         return {"params": self.get_params(), "network": desc,
                 "n_features_in": self.n_features_in_}, arrays
 
@@ -339,7 +340,7 @@ class KAN(SymbolicMixin):
         model.network_ = net.to(dev)
         model.n_features_in_ = net.n_features_in
         model.reference_x_ = np.array(ref, dtype=np.float64)
-        model.history_ = []
+        model.history_ = _history_from_array(arrays.get("history"))
         return model
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -369,3 +370,30 @@ class KAN(SymbolicMixin):
         except (ArchiveError, StateError) as exc:
             raise ModelFileError(str(exc)) from exc
 
+
+# The training history in a saved model: one row per step, these columns; the event as its
+# index in HISTORY_EVENTS (files written before the history was saved simply lack it).
+HISTORY_COLUMNS = ("step", "train_loss", "test_loss", "reg", "lr", "event")
+HISTORY_EVENTS = ("", "grid_update", "nonfinite_recovered", "stopped_nonfinite")
+
+
+def _history_to_array(records: Sequence[StepRecord]) -> np.ndarray:
+    rows = [(r.step, r.train_loss, r.test_loss, r.reg, r.lr,
+             HISTORY_EVENTS.index(r.event) if r.event in HISTORY_EVENTS else 0)
+            for r in records]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(HISTORY_COLUMNS))
+
+
+def _history_from_array(table: Any) -> list[StepRecord]:
+    if table is None:
+        return []
+    if (not isinstance(table, np.ndarray) or table.dtype.kind != "f" or table.ndim != 2
+            or table.shape[1] != len(HISTORY_COLUMNS)):
+        raise StateError(f"history must be a float (steps, {len(HISTORY_COLUMNS)}) array")
+    steps, codes = table[:, 0], table[:, 5]
+    if not (np.isfinite(steps).all() and np.isfinite(codes).all()):
+        raise StateError("history: step numbers and events must be finite")
+    return [StepRecord(int(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4]),
+                       HISTORY_EVENTS[int(row[5])] if 0 <= row[5] < len(HISTORY_EVENTS)
+                       else "")
+            for row in table]

@@ -167,6 +167,20 @@ def test_round_trip_restores_data_settings_history_predictions_and_formula(
     reopened = loaded.formula()
     assert reopened.expressions == original.expressions
     assert reopened.formula_test_rmse == original.formula_test_rmse
+    # the loss curve comes back too (the window redraws it, the step count continues)
+    assert loaded.model.history_ == locked_session.model.history_
+    assert len(loaded.model.history_) == 5
+
+
+def test_a_project_saved_before_the_loss_history_loads_with_none(
+    good_project: bytes, tmp_path: Path
+) -> None:
+    members = _members(good_project)
+    arrays = _members(members["arrays.npz"])
+    del arrays["model.history.npy"]
+    old = _zip({**members, "arrays.npz": _zip(arrays, zipfile.ZIP_STORED)})
+    loaded = load_project(_write(tmp_path, old))
+    assert loaded.model is not None and loaded.model.history_ == []
 
 
 def test_round_trip_of_a_session_without_a_model(tmp_path: Path) -> None:
@@ -344,6 +358,10 @@ def _string_data(good: bytes) -> bytes:
     return _zip(_replace_array(_members(good), "data.X.npy", npy))
 
 
+def _bad_history(good: bytes) -> bytes:
+    return _zip(_replace_array(_members(good), "model.history.npy", _npy_of(np.zeros((4, 2)))))
+
+
 REFUSALS = [
     ("truncated-half", _cut_half, r"not a valid archive \(truncated or corrupted"),
     ("truncated-tail", _cut_tail, r"not a valid archive \(truncated or corrupted"),
@@ -371,6 +389,7 @@ REFUSALS = [
     ("pickled-object-array", _pickled, r"data\.X.*unsupported dtype object"),
     ("string-array", _string_data, r"data\.X.*unsupported dtype"),
     ("nan-in-data", _nan_data, r"NaN or infinite"),
+    ("history-wrong-shape", _bad_history, r"history must be a float \(steps, 6\) array"),
 ]
 
 

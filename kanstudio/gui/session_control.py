@@ -254,6 +254,7 @@ class SessionControl:
     def _on_loaded(self, e: dict[str, Any]) -> None:
         if e.get("source") == "project":
             self._show_project_data(e)
+            self.loss_plot.set_history(e.get("losses") or {})  # the saved model's curve
             self.project_opened()
             self.bridge.send("formula")  # a project with locks reopens with its formula
         n = e["n_samples"]

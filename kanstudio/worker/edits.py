@@ -211,7 +211,8 @@ def open_project(w: Any, c: dict[str, Any]) -> None:
     columns = {"names": [*d.input_names, *d.target_names],
                "values": [d.X[:, i].copy() for i in range(d.n_inputs)]
                + [d.y[:, i].copy() for i in range(d.n_outputs)]}
-    w.set_session(session, source="project", path=str(path), extra={"columns": columns})
+    w.set_session(session, source="project", path=str(path),
+                  extra={"columns": columns, "losses": loss_history(session)})
 
 
 # open_project needs no session; the others do (checked by the worker before calling).

@@ -112,6 +112,7 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
     window.save_project_to(str(path))
     qtbot.waitUntil(lambda: not window.dirty, timeout=WAIT)
     assert path.is_file() and window.current_project == str(path)
+    curve = (window.loss_plot.steps.copy(), window.loss_plot.train.copy())
     window.close()
     again = make_window()
     assert again.open_project(str(path))
@@ -119,6 +120,10 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
     assert again.formula_panel.result["formulas"] == ["sin(pi*x)"]
     assert again.last_snapshot["locked"][0] == [(0, 0, "x")]
     assert not again.dirty
+    # ... and the same loss curve, read back from the project
+    assert curve[0].size > 0
+    assert np.array_equal(again.loss_plot.steps, curve[0])
+    assert np.allclose(again.loss_plot.train, curve[1])
 
 
 def test_unsaved_changes_prompt_can_keep_the_window(qtbot, make_window, sample):
