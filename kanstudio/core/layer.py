@@ -37,6 +37,47 @@ FEATURE_CACHE_BYTES = 64 * 1024 * 1024
 A, B, C, D = 0, 1, 2, 3
 
 
+class _SharedFeatures(torch.autograd.Function):
+    """Both contractions of one dense basis: the layer output on every row and the
+    per-edge values on ``rows`` (what :meth:`KANLayer.forward_with_edges` needs).
+
+    Autograd of the two separate ops would zero-fill a features-sized gradient for the
+    row selection, scatter into it and add it to the other; here the subset's gradient is
+    added in place into the one from the output.
+    """
+
+    @staticmethod
+    def forward(ctx, features, weights, bias, rows):  # type: ignore[override]
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        out = torch.addmm(bias, features.reshape(batch, -1), flat)
+        sub = features.index_select(0, rows).transpose(0, 1)  # (n_in, r, width)
+        phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
+        ctx.save_for_backward(features, weights, rows, sub)
+        return out, phi
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_phi):  # type: ignore[override]
+        features, weights, rows, sub = ctx.saved_tensors
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        if grad_out is None:
+            grad_out = features.new_zeros(batch, flat.shape[1])
+        grad_features = grad_weights = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_features = (grad_out @ flat.t()).view(batch, n_in, width)
+            if grad_phi is not None:
+                grad_sub = torch.bmm(grad_phi, weights.transpose(1, 2))  # (n_in, r, width)
+                grad_features.index_add_(0, rows, grad_sub.transpose(0, 1).contiguous())
+        if ctx.needs_input_grad[1]:
+            grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
+            if grad_phi is not None:
+                grad_weights = grad_weights + torch.bmm(sub.transpose(1, 2), grad_phi)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum(0)
+        return grad_features, grad_weights, grad_bias, None
+
+
 class KANLayer(nn.Module):
     """A layer mapping ``n_in`` to ``n_out`` nodes with ``n_in * n_out`` edges."""
 
@@ -140,6 +181,21 @@ class KANLayer(nn.Module):
         if self.symbolic_names:
             phi = phi + self._symbolic_edges(x).transpose(0, 1)
         return phi.transpose(0, 1)
+
+    def forward_with_edges(self, x: torch.Tensor, rows: torch.Tensor):
+        """``forward(x)`` for every row and ``edge_activations(x[rows])``, from one basis.
+
+        The sparsity penalty estimates edge magnitudes on a subset of the batch; taking
+        them from the features the full forward computes anyway saves a second pass, and
+        one backward adds both gradients into the features in place.
+        Returns (out (batch, n_out), phi (len(rows), n_in, n_out)).
+        """
+        features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
+        out, phi = _SharedFeatures.apply(features, self._weights(), self.bias, rows)
+        if self.symbolic_names:
+            out = out + self._symbolic_output(x)
+            phi = phi + self._symbolic_edges(x.index_select(0, rows)).transpose(0, 1)
+        return out, phi.transpose(0, 1)
 
     def _symbolic_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         if self._groups is None:

@@ -108,9 +108,21 @@ class KANNetwork(nn.Module):
             x = layer(x)
         return x
 
-    def forward_activations(self, x: torch.Tensor) -> Activations:
-        """Forward that also returns every layer's inputs and per-edge activations."""
+    def forward_activations(self, x: torch.Tensor, rows: torch.Tensor | None = None
+                            ) -> Activations:
+        """Forward that also returns every layer's inputs and per-edge activations.
+
+        With ``rows`` (an index tensor) the inputs and edges cover only those rows of the
+        batch, while ``output`` still covers all of it (one pass serves the error on the
+        whole batch and the sparsity penalty on a sample of it).
+        """
         inputs, edges = [], []
+        if rows is not None:
+            for layer in self.layers:
+                inputs.append(x.index_select(0, rows))
+                x, phi = layer.forward_with_edges(x, rows)
+                edges.append(phi)
+            return Activations(inputs, edges, x)
         for layer in self.layers:
             inputs.append(x)
             phi = layer.edge_activations(x)

@@ -88,24 +88,18 @@ def _make_optimizer(params: list[torch.nn.Parameter], opt: str, lr: float):
 
 
 def _closure(net, optimizer, xb, yb, s: TrainSettings, reg_value: list, mse_value: list,
-             reg_x: torch.Tensor | None = None):
+             reg_rows: torch.Tensor | None = None):
     """The loss closure for one step; it records the MSE and penalty it computed.
 
-    ``reg_x``: rows on which the penalty's edge magnitudes are estimated, when they are a
-    subset of the batch (the error itself always uses the whole batch).
+    ``reg_rows``: indices of the rows of the batch on which the penalty's edge magnitudes
+    are estimated, when they are a subset (the error itself always uses the whole batch).
     """
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        if s.lamb > 0 and reg_x is None:
-            acts = net.forward_activations(xb)
+        if s.lamb > 0:
+            acts = net.forward_activations(xb, reg_rows)
             mse = torch.mean((acts.output - yb) ** 2)
-            reg = net.regularization(acts, s.lamb_l1, s.lamb_entropy)
-            loss = mse + s.lamb * reg
-            reg_value[0] = float(reg.detach())
-        elif s.lamb > 0:
-            mse = torch.mean((net(xb) - yb) ** 2)
-            acts = net.forward_activations(reg_x)
             reg = net.regularization(acts, s.lamb_l1, s.lamb_entropy)
             loss = mse + s.lamb * reg
             reg_value[0] = float(reg.detach())
@@ -217,12 +211,11 @@ def train_steps(
                     xb, yb = x_train[idx], y_train[idx]
 
                 reg_value, mse_value = [0.0], [float("nan")]
-                reg_x = None
+                reg_rows = None
                 if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
-                    pick = torch.as_tensor(rng.choice(xb.shape[0], s.reg_rows, replace=False),
-                                           device=xb.device)
-                    reg_x = xb[pick]
-                closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_x)
+                    reg_rows = torch.as_tensor(
+                        rng.choice(xb.shape[0], s.reg_rows, replace=False), device=xb.device)
+                closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_rows)
 
                 try:
                     if s.opt == "lbfgs":

@@ -73,6 +73,27 @@ def test_network_forward_activations_agree_with_forward() -> None:
     torch.testing.assert_close(acts.inputs[1], net.layers[0](x), rtol=0, atol=1e-12)
 
 
+def test_activations_on_a_subset_of_rows_come_from_the_same_pass() -> None:
+    """The penalty's edges on some rows, the output on all, with a locked edge too: the
+    values and gradients equal a separate pass over the subset."""
+    net = KANNetwork([3, 4, 2], seed=2, dtype=F64)
+    net.layers[0].lock_edge(1, 2, "sin", torch.sin, SIN_PARAMS)
+    x = inputs(40, 3)
+    rows = torch.tensor([5, 0, 33, 17, 17])
+    acts = net.forward_activations(x, rows)
+    ref = net.forward_activations(x[rows])
+    torch.testing.assert_close(acts.output, net(x), rtol=0, atol=1e-12)
+    for got, want in zip(acts.edges + acts.inputs, ref.edges + ref.inputs, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    params = list(net.parameters())
+    grads = torch.autograd.grad(net.regularization(acts), params, allow_unused=True)
+    ref_grads = torch.autograd.grad(net.regularization(ref), params, allow_unused=True)
+    for p, g, r in zip(params, grads, ref_grads, strict=True):
+        zero = torch.zeros_like(p)  # "no gradient" and a zero gradient are the same here
+        torch.testing.assert_close(zero if g is None else g, zero if r is None else r,
+                                   rtol=1e-9, atol=1e-12)
+
+
 def test_edge_curves_shapes_dtype_and_pruned_edges() -> None:
     net = KANNetwork([3, 4, 2], seed=2, dtype=F64)
     with torch.no_grad():
