@@ -4,14 +4,16 @@ The torch-op evaluation in :mod:`kanstudio.core.spline` is exact but walks the
 ``(batch, n_in)`` samples some fifteen times (interval search, a gather of every polynomial
 plane, Horner steps, index arithmetic, a zero fill, a scatter), each pass a separate tensor
 op. On a CPU that memory traffic, not arithmetic, is the cost of a KAN step. Here one
-compiled loop does all of it per sample while the sample is in registers: binary search
-in the input's knot row, Horner's rule on the interval's ``k + 1`` polynomials of the same
-table (:func:`~kanstudio.core.spline.interval_table`), and the whole dense row written
-once (zeros, the live values, the ``silu`` column). The backward pass is one more loop.
+compiled loop does all of it per sample while the sample is in registers: the interval
+lookup in the input's knot row, Horner's rule on the interval's ``k + 1`` polynomials of
+the same table (:func:`~kanstudio.core.spline.interval_table`; unrolled for cubics), and
+the whole dense row written once (zeros, the live values, the ``silu`` column). The
+backward pass is one more loop.
 
 numba is optional: without it (or if compiling fails, or on a GPU) the torch path runs.
 ``KANSTUDIO_FUSED=0`` in the environment turns this path off. Kernels compile on first use
-and are cached on disk, so only the first training on a machine pays the ~2 s compile.
+and are cached on disk, so only the first use on a machine pays the compile (10-15 s on
+two cores; loading from the cache takes well under a second).
 """
 
 from __future__ import annotations
