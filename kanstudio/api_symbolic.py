@@ -177,7 +177,8 @@ class SymbolicMixin:
                             simplicity_weight: float) -> AutoSymbolicResult:
         from kanstudio.symbolic.fitting import suggest_symbolic
 
-        x, y = self.edge_samples(*edge)
+        # a locked edge (relock) is refitted to the curve it has now, not its old spline
+        x, y = self.edge_samples(*edge, current=edge in self.locked_edges())
         cands = [c for c in suggest_symbolic(x, y, functions,
                                              simplicity_weight=simplicity_weight) if c.ok]
         if not cands:

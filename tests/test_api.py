@@ -467,3 +467,13 @@ def test_a_huge_declared_architecture_is_refused_before_building_it(
     path = write_zip(tmp_path / "huge.kstudio", with_json(saved_members, "model.json", huge))
     with pytest.raises(ModelFileError):
         KAN.load(path)
+
+
+def test_auto_symbolic_relock_fits_the_locked_curve_not_the_old_spline():
+    """Relocking an edge refits it to what it computes now (here a sine put there by hand),
+    not to the spline it had before it was locked (a parabola)."""
+    X = np.linspace(-1, 1, 400)[:, None]
+    model = KAN(width=[1, 1], grid=5, seed=0).fit(X, X[:, 0] ** 2, steps=30)
+    model.lock_edge(0, 0, 0, "sin", params=(3.0, 0.0, 1.0, 0.0))
+    (result,) = model.auto_symbolic(r2_threshold=0.99, functions=["sin", "x^2"], relock=True)
+    assert result.locked and result.name == "sin" and result.r2 > 0.999

@@ -41,6 +41,8 @@ LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pandas", ("pandas",)),
     ("matplotlib", ("matplotlib",)),
     ("tqdm", ("tqdm",)),
+    ("numba", ("numba",)),
+    ("llvmlite", ("llvmlite",)),
 )
 
 # Trove classifiers some packages use instead of an SPDX expression.

@@ -61,8 +61,8 @@ class WorkerBridge(QObject):
     def _not_started(self) -> None:
         """The worker process runs but never said ``ready``: say so instead of waiting
         silently (it keeps its chance: a late ``ready`` still enables training)."""
-        if self.is_ready or not self.timer.isActive():
-            return
+        if self.is_ready or not self.timer.isActive() or not self.client.alive:
+            return  # ready, shut down, or ended (its own error or death says why)
         seconds = self.start_watch.interval() / 1000
         self.error.emit({
             "event": "error", "command": "start",

@@ -51,9 +51,14 @@ class EditControl:
         return bool(self.worker_state.get("fitted"))
 
     def _edit(self, command: str, **fields: Any) -> bool:
-        """Send a model edit, unless there is no trained model to edit."""
+        """Send a model edit, unless there is no trained model to edit (or a refine or
+        auto-symbolic run is still going: an edit would silently cancel it)."""
         if not self.fitted:
             self.show_error("Train a model first: there is nothing to edit yet.")
+            return False
+        if self.worker_state.get("editing"):
+            self.show_error("A refine or auto-symbolic run is still going: wait for it or "
+                            "press Cancel first.")
             return False
         self.bridge.send(command, **fields)
         return True

@@ -98,7 +98,9 @@ class Worker:
                 result = _HANDLERS[name](self, command)
                 if result is not None:
                     self.emit(event("result", command=name, reply_to=self._reply_to, **result))
-                if name in EDIT_COMMANDS:
+                if name in edit_runs.HANDLERS:
+                    self.emit_state()  # a stepped edit only began: the model is unchanged
+                elif name in EDIT_COMMANDS:
                     self.after_model_change()
                 return
             if handler is None:

@@ -1,4 +1,5 @@
-"""A worker that never reports ready is reported, not waited on silently."""
+"""A worker that never reports ready is reported, not waited on silently; edits wait for
+a running stepped edit instead of cancelling it."""
 
 from __future__ import annotations
 
@@ -47,3 +48,31 @@ def test_bridge_stays_quiet_once_ready(qtbot):
     qtbot.wait(500)
     assert errors == [] and not bridge.start_watch.isActive()
     bridge.shutdown()
+
+
+def test_no_false_alarm_when_the_worker_already_ended(qtbot):
+    """A worker that failed to start said so itself and exited: no second message."""
+    client = SilentClient()
+    bridge = WorkerBridge(client=client)
+    bridge.start_watch.setInterval(200)
+    errors: list[dict] = []
+    bridge.error.connect(errors.append)
+    bridge.start()
+    client.alive = False
+    qtbot.wait(500)
+    assert errors == []
+    bridge.shutdown()
+
+
+def test_edits_wait_for_a_running_refine_or_auto_symbolic(qtbot, window, monkeypatch):
+    """Lock/unlock/prune would cancel the running stepped edit: refused with a message."""
+    sent: list[str] = []
+    monkeypatch.setattr(window.bridge, "send", lambda command, **fields: sent.append(command))
+    window.worker_state = {"fitted": True, "editing": True}
+    window.lock_edge(0, 0, 0, "sin")
+    window.prune_edge(0, 0, 0)
+    assert sent == []
+    assert "still going" in window.statusBar().currentMessage()
+    window.worker_state = {"fitted": True, "editing": False}
+    window.unlock_edge(0, 0, 0)
+    assert sent == ["unlock"]
