@@ -6,17 +6,12 @@ are still read between its steps, and the view gets snapshots as each stage chan
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
-from kanstudio.worker.protocol import error_event, event
+from kanstudio.worker.protocol import error_event, event, finite
 
 __all__ = ["DiscoverRun", "tick", "finish"]
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 class DiscoverRun:
@@ -43,7 +38,7 @@ class DiscoverRun:
         self.stage = e.stage
         return event("pipeline", stage=e.stage, stage_index=int(e.stage_index),
                      stages=self.stages, kind=e.kind, step=int(e.step), steps=int(e.steps),
-                     train_loss=_num(e.train_loss), test_loss=_num(e.test_loss),
+                     train_loss=finite(e.train_loss), test_loss=finite(e.test_loss),
                      message=str(e.message))
 
     def close(self) -> None:

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from kanstudio.worker.edits import _finite, _int
-from kanstudio.worker.protocol import error_event, event
+from kanstudio.worker.protocol import error_event, event, finite, int_field
 
 __all__ = ["EditRun", "HANDLERS", "tick", "finish"]
 
@@ -52,7 +51,7 @@ class EditRun:
 
 
 def start_refine(w: Any, c: dict[str, Any]) -> None:
-    grid = _int(c, "grid")
+    grid = int_field(c, "grid")
     w.edit = EditRun(
         "refine", w.session.refine_iter(grid),
         lambda v: (v[0], v[1], f"Refining the grid to {grid}: layer {v[0]} of {v[1]}"),
@@ -68,7 +67,7 @@ def start_auto_symbolic(w: Any, c: dict[str, Any]) -> None:
 def _describe_symbolic(value: Any) -> tuple[int, int, str]:
     done, total, r = value
     if r.locked:
-        what = f"{r.name}" + (f" (R² {r.r2:.4f})" if _finite(r.r2) is not None else "")
+        what = f"{r.name}" + (f" (R² {r.r2:.4f})" if finite(r.r2) is not None else "")
     else:
         what = "left numeric"
     return done, total, f"Auto-symbolic: edge {done} of {total} {tuple(r.edge)} → {what}"
@@ -76,7 +75,7 @@ def _describe_symbolic(value: Any) -> tuple[int, int, str]:
 
 def _summarize_symbolic(results: list[Any]) -> dict[str, Any]:
     return {"edges": [{"edge": list(r.edge), "locked": bool(r.locked), "name": r.name,
-                       "r2": _finite(r.r2)} for r in results]}
+                       "r2": finite(r.r2)} for r in results]}
 
 
 def tick(w: Any) -> None:

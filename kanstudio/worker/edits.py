@@ -7,10 +7,10 @@ and state after it. Edge addresses are ``(layer, i, j)`` (design.md §4.2).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
+from kanstudio.worker.protocol import finite, int_field
 from kanstudio.worker.training import loss_history
 
 __all__ = ["HANDLERS"]
@@ -20,34 +20,23 @@ _PLOT_ROWS = 2000  # held-out rows sent for the formula's predicted-vs-actual pl
 _INSPECT_POINTS = 600  # data points the inspector plots (a scatter stays readable)
 
 
-def _int(c: dict[str, Any], key: str) -> int:
-    value = c.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"'{key}' must be an integer, got {value!r}")
-    return value
-
-
 def _edge(c: dict[str, Any]) -> tuple[int, int, int]:
-    return _int(c, "layer"), _int(c, "i"), _int(c, "j")
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+    return int_field(c, "layer"), int_field(c, "i"), int_field(c, "j")
 
 
 def prune(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     info = w.session.prune(float(c.get("node_threshold", 1e-2)),
                            float(c.get("edge_threshold", 3e-2)))
-    return {k: (_finite(v) if isinstance(v, float) else v) for k, v in info.items()}
+    return {k: (finite(v) if isinstance(v, float) else v) for k, v in info.items()}
 
 
 def _test_rmse(w: Any) -> float | None:
-    return _finite(w.session.metrics().get("test_rmse"))
+    return finite(w.session.metrics().get("test_rmse"))
 
 
 def prune_node(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     before, width = _test_rmse(w), list(w.session.model.width_)
-    w.session.prune_node(_int(c, "layer"), _int(c, "i"))
+    w.session.prune_node(int_field(c, "layer"), int_field(c, "i"))
     return {"width": w.session.model.width_, "width_before": width,
             "width_after": list(w.session.model.width_),
             "test_rmse_before": before, "test_rmse_after": _test_rmse(w)}
@@ -81,7 +70,7 @@ def suggest(w: Any, c: dict[str, Any]) -> dict[str, Any]:
             text = sympy.sstr(expr)
         except Exception:  # noqa: BLE001 - the text is a courtesy, the fit stays usable
             text = f"{f.c:.3g}*{f.name}({f.a:.3g}*x + {f.b:.3g}) + {f.d:.3g}"
-        out.append({"name": f.name, "r2": _finite(f.r2),
+        out.append({"name": f.name, "r2": finite(f.r2),
                     "complexity": getattr(f, "complexity", None),
                     "params": [float(getattr(f, p)) for p in "abcd"],
                     "ok": bool(getattr(f, "ok", True)), "expression": text,
@@ -95,7 +84,7 @@ def lock(w: Any, c: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("lock needs the 'name' of a library function, e.g. 'sin'")
     fit = w.session.lock(*_edge(c), name)
     return {"edge": list(_edge(c)), "name": name,
-            "r2": None if fit is None else _finite(fit.r2)}
+            "r2": None if fit is None else finite(fit.r2)}
 
 
 def unlock(w: Any, c: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +128,7 @@ def inspect(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     locked = dict(model.edge_curves(2).locked[layer]).get((i, j))
     out = {"edge": [layer, i, j], "x": np.asarray(x, dtype=np.float64),
            "y": np.asarray(y, dtype=np.float64), "knots": np.asarray(inner, dtype=np.float64),
-           "score": _finite(float(edge_scores[layer][i, j])),
+           "score": finite(float(edge_scores[layer][i, j])),
            "locked": None if locked is None else str(locked)}
     if locked is not None:  # the function the edge computes now, with its trained constants
         params = [float(v) for v in lay.symbolic_params[i, j].detach().cpu().tolist()]
@@ -180,10 +169,10 @@ def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
                        zip(result.expressions, result.target_names, strict=True)],
             "input_names": list(result.input_names),
             "target_names": list(result.target_names),
-            "formula_test_rmse": _finite(result.formula_test_rmse),
-            "formula_test_r2": _finite(result.formula_test_r2),
-            "network_test_rmse": _finite(result.network_test_rmse),
-            "network_test_r2": _finite(result.network_test_r2),
+            "formula_test_rmse": finite(result.formula_test_rmse),
+            "formula_test_r2": finite(result.formula_test_r2),
+            "network_test_rmse": finite(result.network_test_rmse),
+            "network_test_r2": finite(result.network_test_r2),
             # held-out rows, for the predicted-vs-actual plot: (n, n_out) each
             "actual": session.dataset.y[rows].astype(float), "predicted": predicted}
 

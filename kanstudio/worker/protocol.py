@@ -55,13 +55,30 @@ Events
 
 from __future__ import annotations
 
+import math
+import numbers
 import traceback
 from typing import Any
 
 __all__ = [
     "COMMANDS", "EVENTS", "EDIT_COMMANDS", "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S",
-    "CURVE_POINTS", "event", "error_event", "describe_error",
+    "CURVE_POINTS", "event", "error_event", "describe_error", "finite", "int_field",
 ]
+
+def finite(value: Any) -> float | None:
+    """A number for an event: ``None`` for NaN, infinities and anything not a number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars too
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def int_field(c: dict[str, Any], key: str) -> int:
+    """A command's integer field, refused (ValueError) when missing or of another type."""
+    value = c.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"'{key}' must be an integer, got {value!r}")
+    return value
+
 
 RUN_COMMANDS = ("train", "pause", "resume", "step", "stop")
 EDIT_COMMANDS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
