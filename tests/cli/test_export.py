@@ -9,10 +9,7 @@ process (test_fit.py checks that refusals of the real command print one line and
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,48 +17,9 @@ import numpy as np
 import pytest
 import sympy
 
-# Headless, one thread each (several commands run at once): with no display the command
-# never opens the window, whatever the test session's own environment says.
-ENV = {k: v for k, v in os.environ.items()
-       if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-ENV.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+from tests.cli.helpers import RESULT_FIELDS, Run, finish, one_line_error, start
+
 FORMATS = ["latex", "python", "sympy", "json"]
-RESULT_FIELDS = {
-    "formula": str, "latex": str, "inputs": list, "target": str, "width": list,
-    "train_rmse": float, "test_rmse": float, "formula_test_rmse": float,
-    "formula_test_r2": float, "seconds": float,
-}
-
-
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-
-
-def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kanstudio", *args], cwd=cwd, env=ENV,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _finish(proc: subprocess.Popen, timeout: float = 240) -> Run:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish in {timeout} s; stderr: {err[-2000:]}")
-    return Run(proc.returncode, out, err)
-
-
-def _one_line_error(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("kanstudio: error: "), stderr
-    return lines[0]
 
 
 @dataclass
@@ -100,9 +58,9 @@ def projects(tmp_path_factory) -> Projects:
 @pytest.fixture(scope="module")
 def exports(projects: Projects) -> dict[str, Run]:
     """One export per format, all started together."""
-    procs = {fmt: _start(["export", "study.kstudio", "--format", fmt], projects.folder)
+    procs = {fmt: start(["export", "study.kstudio", "--format", fmt], projects.folder)
              for fmt in FORMATS}
-    return {fmt: _finish(proc) for fmt, proc in procs.items()}
+    return {fmt: finish(proc, 240) for fmt, proc in procs.items()}
 
 
 def test_every_format_exits_0(exports: dict[str, Run]) -> None:
@@ -176,5 +134,5 @@ def test_unusable_project_exits_2_with_one_line_reason(
         captured = capsys.readouterr()
         assert rc == 2, captured.err
         assert captured.out == ""
-        line = _one_line_error(captured.err)
+        line = one_line_error(captured.err)
         assert re.search(message, line), line

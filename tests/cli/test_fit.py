@@ -12,70 +12,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import kanstudio
-
-# Headless, one thread each (several commands run at once): with no display the command
-# never opens the window, whatever the test session's own environment says.
-ENV = {k: v for k, v in os.environ.items()
-       if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-ENV.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-RESULT_FIELDS = {
-    "formula": str, "latex": str, "inputs": list, "target": str, "width": list,
-    "train_rmse": float, "test_rmse": float, "formula_test_rmse": float,
-    "formula_test_r2": float, "seconds": float,
-}
-
-
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-    wall: float
-
-
-def _start(args: list[str], cwd: Path, program: list[str] | None = None) -> subprocess.Popen:
-    command = (program or [sys.executable, "-m", "kanstudio"]) + args
-    proc = subprocess.Popen(command, cwd=cwd, env=ENV, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    proc.started = time.perf_counter()  # type: ignore[attr-defined]
-    return proc
-
-
-def _finish(proc: subprocess.Popen, timeout: float = 300) -> Run:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish in {timeout} s; stderr: {err[-2000:]}")
-    return Run(proc.returncode, out, err, time.perf_counter() - proc.started)  # type: ignore
+from tests.cli.helpers import RESULT_FIELDS, Run, finish, one_line_error, start
 
 
 def _run(args: list[str], cwd: Path, program: list[str] | None = None) -> Run:
-    return _finish(_start(args, cwd, program))
-
-
-def _one_line_error(run: Run) -> str:
-    """The command's single stderr line, checked to be a plain error report."""
-    assert "Traceback" not in run.stderr, run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("kanstudio: error: "), run.stderr
-    return lines[0]
+    return finish(start(args, cwd, program))
 
 
 # ---------------------------------------------------------------------------- data
@@ -100,7 +51,7 @@ FIT_ARGS = ["fit", "data.csv", "--target", "y", "--out", "r.json", "--save", "p.
 
 @pytest.fixture(scope="module")
 def fit_process(workdir: Path) -> Iterator[subprocess.Popen]:
-    proc = _start(FIT_ARGS, workdir)
+    proc = start(FIT_ARGS, workdir)
     yield proc
     if proc.poll() is None:
         proc.kill()
@@ -114,7 +65,7 @@ def _fit_starts_first(fit_process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def fit_run(fit_process: subprocess.Popen, workdir: Path) -> Run:
-    run = _finish(fit_process)
+    run = finish(fit_process)
     assert run.rc == 0, f"kanstudio fit failed ({run.rc}): {run.stderr[-3000:]}"
     return run
 
@@ -176,9 +127,9 @@ BAD_OPTIONS = [
 
 @pytest.fixture(scope="module")
 def bad_file_runs(workdir: Path) -> dict[str, Run]:
-    procs = {case: _start(["fit", *args, "--out", f"{case}.json"], workdir)
+    procs = {case: start(["fit", *args, "--out", f"{case}.json"], workdir)
              for case, args, _ in BAD_FILES}
-    return {case: _finish(proc) for case, proc in procs.items()}
+    return {case: finish(proc) for case, proc in procs.items()}
 
 
 @pytest.mark.parametrize(("case", "message"), [(c, m) for c, _, m in BAD_FILES],
@@ -189,7 +140,7 @@ def test_bad_file_exits_2_with_one_line_reason(
     run = bad_file_runs[case]
     assert run.rc == 2, run.stderr
     assert run.stdout == ""
-    line = _one_line_error(run)
+    line = one_line_error(run.stderr)
     assert re.search(message, line), line
     assert not (workdir / f"{case}.json").exists()
 
@@ -220,7 +171,7 @@ def test_bad_option_exits_2_with_one_line_reason(
                 monkeypatch, capsys)
     assert run.rc == 2, run.stderr
     assert run.stdout == ""
-    line = _one_line_error(run)
+    line = one_line_error(run.stderr)
     assert re.search(message, line), line
     assert not (workdir / "bad.json").exists()
 
@@ -234,7 +185,7 @@ def _cuda_available() -> bool:
 def test_unparsable_option_exits_2_with_one_line_reason(workdir: Path) -> None:
     run = _run(["fit", "data.csv", "--width", "2,0,1"], workdir)
     assert run.rc == 2
-    assert "width" in _one_line_error(run)
+    assert "width" in one_line_error(run.stderr)
 
 
 @pytest.mark.parametrize("lamb", ["nan", "inf"])
@@ -244,7 +195,7 @@ def test_non_finite_lamb_is_refused_before_training(
     run = _main(["fit", "data.csv", "--target", "y", "--lamb", lamb], workdir, monkeypatch,
                 capsys)
     assert run.rc == 2, run.stderr
-    assert "--lamb" in _one_line_error(run)
+    assert "--lamb" in one_line_error(run.stderr)
 
 
 @pytest.mark.parametrize("option", ["--out", "--save"])
@@ -254,7 +205,7 @@ def test_unwritable_output_is_refused_before_training(
     run = _main(["fit", "data.csv", "--target", "y", option, "no_such_folder/out.file"],
                 workdir, monkeypatch, capsys)
     assert run.rc == 2, run.stderr
-    assert "no_such_folder" in _one_line_error(run)
+    assert "no_such_folder" in one_line_error(run.stderr)
 
 
 # ---------------------------------------------------------------------------- a real fit
