@@ -71,6 +71,23 @@ def open_and_load(qtbot, window, sample) -> None:
     qtbot.waitUntil(lambda: bool(window.worker_state.get("has_data")), timeout=30_000)
 
 
+def train(qtbot, window, steps: int, opt: str = "lbfgs", timeout: int = 60_000) -> None:
+    """Press Train for ``steps`` steps and wait until the run is over."""
+    window.last_done = None
+    set_training(window, steps=steps, opt=opt)
+    window.train()
+    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+                    timeout=timeout)
+
+
+def open_and_train(qtbot, window, sample, width: str, steps: int, opt: str = "lbfgs") -> None:
+    """Open a sample, set the network's width (e.g. "1, 1, 1") and train it."""
+    open_and_load(qtbot, window, sample)
+    window.training_panel.width_edit.setText(width)
+    window.training_panel.settings_edited.emit()
+    train(qtbot, window, steps, opt)
+
+
 def set_training(window, steps: int, opt: str = "adam") -> None:
     panel = window.training_panel
     panel.steps.setValue(steps)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from tests.gui.conftest import open_and_load, set_training
+from tests.gui.conftest import open_and_train
 
 WAIT = 60_000
 
 
 def test_a_locked_edge_shows_its_function_and_offers_unlock(qtbot, window, sample):
-    open_and_load(qtbot, window, sample("toy_sin"))
-    window.training_panel.width_edit.setText("1, 1, 1")
-    window.training_panel.settings_edited.emit()
-    set_training(window, steps=10, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
-                    timeout=WAIT)
+    open_and_train(qtbot, window, sample("toy_sin"), "1, 1, 1", steps=10)
     inspector = window.inspector
     window.inspect_edge(0, 0, 0)
     qtbot.waitUntil(lambda: bool(inspector.candidates), timeout=WAIT)

@@ -6,24 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from kanstudio.gui import edit_control
-from tests.gui.conftest import open_and_load, set_training
+from tests.gui.conftest import open_and_train, train
 
 WAIT = 60_000
 
 
-def _train(qtbot, window, steps: int) -> None:
-    window.last_done = None
-    set_training(window, steps=steps, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
-                    timeout=WAIT)
-
-
 def _trained_window(qtbot, window, sample, width: str, steps: int = 3):
-    open_and_load(qtbot, window, sample("toy_xy"))
-    window.training_panel.width_edit.setText(width)
-    window.training_panel.settings_edited.emit()
-    _train(qtbot, window, steps)
+    open_and_train(qtbot, window, sample("toy_xy"), width, steps)
     qtbot.waitUntil(lambda: window.last_snapshot is not None, timeout=WAIT)
 
 
@@ -86,7 +75,7 @@ def test_refine_shows_its_layers(qtbot, window, sample, monkeypatch):
 
 def test_undo_and_redo_take_the_loss_curve_with_the_model(qtbot, window, sample):
     _trained_window(qtbot, window, sample, "2, 2, 1", steps=3)
-    _train(qtbot, window, 2)  # continues the same model: steps 4 and 5
+    train(qtbot, window, 2)  # continues the same model: steps 4 and 5
     plot = window.loss_plot
     qtbot.waitUntil(lambda: plot.steps.size == 5, timeout=WAIT)
     full_train = plot.train.copy()

@@ -10,7 +10,7 @@ import pytest
 
 from kanstudio.gui.edit_dialogs import AutoPruneDialog, describe_auto_symbolic, prune_preview
 from kanstudio.gui.project_control import export_view
-from tests.gui.conftest import open_and_load, set_training
+from tests.gui.conftest import open_and_load, open_and_train, set_training
 
 WAIT = 60_000
 
@@ -27,13 +27,7 @@ def _hostile(tmp_path):
 @pytest.mark.parametrize("kind", ["corrupted", "hostile"])
 def test_a_bad_project_shows_a_message_and_keeps_the_session(qtbot, window, sample,
                                                              tmp_path, kind):
-    open_and_load(qtbot, window, sample("toy_sin"))
-    window.training_panel.width_edit.setText("1, 1, 1")
-    window.training_panel.settings_edited.emit()
-    set_training(window, steps=3, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
-                    timeout=WAIT)
+    open_and_train(qtbot, window, sample("toy_sin"), "1, 1, 1", steps=3)
     before = dict(window.worker_state)
     title = window.windowTitle()
     if kind == "corrupted":
@@ -106,13 +100,7 @@ def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample
 
 
 def test_delete_prunes_the_selected_node_and_shows_the_cost(qtbot, window, sample):
-    open_and_load(qtbot, window, sample("toy_xy"))
-    window.training_panel.width_edit.setText("2, 3, 1")
-    window.training_panel.settings_edited.emit()
-    set_training(window, steps=3, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
-                    timeout=WAIT)
+    open_and_train(qtbot, window, sample("toy_xy"), "2, 3, 1", steps=3)
     qtbot.waitUntil(lambda: window.network_view.snapshots_applied > 0, timeout=WAIT)
     window.network_view.select_node(1, 2)
     assert window.network_view.selected is None
@@ -133,13 +121,7 @@ def test_delete_prunes_the_selected_node_and_shows_the_cost(qtbot, window, sampl
 
 def test_autosave_is_offered_back_after_a_crash(qtbot, make_window, sample):
     window = make_window()
-    open_and_load(qtbot, window, sample("toy_sin"))
-    window.training_panel.width_edit.setText("1, 1, 1")
-    window.training_panel.settings_edited.emit()
-    set_training(window, steps=3, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
-                    timeout=WAIT)
+    open_and_train(qtbot, window, sample("toy_sin"), "1, 1, 1", steps=3)
     assert window.dirty
     window.autosave()
     qtbot.waitUntil(lambda: "save" in window.last_result, timeout=WAIT)

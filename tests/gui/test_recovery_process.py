@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 
-from tests.gui.conftest import open_and_load, set_training
+from tests.gui.conftest import open_and_train
 
 WAIT = 60_000
 
@@ -18,13 +18,7 @@ def test_autosave_from_a_worker_process_is_restored_after_a_crash(qtbot, make_wi
     window = make_window("process")
     pid = window.bridge.client.pid
     assert pid is not None and pid != os.getpid()
-    open_and_load(qtbot, window, sample("toy_sin"))
-    window.training_panel.width_edit.setText("1, 2, 1")
-    window.training_panel.settings_edited.emit()
-    set_training(window, steps=2, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
-                    timeout=WAIT)
+    open_and_train(qtbot, window, sample("toy_sin"), "1, 2, 1", steps=2)
     trained = [np.array(y) for y in window.last_snapshot["y"]]  # every edge's curve
     window.autosave()
     qtbot.waitUntil(lambda: "save" in window.last_result, timeout=WAIT)
