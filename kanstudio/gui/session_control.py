@@ -134,14 +134,21 @@ class SessionControl:
     def _run_fields(self, s: dict[str, Any]) -> dict[str, Any]:
         return {"steps": s["steps"], "opt": s["opt"], "lr": s["lr"], "lamb": s["lamb"]}
 
-    def train(self) -> None:
-        if not self._can_train() or self.training:
-            return
+    def _start_run(self, command: str) -> bool:
+        """Send the panel's settings (building the model they describe, if new) and start
+        a run with ``command`` (train or step); False when the settings do not allow it."""
+        if not self._can_train():
+            return False
         s = self._send_settings()
         if s is None:
-            return
+            return False
         self._ensure_model(s)
-        self.bridge.send("train", **self._run_fields(s))
+        self.bridge.send(command, **self._run_fields(s))
+        return True
+
+    def train(self) -> None:
+        if self.training or not self._start_run("train"):
+            return
         self._expect_state(training=True, paused=False)
         self.statusBar().showMessage("Training…")
 
@@ -155,14 +162,8 @@ class SessionControl:
     def step(self) -> None:
         if self.training:
             self.bridge.send("step")
-        else:
-            if not self._can_train():
-                return
-            s = self._send_settings()
-            if s is None:
-                return
-            self._ensure_model(s)
-            self.bridge.send("step", **self._run_fields(s))
+        elif not self._start_run("step"):
+            return
         self._expect_state(training=True, paused=True)
 
     def stop(self) -> None:
