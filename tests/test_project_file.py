@@ -104,10 +104,20 @@ def _npy_of(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _replace_array(members: dict[str, bytes], name: str, npy: bytes) -> dict[str, bytes]:
+def _replace_array(members: dict[str, bytes], name: str, npy: bytes | None) -> dict[str, bytes]:
+    """The project's members with one array replaced (or, given None, left out)."""
     arrays = _members(members["arrays.npz"])
-    arrays[name] = npy
+    if npy is None:
+        del arrays[name]
+    else:
+        arrays[name] = npy
     return {**members, "arrays.npz": _zip(arrays, zipfile.ZIP_STORED)}
+
+
+def _deflated_entries_but(good: bytes, left_out: str) -> list[tuple[str, bytes, int, int]]:
+    """Raw zip entries of every member of ``good`` except ``left_out``."""
+    return [(name, *_deflated(data)) for name, data in _members(good).items()
+            if name != left_out]
 
 
 def _edit_json(members: dict[str, bytes], member: str,
@@ -175,10 +185,7 @@ def test_round_trip_restores_data_settings_history_predictions_and_formula(
 def test_a_project_saved_before_the_loss_history_loads_with_none(
     good_project: bytes, tmp_path: Path
 ) -> None:
-    members = _members(good_project)
-    arrays = _members(members["arrays.npz"])
-    del arrays["model.history.npy"]
-    old = _zip({**members, "arrays.npz": _zip(arrays, zipfile.ZIP_STORED)})
+    old = _zip(_replace_array(_members(good_project), "model.history.npy", None))
     loaded = load_project(_write(tmp_path, old))
     assert loaded.model is not None and loaded.model.history_ == []
 
@@ -426,9 +433,7 @@ def _load_measuring_memory(path: Path) -> tuple[BaseException | None, int]:
 def test_zip_bomb_declaring_600_mib_is_refused_without_inflating(
     good_project: bytes, tmp_path: Path
 ) -> None:
-    members = _members(good_project)
-    entries = [(name, *_deflated(data)) for name, data in members.items()
-               if name != "arrays.npz"]
+    entries = _deflated_entries_but(good_project, "arrays.npz")
     entries.append(("arrays.npz", *_zeros_deflated(608)))
     data = _raw_zip(entries)
     assert len(data) < 2 << 20  # the file itself is small...
@@ -442,9 +447,7 @@ def test_zip_bomb_declaring_600_mib_is_refused_without_inflating(
 def test_zip_bomb_understating_its_size_is_refused_without_inflating(
     good_project: bytes, tmp_path: Path
 ) -> None:
-    members = _members(good_project)
-    entries = [(name, *_deflated(data)) for name, data in members.items()
-               if name != "arrays.npz"]
+    entries = _deflated_entries_but(good_project, "arrays.npz")
     stream, _, _ = _zeros_deflated(608)
     entries.append(("arrays.npz", stream, zlib.crc32(bytes(1000)), 1000))
     error, peak = _load_measuring_memory(_write(tmp_path, _raw_zip(entries)))
@@ -456,9 +459,7 @@ def test_zip_bomb_understating_its_size_is_refused_without_inflating(
 def test_member_compressed_suspiciously_well_is_refused(
     good_project: bytes, tmp_path: Path
 ) -> None:
-    members = _members(good_project)
-    entries = [(name, *_deflated(data)) for name, data in members.items()
-               if name != "session.json"]
+    entries = _deflated_entries_but(good_project, "session.json")
     entries.append(("session.json", *_zeros_deflated(32)))
     with pytest.raises(ProjectError, match=r"'session\.json' is compressed suspiciously well"):
         load_project(_write(tmp_path, _raw_zip(entries)))
