@@ -227,7 +227,8 @@ def fused_basis(x, knots, table, k, residual):
         return None
     if knots.dtype != x.dtype or table.dtype != x.dtype:
         return None
-    with _lock:
-        if _kernels() is None:
-            return None
+    if "kernels" not in _state:
+        fused_available()  # compiles or loads them, once (waits for a warm-up under way)
+    if _state["kernels"] is None:
+        return None
     return _FusedBasis.apply(x, knots, table, k, residual)
