@@ -21,10 +21,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from train_speed import CONFIGS, mlp_like  # noqa: E402
+from train_speed import CONFIGS, mlp_like
 
-from kanstudio import KAN  # noqa: E402
-from kanstudio.core import KANNetwork, resolve_device  # noqa: E402
+from kanstudio import KAN
+from kanstudio.core import KANNetwork, resolve_device
 
 
 def cuda_timer(step, repeats=30) -> float:

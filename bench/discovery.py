@@ -10,7 +10,7 @@ By default it runs the real command a user runs, in a subprocess::
 
     kanstudio fit DATA.csv --target T --out result.json --quiet
 
-and reads the JSON it writes; ``--in-process`` calls ``kanstudio.pipeline.discover``
+and reads the JSON it writes; ``--in-process`` calls ``kanstudio.session.pipeline.discover``
 directly instead (no interpreter start-up, same pipeline). Seconds are the pipeline's own
 (the JSON's ``seconds``); wall-clock seconds of the subprocess are printed beside them.
 
@@ -88,8 +88,8 @@ def run_cli(entry: dict, seed: int, workdir: Path, timeout: float) -> dict:
 
 def run_in_process(entry: dict, seed: int) -> dict:
     from kanstudio.data import load_dataset
-    from kanstudio.pipeline import discover
     from kanstudio.session import Session, SessionSettings
+    from kanstudio.session.pipeline import discover
 
     dataset = load_dataset(SAMPLES / entry["file"], target=entry["target"])
     session = Session(dataset, SessionSettings(seed=seed))

@@ -11,7 +11,7 @@ def __getattr__(name: str):
     # Imported lazily so that `kanstudio --version` and the GUI's first paint do not
     # wait for torch to import.
     if name == "KAN":
-        from kanstudio.api import KAN
+        from kanstudio.model.kan import KAN
 
         return KAN
     raise AttributeError(f"module 'kanstudio' has no attribute {name!r}")

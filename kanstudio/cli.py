@@ -22,7 +22,7 @@ from kanstudio import __version__
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
-class BadInput(Exception):
+class BadInputError(Exception):
     """A problem with what the user gave us; printed as one line, exit code 2."""
 
 
@@ -127,51 +127,51 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if target is not None:
             folder = Path(target).resolve().parent
             if not folder.is_dir():
-                raise BadInput(f"{option} {target}: folder {folder} does not exist")
+                raise BadInputError(f"{option} {target}: folder {folder} does not exist")
             if not os.access(folder, os.W_OK):
-                raise BadInput(f"{option} {target}: folder {folder} is not writable")
+                raise BadInputError(f"{option} {target}: folder {folder} is not writable")
     try:
         dataset = load_dataset(args.data, target=args.target, inputs=args.inputs,
                                drop_missing=args.drop_missing)
     except DataError as exc:
-        raise BadInput(str(exc).splitlines()[0]) from exc
+        raise BadInputError(str(exc).splitlines()[0]) from exc
     if dataset.n_outputs != 1:
-        raise BadInput("kanstudio fit discovers one target at a time; pass --target")
-    from kanstudio.pipeline import PipelineSettings, discover
+        raise BadInputError("kanstudio fit discovers one target at a time; pass --target")
     from kanstudio.session import Session, SessionError, SessionSettings
+    from kanstudio.session.pipeline import PipelineSettings, discover
     from kanstudio.symbolic.library import resolve_names
 
     if args.lib:
         try:
             resolve_names(args.lib)
         except (KeyError, ValueError) as exc:
-            raise BadInput(str(exc).splitlines()[0]) from exc
+            raise BadInputError(str(exc).splitlines()[0]) from exc
     if args.width and (args.width[0] != dataset.n_inputs or args.width[-1] != 1):
-        raise BadInput(f"--width {args.width} must start with {dataset.n_inputs} (inputs) and "
+        raise BadInputError(f"--width {args.width} must start with {dataset.n_inputs} (inputs) and "
                        "end with 1 (target)")
     if args.grid < 1 or not 0 <= args.k <= 10:
-        raise BadInput("--grid must be >= 1 and --k between 0 and 10")
+        raise BadInputError("--grid must be >= 1 and --k between 0 and 10")
     try:
         from kanstudio.core import resolve_device
 
         resolve_device(args.device)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+        raise BadInputError(str(exc)) from exc
     settings = SessionSettings(width=args.width, grid=args.grid, k=args.k, seed=args.seed,
                                device=args.device, functions=args.lib)
     pipeline = PipelineSettings()
     if args.steps is not None:
         if args.steps < 1:
-            raise BadInput("--steps must be at least 1")
+            raise BadInputError("--steps must be at least 1")
         pipeline.sparse_steps = args.steps
     if args.lamb is not None:
         if not math.isfinite(args.lamb) or args.lamb < 0:
-            raise BadInput("--lamb must be a number >= 0")
+            raise BadInputError("--lamb must be a number >= 0")
         pipeline.lamb = args.lamb
     try:
         session = Session(dataset, settings)
     except SessionError as exc:
-        raise BadInput(str(exc)) from exc
+        raise BadInputError(str(exc)) from exc
     start = time.perf_counter()
     bar = _progress(args.quiet)
     result = None
@@ -192,12 +192,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if args.out:
             Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         if args.save:
-            from kanstudio.project_file import save_project
+            from kanstudio.session.project_file import save_project
 
             save_project(session, args.save)
     except OSError as exc:
         print(f"{payload['target']} = {payload['formula']}")  # the result is not lost
-        raise BadInput(f"cannot write the result: {exc}") from exc
+        raise BadInputError(f"cannot write the result: {exc}") from exc
     print(f"{payload['target']} = {payload['formula']}")
     print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
           f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
@@ -205,20 +205,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from kanstudio.project_file import ProjectError, load_project
+    from kanstudio.session.project_file import ProjectError, load_project
     from kanstudio.symbolic.export import FORMATS, to_python
     from kanstudio.symbolic.formula import NumericEdgeError
 
     try:
         session = load_project(args.project, device="cpu")
     except ProjectError as exc:
-        raise BadInput(f"cannot open {args.project}: {exc}") from exc
+        raise BadInputError(f"cannot open {args.project}: {exc}") from exc
     if session.model is None:
-        raise BadInput(f"{args.project} has no trained model yet")
+        raise BadInputError(f"{args.project} has no trained model yet")
     try:
         result = session.formula()
     except NumericEdgeError as exc:
-        raise BadInput(
+        raise BadInputError(
             f"{len(exc.edges)} edge(s) of this project are not symbolic yet, so it has no "
             "formula: lock them in KAN Studio (Auto-symbolic) or rerun 'kanstudio fit'"
         ) from exc
@@ -279,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return commands[args.command](args)
-    except BadInput as exc:
+    except BadInputError as exc:
         print(f"kanstudio: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -244,7 +244,7 @@ class KANLayer(nn.Module):
 
         The spline coefficients are kept, so ``unlock_edge`` restores the numeric curve.
         """
-        self._check_edge(i, j)
+        self.check_edge(i, j)
         self._symbolic_fns[name] = fn
         self.symbolic_names[(i, j)] = name
         with torch.no_grad():
@@ -253,7 +253,7 @@ class KANLayer(nn.Module):
         self._groups = None
 
     def unlock_edge(self, i: int, j: int) -> None:
-        self._check_edge(i, j)
+        self.check_edge(i, j)
         self.symbolic_names.pop((i, j), None)
         with torch.no_grad():
             self.symbolic_mask[i, j] = 0.0
@@ -264,7 +264,11 @@ class KANLayer(nn.Module):
         self._symbolic_fns[name] = fn
         self._groups = None
 
-    def _check_edge(self, i: int, j: int) -> None:
+    def symbolic_function(self, name: str) -> TorchFn:
+        """The torch callable registered for the library function ``name``."""
+        return self._symbolic_fns[name]
+
+    def check_edge(self, i: int, j: int) -> None:
         if not (0 <= i < self.n_in and 0 <= j < self.n_out):
             raise IndexError(f"edge ({i}, {j}) is outside a {self.n_in}->{self.n_out} layer")
 

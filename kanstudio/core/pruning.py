@@ -40,7 +40,7 @@ def prune_edge(net: KANNetwork, layer: int, i: int, j: int, x: torch.Tensor | No
         raise IndexError(f"layer {layer} does not exist in width {net.width}")
     out = copy.deepcopy(net)
     lay = out.layers[layer]
-    lay._check_edge(i, j)
+    lay.check_edge(i, j)
     cut = torch.zeros(lay.n_in, lay.n_out, dtype=torch.bool, device=lay.mask.device)
     cut[i, j] = True
     _cut_edges(out, layer, cut, x)
@@ -154,5 +154,5 @@ def subnetwork(
         for (i, j), name in old.symbolic_names.items():
             if i in row_pos and j in col_pos:
                 lay.symbolic_names[(row_pos[i], col_pos[j])] = name
-                lay._symbolic_fns[name] = old._symbolic_fns[name]
+                lay.register_function(name, old.symbolic_function(name))
     return new

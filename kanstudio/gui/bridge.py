@@ -31,7 +31,7 @@ class WorkerBridge(QObject):
     done = Signal(dict)
     error = Signal(dict)
     result = Signal(dict)
-    pipeline = Signal(dict)  # a stage of Discover (kanstudio.pipeline) as it runs
+    pipeline = Signal(dict)  # a stage of Discover (kanstudio.session.pipeline) as it runs
     edit_progress = Signal(dict)  # a step of a refine or auto-symbolic edit
     died = Signal(dict)  # the worker ended unexpectedly; "restarting" says what follows
 
@@ -43,7 +43,6 @@ class WorkerBridge(QObject):
         self.restarts = 0
         self._deaths: list[float] = []
         self._ever_ready = False
-        self.events_seen = 0
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -79,7 +78,6 @@ class WorkerBridge(QObject):
         events = self.client.poll()
         if not events:
             return
-        self.events_seen += len(events)
         progress: list[dict[str, Any]] = []
         for e in events:
             kind = e.get("event")

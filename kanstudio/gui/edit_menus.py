@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QStyle
 
-from kanstudio.gui.menus import _action
+from kanstudio.gui.menus import make_action
 
 if TYPE_CHECKING:
     from kanstudio.gui.main_window import MainWindow
@@ -35,27 +35,27 @@ class EditActions:
 def build_edit_menus(window: MainWindow) -> EditActions:
     sp, key = QStyle.StandardPixmap, QKeySequence.StandardKey
     a = EditActions(
-        save=_action(window, "&Save Project", window.save_project, key.Save,
+        save=make_action(window, "&Save Project", window.save_project, key.Save,
                      sp.SP_DialogSaveButton, "Save data, model, locks and history"),
-        save_as=_action(window, "Save Project &As…", window.save_project_as, "Ctrl+Shift+S"),
-        undo=_action(window, "&Undo", window.undo, key.Undo, sp.SP_ArrowBack,
+        save_as=make_action(window, "Save Project &As…", window.save_project_as, "Ctrl+Shift+S"),
+        undo=make_action(window, "&Undo", window.undo, key.Undo, sp.SP_ArrowBack,
                      "Undo the last change to the model"),
-        redo=_action(window, "&Redo", window.redo, "Ctrl+Shift+Z", sp.SP_ArrowForward,
+        redo=make_action(window, "&Redo", window.redo, "Ctrl+Shift+Z", sp.SP_ArrowForward,
                      "Redo what was undone"),
-        delete=_action(window, "&Prune Selected", window.delete_selected, key.Delete,
+        delete=make_action(window, "&Prune Selected", window.delete_selected, key.Delete,
                        tip="Remove the selected node or edge from the network"),
-        auto_prune=_action(window, "Auto-&prune…", window.auto_prune, "Ctrl+P",
+        auto_prune=make_action(window, "Auto-&prune…", window.auto_prune, "Ctrl+P",
                            tip="Remove the edges and nodes that hardly matter"),
-        refine=_action(window, "&Refine Grid…", window.refine_grid, "Ctrl+G",
+        refine=make_action(window, "&Refine Grid…", window.refine_grid, "Ctrl+G",
                        tip="A finer spline grid with the same curves"),
-        auto_symbolic=_action(window, "Auto-&symbolic…", window.auto_symbolic, "Ctrl+L",
+        auto_symbolic=make_action(window, "Auto-&symbolic…", window.auto_symbolic, "Ctrl+L",
                               tip="Lock every edge that a library function fits well"),
-        fine_tune=_action(window, "&Fine-tune", window.fine_tune, "Ctrl+T",
+        fine_tune=make_action(window, "&Fine-tune", window.fine_tune, "Ctrl+T",
                           tip="Continue training; locked edges keep their functions"),
-        discover=_action(window, "&Discover", window.discover, "Ctrl+D",
+        discover=make_action(window, "&Discover", window.discover, "Ctrl+D",
                          sp.SP_CommandLink, "One click: train, prune, refine, lock "
                          "functions, fine-tune and read off the formula"),
-        formula=_action(window, "Update &Formula", window.request_formula_by_user,
+        formula=make_action(window, "Update &Formula", window.request_formula_by_user,
                         "Ctrl+F", tip="Build the formula of the current model"),
         export_menu=QMenu("&Export Image", window),
     )

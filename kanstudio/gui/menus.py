@@ -35,7 +35,7 @@ class Actions:
     view_menu: QMenu
 
 
-def _action(window: MainWindow, text: str, slot: Any, shortcut: Any = None,
+def make_action(window: MainWindow, text: str, slot: Any, shortcut: Any = None,
             icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
     action = QAction(text, window)
     if icon is not None:
@@ -52,24 +52,24 @@ def _action(window: MainWindow, text: str, slot: Any, shortcut: Any = None,
 def build_menus(window: MainWindow) -> Actions:
     sp = QStyle.StandardPixmap
     a = Actions(
-        open_csv=_action(window, "Open &CSV…", window.choose_csv, QKeySequence.StandardKey.Open,
+        open_csv=make_action(window, "Open &CSV…", window.choose_csv, QKeySequence.StandardKey.Open,
                          sp.SP_DialogOpenButton, "Open a CSV file of measurements"),
-        open_project=_action(window, "Open &Project…", window.choose_project, "Ctrl+Shift+O",
+        open_project=make_action(window, "Open &Project…", window.choose_project, "Ctrl+Shift+O",
                              sp.SP_DirOpenIcon, "Open a saved .kstudio project"),
-        quit=_action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit),
-        train=_action(window, "Train", window.train, "F5", sp.SP_MediaPlay,
+        quit=make_action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit),
+        train=make_action(window, "Train", window.train, "F5", sp.SP_MediaPlay,
                       "Train the model"),
-        pause=_action(window, "Pause", window.toggle_pause, "F6", sp.SP_MediaPause,
+        pause=make_action(window, "Pause", window.toggle_pause, "F6", sp.SP_MediaPause,
                       "Pause or resume training"),
-        step=_action(window, "Step", window.step, "F10", sp.SP_MediaSkipForward,
+        step=make_action(window, "Step", window.step, "F10", sp.SP_MediaSkipForward,
                      "Run exactly one training step"),
-        stop=_action(window, "Stop", window.stop, "Shift+F5", sp.SP_MediaStop,
+        stop=make_action(window, "Stop", window.stop, "Shift+F5", sp.SP_MediaStop,
                      "Stop training"),
-        new_model=_action(window, "&New Model", window.new_model, "Ctrl+Shift+N",
+        new_model=make_action(window, "&New Model", window.new_model, "Ctrl+Shift+N",
                           sp.SP_BrowserReload, "Start again from an untrained model"),
-        fit_view=_action(window, "Fit View", window.network_view.fit_to_window,
+        fit_view=make_action(window, "Fit View", window.network_view.fit_to_window,
                          "Ctrl+0", sp.SP_TitleBarMaxButton, "Show the whole network"),
-        about=_action(window, "&About KAN Studio", lambda: show_about(window),
+        about=make_action(window, "&About KAN Studio", lambda: show_about(window),
                       tip="Version, licence and the bundled libraries"),
         sample_menu=QMenu("Open &Sample", window),
         recent_menu=QMenu("&Recent Files", window),

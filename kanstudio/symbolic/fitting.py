@@ -26,21 +26,21 @@ from dataclasses import dataclass, replace
 import numpy as np
 import sympy
 
-from kanstudio.symbolic._search import (
-    _FLAT_REL,
+from kanstudio.symbolic.edge_search import (
     DEFAULT_A_RANGE,
     DEFAULT_B_RANGE,
     DEFAULT_GRID_POINTS,
     DEFAULT_MAX_SAMPLES,
-    _check_count,
-    _dot,
-    _grid_pairs,
-    _grid_rel_sse,
-    _is_flat,
-    _pick_starts,
-    _prepare,
-    _refine,
-    _Samples,
+    FLAT_REL,
+    Samples,
+    check_count,
+    dot,
+    grid_pairs,
+    grid_rel_sse,
+    is_flat,
+    pick_starts,
+    prepare,
+    refine,
 )
 from kanstudio.symbolic.library import LIBRARY, LibraryFunction, get_function, resolve_names
 
@@ -113,9 +113,9 @@ def _r2(y: np.ndarray, y_fit: np.ndarray) -> float:
     """R² = 1 - SS_res / SS_tot; for constant y, 1 if the fit is exact else 0."""
     mean = float(y.mean())
     resid, centred = y - y_fit, y - mean
-    ss_res, ss_tot = _dot(resid, resid), _dot(centred, centred)
+    ss_res, ss_tot = dot(resid, resid), dot(centred, centred)
     scale = max(abs(mean), 1.0)
-    if ss_tot <= y.size * (_FLAT_REL * scale) ** 2:
+    if ss_tot <= y.size * (FLAT_REL * scale) ** 2:
         return 1.0 if ss_res <= y.size * (1e-9 * scale) ** 2 else 0.0
     return 1.0 - ss_res / ss_tot
 
@@ -125,7 +125,7 @@ def _failed(func: LibraryFunction, reason: str) -> SymbolicFit:
                        ok=False, reason=reason)
 
 
-def _finish(func: LibraryFunction, s: _Samples, a: float, b: float) -> SymbolicFit:
+def _finish(func: LibraryFunction, s: Samples, a: float, b: float) -> SymbolicFit:
     """Solve c, d on all samples for (a, b), check the domain, and score the fit."""
     where = f"at a={a:.4g}, b={b:.4g}"
     with np.errstate(all="ignore"):
@@ -137,9 +137,9 @@ def _finish(func: LibraryFunction, s: _Samples, a: float, b: float) -> SymbolicF
         f = np.asarray(func.numpy_fn(u), dtype=float)
         mean_f, mean_y = float(f.mean()), float(s.y.mean())
         fc = f - mean_f
-        var = _dot(fc, fc)
-        flat = not math.isfinite(var) or bool(_is_flat(var, mean_f, f.size, _FLAT_REL))
-        c = 0.0 if flat else _dot(fc, s.y - mean_y) / var
+        var = dot(fc, fc)
+        flat = not math.isfinite(var) or bool(is_flat(var, mean_f, f.size, FLAT_REL))
+        c = 0.0 if flat else dot(fc, s.y - mean_y) / var
         d = mean_y - c * mean_f
         y_fit = c * f + d
     if not (math.isfinite(c) and math.isfinite(d) and np.isfinite(y_fit).all()):
@@ -149,23 +149,23 @@ def _finish(func: LibraryFunction, s: _Samples, a: float, b: float) -> SymbolicF
     return SymbolicFit(func.name, a, b, c, d, r2, func.complexity, score, ok=True)
 
 
-def _fit_prepared(func: LibraryFunction, s: _Samples) -> SymbolicFit:
+def _fit_prepared(func: LibraryFunction, s: Samples) -> SymbolicFit:
     if func.name in ("0", "x"):  # affine in x already: c and d are the whole fit
         return _finish(func, s, 1.0, 0.0)
-    a, b, ia, ib = _grid_pairs(func, s)
+    a, b, ia, ib = grid_pairs(func, s)
     if a.size == 0:
         return _failed(func, f"no a, b in the search box keep a·x + b inside the domain of "
                              f"{func.name} for x in [{s.x_lo:.4g}, {s.x_lo + s.span:.4g}]")
     with np.errstate(all="ignore"):
-        rel = _grid_rel_sse(func, s, a, b)
-        starts = _pick_starts(rel, ia, ib)
+        rel = grid_rel_sse(func, s, a, b)
+        starts = pick_starts(rel, ia, ib)
         if not starts:
             return _failed(func, f"every a, b in the search box puts a sample outside the "
                                  f"domain of {func.name} or gives non-finite values")
         ss_tot = s.ss_tot
         candidates = [(float(rel[k]) * ss_tot, float(a[k]), float(b[k])) for k in starts]
         if s.ycs.size >= 3 and ss_tot > 0.0 and s.span > 0.0:
-            refined = [_refine(func, s, a0, b0) for _, a0, b0 in list(candidates)]
+            refined = [refine(func, s, a0, b0) for _, a0, b0 in list(candidates)]
             candidates += [r for r in refined if r is not None]
     failures = []
     for _, a_best, b_best in sorted(candidates, key=lambda cand: cand[0]):
@@ -206,7 +206,7 @@ def fit_function(
         KeyError: ``fn`` names no library function.
     """
     func = fn if isinstance(fn, LibraryFunction) else get_function(fn)
-    samples = _prepare(x, y, a_range, b_range, grid_points, max_samples, seed)
+    samples = prepare(x, y, a_range, b_range, grid_points, max_samples, seed)
     return _fit_prepared(func, samples)
 
 
@@ -259,8 +259,8 @@ def suggest_symbolic(
             and math.isfinite(simplicity_weight) and simplicity_weight >= 0):
         raise ValueError(f"simplicity_weight must be a number >= 0, got {simplicity_weight!r}")
     if top_k is not None:
-        top_k = _check_count("top_k", top_k, 1)
-    samples = _prepare(x, y, **fit_kwargs)  # type: ignore[arg-type]
+        top_k = check_count("top_k", top_k, 1)
+    samples = prepare(x, y, **fit_kwargs)  # type: ignore[arg-type]
     fits = [_fit_prepared(func, samples) for func in funcs]
     fits = [replace(f, score=rank_score(f.r2, f.complexity, simplicity_weight)) for f in fits]
     ranked = _rank([f for f in fits if f.ok], simplicity_weight)

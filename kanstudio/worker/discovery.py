@@ -1,4 +1,4 @@
-"""The one-click pipeline (:func:`kanstudio.pipeline.discover`) run inside the worker loop.
+"""The one-click pipeline (:func:`kanstudio.session.pipeline.discover`) run inside the worker loop.
 
 The pipeline is a generator; the worker advances it one event per turn, so commands (stop)
 are still read between its steps, and the view gets snapshots as each stage changes it.
@@ -16,7 +16,7 @@ __all__ = ["DiscoverRun", "tick", "finish"]
 
 class DiscoverRun:
     def __init__(self, session: Any, c: dict[str, Any]) -> None:
-        from kanstudio.pipeline import STAGES, PipelineSettings, discover
+        from kanstudio.session.pipeline import STAGES, PipelineSettings, discover
 
         overrides = {k: v for k, v in (c.get("settings") or {}).items()
                      if k in PipelineSettings.__dataclass_fields__}

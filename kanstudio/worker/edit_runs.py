@@ -55,13 +55,13 @@ def start_refine(w: Any, c: dict[str, Any]) -> None:
     w.edit = EditRun(
         "refine", w.session.refine_iter(grid),
         lambda v: (v[0], v[1], f"Refining the grid to {grid}: layer {v[0]} of {v[1]}"),
-        lambda _none: {"grid": grid}, w._reply_to)
+        lambda _none: {"grid": grid}, w.reply_to)
 
 
 def start_auto_symbolic(w: Any, c: dict[str, Any]) -> None:
     steps = w.session.auto_symbolic_iter(c.get("r2_threshold"), bool(c.get("lock_all", False)))
     w.edit = EditRun("auto_symbolic", steps, _describe_symbolic, _summarize_symbolic,
-                     w._reply_to)
+                     w.reply_to)
 
 
 def _describe_symbolic(value: Any) -> tuple[int, int, str]:

@@ -112,7 +112,7 @@ def inspect(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     model = w.session.model
     model.edge_samples(layer, i, j)  # checks the address, with the engine's messages
     with torch.no_grad():  # what the edge computes now: its function when locked
-        acts = model.network_.forward_activations(model._reference())
+        acts = model.network_.forward_activations(model.reference_inputs())
     x = acts.inputs[layer][:, i].double().cpu().numpy()
     y = acts.edges[layer][:, i, j].double().cpu().numpy()
     order = np.argsort(x, kind="stable")
@@ -160,7 +160,7 @@ def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
     session = w.session
     rows = session.test_idx if len(session.test_idx) else session.train_idx
     rows = rows[:_PLOT_ROWS]
-    predicted = session._evaluate(result.expressions, session.dataset.X[rows])
+    predicted = session.evaluate_formula(result.expressions, session.dataset.X[rows])
     return {"formulas": [to_sympy(e) for e in result.expressions],
             "latex": [to_latex(e) for e in result.expressions],
             "latex_eq": [to_latex(e, t) for e, t in
@@ -178,7 +178,7 @@ def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
 
 
 def save(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    from kanstudio.project_file import save_project
+    from kanstudio.session.project_file import save_project
 
     path = c.get("path")
     if not path:
@@ -188,13 +188,13 @@ def save(w: Any, c: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_project(w: Any, c: dict[str, Any]) -> None:
-    from kanstudio.project_file import load_project
+    from kanstudio.session.project_file import load_project
 
     path = c.get("path")
     if not path:
         raise ValueError("open_project needs a 'path' to a .kstudio file")
     session = load_project(path, device=c.get("device"))
-    w._finish_run("stopped")
+    w.finish_run("stopped")
     d = session.dataset
     # The project stores the data itself; the GUI previews it from these columns.
     columns = {"names": [*d.input_names, *d.target_names],

@@ -45,7 +45,7 @@ class Worker:
         self.edit: EditRun | None = None  # a refine or auto-symbolic taking its steps
         self.running = True
         self.throttle = SnapshotThrottle(**self.options.get("throttle", {}))
-        self._reply_to: Any = None
+        self.reply_to: Any = None
         self._snapshot_failed = False
 
     # ------------------------------------------------------------------ start-up
@@ -83,7 +83,7 @@ class Worker:
     # ------------------------------------------------------------------ commands
     def handle(self, command: dict[str, Any]) -> None:
         name = command.get("cmd") if isinstance(command, dict) else None
-        self._reply_to = command.get("id") if isinstance(command, dict) else None
+        self.reply_to = command.get("id") if isinstance(command, dict) else None
         try:
             if not isinstance(name, str):
                 raise ValueError(f"a command must be a dict with a 'cmd' name, got {command!r}")
@@ -93,11 +93,11 @@ class Worker:
             if handler is None and name in _HANDLERS:
                 self._need_session()
                 if name in EDIT_COMMANDS:
-                    self._finish_run("stopped")
+                    self.finish_run("stopped")
                     self._finish_discovery("stopped")
                 result = _HANDLERS[name](self, command)
                 if result is not None:
-                    self.emit(event("result", command=name, reply_to=self._reply_to, **result))
+                    self.emit(event("result", command=name, reply_to=self.reply_to, **result))
                 if name in edit_runs.HANDLERS:
                     self.emit_state()  # a stepped edit only began: the model is unchanged
                 elif name in EDIT_COMMANDS:
@@ -107,7 +107,7 @@ class Worker:
                 raise ValueError(f"unknown command '{name}'")
             handler(command)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error event
-            self.emit(error_event(exc, str(name), self._reply_to))
+            self.emit(error_event(exc, str(name), self.reply_to))
             self.emit_state()
 
     def cmd_load(self, c: dict[str, Any]) -> None:
@@ -121,7 +121,7 @@ class Worker:
         roles = resolve_roles(table, c.get("target"), c.get("inputs"))
         dataset = build_dataset(table, roles, drop_missing=bool(c.get("drop_missing")))
         session = Session(dataset, self.settings)  # may refuse (too few rows)
-        self._finish_run("stopped")
+        self.finish_run("stopped")
         self.set_session(session, source="csv", path=str(path))
 
     def cmd_set_settings(self, c: dict[str, Any]) -> None:
@@ -145,7 +145,7 @@ class Worker:
         self._need_session()
         if c.get("settings"):
             self.cmd_set_settings({"settings": c["settings"]})  # may rebuild the session
-        self._finish_run("stopped")
+        self.finish_run("stopped")
         self.session.new_model(c.get("width"))
         self.throttle.reset()
         self.emit_state()
@@ -180,7 +180,7 @@ class Worker:
         self.emit_state()
 
     def cmd_stop(self, c: dict[str, Any]) -> None:
-        if not (self._finish_run("stopped") or self._finish_discovery("stopped")
+        if not (self.finish_run("stopped") or self._finish_discovery("stopped")
                 or edit_runs.finish(self, "cancelled")):
             self.emit_state()
 
@@ -188,7 +188,7 @@ class Worker:
         self._need_session()
         if self.discovery is not None:
             raise ValueError("Discover is already running: stop it first.")
-        self._finish_run("stopped")
+        self.finish_run("stopped")
         self.discovery = DiscoverRun(self.session, c)
         self.throttle.reset()
         self.emit_state()
@@ -200,7 +200,7 @@ class Worker:
         self.send_snapshot(fresh=True)
 
     def cmd_shutdown(self, c: dict[str, Any]) -> None:
-        self._finish_run("stopped")
+        self.finish_run("stopped")
         self.running = False
 
     # ------------------------------------------------------------------ training
@@ -219,19 +219,19 @@ class Worker:
             progress = run.advance()
         except Exception as exc:  # noqa: BLE001 - a failed step ends the run, not the worker
             self.emit(error_event(exc, "train"))
-            self._finish_run("error")
+            self.finish_run("error")
             return
         if progress is not None:
             self.emit(progress)
             if self.throttle.due() and not run.finished:
                 self.send_snapshot()
         if progress is None or run.finished:
-            self._finish_run("finished")
+            self.finish_run("finished")
         elif run.paused and run.pending_steps == 0:
             self.send_snapshot(fresh=True)  # a single step: show where it went
             self.emit_state()
 
-    def _finish_run(self, reason: str) -> bool:
+    def finish_run(self, reason: str) -> bool:
         """Close the current run (if any): final snapshot, ``done`` and ``state``."""
         run = self.run
         if run is None:
@@ -303,7 +303,7 @@ class Worker:
             target_names=list(d.target_names), n_samples=d.n_samples,
             n_train=len(session.train_idx), n_test=len(session.test_idx),
             n_dropped=int(d.n_dropped), warnings=[str(w) for w in d.warnings],
-            default_width=session.default_width(), reply_to=self._reply_to, **(extra or {}),
+            default_width=session.default_width(), reply_to=self.reply_to, **(extra or {}),
         ))
         self.after_model_change()
 

@@ -34,8 +34,8 @@ class Projects:
 def projects(tmp_path_factory) -> Projects:
     """A locked (exportable) project, plus an unlocked one and one without a model."""
     from kanstudio.data import Dataset
-    from kanstudio.project_file import save_project
     from kanstudio.session import Session, SessionSettings
+    from kanstudio.session.project_file import save_project
 
     folder = tmp_path_factory.mktemp("cli_export")
     rng = np.random.default_rng(5)

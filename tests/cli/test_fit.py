@@ -77,7 +77,7 @@ def result(fit_run: Run, workdir: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def saved(fit_run: Run, workdir: Path):
-    from kanstudio.project_file import load_project
+    from kanstudio.session.project_file import load_project
 
     return load_project(workdir / "p.kstudio", device="cpu")
 
@@ -151,7 +151,8 @@ def _pipeline_must_not_run(*args, **kwargs):
 
 def _main(args: list[str], workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> Run:
     """The command's main() in this process, with the pipeline replaced by a tripwire."""
-    from kanstudio import cli, pipeline
+    from kanstudio import cli
+    from kanstudio.session import pipeline
 
     monkeypatch.setattr(pipeline, "discover", _pipeline_must_not_run)
     monkeypatch.chdir(workdir)

@@ -80,8 +80,8 @@ def test_dropping_a_csv_opens_it(qtbot, window):
 
 def test_open_project_shows_its_data_model_and_settings(qtbot, window, tmp_path):
     from kanstudio.data import load_dataset
-    from kanstudio.project_file import save_project
     from kanstudio.session import Session, SessionSettings
+    from kanstudio.session.project_file import save_project
 
     session = Session(load_dataset(SAMPLES / "toy_xy.csv", target="f"),
                       SessionSettings(width=[2, 3, 1], grid=4, seed=2, opt="adam"))

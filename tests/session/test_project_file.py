@@ -22,8 +22,8 @@ import pytest
 import sympy
 
 from kanstudio.data import Dataset, load_dataset
-from kanstudio.project_file import ProjectError, load_project, save_project
 from kanstudio.session import Session, SessionSettings
+from kanstudio.session.project_file import ProjectError, load_project, save_project
 
 INPUTS = ["a", "b"]
 TARGET = "f"
@@ -467,12 +467,12 @@ def test_member_compressed_suspiciously_well_is_refused(
 
 def test_member_limit_is_enforced(good_project: bytes, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import kanstudio.archive
+    import kanstudio.model.archive
 
     sizes = {name: len(data) for name, data in _members(good_project).items()}
     assert sizes["arrays.npz"] > max(sizes["manifest.json"], sizes["session.json"])
     limit = sizes["arrays.npz"] - 1  # every member but the arrays fits
-    monkeypatch.setattr(kanstudio.archive, "MAX_MEMBER_BYTES", limit)
+    monkeypatch.setattr(kanstudio.model.archive, "MAX_MEMBER_BYTES", limit)
     with pytest.raises(ProjectError, match=r"'arrays\.npz' declares \d+ bytes; too large"):
         load_project(_write(tmp_path, good_project))
 
@@ -489,10 +489,10 @@ def test_load_never_unpickles_or_evaluates(
     for module, name in [(pickle, "loads"), (pickle, "load"), (np, "load"),
                          (sympy, "sympify"), (sympy, "parse_expr")]:
         monkeypatch.setattr(module, name, forbidden)
-    import kanstudio.archive
-    import kanstudio.project_file
+    import kanstudio.model.archive
+    import kanstudio.session.project_file
 
-    for module in (kanstudio.archive, kanstudio.project_file):
+    for module in (kanstudio.model.archive, kanstudio.session.project_file):
         monkeypatch.setattr(module, "eval", forbidden, raising=False)
         monkeypatch.setattr(module, "exec", forbidden, raising=False)
     loaded = load_project(path)

@@ -33,7 +33,6 @@ on a busy machine.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from kanstudio.session import FormulaResult, Session
+from kanstudio.session.session import FormulaResult, Session
 
 __all__ = ["PipelineEvent", "PipelineSettings", "discover", "STAGES"]
 
@@ -412,11 +411,5 @@ def discover(
 
 
 def _adopt(session: Session, model: Any, what: str) -> None:
-    """Make an earlier model the session's current one, as one undo step.
-
-    Session has no public verb for this yet (requested); until then its own undo and
-    history helpers keep the operation undoable and recorded.
-    """
-    session._checkpoint(f"adopt {what}")
-    session.model = copy.deepcopy(model)
-    session._record("adopt", what=what)
+    """Make an earlier model the session's current one, as one undo step."""
+    session.adopt_model(model, what)

@@ -15,15 +15,15 @@ import copy
 import math
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from kanstudio.api import KAN
-from kanstudio.api_symbolic import run_to_end
 from kanstudio.core import StepRecord
 from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
+from kanstudio.model.kan import KAN
+from kanstudio.model.symbolic_verbs import run_to_end
 
 __all__ = ["Session", "SessionSettings", "SessionError", "FormulaResult"]
 
@@ -55,7 +55,6 @@ class SessionSettings:
     functions: list[str] | None = None  # symbolic library subset; None = all
     r2_threshold: float = 0.99
     simplicity_weight: float = 0.8
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,6 +136,12 @@ class Session:
 
     def _record(self, op: str, **info: Any) -> None:
         self.history.append({"op": op, "time": time.time(), **info})
+
+    def adopt_model(self, model: KAN, what: str) -> None:
+        """Make ``model`` (a copy of it) the current one, as one undo step named ``what``."""
+        self._checkpoint(f"adopt {what}")
+        self.model = copy.deepcopy(model)
+        self._record("adopt", what=what)
 
     @property
     def can_undo(self) -> bool:
@@ -339,10 +344,10 @@ class Session:
         d = self.dataset
         tidy = [self._tidy(e, tol, digits) for e in exact]
         te = self.test_idx if len(self.test_idx) else self.train_idx
-        f_exact = self._evaluate(exact, d.X)
+        f_exact = self.evaluate_formula(exact, d.X)
         net_all = self.predict(d.X)
         rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
-        f_tidy = self._evaluate(tidy, d.X[te])
+        f_tidy = self.evaluate_formula(tidy, d.X[te])
         net_te = net_all[te]
         return FormulaResult(
             expressions=tidy, exact=exact, input_names=list(self.symbols),
@@ -362,7 +367,7 @@ class Session:
         from kanstudio.symbolic.formula import round_constants, tidy_formula
 
         rows = self.dataset.X[: min(2000, self.dataset.n_samples)]
-        reference = self._evaluate([exact], rows)[:, 0]
+        reference = self.evaluate_formula([exact], rows)[:, 0]
         limit = 1e-2 * max(float(np.std(reference)), 1e-12)
         candidates = [
             lambda: tidy_formula(exact, tol=tol, digits=digits),
@@ -374,12 +379,14 @@ class Session:
                 expr = make()
             except (TypeError, ValueError, RecursionError, ZeroDivisionError):
                 continue
-            values = self._evaluate([expr], rows)[:, 0]
+            values = self.evaluate_formula([expr], rows)[:, 0]
             if np.all(np.isfinite(values)) and np.max(np.abs(values - reference)) <= limit:
                 return expr
         return exact
 
-    def _evaluate(self, exprs: list, X: np.ndarray) -> np.ndarray:
+    def evaluate_formula(self, exprs: list, X: np.ndarray) -> np.ndarray:
+        """The formulas ``exprs`` (sympy, in :attr:`symbols`) on rows ``X`` ``(n, n_in)``
+        -> ``(n, len(exprs))``; non-finite where a formula is undefined."""
         import sympy
 
         symbols = [sympy.Symbol(n) for n in self.symbols]

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from kanstudio import KAN
-from kanstudio.api import ModelFileError
+from kanstudio.model.kan import ModelFileError
 
 
 def paper_function(X: np.ndarray) -> np.ndarray:

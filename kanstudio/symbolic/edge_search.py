@@ -23,11 +23,11 @@ _CHUNK_ELEMENTS = 1 << 16  # 256 kB of float32 stays in cache: 3x faster than MB
 _DOMAIN_POINTS = 9  # per axis of the extra (u1, u2) starts for bounded domains
 _N_STARTS, _MAX_NFEV = 3, 50  # refined grid starts; LM evaluations per start
 # Relative spread below which f(a·x + b) counts as constant (then c = 0); float32 / float64.
-_FLAT_REL32, _FLAT_REL = 1e-5, 1e-12
+_FLAT_REL32, FLAT_REL = 1e-5, 1e-12
 
 
 @dataclass(frozen=True)
-class _Samples:
+class Samples:
     """The edge's finite samples, the seeded search subsample, and the search grid."""
 
     x: np.ndarray  # (n,) every finite sample
@@ -44,10 +44,10 @@ class _Samples:
 
     @property
     def ss_tot(self) -> float:
-        return _dot(self.ycs, self.ycs)
+        return dot(self.ycs, self.ycs)
 
 
-def _dot(u: np.ndarray, v: np.ndarray) -> float:
+def dot(u: np.ndarray, v: np.ndarray) -> float:
     """u · v for (n,) arrays. einsum rather than BLAS on purpose: on a small machine a
     threaded BLAS dot can wait milliseconds for its worker threads (measured: 8 ms instead
     of 0.02 ms for 100k samples once scipy's own BLAS has run), which dominated fitting."""
@@ -64,13 +64,13 @@ def _check_range(name: str, value: tuple[float, float]) -> tuple[float, float]:
     return lo, hi
 
 
-def _check_count(name: str, value: int, minimum: int) -> int:
+def check_count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _prepare(
+def prepare(
     x: np.ndarray,
     y: np.ndarray,
     a_range: tuple[float, float] = DEFAULT_A_RANGE,
@@ -78,11 +78,11 @@ def _prepare(
     grid_points: int = DEFAULT_GRID_POINTS,
     max_samples: int = DEFAULT_MAX_SAMPLES,
     seed: int = 0,
-) -> _Samples:
+) -> Samples:
     """Validate the inputs and settings, subsample, and lay out the (a, b) grid."""
     (a_lo, a_hi), (b_lo, b_hi) = _check_range("a_range", a_range), _check_range("b_range", b_range)
-    grid_points = _check_count("grid_points", grid_points, 2)
-    max_samples = _check_count("max_samples", max_samples, 2)
+    grid_points = check_count("grid_points", grid_points, 2)
+    max_samples = check_count("max_samples", max_samples, 2)
     a_axis = np.unique(np.linspace(a_lo, a_hi, grid_points))
     a_axis = a_axis[np.abs(a_axis) > 1e-12 * max(abs(a_lo), abs(a_hi))]  # f(b) is constant
     if a_axis.size == 0:
@@ -104,12 +104,12 @@ def _prepare(
     ycs = ys - ys.mean()
     x_lo, span = float(x[i_lo]), float(x[i_hi] - x[i_lo])
     ts = (xs - x_lo) / span if span > 0 else np.zeros_like(xs)
-    return _Samples(x, y, ycs, ts, xs.astype(np.float32), ycs.astype(np.float32), x_lo, span,
+    return Samples(x, y, ycs, ts, xs.astype(np.float32), ycs.astype(np.float32), x_lo, span,
                     a_axis, np.unique(np.linspace(b_lo, b_hi, grid_points)),
                     symmetric=(a_lo == -a_hi and b_lo == -b_hi))
 
 
-def _is_flat(var: np.ndarray | float, mean: np.ndarray | float, n: int, rel: float):
+def is_flat(var: np.ndarray | float, mean: np.ndarray | float, n: int, rel: float):
     """True where f has no usable spread; var is the centred sum of squares of n values."""
     return var <= n * (rel * np.maximum(np.abs(mean), 1.0)) ** 2
 
@@ -120,7 +120,7 @@ def _shrunk(lo: float, hi: float) -> tuple[float, float]:
     return lo + margin[0], hi - margin[1]
 
 
-def _grid_pairs(func: LibraryFunction, s: _Samples):
+def grid_pairs(func: LibraryFunction, s: Samples):
     """The (a, b) pairs worth evaluating: (P,) a, b and (P,) grid indices ia, ib."""
     a_axis = s.a_axis[s.a_axis > 0] if func.sign_redundant and s.symmetric else s.a_axis
     ia, ib = (i.ravel() for i in np.indices((a_axis.size, s.b_axis.size)))
@@ -145,11 +145,11 @@ def _grid_pairs(func: LibraryFunction, s: _Samples):
             np.concatenate([ia, far + i]), np.concatenate([ib, far + j]))
 
 
-def _grid_rel_sse(func: LibraryFunction, s: _Samples, a: np.ndarray, b: np.ndarray):
+def grid_rel_sse(func: LibraryFunction, s: Samples, a: np.ndarray, b: np.ndarray):
     """(P,) float64 1 - corr(f(a·x + b), y)² per pair (the relative SSE of the best c, d);
     inf where a sample leaves the domain. Runs in float32: it only has to find starts."""
     xs, ycs, n = s.xs32, s.ycs32, s.xs32.size
-    ss_tot = _dot(ycs, ycs) or 1.0  # constant y: every valid pair fits exactly
+    ss_tot = dot(ycs, ycs) or 1.0  # constant y: every valid pair fits exactly
     rel = np.full(a.size, np.inf)
     rows = max(1, _CHUNK_ELEMENTS // n)
     a32, b32 = a.astype(np.float32), b.astype(np.float32)
@@ -164,7 +164,7 @@ def _grid_rel_sse(func: LibraryFunction, s: _Samples, a: np.ndarray, b: np.ndarr
         var = np.einsum("ij,ij->i", f, f).astype(float)
         cov = np.einsum("ij,j->i", f, ycs).astype(float)
         usable = valid & np.isfinite(var) & np.isfinite(cov) & np.isfinite(mean)
-        flat = usable & _is_flat(var, mean, n, _FLAT_REL32)
+        flat = usable & is_flat(var, mean, n, _FLAT_REL32)
         usable &= ~flat
         chunk = np.where(flat, 1.0, np.inf)
         chunk[usable] = 1.0 - cov[usable] ** 2 / (var[usable] * ss_tot)
@@ -172,7 +172,7 @@ def _grid_rel_sse(func: LibraryFunction, s: _Samples, a: np.ndarray, b: np.ndarr
     return rel
 
 
-def _pick_starts(rel: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> list[int]:
+def pick_starts(rel: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> list[int]:
     """Indices of the best grid pairs that are not neighbours of a better one."""
     starts: list[int] = []
     for k in np.argsort(rel, kind="stable")[: 50 * _N_STARTS]:
@@ -189,7 +189,7 @@ class _Projection:
     projection, Kaufman's Jacobian). (u1, u2) has the scale of f's argument whatever the
     units of x."""
 
-    def __init__(self, func: LibraryFunction, s: _Samples) -> None:
+    def __init__(self, func: LibraryFunction, s: Samples) -> None:
         self.func, self.ts, self.ycs = func, s.ts, s.ycs
         # Worse than any fit inside the domain, so LM rejects steps that leave it.
         self.penalty = np.full(s.ycs.size, 10.0 * math.sqrt(s.ss_tot / s.ycs.size) + 1.0)
@@ -208,12 +208,12 @@ class _Projection:
         f = np.asarray(self.func.numpy_fn(u), dtype=float)
         mean = float(f.mean())
         fc = f - mean
-        var = _dot(fc, fc)
+        var = dot(fc, fc)
         if not (math.isfinite(var) and math.isfinite(mean)):
             return None
-        if _is_flat(var, mean, u.size, _FLAT_REL):
+        if is_flat(var, mean, u.size, FLAT_REL):
             return u, fc, 0.0, 0.0, self.ycs.copy()
-        c = _dot(fc, self.ycs) / var
+        c = dot(fc, self.ycs) / var
         return u, fc, var, c, self.ycs - c * fc
 
     def residual(self, p: np.ndarray) -> np.ndarray:
@@ -234,7 +234,7 @@ class _Projection:
         return -cols
 
 
-def _refine(func: LibraryFunction, s: _Samples, a0: float, b0: float):
+def refine(func: LibraryFunction, s: Samples, a0: float, b0: float):
     """Local least squares from a grid start: (sse, a, b) on the subsample, or None."""
     problem = _Projection(func, s)
     p0 = np.array([a0 * s.x_lo + b0, a0 * (s.x_lo + s.span) + b0])

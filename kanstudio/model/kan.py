@@ -3,7 +3,7 @@
 The constructor only stores its arguments; ``fit`` validates them, builds the network
 (``network_``) and trains it. Operations that change the architecture (``prune``,
 ``refine``) return a new ``KAN``; locking edges changes the model in place, like pykan's
-``fix_symbolic``. Symbolic verbs live in :mod:`kanstudio.api_symbolic` and are mixed in.
+``fix_symbolic``. Symbolic verbs live in :mod:`kanstudio.model.symbolic_verbs` and are mixed in.
 """
 
 from __future__ import annotations
@@ -17,15 +17,6 @@ import numpy as np
 import torch
 
 from kanstudio import __version__
-from kanstudio.api_symbolic import SymbolicMixin, run_to_end
-from kanstudio.archive import (
-    ArchiveError,
-    arrays_from_bytes,
-    arrays_to_bytes,
-    load_json,
-    read_archive,
-    write_archive,
-)
 from kanstudio.core import (
     EdgeCurves,
     KANNetwork,
@@ -41,6 +32,15 @@ from kanstudio.core import (
 from kanstudio.core import prune as core_prune
 from kanstudio.core import prune_edge as core_prune_edge
 from kanstudio.core import prune_node as core_prune_node
+from kanstudio.model.archive import (
+    ArchiveError,
+    arrays_from_bytes,
+    arrays_to_bytes,
+    load_json,
+    read_archive,
+    write_archive,
+)
+from kanstudio.model.symbolic_verbs import SymbolicMixin, run_to_end
 
 __all__ = ["KAN", "ModelFileError"]
 
@@ -237,7 +237,9 @@ class KAN(SymbolicMixin):
                 out.append(net(xb).double().cpu().numpy())
         return np.concatenate(out, axis=0)
 
-    def _reference(self) -> torch.Tensor:
+    def reference_inputs(self) -> torch.Tensor:
+        """The stored reference rows (``(n, n_in)`` on the model's device) that pruning
+        scores and edge curves are computed on."""
         net = self._check_fitted()
         return net.select_inputs(self._tensor(self.reference_x_))
 
@@ -256,7 +258,7 @@ class KAN(SymbolicMixin):
 
     def scores(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(edge scores per layer (n_in, n_out), node scores per level) on reference data."""
-        return self._check_fitted().scores(self._reference())
+        return self._check_fitted().scores(self.reference_inputs())
 
     def edge_curves(self, n_points: int = 64) -> EdgeCurves:
         """Every edge's sampled curve on the range its input node sees (float32 arrays)."""
@@ -264,18 +266,19 @@ class KAN(SymbolicMixin):
 
     def prune(self, node_threshold: float = 1e-2, edge_threshold: float = 3e-2) -> KAN:
         """A new, smaller KAN without edges/nodes whose attribution is under the thresholds."""
-        net = core_prune(self._check_fitted(), self._reference(), node_threshold, edge_threshold)
+        net = core_prune(self._check_fitted(), self.reference_inputs(), node_threshold,
+                         edge_threshold)
         return self._from_network(net)
 
     def prune_node(self, layer: int, i: int) -> KAN:
         """A new KAN without node ``i`` of level ``layer`` (0 = inputs; outputs excluded)."""
         net = self._check_fitted()
-        return self._from_network(core_prune_node(net, layer, i, self._reference()))
+        return self._from_network(core_prune_node(net, layer, i, self.reference_inputs()))
 
     def prune_edge(self, layer: int, i: int, j: int) -> KAN:
         """A new KAN without edge ``(layer, i, j)``; its mean value moves into the bias."""
         net = self._check_fitted()
-        return self._from_network(core_prune_edge(net, layer, i, j, self._reference()))
+        return self._from_network(core_prune_edge(net, layer, i, j, self.reference_inputs()))
 
     def refine(self, grid: int) -> KAN:
         """A new KAN with ``grid`` intervals per edge, fitted to the current curves."""
@@ -289,7 +292,7 @@ class KAN(SymbolicMixin):
             raise ValueError(f"grid must be >= 1, got {grid}")
         net = copy.deepcopy(self._check_fitted())
         # Knots are placed from the inputs the unrefined network gives each layer.
-        inputs = net.layer_inputs(self._reference())
+        inputs = net.layer_inputs(self.reference_inputs())
         for done, (layer, xi) in enumerate(zip(net.layers, inputs, strict=True), start=1):
             with torch.no_grad():  # not around the yield: grad mode is per thread
                 layer.refine(grid, xi)

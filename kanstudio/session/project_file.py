@@ -5,7 +5,7 @@ A zip of ``manifest.json`` (format, schema version, app version, created/modifie
 ``arrays.npz`` (the data itself and the model's arrays). Loading validates every field
 before anything is built, refuses unknown schema versions, and never unpickles or
 evaluates file content: formulas are not stored, they are rebuilt from the model.
-Saving is atomic (see :func:`kanstudio.archive.write_archive`).
+Saving is atomic (see :func:`kanstudio.model.archive.write_archive`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from kanstudio import __version__
-from kanstudio.api import KAN
-from kanstudio.archive import (
+from kanstudio.core import StateError
+from kanstudio.data import DataError, Dataset
+from kanstudio.model.archive import (
     ArchiveError,
     arrays_from_bytes,
     arrays_to_bytes,
@@ -28,9 +29,8 @@ from kanstudio.archive import (
     read_archive,
     write_archive,
 )
-from kanstudio.core import StateError
-from kanstudio.data import DataError, Dataset
-from kanstudio.session import Session, SessionError, SessionSettings
+from kanstudio.model.kan import KAN
+from kanstudio.session.session import Session, SessionError, SessionSettings
 
 __all__ = ["ProjectError", "save_project", "load_project", "PROJECT_SCHEMA"]
 
@@ -44,8 +44,11 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "lr": (float, int, type(None)), "lamb": (float, int), "batch_size": (int, type(None)),
     "test_fraction": (float, int), "scale_inputs": (str,), "scale_target": (str,),
     "functions": (list, type(None)), "r2_threshold": (float, int),
-    "simplicity_weight": (float, int), "extra": (dict,),
+    "simplicity_weight": (float, int),
 }
+# Settings that files of schema 1 may hold but that no longer mean anything: accepted if of
+# the right type, then dropped.
+_RETIRED_SETTINGS: dict[str, tuple[type, ...]] = {"extra": (dict,)}
 
 
 class ProjectError(ValueError):
@@ -105,7 +108,7 @@ def _settings(value: Any) -> SessionSettings:
     if not isinstance(value, dict):
         raise ProjectError("settings must be an object")
     for key, val in value.items():
-        types = _SETTING_TYPES.get(key)
+        types = _SETTING_TYPES.get(key) or _RETIRED_SETTINGS.get(key)
         if types is None:
             raise ProjectError(f"unknown setting {key!r}")
         if isinstance(val, bool) or not isinstance(val, types):
@@ -147,7 +150,8 @@ def _settings(value: Any) -> SessionSettings:
     for key, ok, what in checks:
         if not ok:
             raise ProjectError(f"setting {key!r} must be {what}, got {value.get(key)!r}")
-    return SessionSettings.from_dict(value)
+    return SessionSettings.from_dict({k: v for k, v in value.items()
+                                      if k not in _RETIRED_SETTINGS})
 
 
 def _finite_at_least(value: Any, lo: float) -> bool:

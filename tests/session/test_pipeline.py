@@ -9,11 +9,11 @@ import pytest
 import sympy
 
 from kanstudio.data import load_dataset
-from kanstudio.pipeline import STAGES, discover
 from kanstudio.session import Session
+from kanstudio.session.pipeline import STAGES, discover
 from kanstudio.symbolic.formula import snap_constants, tidy_formula
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_datasets"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_datasets"
 x, y, a, b = sympy.symbols("x y a b")
 
 

@@ -1,6 +1,6 @@
 """The symbolic verbs of :class:`kanstudio.KAN`: suggest, lock, unlock, auto-symbolic, formula.
 
-Kept apart from :mod:`kanstudio.api` so that each file holds one concern; the mixin uses
+Kept apart from :mod:`kanstudio.model.kan` so that each file holds one concern; the mixin uses
 only ``network_``, ``reference_x_`` and ``n_features_in_`` of the model.
 """
 
@@ -48,9 +48,9 @@ class SymbolicMixin:
         if not 0 <= layer < len(net.layers):
             raise IndexError(f"layer {layer} does not exist in width {net.width}")
         lay = net.layers[layer]
-        lay._check_edge(i, j)
+        lay.check_edge(i, j)
         with torch.no_grad():
-            xi = net.layer_inputs(self._reference())[layer]
+            xi = net.layer_inputs(self.reference_inputs())[layer]
             if current:
                 y = lay.edge_activations(xi)[:, i, j]  # (batch,)
             else:
