@@ -122,7 +122,7 @@ def _build(cache: bool):
 
 def _smoke(kernels) -> None:
     """Compile (or load from the cache) both kernels for float32 and float64."""
-    from kanstudio.core.spline import interval_table, uniform_knots
+    from kanstudio.core.knots import interval_table, uniform_knots
 
     for dtype in (torch.float32, torch.float64):
         knots = uniform_knots(torch.tensor([-1.0], dtype=dtype), torch.tensor([1.0], dtype=dtype),

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,7 +55,6 @@ class TrainSettings:
     reg_rows: int | None = 2048
     max_recoveries: int = 5
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.opt not in ("lbfgs", "adam"):
@@ -118,24 +116,30 @@ EVAL_ROWS = 20_000
 SMALL_WORK = 2_000_000  # rows x edges under which one CPU thread beats several
 
 
-@contextmanager
-def _cpu_threads(net: KANNetwork, rows: int) -> Iterator[None]:
-    """Run small CPU problems on one thread.
+class _CpuThreads:
+    """Run small CPU problems on one thread, only while a step computes.
 
     For small networks each tensor op takes microseconds and torch's thread pool costs
     more than it gives: measured here, a [1,3,1] step on 800 rows takes 2.7 ms on one
-    thread, 20 ms on two when another process keeps the other core busy. Restored after.
+    thread, 20 ms on two when another process keeps the other core busy. The setting is
+    process-global, so it is undone before every ``yield`` of the training generator: code
+    that runs while the generator is suspended (the caller, other models) is unaffected.
     """
-    edges = sum(layer.n_in * layer.n_out for layer in net.layers)
-    if net.device.type != "cpu" or rows * edges >= SMALL_WORK:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+
+    def __init__(self, net: KANNetwork, rows: int) -> None:
+        edges = sum(layer.n_in * layer.n_out for layer in net.layers)
+        self.wanted = net.device.type == "cpu" and rows * edges < SMALL_WORK
+        self.before: int | None = None
+
+    def enter(self) -> None:
+        if self.wanted and self.before is None:
+            self.before = torch.get_num_threads()
+            torch.set_num_threads(1)
+
+    def leave(self) -> None:
+        if self.before is not None:
+            torch.set_num_threads(self.before)
+            self.before = None
 
 
 def _finite(params: list[torch.nn.Parameter]) -> bool:
@@ -189,70 +193,75 @@ def train_steps(
     test_loss = float("nan")
 
     rows = x_train.shape[0] if full_batch else s.batch_size
-    with _cpu_threads(net, rows):
-        try:
-            for step in range(1, s.steps + 1):
-                event = ""
-                if s.update_grid and step <= s.stop_grid_update_step and (
-                    step == 1 or (step - 1) % s.grid_update_every == 0
-                ):
-                    net.update_grid(grid_x)
-                    # old curvature / moments are stale after the knots move
-                    optimizer = _make_optimizer(params, s.opt, lr)
-                    event = "grid_update"
-                    with torch.no_grad():  # the new knots go with the refitted coefficients
-                        for p, good in zip(params, last_good, strict=True):
-                            good.copy_(p)
-                if full_batch:
-                    xb, yb = x_train, y_train
-                else:
-                    idx = torch.as_tensor(rng.choice(n, s.batch_size, replace=False),
-                                          device=x_train.device)
-                    xb, yb = x_train[idx], y_train[idx]
-
-                reg_value, mse_value = [0.0], [float("nan")]
-                reg_rows = None
-                if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
-                    reg_rows = torch.as_tensor(
-                        rng.choice(xb.shape[0], s.reg_rows, replace=False), device=xb.device)
-                closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_rows)
-
-                try:
-                    if s.opt == "lbfgs":
-                        optimizer.step(closure)
-                    else:
-                        closure()
-                        if math.isfinite(mse_value[0]):
-                            optimizer.step()
-                except RuntimeError as exc:  # e.g. a line search that met NaN
-                    mse_value[0] = float("nan")
-                    event = f"error: {exc}"[:200]
-
-                if not (math.isfinite(mse_value[0]) and _finite(params)):
-                    with torch.no_grad():
-                        for p, good in zip(params, last_good, strict=True):
-                            p.copy_(good)
-                    failures += 1
-                    if failures > s.max_recoveries:
-                        yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
-                                         "stopped_nonfinite")
-                        return
-                    lr *= 0.5
-                    optimizer = _make_optimizer(params, s.opt, lr)
-                    cause = f" ({event})" if event.startswith("error") else ""
-                    what = "nonfinite_recovered" + cause
-                    yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr, what)
-                    continue
-                failures = 0
-                with torch.no_grad():
+    threads = _CpuThreads(net, rows)
+    try:
+        for step in range(1, s.steps + 1):
+            threads.enter()
+            event = ""
+            if s.update_grid and step <= s.stop_grid_update_step and (
+                step == 1 or (step - 1) % s.grid_update_every == 0
+            ):
+                net.update_grid(grid_x)
+                # old curvature / moments are stale after the knots move
+                optimizer = _make_optimizer(params, s.opt, lr)
+                event = "grid_update"
+                with torch.no_grad():  # the new knots go with the refitted coefficients
                     for p, good in zip(params, last_good, strict=True):
                         good.copy_(p)
-                if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
-                    step % s.eval_every == 0 or step == s.steps
-                ):
-                    last = step == s.steps
-                    test_loss = _rmse(net, x_test if last else x_eval, y_test if last else y_eval)
-                train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)
-                yield StepRecord(step, train_loss, test_loss, reg_value[0], lr, event)
-        finally:
-            net.record_ranges(grid_x)
+            if full_batch:
+                xb, yb = x_train, y_train
+            else:
+                idx = torch.as_tensor(rng.choice(n, s.batch_size, replace=False),
+                                      device=x_train.device)
+                xb, yb = x_train[idx], y_train[idx]
+
+            reg_value, mse_value = [0.0], [float("nan")]
+            reg_rows = None
+            if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
+                reg_rows = torch.as_tensor(
+                    rng.choice(xb.shape[0], s.reg_rows, replace=False), device=xb.device)
+            closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_rows)
+
+            try:
+                if s.opt == "lbfgs":
+                    optimizer.step(closure)
+                else:
+                    closure()
+                    if math.isfinite(mse_value[0]):
+                        optimizer.step()
+            except RuntimeError as exc:  # e.g. a line search that met NaN
+                mse_value[0] = float("nan")
+                event = f"error: {exc}"[:200]
+
+            if not (math.isfinite(mse_value[0]) and _finite(params)):
+                with torch.no_grad():
+                    for p, good in zip(params, last_good, strict=True):
+                        p.copy_(good)
+                failures += 1
+                if failures > s.max_recoveries:
+                    threads.leave()
+                    yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
+                                     "stopped_nonfinite")
+                    return
+                lr *= 0.5
+                optimizer = _make_optimizer(params, s.opt, lr)
+                cause = f" ({event})" if event.startswith("error") else ""
+                what = "nonfinite_recovered" + cause
+                threads.leave()
+                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr, what)
+                continue
+            failures = 0
+            with torch.no_grad():
+                for p, good in zip(params, last_good, strict=True):
+                    good.copy_(p)
+            if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
+                step % s.eval_every == 0 or step == s.steps
+            ):
+                last = step == s.steps
+                test_loss = _rmse(net, x_test if last else x_eval, y_test if last else y_eval)
+            train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)
+            threads.leave()
+            yield StepRecord(step, train_loss, test_loss, reg_value[0], lr, event)
+    finally:
+        threads.leave()
+        net.record_ranges(grid_x)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from kanstudio import __version__
+from kanstudio.gui.icons import app_icon
 
 __all__ = ["AboutDialog", "Component", "components", "licence_of", "show_about"]
 
@@ -112,8 +113,6 @@ class AboutDialog(QDialog):
         self.setWindowTitle("About KAN Studio")
         icon = QApplication.windowIcon()
         if icon.isNull():
-            from kanstudio.gui.app import app_icon
-
             icon = app_icon()
 
         header = QHBoxLayout()

@@ -39,6 +39,6 @@ def render_latex(latex: str, fmt: str = "png", dpi: int = 160, font_size: float 
     try:
         math_to_image(f"${to_mathtext(latex)}$", buffer, dpi=dpi, format=fmt,
                       prop=FontProperties(size=font_size), color=color)
-    except Exception as exc:  # noqa: BLE001 - pyparsing/mathtext errors vary by version
+    except Exception as exc:
         raise ValueError(f"cannot draw this formula as mathematics: {exc}") from exc
     return buffer.getvalue()

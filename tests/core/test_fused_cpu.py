@@ -19,7 +19,7 @@ from kanstudio.core.spline import _SplineBasis, interval_table, spline_basis
 
 pytest.importorskip("numba")
 
-from kanstudio.core.fused_cpu import fused_available, fused_basis  # noqa: E402
+from kanstudio.core.fused_cpu import fused_available, fused_basis
 
 
 def _case(k: int, dtype: torch.dtype, seed: int):

@@ -271,3 +271,21 @@ def test_a_failure_right_after_a_grid_update_restores_the_same_function(monkeypa
             # Undoing the step may keep the re-gridded function or the previous one, but
             # nothing else: the grid update moves the output by `grid_change` at most.
             assert change <= grid_change + 1e-9, (change, grid_change)
+
+
+def test_thread_setting_does_not_leak_while_the_generator_waits() -> None:
+    # A small problem computes on one thread, but a caller that holds the suspended
+    # generator (the worker, a notebook) keeps its own thread count between steps.
+    X, y = toy_data(200)
+    net = KANNetwork([2, 3, 1], dtype=F64)
+    x = torch.as_tensor(X)
+    t = torch.as_tensor(y)[:, None]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        steps = train_steps(net, x, t, settings=TrainSettings(steps=3, opt="adam"))
+        for _ in steps:
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -11,11 +11,11 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-import kanstudio.gui  # noqa: E402, F401 - applies the Qt binding work-arounds first
+import kanstudio.gui  # noqa: F401 - applies the Qt binding work-arounds first
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_datasets"
 

@@ -3,8 +3,8 @@
 
 A copy of the source (only what the sdist needs) is built into an sdist; the sdist is
 unpacked and built into a wheel (so MANIFEST.in and the package-data mapping are both
-exercised); the wheel goes into a fresh virtual environment that sees the global
-site-packages (torch & co. are not downloaded again) and is run from a temporary folder,
+exercised); the wheel goes into a fresh virtual environment that sees the running environment's
+packages (torch & co. are not downloaded again) and is run from a temporary folder,
 never from the source tree. The global environment has kanstudio installed in editable
 mode, so every test checks that the venv's copy is the one that runs.
 """
@@ -79,10 +79,22 @@ def built(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def venv(built) -> dict[str, Path]:
-    """A fresh venv (seeing the global site-packages) with the wheel installed, no deps."""
+    """A fresh venv that sees the running environment's packages, with the wheel installed.
+
+    Not ``--system-site-packages``: inside a virtual environment that flag would show the
+    base interpreter's packages, not this environment's (torch & co. may live only here).
+    A ``.pth`` file lists the running interpreter's site directories instead; being mere
+    path lines, the editable install's own ``.pth`` hooks there are not run, so the
+    wheel's copy of kanstudio is the one imported.
+    """
     folder = built["base"] / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", folder], cwd=built["base"])
+    _run([sys.executable, "-m", "venv", "--without-pip", folder], cwd=built["base"])
     python = folder / "bin" / "python"
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    inner_site = Path(_run([python, "-c", purelib], cwd=built["base"]).stdout.strip())
+    outer_sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (inner_site / "_outer_environment.pth").write_text("\n".join(outer_sites) + "\n",
+                                                       encoding="utf-8")
     _run([python, "-m", "pip", "install", "--no-deps", "--no-index", built["wheel"]],
          cwd=built["base"])
     work = built["base"] / "work"  # the cwd of every command: not the source tree

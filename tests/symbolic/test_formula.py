@@ -104,7 +104,7 @@ def test_golden_latex():
 def test_python_export_matches_sympy_numerically():
     expr = sympy.exp(sympy.sin(sympy.pi * x) + y**2) / (1 + sympy.Abs(x)) + sympy.atan(y)
     namespace: dict = {}
-    exec(to_python(expr, ["x", "y"], target="f"), namespace)  # our own generated code
+    exec(to_python(expr, ["x", "y"], target="f"), namespace)  # noqa: S102 - our own generated code
     rng = np.random.default_rng(3)
     xs, ys = rng.uniform(-1, 1, 50), rng.uniform(-1, 1, 50)
     expected = sympy.lambdify([x, y], expr, "numpy")(xs, ys)
