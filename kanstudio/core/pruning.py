@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
+from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 from kanstudio.core.network import KANNetwork
 
 __all__ = ["prune", "prune_edge", "prune_node", "subnetwork"]
@@ -64,8 +65,8 @@ def prune_node(net: KANNetwork, level: int, i: int, x: torch.Tensor | None = Non
 def prune(
     net: KANNetwork,
     x: torch.Tensor,
-    node_threshold: float = 1e-2,
-    edge_threshold: float = 3e-2,
+    node_threshold: float = NODE_THRESHOLD,
+    edge_threshold: float = EDGE_THRESHOLD,
 ) -> KANNetwork:
     """A smaller copy of ``net`` without the parts that hardly matter.
 

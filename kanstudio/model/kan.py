@@ -32,6 +32,7 @@ from kanstudio.core import (
 from kanstudio.core import prune as core_prune
 from kanstudio.core import prune_edge as core_prune_edge
 from kanstudio.core import prune_node as core_prune_node
+from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.archive import (
     ArchiveError,
     arrays_from_bytes,
@@ -121,7 +122,7 @@ class KAN(SymbolicMixin):
             raise ValueError(f"grid must be a positive integer, got {self.grid!r}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 0 <= self.k <= 10:
             raise ValueError(f"k must be an integer in [0, 10], got {self.k!r}")
-        width = list(self.width) if self.width is not None else [n_in, 2 * n_in + 1, n_out]
+        width = list(self.width) if self.width is not None else default_width(n_in, n_out)
         if width[0] != n_in:
             raise ValueError(f"width[0]={width[0]} but X has {n_in} columns")
         if width[-1] != n_out:
@@ -264,7 +265,8 @@ class KAN(SymbolicMixin):
         """Every edge's sampled curve on the range its input node sees (float32 arrays)."""
         return self._check_fitted().edge_curves(n_points)
 
-    def prune(self, node_threshold: float = 1e-2, edge_threshold: float = 3e-2) -> KAN:
+    def prune(self, node_threshold: float = NODE_THRESHOLD,
+              edge_threshold: float = EDGE_THRESHOLD) -> KAN:
         """A new, smaller KAN without edges/nodes whose attribution is under the thresholds."""
         net = core_prune(self._check_fitted(), self.reference_inputs(), node_threshold,
                          edge_threshold)

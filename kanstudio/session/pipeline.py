@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 from kanstudio.session.session import FormulaResult, Session
 
 __all__ = ["PipelineEvent", "PipelineSettings", "discover", "STAGES"]
@@ -77,8 +78,8 @@ class PipelineSettings:
     start_steps: int = 6
     sparse_steps: int = 30  # steps of the first training stage (starts included)
     lamb: float = 1e-2  # sparsity of the first stage of a wide network (0 for small ones)
-    prune_node_threshold: float = 1e-2
-    prune_edge_threshold: float = 3e-2
+    prune_node_threshold: float = NODE_THRESHOLD
+    prune_edge_threshold: float = EDGE_THRESHOLD
     after_prune_steps: int = 20
     refine_grid: int = 10
     refine_steps: int = 20

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from kanstudio.core import StepRecord
+from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
 from kanstudio.model.kan import KAN
 from kanstudio.model.symbolic_verbs import run_to_end
@@ -126,7 +127,7 @@ class Session:
 
     def default_width(self) -> list[int]:
         n_in, n_out = self.dataset.n_inputs, self.dataset.n_outputs
-        return [n_in, min(2 * n_in + 1, 9), n_out]
+        return default_width(n_in, n_out)
 
     # ------------------------------------------------------------------ undo
     def _checkpoint(self, label: str) -> None:
@@ -221,7 +222,8 @@ class Session:
     def train(self, steps: int | None = None, **overrides: Any) -> list[StepRecord]:
         return list(self.train_iter(steps, **overrides))
 
-    def prune(self, node_threshold: float = 1e-2, edge_threshold: float = 3e-2) -> dict:
+    def prune(self, node_threshold: float = NODE_THRESHOLD,
+              edge_threshold: float = EDGE_THRESHOLD) -> dict:
         """Prune; returns the width and test RMSE (original units) before and after."""
         model = self._need_model()
         before = self.metrics()

@@ -25,8 +25,10 @@ def _edge(c: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def prune(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    info = w.session.prune(float(c.get("node_threshold", 1e-2)),
-                           float(c.get("edge_threshold", 3e-2)))
+    from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
+
+    info = w.session.prune(float(c.get("node_threshold", NODE_THRESHOLD)),
+                           float(c.get("edge_threshold", EDGE_THRESHOLD)))
     return {k: (finite(v) if isinstance(v, float) else v) for k, v in info.items()}
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from kanstudio.worker import COMMANDS, EVENTS, collapse_snapshots
 from kanstudio.worker.protocol import describe_error, error_event
 from kanstudio.worker.snapshot import SnapshotThrottle
@@ -79,3 +83,15 @@ def test_the_worker_package_never_imports_qt():
             for name in names:
                 assert not name.startswith(("PySide", "PyQt", "pyqtgraph", "kanstudio.gui")), (
                     f"{path.name} imports {name}")
+
+
+def test_the_gui_side_of_the_worker_does_not_import_torch():
+    # The window paints before torch is imported (it takes seconds); only the worker
+    # process imports the engine.
+    probe = ("import sys, kanstudio.worker, kanstudio.gui.bridge; "
+             "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, env={**os.environ,
+                                            "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
