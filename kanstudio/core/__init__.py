@@ -6,10 +6,11 @@ from kanstudio.core.network import Activations, EdgeCurves, KANNetwork
 from kanstudio.core.pruning import prune, prune_edge, prune_node, subnetwork
 from kanstudio.core.spline import fit_coefficients, spline_basis, uniform_knots
 from kanstudio.core.state import StateError, network_from_state, network_to_state
-from kanstudio.core.training import StepRecord, TrainSettings, train_steps
+from kanstudio.core.training import STEP_EVENTS, StepRecord, TrainSettings, train_steps
 
 __all__ = [
-    "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "StateError", "StepRecord",
+    "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "STEP_EVENTS", "StateError",
+    "StepRecord",
     "TrainSettings", "available_devices", "fit_coefficients", "network_from_state",
     "network_to_state", "prune", "prune_edge", "prune_node", "resolve_device",
     "resolve_dtype", "spline_basis", "subnetwork", "train_steps", "uniform_knots",

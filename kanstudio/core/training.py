@@ -33,7 +33,12 @@ class StepRecord:
     test_loss: float
     reg: float
     lr: float
-    event: str = ""  # "", "grid_update", "nonfinite_recovered", "stopped_nonfinite"
+    event: str = ""  # one of STEP_EVENTS
+    detail: str = ""  # why, for a recovered step: the optimiser's error message, if any
+
+
+#: Every value ``StepRecord.event`` takes.
+STEP_EVENTS = ("", "grid_update", "nonfinite_recovered", "stopped_nonfinite")
 
 
 @dataclass
@@ -197,7 +202,7 @@ def train_steps(
     try:
         for step in range(1, s.steps + 1):
             threads.enter()
-            event = ""
+            event, detail = "", ""
             if s.update_grid and step <= s.stop_grid_update_step and (
                 step == 1 or (step - 1) % s.grid_update_every == 0
             ):
@@ -231,7 +236,7 @@ def train_steps(
                         optimizer.step()
             except RuntimeError as exc:  # e.g. a line search that met NaN
                 mse_value[0] = float("nan")
-                event = f"error: {exc}"[:200]
+                detail = str(exc)[:200]
 
             if not (math.isfinite(mse_value[0]) and _finite(params)):
                 with torch.no_grad():
@@ -241,14 +246,13 @@ def train_steps(
                 if failures > s.max_recoveries:
                     threads.leave()
                     yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
-                                     "stopped_nonfinite")
+                                     "stopped_nonfinite", detail)
                     return
                 lr *= 0.5
                 optimizer = _make_optimizer(params, s.opt, lr)
-                cause = f" ({event})" if event.startswith("error") else ""
-                what = "nonfinite_recovered" + cause
                 threads.leave()
-                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr, what)
+                yield StepRecord(step, float("nan"), test_loss, reg_value[0], lr,
+                                 "nonfinite_recovered", detail)
                 continue
             failures = 0
             with torch.no_grad():

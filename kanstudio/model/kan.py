@@ -18,6 +18,7 @@ import torch
 
 from kanstudio import __version__
 from kanstudio.core import (
+    STEP_EVENTS,
     EdgeCurves,
     KANNetwork,
     StateError,
@@ -379,7 +380,7 @@ class KAN(SymbolicMixin):
 # The training history in a saved model: one row per step, these columns; the event as its
 # index in HISTORY_EVENTS (files written before the history was saved simply lack it).
 HISTORY_COLUMNS = ("step", "train_loss", "test_loss", "reg", "lr", "event")
-HISTORY_EVENTS = ("", "grid_update", "nonfinite_recovered", "stopped_nonfinite")
+HISTORY_EVENTS = STEP_EVENTS
 
 
 def _history_to_array(records: Sequence[StepRecord]) -> np.ndarray:
