@@ -33,6 +33,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -105,10 +106,19 @@ def tool_command(tool: str, data: Path, target: str, out: Path, seed: int) -> li
             "--out", str(out), "--seed", str(seed), "--quiet"]
 
 
-def run_tool(command: list[str], time_limit: float) -> dict:
-    """Run one fit in its own process group; on timeout the whole group is killed."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_tool(command: list[str], time_limit: float, count_cpu: bool) -> dict:
+    """Run one fit in its own process group; on timeout the whole group is killed.
+
+    ``cpu_seconds`` (user + system of the finished child) is only measured when one fit runs
+    at a time (``count_cpu``): on a busy machine it says more than wall-clock seconds do."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    cpu_before = _children_cpu() if count_cpu else 0.0
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True)
@@ -122,7 +132,9 @@ def run_tool(command: list[str], time_limit: float) -> dict:
         status = "timeout"
     seconds = time.perf_counter() - start
     lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
+    cpu = round(_children_cpu() - cpu_before, 2) if count_cpu else None
     return {"status": status, "exit_code": proc.returncode, "seconds": round(seconds, 2),
+            "cpu_seconds": cpu,
             "stderr_tail": lines[-1] if lines and status != "ok" else None}
 
 
@@ -136,7 +148,8 @@ def run_one(equation: Equation, args: argparse.Namespace, workdir: Path) -> dict
     row = {"position": equation.position, "name": equation.name, "half": equation.half,
            "bonus": equation.bonus, "n_vars": len(equation.variables),
            "truth": equation.formula}
-    row.update(run_tool(tool_command(args.tool, data, target, out, args.seed), args.time_limit))
+    row.update(run_tool(tool_command(args.tool, data, target, out, args.seed), args.time_limit,
+                        count_cpu=args.jobs == 1))
     if row["status"] == "ok":
         try:
             row["payload"] = json.loads(out.read_text(encoding="utf-8"))
@@ -188,9 +201,13 @@ def _r2_text(value: float | None) -> str:
     return f"{value:.6f}" if value > 0.99 else f"{value:.3f}"
 
 
+def _cpu_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| # | equation | half | vars | status | exact | R² | R² wide | s | formula_status "
-             "| formula |", "|" + "---|" * 11]
+    lines = ["| # | equation | half | vars | status | exact | R² | R² wide | s | cpu s "
+             "| formula_status | formula |", "|" + "---|" * 12]
     for r in rows:
         formula = str(r.get("formula") or r.get("stderr_tail") or "")
         formula = formula if len(formula) <= 70 else formula[:67] + "..."
@@ -200,7 +217,8 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['position']} | {r['name']} | {r['half']} | {r['n_vars']} | {r['status']} "
             f"| {exact} | {_r2_text(r.get('r2'))} | {_r2_text(r.get('r2_wide'))} "
-            f"| {r['seconds']:.1f} | {r.get('formula_status') or '-'} "
+            f"| {r['seconds']:.1f} | {_cpu_text(r.get('cpu_seconds'))} "
+            f"| {r.get('formula_status') or '-'} "
             f"| `{formula.replace('|', '/')}` |")
     return "\n".join(lines)
 
@@ -213,9 +231,11 @@ def summary_lines(rows: list[dict], tool: str, noise: float) -> list[str]:
             continue
         s = summarise(subset)
         median = f"{s['median_seconds']:.1f} s" if s["median_seconds"] is not None else "-"
+        cpu = (f" (cpu {s['median_cpu_seconds']:.1f} s)" if s["median_cpu_seconds"] is not None
+               else "")
         lines.append(
             f"{tool} {half:>4} (noise {noise:g}): n={s['n']}  exact {s['exact_pct']:.1f} %  "
-            f"R²>=0.999 {s['r2_0999_pct']:.1f} %  median {median}  crashes {s['crashes']}  "
+            f"R²>=0.999 {s['r2_0999_pct']:.1f} %  median {median}{cpu}  crashes {s['crashes']}  "
             f"timeouts {s['timeouts']}")
     return lines
 

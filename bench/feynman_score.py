@@ -354,19 +354,21 @@ def json_number(value: float | None) -> float | str | None:
 
 
 def summarise(rows: Iterable[Mapping]) -> dict:
-    """Exact %, R² >= 0.999 % (in range), median seconds, crashes, timeouts, over ``rows``."""
+    """Exact %, R² >= 0.999 % (in range), median wall and CPU seconds, crashes, timeouts."""
     rows = list(rows)
     n = len(rows)
     if n == 0:
         return {"n": 0}
     exact = sum(1 for r in rows if r.get("exact"))
     good = sum(1 for r in rows if isinstance(r.get("r2"), float) and r["r2"] >= 0.999)
-    seconds = sorted(r["seconds"] for r in rows if r.get("seconds") is not None)
+    seconds = [r["seconds"] for r in rows if r.get("seconds") is not None]
+    cpu = [r["cpu_seconds"] for r in rows if r.get("cpu_seconds") is not None]
     return {
         "n": n,
         "exact_pct": 100.0 * exact / n,
         "r2_0999_pct": 100.0 * good / n,
         "median_seconds": float(np.median(seconds)) if seconds else None,
+        "median_cpu_seconds": float(np.median(cpu)) if cpu else None,
         "crashes": sum(1 for r in rows if r.get("status") == "crash"),
         "timeouts": sum(1 for r in rows if r.get("status") == "timeout"),
     }
