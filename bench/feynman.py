@@ -252,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write every row and the summary as JSON here")
     parser.add_argument("--table", action="store_true", help="print a markdown table")
     parser.add_argument("--tool", choices=["kanstudio", "operon"], default="kanstudio")
+    parser.add_argument("--rescore", metavar="RESULTS.json",
+                        help="score the formulas of an earlier --out file again (no fits run)")
     args = parser.parse_args(argv)
+    if args.rescore:
+        return rescore(Path(args.rescore), args)
     if args.tool == "operon" and importlib.util.find_spec("pyoperon") is None:
         print("feynman: --tool operon needs pyoperon: pip install pyoperon==0.6.2",
               file=sys.stderr)
@@ -276,6 +280,30 @@ def main(argv: list[str] | None = None) -> int:
                   f"{str(row.get('formula') or row.get('stderr_tail') or '')[:80]}",
                   flush=True)
 
+    return report(rows, args)
+
+
+def rescore(path: Path, args: argparse.Namespace) -> int:
+    """Score an earlier run's formulas with today's scorer (its seed, tool and noise)."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("seed", "tool", "noise", "half", "limit", "only", "time_limit", "jobs"):
+        setattr(args, key, saved["settings"][key])
+    by_name = {e.name: e for e in load_equations()}
+    rows = []
+    for row in saved["rows"]:
+        equation = by_name[row["name"]]
+        for key in ("r2", "r2_wide"):  # "-inf" / "nan" were strings in the JSON
+            if isinstance(row.get(key), str):
+                row[key] = float(row[key])
+        if row["status"] == "ok" and row.get("formula"):
+            candidate = parse_formula(row["formula"], {n: n for n in equation.names},
+                                      equation.symbols())
+            row.update(score_formula(candidate, equation, args.seed))
+        rows.append(row)
+    return report(rows, args)
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> int:
     summary = summary_lines(rows, args.tool, args.noise)
     if args.table:
         print()

@@ -66,6 +66,14 @@ def test_known_equal_formulas_are_exact_after_snapping(table):
     assert exact_match(got, lorentz, np.random.default_rng(0))[0]
 
 
+def test_a_leftover_intercept_at_a_millionth_of_the_values_rounds_to_zero(table):
+    force = table["I.12.5"]  # q2*Ef, values 1..25 (Operon's answer, as it wrote it)
+    got = _candidate("0.99999999678512935*Ef*q2 + 1.5753422531e-6", force)
+    assert exact_match(got, force, np.random.default_rng(0))[:2] == (True, "symbolic")
+    offset = _candidate("Ef*q2 + 0.1", force)  # an intercept that is really there
+    assert not exact_match(offset, force, np.random.default_rng(0))[0]
+
+
 def test_close_but_different_formulas_are_not_exact(table):
     gauss = table["I.6.2a"]
     for text in ("0.4*exp(-0.5*theta**2)",  # constant 0.26 % off: a different formula
