@@ -34,6 +34,7 @@ import importlib.util
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,11 +112,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_tool(command: list[str], time_limit: float, count_cpu: bool) -> dict:
+def run_tool(command: list[str], time_limit: float, count_cpu: bool,
+             cpu_limit: float | None = None) -> dict:
     """Run one fit in its own process group; on timeout the whole group is killed.
 
     ``cpu_seconds`` (user + system of the finished child) is only measured when one fit runs
-    at a time (``count_cpu``): on a busy machine it says more than wall-clock seconds do."""
+    at a time (``count_cpu``): on a busy machine it says more than wall-clock seconds do.
+    ``cpu_limit`` caps the child's CPU seconds (RLIMIT_CPU via ``prlimit``); a fit stopped by
+    it is a ``timeout`` like one stopped by the wall-clock limit."""
+    if cpu_limit is not None:
+        soft = max(1, round(cpu_limit))
+        command = ["prlimit", f"--cpu={soft}:{soft + 5}", "--", *command]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cpu_before = _children_cpu() if count_cpu else 0.0
@@ -126,6 +133,8 @@ def run_tool(command: list[str], time_limit: float, count_cpu: bool) -> dict:
         _, stderr = proc.communicate(timeout=time_limit)
         status = "ok" if proc.returncode == 0 else ("bad_input" if proc.returncode == 2
                                                     else "crash")
+        if cpu_limit is not None and proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+            status = "timeout"
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         _, stderr = proc.communicate()
@@ -149,7 +158,7 @@ def run_one(equation: Equation, args: argparse.Namespace, workdir: Path) -> dict
            "bonus": equation.bonus, "n_vars": len(equation.variables),
            "truth": equation.formula}
     row.update(run_tool(tool_command(args.tool, data, target, out, args.seed), args.time_limit,
-                        count_cpu=args.jobs == 1))
+                        count_cpu=args.jobs == 1, cpu_limit=args.cpu_limit))
     if row["status"] == "ok":
         try:
             row["payload"] = json.loads(out.read_text(encoding="utf-8"))
@@ -247,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=["tune", "test", "all"], default="all")
     parser.add_argument("--noise", type=float, default=0.0, help="relative noise on y (x RMS)")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per equation")
+    parser.add_argument("--cpu-limit", type=float,
+                        help="CPU seconds per equation (on a busy machine, fairer than wall)")
     parser.add_argument("--jobs", type=int, default=1, help="equations run at once")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write every row and the summary as JSON here")
@@ -260,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.tool == "operon" and importlib.util.find_spec("pyoperon") is None:
         print("feynman: --tool operon needs pyoperon: pip install pyoperon==0.6.2",
               file=sys.stderr)
+        return 2
+    if args.cpu_limit is not None and shutil.which("prlimit") is None:
+        print("feynman: --cpu-limit needs the prlimit command (util-linux)", file=sys.stderr)
         return 2
     if args.noise < 0 or args.jobs < 1 or args.time_limit <= 0:
         parser.error("--noise must be >= 0, --jobs >= 1 and --time-limit > 0")
@@ -286,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
 def rescore(path: Path, args: argparse.Namespace) -> int:
     """Score an earlier run's formulas with today's scorer (its seed, tool and noise)."""
     saved = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("seed", "tool", "noise", "half", "limit", "only", "time_limit", "jobs"):
-        setattr(args, key, saved["settings"][key])
+    for key in ("seed", "tool", "noise", "half", "limit", "only", "time_limit", "jobs",
+                "cpu_limit"):
+        setattr(args, key, saved["settings"].get(key))
     by_name = {e.name: e for e in load_equations()}
     rows = []
     for row in saved["rows"]:
@@ -313,7 +328,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> int:
     print(SRBENCH_2021)
     if args.out:
         settings = {k: getattr(args, k) for k in ("limit", "only", "half", "noise", "time_limit",
-                                                 "jobs", "seed", "tool")}
+                                                 "cpu_limit", "jobs", "seed", "tool")}
         clean = [{k: (json_number(v) if isinstance(v, float) else v) for k, v in r.items()}
                  for r in rows]
         halves = {h: summarise([r for r in rows if h in ("all", r["half"])])
