@@ -54,6 +54,7 @@ def fit_in_folder(data: bytes, *extra: str):
 @example(data=CLEAN.replace(b",", b";").decode().encode("utf-16"))
 @example(data=CLEAN[:-30] + b"\x00\x00" + CLEAN[-30:])
 @example(data=CLEAN + b"5e-324,-5e-324,2.2250738585072014e-308\n")
+@example(data=CLEAN + b"1,2," + b"9" * 400 + b"\n")  # OverflowError in pandas before
 def test_fit_handles_any_csv(fast_pipeline, data):
     fit_in_folder(data)
 
@@ -61,6 +62,15 @@ def test_fit_handles_any_csv(fast_pipeline, data):
 def test_the_issue_row_is_refused_naming_the_row(fast_pipeline):
     run, _ = fit_in_folder(ISSUE_ROW)
     assert run.rc == 2 and "row 22" in run.stderr and "Column 'a'" in run.stderr
+
+
+def test_an_integer_beyond_the_double_range_is_named(fast_pipeline):
+    """A 400-digit cell made pandas raise OverflowError (an internal error): now it is an
+    infinite value like 1e999, named with its row."""
+    for sign in (b"", b"-"):
+        run, _ = fit_in_folder(CLEAN + b"1,2," + sign + b"9" * 400 + b"\n")
+        assert run.rc == 2 and "Column 'y' has 1 infinite value" in run.stderr
+        assert "row 22" in run.stderr
 
 
 def test_clean_data_still_gives_its_formula(fast_pipeline):

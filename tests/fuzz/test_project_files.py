@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import currently_in_test_context, event, given
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import examples
@@ -115,7 +115,9 @@ def check_project(valid: Valid, data: bytes) -> None:
             session = load_project(folder / "study.kstudio", device="cpu")
         except ProjectError as exc:  # the loader File ▸ Open Project uses
             assert str(exc) and "Traceback" not in str(exc)
+            _tally(f"refused: {str(exc)[:40]}")
             return
+        _tally(f"loaded; export exit {run.rc}")
         if run.rc != 0:
             return  # loaded, but nothing to export (e.g. an edge no longer locked)
         # Loaded exactly: saved again and reopened, it exports the same result.
@@ -124,6 +126,11 @@ def check_project(valid: Valid, data: bytes) -> None:
         assert again.rc == 0 and _stable(again.stdout) == _stable(run.stdout)
         if data == valid.data:
             assert _stable(run.stdout) == valid.export
+
+
+def _tally(outcome: str) -> None:
+    if currently_in_test_context():  # shown by --hypothesis-show-statistics
+        event(outcome)
 
 
 @examples(ci=30)
