@@ -84,6 +84,15 @@ def _finite(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+# Why a number of the result is null (design.md §4.1: "null with a reason").
+_NULL_REASONS = {
+    "train_rmse": "the network's predictions on the training rows are not finite",
+    "test_rmse": "no held-out rows, or the network's predictions on them are not finite",
+    "formula_test_rmse": "the formula is undefined or overflows on some held-out rows",
+    "formula_test_r2": "the formula is undefined or overflows on some held-out rows",
+}
+
+
 def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
     from kanstudio.core import resolve_device
     from kanstudio.core.fused_cpu import fused_available
@@ -92,7 +101,7 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
     metrics = session.metrics()
     expr = result.expressions[0]
     device = str(resolve_device(session.settings.device)).split(":")[0]
-    return {
+    payload = {
         "formula": to_sympy(expr),
         "latex": to_latex(expr),
         "inputs": list(result.input_names),
@@ -109,6 +118,10 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         # which spline implementation trained it: the fused numba kernel or torch ops
         "cpu_kernel": ("fused" if fused_available() else "torch") if device == "cpu" else None,
     }
+    nulls = {key: why for key, why in _NULL_REASONS.items() if payload[key] is None}
+    if nulls:
+        payload["null_reasons"] = nulls
+    return payload
 
 
 def _progress(quiet: bool):
@@ -182,6 +195,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 bar.update(1 if event.stage_index else 0)
             if event.kind == "done" and "formula" in event.info:
                 result = event.info["formula"]
+    except SessionError as exc:
+        raise BadInputError(str(exc)) from exc
     finally:
         if bar is not None:
             bar.close()
@@ -199,7 +214,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"{payload['target']} = {payload['formula']}")  # the result is not lost
         raise BadInputError(f"cannot write the result: {exc}") from exc
     print(f"{payload['target']} = {payload['formula']}")
-    print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
+    r2 = payload["formula_test_r2"]
+    shown = "n/a (" + _NULL_REASONS["formula_test_r2"] + ")" if r2 is None else f"{r2:.6f}"
+    print(f"formula R² on held-out rows: {shown}   "
           f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
     return EXIT_OK
 

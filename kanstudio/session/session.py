@@ -84,14 +84,29 @@ class FormulaResult:
     max_rel_diff_exact: float  # exact formula vs network on the data (should be ~1e-12)
 
 
+def _unit(*arrays: np.ndarray) -> float:
+    """A power of two within a factor 2 of the arrays' largest finite magnitude: sums of
+    squares of ``values / unit`` cannot overflow, and dividing by it is exact."""
+    peak = max((float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) for a in arrays),
+               default=0.0)
+    return math.ldexp(1.0, math.frexp(peak)[1] - 1) if peak > 0 else 1.0
+
+
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    ss_res = float(np.sum((y - pred) ** 2))
-    ss_tot = float(np.sum((y - y.mean(0)) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        unit = _unit(y)
+        y, pred = y / unit, pred / unit  # R² is scale free; this keeps ±1e308 data finite
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - y.mean(0)) ** 2))
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
 def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - pred) ** 2))) if y.size else float("nan")
+    if not y.size:
+        return float("nan")
+    with np.errstate(over="ignore", invalid="ignore"):
+        unit = _unit(y, pred)
+        return unit * float(np.sqrt(np.mean((y / unit - pred / unit) ** 2)))
 
 
 class Session:
@@ -370,7 +385,9 @@ class Session:
 
         rows = self.dataset.X[: min(2000, self.dataset.n_samples)]
         reference = self.evaluate_formula([exact], rows)[:, 0]
-        limit = 1e-2 * max(float(np.std(reference)), 1e-12)
+        unit = _unit(reference)
+        with np.errstate(over="ignore", invalid="ignore"):
+            limit = 1e-2 * max(unit * float(np.std(reference / unit)), 1e-12)
         candidates = [
             lambda: tidy_formula(exact, tol=tol, digits=digits),
             lambda: tidy_formula(exact, tol=tol * 1e-3, digits=max(digits, 8)),
