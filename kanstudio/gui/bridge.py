@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from kanstudio.worker import WorkerClient
+from kanstudio.worker.protocol import ProtocolError, command, error_event
 
 __all__ = ["WorkerBridge"]
 
@@ -70,9 +71,16 @@ class WorkerBridge(QObject):
                       "persists, restart KAN Studio; from a terminal, `kanstudio fit` on a "
                       "sample shows whether torch works on this machine."})
 
-    def send(self, command: str, **fields: Any) -> None:
+    def send(self, name: str, /, **fields: Any) -> None:
+        """Build the typed command (checked here, as the worker checks it on arrival) and
+        send it; a command that does not fit the protocol becomes an ``error`` event."""
+        try:
+            message = command(name, **fields)
+        except ProtocolError as exc:
+            self.error.emit(error_event(exc, name).to_wire())
+            return
         if self.client.alive:
-            self.client.send(command, **fields)
+            self.client.send(message)
 
     def poll(self) -> None:
         events = self.client.poll()
