@@ -7,12 +7,12 @@ worker answers with a ``result`` (handled here), then a fresh snapshot and state
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from PySide6.QtWidgets import QInputDialog
 
 from kanstudio.gui.edit_dialogs import AutoPruneDialog, AutoSymbolicDialog, describe_auto_symbolic
+from kanstudio.gui.messages import error_text, is_notice
 
 __all__ = ["EditControl", "MODEL_EDITS"]
 
@@ -315,7 +315,7 @@ class EditControl:
         if g is None:
             return f"Edge {tuple(edge)}"
         try:
-            return self.network_view.describe_edge(g.index_of(*edge)).split("   ")[0]
+            return self.network_view.edge_label(g.index_of(*edge))
         except (IndexError, KeyError, ValueError):
             return f"Edge {tuple(edge)}"
 
@@ -360,15 +360,8 @@ class EditControl:
         if e.get("command") != "formula":
             return False
         self._announce_formula = False  # Discover's end was already said by its result
-        message = e.get("message", "No formula yet.")
-        numeric = "not symbolic yet" in message  # a normal state of the work, not a failure
-        if numeric:  # the engine's words name its API; say it for the app
-            count = message.split(" active edge")[0]
-            found = re.search(r"yet \((.*?)\):", message)
-            edges = f" {found.group(1)}" if found else ""
-            message = (f"{count} edge(s) are still numeric splines:{edges}. Lock them in the "
-                       "Edge Inspector, use Model ▸ Auto-symbolic, or prune them; then the "
-                       "formula appears here.")
+        message = error_text(e)
+        numeric = is_notice(e)  # numeric edges: a normal state of the work, not a failure
         self.formula_panel.set_unavailable(message)
         by_user, self._formula_wanted_by_user = self._formula_wanted_by_user, False
         if by_user:

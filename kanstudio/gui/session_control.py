@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 
+from kanstudio.gui.messages import ENGINE_RESTARTED, engine_died, error_text
 from kanstudio.gui.training_panel import ARCHITECTURE_KEYS
 
 __all__ = ["SessionControl", "default_width"]
@@ -246,8 +247,7 @@ class SessionControl:
                 self.bridge.send("open_project", path=self.current_project)
             else:
                 self._send_load()
-            self.messages.show_message("info", "The training engine was restarted and the "
-                                       "data loaded again; the model was lost, train again.")
+            self.messages.show_message("info", ENGINE_RESTARTED)
         elif not self.current_path and not self.current_project:
             self.offer_recovery()  # a crash may have left unsaved work behind
         self._update_controls()
@@ -352,20 +352,18 @@ class SessionControl:
             return  # a formula asked for after an edit: the formula panel says why not
         if e.get("command") == "open_project":
             self.pending_project = None
-        self.show_error(e.get("message", "Something went wrong."), e.get("detail", ""))
+        self.show_error(error_text(e), e.get("detail", ""))
 
     def _on_died(self, e: dict[str, Any]) -> None:
         self.worker_state = {}
         self.built_arch = None
-        text = e.get("message", "The training engine stopped.")
-        if e.get("restarting"):
+        restarting = bool(e.get("restarting"))
+        if restarting:
             self._reload_after_restart = bool(self.current_path or self.current_project)
             self.engine_label.setText("Engine: restarting…")
-            text += " It is being restarted; the data will be loaded again."
         else:
             self.engine_label.setText("Engine: stopped")
-            text += (" It could not be kept running, so training is off. Check that torch "
-                     "works (python -c \"import torch\"), then restart KAN Studio.")
+        text = engine_died((e.get("fields") or {}).get("exit_code"), restarting)
         self.show_error(text, e.get("detail", ""))
         self._update_controls()
 
