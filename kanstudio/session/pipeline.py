@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 from kanstudio.session.session import FormulaResult, Session, SessionError
 
 __all__ = ["PipelineEvent", "PipelineSettings", "discover", "STAGES"]

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from kanstudio.core import StepRecord
-from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.kan import KAN
 from kanstudio.model.symbolic_verbs import run_to_end
 
@@ -346,12 +346,16 @@ class Session:
         """The model's formula in the CSV's units, verified against the network."""
         import sympy
 
-        from kanstudio.symbolic.formula import network_formulas
+        from kanstudio.session.errors import FormulaNotSymbolicError
+        from kanstudio.symbolic.formula import NumericEdgeError, network_formulas
 
         model = self._need_model()
         symbols = [sympy.Symbol(n) for n in self.symbols]
         scaled_names = [f"_s{i}" for i in range(len(symbols))]
-        raw = network_formulas(model.network_, scaled_names, numeric)
+        try:
+            raw = network_formulas(model.network_, scaled_names, numeric)
+        except NumericEdgeError as exc:  # the same refusal, with its edges as data
+            raise FormulaNotSymbolicError(exc.edges) from exc
         x_scale, x_off = self.x_scaler.affine_parameters()
         y_scale, y_off = self.y_scaler.affine_parameters()
         subs = {sympy.Symbol(n): (sym - float(x_off[i])) / float(x_scale[i])
