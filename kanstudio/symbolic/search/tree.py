@@ -237,7 +237,7 @@ def _compile(tree: Tree, consts: list[float]) -> Compiled:
     op, args = tree[0], tree[1:]
     if op == "var":
         i = args[0]
-        return lambda x, p: x[:, i]
+        return lambda cols, p: cols[i]
     if op == "const":
         value = _NAMED_CONSTANTS[args[0]][0]
         return lambda x, p: value
@@ -272,8 +272,11 @@ def compile_tree(tree: Tree, n_vars: int | None = None
     body = _compile(tree, consts)
 
     def f(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        # Contiguous float64 columns: numpy's vector kernels then take one code path
+        # whatever the caller's layout, so the same inputs give bit-identical outputs.
+        cols = [np.ascontiguousarray(x[:, i], dtype=float) for i in range(x.shape[1])]
         with np.errstate(all="ignore"):
-            out = np.asarray(body(x, values), dtype=float)
+            out = np.asarray(body(cols, values), dtype=float)
         return np.broadcast_to(out, (x.shape[0],)).copy() if out.ndim == 0 else out
 
     return f, np.array(consts, dtype=float)
