@@ -6,8 +6,10 @@ whichever engine found it:
 1. its float constants are refitted in float64 on all rows (engines often work in float32);
 2. constants within a relative tolerance of a simple number (``2``, ``1/2``, ``pi``, ...;
    :func:`kanstudio.symbolic.formula.snap_constants`) are snapped, loosest tolerance first,
-   as long as the training MSE grows by at most ``SNAP_R2_LOSS`` of ``var(y)``; a snapped
-   formula without floats is simplified by sympy;
+   as long as the training MSE grows by at most ``SNAP_R2_LOSS`` of ``var(y)`` plus
+   ``2k/n`` of itself for ``k`` constants and ``n`` rows (what noise alone costs when ``k``
+   fitted constants move to their true values); a snapped formula without floats is
+   simplified by sympy;
 3. it is scored on all rows (MSE, R²) with the numpy tree evaluator, and its complexity is
    the node count of its tree;
 4. candidates that do not beat every simpler one are dropped: the front, simplest first.
@@ -138,7 +140,10 @@ def _finish(tree: Tree, names: Sequence[str], x: np.ndarray, y: np.ndarray,
     if not math.isfinite(best_mse):
         return None
     raw = from_tree(tree, names)
-    allowed = best_mse + SNAP_R2_LOSS * float(np.var(y))
+    # With noise, moving k constants from their least-squares values to the true ones
+    # raises the MSE by about k/n of the noise variance; twice that is allowed on top.
+    n_floats = len(raw.atoms(sympy.Float))
+    allowed = best_mse * (1 + 2 * n_floats / len(y)) + SNAP_R2_LOSS * float(np.var(y))
     for tol in _SNAP_TOLERANCES:
         try:
             snapped = snap_constants(raw, tol)
