@@ -85,11 +85,14 @@ def test_a_result_survives_json_and_rebuilds_without_eval():
     front = sr.search(X, 2.5 * X[:, 0] + X[:, 1] ** 2, TEST_BUDGET, seed=0,
                       names=["beta", "lambda"])
     for result in front:
-        record = json.loads(json.dumps(result.to_json()))
-        rebuilt = from_tree(record["tree"], record["names"])
-        assert rebuilt == result.expression
+        record = json.loads(json.dumps(result.to_json(), allow_nan=False))
+        assert from_tree(record["tree"], record["names"]) == result.expression
+        back = sr.SearchResult.from_json(record)
+        assert back == result
         np.testing.assert_allclose(evaluate_tree(record["tree"], X), result.predict(X))
-        assert record["complexity"] == result.complexity
+    bad = front[0].to_json() | {"tree": ["system", "ls"]}
+    with pytest.raises(TreeError, match="unknown operator 'system'"):
+        sr.SearchResult.from_json(bad)
 
 
 @requires_engine

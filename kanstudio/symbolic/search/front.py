@@ -87,10 +87,40 @@ class SearchResult:
         return evaluate_tree(self.tree, x)
 
     def to_json(self) -> dict:
-        """A JSON-safe record; rebuild the expression with ``from_tree(tree, names)``."""
+        """A JSON-safe record (``formula`` is for people; :meth:`from_json` rebuilds from
+        ``tree`` and ``names`` only, never from text)."""
         return {"formula": str(self.expression), "tree": self.tree, "names": list(self.names),
-                "complexity": self.complexity, "mse": self.mse, "r2": self.r2,
-                "engine": self.engine}
+                "complexity": self.complexity, "mse": _json_float(self.mse),
+                "r2": _json_float(self.r2), "engine": self.engine}
+
+    @classmethod
+    def from_json(cls, record: dict) -> SearchResult:
+        """Rebuild a result saved by :meth:`to_json`; raises TreeError/ValueError on a bad
+        record (a project file is untrusted input: nothing in it is evaluated)."""
+        if not isinstance(record, dict):
+            raise ValueError(f"a search result record must be an object, got {record!r:.60}")
+        names = record.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError("a search result record needs 'names', a list of strings")
+        tree = record.get("tree")
+        expression = from_tree(tree, names)
+
+        def number(key: str) -> float:
+            value = record.get(key)
+            if value is None:
+                return math.nan
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"'{key}' must be a number or null, got {value!r:.60}")
+            return float(value)
+
+        engine = record.get("engine", "")
+        return cls(expression, tree, tuple(names), tree_size(tree), number("mse"),
+                   number("r2"), engine if isinstance(engine, str) else "")
+
+
+def _json_float(value: float) -> float | None:
+    """JSON has no inf/nan: those are stored as null."""
+    return value if math.isfinite(value) else None
 
 
 def _mse(tree: Tree, x: np.ndarray, y: np.ndarray) -> float:
