@@ -71,11 +71,30 @@ def test_same_seed_gives_the_same_front():
     rng = np.random.default_rng(1)
     X = rng.uniform(0.5, 2, (300, 2))
     y = X[:, 0] / X[:, 1] + 0.3 * X[:, 0] ** 2
-    budget = SearchBudget(generations=20, population_size=60, max_length=15)
+    budget = SearchBudget(generations=25, population_size=60, max_length=15)
     first = sr.search(X, y, budget, seed=7)
-    again = sr.search(X, y, budget, seed=7)
+    calls = []
+    again = sr.search(X, y, budget, seed=7, progress=lambda done, total: calls.append(
+        (done, total)))
     assert [r.tree for r in first] == [r.tree for r in again]
     assert [r.mse for r in first] == [r.mse for r in again]
+    assert calls == [(10, 25), (20, 25), (25, 25)]  # progress never changes the result
+
+
+@requires_engine
+def test_progress_returning_false_stops_the_search_with_the_front_so_far():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.5, 2, (300, 2))
+    calls = []
+
+    def stop_after_first_chunk(done: int, total: int) -> bool:
+        calls.append(done)
+        return False
+
+    front = sr.search(X, X[:, 0] * X[:, 1], SearchBudget(generations=1000, population_size=50),
+                      seed=0, progress=stop_after_first_chunk)
+    assert calls == [10]
+    assert front and _is_front(front)
 
 
 @requires_engine

@@ -18,6 +18,7 @@ from kanstudio.symbolic.search.engine import (
     DEFAULT_OPERATORS,
     OPERATORS,
     EngineUnavailableError,
+    Progress,
     SearchBudget,
     get_engine,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "OPERATORS",
     "EngineUnavailableError",
     "ParseError",
+    "Progress",
     "SearchBudget",
     "SearchResult",
     "TreeError",

@@ -10,7 +10,7 @@ engine produced them and nothing outside this package needs to know which one ra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Protocol
 
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_OPERATORS",
     "OPERATORS",
     "EngineUnavailableError",
+    "Progress",
     "SearchBudget",
     "SearchEngine",
     "get_engine",
@@ -48,7 +49,7 @@ class SearchBudget:
         generations: most generations of the evolutionary search.
         population_size: candidate expressions per generation.
         max_evaluations: most fitness evaluations (stops earlier than ``generations`` when
-            reached).
+            reached; spread evenly over the engine's chunks of generations).
         max_length: most nodes in one candidate, in the engine's own count.
         optimizer_iterations: local constant-optimisation steps per candidate.
         max_rows: rows the engine sees (a seeded subsample when there are more); results
@@ -102,6 +103,11 @@ def resolve_operators(operators: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(("add", "mul", *operators)))
 
 
+#: ``progress(done, total)`` in generations, called between chunks of the search; returning
+#: False stops it there (the front found so far is still returned).
+Progress = Callable[[int, int], "bool | None"]
+
+
 class EngineUnavailableError(RuntimeError):
     """The search engine cannot be imported here; the message says how to install it.
 
@@ -128,11 +134,13 @@ class SearchEngine(Protocol):
         """The error to raise when it cannot, with how to install it."""
 
     def run(self, x: np.ndarray, y: np.ndarray, budget: SearchBudget,
-            operators: tuple[str, ...], seed: int, threads: int) -> list[Tree]:
+            operators: tuple[str, ...], seed: int, threads: int,
+            progress: Progress | None = None) -> list[Tree]:
         """Candidate expressions as trees over ``["var", i]`` (columns of ``x``).
 
         ``x`` (n, d) and ``y`` (n,) are finite float64; the same arguments must give the
-        same list. Trees may hold any operator of the tree grammar.
+        same list, with or without ``progress``. Trees may hold any operator of the tree
+        grammar.
         """
 
 

@@ -28,6 +28,7 @@ from scipy.optimize import least_squares
 
 from kanstudio.symbolic.formula import round_constants, snap_constants
 from kanstudio.symbolic.search.engine import (
+    Progress,
     SearchBudget,
     get_engine,
     resolve_budget,
@@ -244,6 +245,7 @@ def search(
     threads: int = 1,
     names: Sequence[str] | None = None,
     engine: str = "auto",
+    progress: Progress | None = None,
 ) -> list[SearchResult]:
     """Search expressions for ``y ≈ f(x)``: the accuracy-complexity front, simplest first.
 
@@ -258,6 +260,9 @@ def search(
             more may make runs differ.
         names: variable names for ``x``'s columns (default ``x0, x1, ...``).
         engine: "auto" or an engine's name.
+        progress: called as ``progress(done, total)`` (generations) between chunks of the
+            search (about every 10 generations); returning False stops the search there and
+            the front found so far is returned. Passing it never changes the result.
 
     Raises:
         EngineUnavailableError: the engine cannot be imported here (message says how to
@@ -273,7 +278,7 @@ def search(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     backend = get_engine(engine)
     rows = _subsample(x.shape[0], spec.max_rows, int(seed))
-    trees = backend.run(x[rows], y[rows], spec, ops, int(seed), threads)
+    trees = backend.run(x[rows], y[rows], spec, ops, int(seed), threads, progress)
     var_y = float(np.var(y))
     results = []
     for tree in trees:
@@ -298,6 +303,7 @@ def search_curve(
     operators: Sequence[str] | str | None = None,
     threads: int = 1,
     name: str = "x",
+    progress: Progress | None = None,
 ) -> list[SearchResult]:
     """Search a 1-D curve ``ys ≈ f(xs)`` (an edge no library function fits): the same
     front as :func:`search`, over one variable called ``name``."""
@@ -305,4 +311,4 @@ def search_curve(
     if xs.ndim != 1:
         raise ValueError(f"xs must be 1-D (n,), got shape {xs.shape}")
     return search(xs[:, None], ys, budget=budget, operators=operators, seed=seed,
-                  threads=threads, names=[name])
+                  threads=threads, names=[name], progress=progress)
