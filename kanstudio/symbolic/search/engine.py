@@ -71,7 +71,7 @@ class SearchBudget:
 
 
 #: Named budgets. CPU seconds of one search on one thread of this project's 2-core
-#: machine (bench/symbolic_search.py, five small laws): small ~1 s, medium ~3-6 s. Population
+#: machine (bench/symbolic_search.py, five small laws): small 0.6-2 s, medium 3-9 s. Population
 #: size matters more than generations for exact recovery (pop 100 x 300 generations found
 #: sqrt(x^2 + 1) once in 4 seeds, pop 300 x 100 three times, pop 1000 x 100 four times).
 BUDGETS = {
