@@ -128,7 +128,12 @@ class KANLayer(nn.Module):
         w_b = (torch.rand(n_in, n_out, generator=generator, dtype=dtype) * 2 - 1) * bound
         self.scale_base = nn.Parameter(w_b)  # (n_in, n_out)
         self.scale_spline = nn.Parameter(torch.ones(n_in, n_out, dtype=dtype))
-        self.bias = nn.Parameter(torch.zeros(n_out, dtype=dtype))
+        # A product's factors start at 1 + (small function): near 0 every factor's gradient
+        # would be the other factors' (near-zero) values, a saddle training cannot leave;
+        # near 1 the product starts as the sum of its factors' variations.
+        bias = torch.zeros(n_out, dtype=dtype)
+        bias[n_sum:] = 1.0
+        self.bias = nn.Parameter(bias)
         self.register_buffer("mask", torch.ones(n_in, n_out, dtype=dtype))
         self.register_buffer("symbolic_mask", torch.zeros(n_in, n_out, dtype=dtype))
         init = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=dtype).expand(n_in, n_out, 4)

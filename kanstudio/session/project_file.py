@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from kanstudio import __version__
-from kanstudio.core import StateError
+from kanstudio.core import StateError, parse_width
 from kanstudio.data import DataError, Dataset
 from kanstudio.model.archive import (
     ArchiveError,
@@ -35,7 +35,8 @@ from kanstudio.session.session import Session, SessionError, SessionSettings
 __all__ = ["ProjectError", "save_project", "load_project", "PROJECT_SCHEMA"]
 
 PROJECT_FORMAT = "kanstudio-project"
-PROJECT_SCHEMA = 1
+PROJECT_SCHEMA = 2  # 2: widths in KAN 2.0 notation and product nodes (setting mult_arity)
+READABLE_SCHEMAS = (1, 2)
 _MEMBERS = {"manifest.json", "session.json", "arrays.npz"}
 
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
@@ -44,7 +45,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "lr": (float, int, type(None)), "lamb": (float, int), "batch_size": (int, type(None)),
     "test_fraction": (float, int), "scale_inputs": (str,), "scale_target": (str,),
     "functions": (list, type(None)), "r2_threshold": (float, int),
-    "simplicity_weight": (float, int),
+    "simplicity_weight": (float, int), "mult_arity": (int, list),
 }
 # Settings that files of schema 1 may hold but that no longer mean anything: accepted if of
 # the right type, then dropped.
@@ -114,8 +115,16 @@ def _settings(value: Any) -> SessionSettings:
         if isinstance(val, bool) or not isinstance(val, types):
             raise ProjectError(f"setting {key!r} has the wrong type ({type(val).__name__})")
     width = value.get("width")
-    if width is not None and not all(isinstance(w, int) and 0 < w <= 4096 for w in width):
-        raise ProjectError("setting 'width' must list positive integers")
+    if width is not None:
+        flat = [v for w in width for v in (w if isinstance(w, list) else [w])]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 4096
+                   for v in flat):
+            raise ProjectError("setting 'width' must list node counts (an int or "
+                               "[sums, products] per level)")
+        try:
+            parse_width(width, value.get("mult_arity", 2))
+        except ValueError as exc:
+            raise ProjectError(f"setting 'width': {exc}") from exc
     funcs = value.get("functions")
     if funcs is not None:
         if not all(isinstance(f, str) for f in funcs):
@@ -166,10 +175,11 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
         if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
             raise ProjectError("this is not a KAN Studio project (manifest format differs)")
         version = manifest.get("schema_version")
-        if isinstance(version, bool) or version != PROJECT_SCHEMA:
+        if isinstance(version, bool) or version not in READABLE_SCHEMAS:
             raise ProjectError(
                 f"project schema version {version!r} is not supported by KAN Studio "
-                f"{__version__} (it reads version {PROJECT_SCHEMA}); update the app")
+                f"{__version__} (it reads versions "
+                f"{', '.join(map(str, READABLE_SCHEMAS))}); update the app")
         doc = load_json(members["session.json"], "session.json")
         if not isinstance(doc, dict):
             raise ProjectError("session.json must be an object")
@@ -197,8 +207,9 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
             raise ProjectError("data.n_dropped must be a non-negative integer")
         dataset.n_dropped = n_dropped
         settings = _settings(doc.get("settings"))
-        if settings.width is not None and (settings.width[0] != X.shape[1]
-                                           or settings.width[-1] != y.shape[1]):
+        nodes = (None if settings.width is None
+                 else parse_width(settings.width, settings.mult_arity).nodes)
+        if nodes is not None and (nodes[0] != X.shape[1] or nodes[-1] != y.shape[1]):
             raise ProjectError(f"setting 'width' {settings.width} does not match the data")
         if device is not None:
             settings.device = device
@@ -214,7 +225,8 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
             model_arrays = {k[len("model."):]: v for k, v in arrays.items()
                             if k.startswith("model.")}
             model = KAN.from_state(model_desc, model_arrays, device=settings.device)
-            if model.n_features_in_ != X.shape[1] or model.width_[-1] != y.shape[1]:
+            if (model.n_features_in_ != X.shape[1]
+                    or model.network_.width[-1] != y.shape[1]):
                 raise ProjectError("the stored model does not match the stored data")
             session.model = model
         history = doc.get("history", [])

@@ -17,7 +17,7 @@ from kanstudio import __version__
 from kanstudio.worker import discovery, edit_runs, edits
 from kanstudio.worker.discovery import DiscoverRun
 from kanstudio.worker.edit_runs import EditRun
-from kanstudio.worker.protocol import EDIT_COMMANDS, error_event, event
+from kanstudio.worker.protocol import EDIT_COMMANDS, error_event, event, width_field
 from kanstudio.worker.snapshot import SnapshotThrottle, model_summary
 from kanstudio.worker.training import TrainingRun
 
@@ -128,6 +128,7 @@ class Worker:
         from kanstudio.session import Session, SessionSettings
 
         new = SessionSettings.from_dict({**self.settings.to_dict(), **(c.get("settings") or {})})
+        new.width = width_field(new.width, new.mult_arity)
         old = self.settings
         self.settings = new
         if self.session is None:
@@ -146,7 +147,7 @@ class Worker:
         if c.get("settings"):
             self.cmd_set_settings({"settings": c["settings"]})  # may rebuild the session
         self.finish_run("stopped")
-        self.session.new_model(c.get("width"))
+        self.session.new_model(width_field(c.get("width"), self.session.settings.mult_arity))
         self.throttle.reset()
         self.emit_state()
 

@@ -11,7 +11,8 @@ Commands
 --------
 ``load``           path, target (str | list | None), inputs (list | None), drop_missing
 ``set_settings``   settings: dict of :class:`kanstudio.session.SessionSettings` fields
-``new_model``      width (list | None): a fresh, untrained model
+``new_model``      width (list | str | None): a fresh, untrained model; KAN 2.0 notation
+                   (an int or [sums, products] per level, or the text 2,0+1,1)
 ``train``          steps, opt, lr, lamb, batch_size (all optional): start a run
 ``pause`` / ``resume`` / ``stop``  act on the current run between two steps
 ``step``           exactly one step (starts a paused run with ``train``'s fields if idle)
@@ -63,6 +64,7 @@ from typing import Any
 __all__ = [
     "COMMANDS", "EVENTS", "EDIT_COMMANDS", "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S",
     "CURVE_POINTS", "event", "error_event", "describe_error", "finite", "int_field",
+    "width_field",
 ]
 
 def finite(value: Any) -> float | None:
@@ -78,6 +80,21 @@ def int_field(c: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"'{key}' must be an integer, got {value!r}")
     return value
+
+
+def width_field(value: Any, mult_arity: Any = 2) -> list | None:
+    """A width in KAN 2.0 notation (a list, or its text form ``2,0+1,1``), checked and
+    normalised (``[2, [0, 1], 1]``); ``None`` stays ``None``. ValueError says what is wrong.
+    (The notation lives in the engine; imported here only when a width arrives.)"""
+    if value is None:
+        return None
+    from kanstudio.core.width import parse_width, parse_width_text
+
+    if isinstance(value, str):
+        value = parse_width_text(value)
+    if not isinstance(value, list):
+        raise ValueError(f"'width' must be a list such as [2, [0, 1], 1], got {value!r}")
+    return parse_width(value, mult_arity).notation()
 
 
 RUN_COMMANDS = ("train", "pause", "resume", "step", "stop")
