@@ -86,6 +86,59 @@ class _SharedFeatures(torch.autograd.Function):
         return grad_features, grad_weights, grad_bias, None
 
 
+class _OutputAndMagnitudes(torch.autograd.Function):
+    """The layer output on every row and each edge's mean ``|phi|`` over ``rows`` (all
+    rows when None), from one dense basis: what the sparsity penalty needs, without the
+    ``(n_in, rows, n_out)`` temporaries of ``abs``/``mean`` and their autograd.
+
+    With ``S = sign(phi)`` and ``g`` the gradient of the magnitudes, the gradient of the
+    per-row edge values is ``S * g / r`` column-wise, so both backward products take
+    ``S`` and scale a small factor instead: ``d weights = (sub^T S) * g / r`` and
+    ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place.
+    """
+
+    @staticmethod
+    def forward(ctx, features, weights, bias, rows):  # type: ignore[override]
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        out = torch.addmm(bias, features.reshape(batch, -1), flat)
+        picked = features if rows is None else features.index_select(0, rows)
+        sub = picked.transpose(0, 1)  # (n_in, r, width)
+        phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
+        r = phi.shape[1]
+        mag = torch.linalg.vector_norm(phi, ord=1, dim=1) / r  # (n_in, n_out)
+        sign = phi.sign_()
+        ctx.save_for_backward(features, weights, rows, sub, sign)
+        ctx.no_rows = rows is None
+        return out, mag
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_mag):  # type: ignore[override]
+        features, weights, rows, sub, sign = ctx.saved_tensors
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        if grad_out is None:
+            grad_out = features.new_zeros(batch, flat.shape[1])
+        scale = None if grad_mag is None else grad_mag / sign.shape[1]  # (n_in, n_out)
+        grad_features = grad_weights = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_features = (grad_out @ flat.t()).view(batch, n_in, width)
+            if scale is not None:
+                grad_sub = torch.bmm(sign, (weights * scale[:, None, :]).transpose(1, 2))
+                if ctx.no_rows:
+                    grad_features += grad_sub.transpose(0, 1)
+                else:
+                    grad_features.index_add_(0, rows, grad_sub.transpose(0, 1).contiguous())
+        if ctx.needs_input_grad[1]:
+            grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
+            if scale is not None:
+                grad_weights = grad_weights + torch.bmm(sub.transpose(1, 2), sign) * scale[
+                    :, None, :]
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum(0)
+        return grad_features, grad_weights, grad_bias, None
+
+
 class KANLayer(nn.Module):
     """A layer from ``n_in`` nodes to ``n_sum`` sum nodes and ``len(mult_arity)`` product
     nodes, with ``n_in * n_out`` edges into ``n_out = n_sum + sum(mult_arity)`` columns.
@@ -292,6 +345,23 @@ class KANLayer(nn.Module):
             out = out + self._symbolic_output(x)
             phi = phi + self._symbolic_edges(x.index_select(0, rows)).transpose(0, 1)
         return self.combine(out), phi.transpose(0, 1)
+
+    def forward_with_magnitudes(self, x: torch.Tensor, rows: torch.Tensor | None = None):
+        """``forward(x)`` and every edge's mean ``|phi|`` over ``x[rows]`` (all rows when
+        None), from one basis: the sparsity penalty's inputs.
+
+        Returns (out (batch, n_nodes), magnitudes (n_in, n_out)). Locked edges need their
+        values row by row, so a layer with any takes the general path.
+        """
+        if self.symbolic_names:
+            if rows is None:
+                phi = self.edge_activations(x)
+                return self.combine(phi.sum(1) + self.bias), phi.abs().mean(0)
+            out, phi = self.forward_with_edges(x, rows)
+            return out, phi.abs().mean(0)
+        features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
+        out, mag = _OutputAndMagnitudes.apply(features, self._weights(), self.bias, rows)
+        return self.combine(out), mag
 
     def _symbolic_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         if self._groups is None:

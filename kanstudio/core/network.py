@@ -158,17 +158,38 @@ class KANNetwork(nn.Module):
                 x = layer(x)
         return out
 
+    def forward_magnitudes(self, x: torch.Tensor, rows: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output on every row of x and each layer's edge magnitudes ``mean |phi|``
+        over the rows ``rows`` (all when None): (output, [(n_in, n_out) per layer]).
+
+        What training with the sparsity penalty needs, in one pass and without keeping
+        per-row edge values (see ``KANLayer.forward_with_magnitudes``).
+        """
+        mags = []
+        for layer in self.layers:
+            x, mag = layer.forward_with_magnitudes(x, rows)
+            mags.append(mag)
+        return x, mags
+
     # ------------------------------------------------------------------ regularisation
     @staticmethod
     def regularization(acts: Activations, l1: float = 1.0, entropy: float = 1.0) -> torch.Tensor:
         """Sparsity penalty: L1 of each edge's mean |phi| plus per-node entropy of those.
 
         For layer l, ``m_ij = mean_batch |phi_ij|``; the penalty adds ``sum_ij m_ij`` and, for
-        each output node j, the entropy of ``m_ij / sum_i m_ij`` (low when few edges feed j).
+        each output column j, the entropy of ``m_ij / sum_i m_ij`` (low when few edges feed
+        j). A product node's factors are columns like sum nodes.
         """
-        total = acts.output.new_zeros(())
-        for phi in acts.edges:
-            mag = phi.abs().mean(0)  # (n_in, n_out)
+        return KANNetwork.penalty([phi.abs().mean(0) for phi in acts.edges], l1, entropy)
+
+    @staticmethod
+    def penalty(magnitudes: Sequence[torch.Tensor], l1: float = 1.0, entropy: float = 1.0
+                ) -> torch.Tensor:
+        """:meth:`regularization` from the edge magnitudes ``mean |phi|`` (n_in, n_out) per
+        layer (as :meth:`forward_magnitudes` gives them)."""
+        total = magnitudes[0].new_zeros(())
+        for mag in magnitudes:
             total = total + l1 * mag.sum()
             p = mag / (mag.sum(0, keepdim=True) + 1e-8)
             total = total + entropy * -(p * torch.log(p + 1e-8)).sum()
