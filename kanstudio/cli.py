@@ -84,6 +84,29 @@ def _finite(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+#: Scores of the result JSON that may be null; ``null_reasons`` says why each null one is.
+SCORE_FIELDS = ("train_rmse", "test_rmse", "network_test_r2", "formula_test_rmse",
+                "formula_test_r2")
+
+
+def _null_reasons(payload: dict[str, Any], reasons: dict[str, str]) -> dict[str, str]:
+    return {name: reasons.get(name, "not a finite number") for name in SCORE_FIELDS
+            if payload.get(name) is None}
+
+
+def _number(value: float | None, reason: str | None) -> str:
+    """A score for the text output: 6 decimals, or 'n/a' and why (never a crash)."""
+    return f"{value:.6f}" if value is not None else f"n/a ({reason or 'not a finite number'})"
+
+
+def summary_line(payload: dict[str, Any], seconds: float) -> str:
+    """The line ``kanstudio fit`` prints on stderr after the formula."""
+    why = payload.get("null_reasons", {})
+    return (f"formula R² on held-out rows: "
+            f"{_number(payload['formula_test_r2'], why.get('formula_test_r2'))}   "
+            f"width {payload['width']}   {seconds:.1f} s")
+
+
 def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
     from kanstudio.core import resolve_device
     from kanstudio.core.fused_cpu import fused_available
@@ -92,7 +115,7 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
     metrics = session.metrics()
     expr = result.expressions[0]
     device = str(resolve_device(session.settings.device)).split(":")[0]
-    return {
+    payload = {
         "formula": to_sympy(expr),
         "latex": to_latex(expr),
         "inputs": list(result.input_names),
@@ -100,6 +123,7 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "width": session.model.width_,
         "train_rmse": _finite(metrics["train_rmse"]),
         "test_rmse": _finite(metrics["test_rmse"]),
+        "network_test_r2": _finite(result.network_test_r2),
         "formula_test_rmse": _finite(result.formula_test_rmse),
         "formula_test_r2": _finite(result.formula_test_r2),
         "seconds": round(seconds, 3),
@@ -109,6 +133,11 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         # which spline implementation trained it: the fused numba kernel or torch ops
         "cpu_kernel": ("fused" if fused_available() else "torch") if device == "cpu" else None,
     }
+    reasons = {**result.reasons}
+    for name in ("train_rmse", "test_rmse"):
+        reasons.setdefault(name, "the network's predictions overflow on these rows")
+    payload["null_reasons"] = _null_reasons(payload, reasons)
+    return payload
 
 
 def _progress(quiet: bool):
@@ -199,8 +228,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"{payload['target']} = {payload['formula']}")  # the result is not lost
         raise BadInputError(f"cannot write the result: {exc}") from exc
     print(f"{payload['target']} = {payload['formula']}")
-    print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
-          f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
+    print(summary_line(payload, seconds), file=sys.stderr)
     return EXIT_OK
 
 

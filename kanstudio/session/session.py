@@ -15,7 +15,7 @@ import copy
 import math
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -81,16 +81,35 @@ class FormulaResult:
     network_test_rmse: float
     network_test_r2: float
     max_rel_diff_exact: float  # exact formula vs network on the data (should be ~1e-12)
+    # why a score above is not a finite number, by field name ("formula_test_r2": "...")
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    ss_res = float(np.sum((y - pred) ** 2))
-    ss_tot = float(np.sum((y - y.mean(0)) ** 2))
+    with np.errstate(all="ignore"):  # an overflowing formula scores -inf or nan, not a warning
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - y.mean(0)) ** 2))
+    if ss_res == math.inf:
+        return -math.inf
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
 def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - pred) ** 2))) if y.size else float("nan")
+    if not y.size:
+        return float("nan")
+    with np.errstate(all="ignore"):
+        return float(np.sqrt(np.mean((y - pred) ** 2)))
+
+
+def _score_reasons(what: str, pred: np.ndarray, scores: dict[str, float]) -> dict[str, str]:
+    """Why each non-finite score in ``scores`` is not a number, for the user to read."""
+    bad = int(np.count_nonzero(~np.isfinite(pred)))
+    if bad:
+        why = (f"{what} is not finite on {bad} of {pred.shape[0]} held-out rows (it overflows "
+               "or leaves its domain there)")
+    else:
+        why = f"{what}'s error on the held-out rows overflows a float"
+    return {name: why for name, value in scores.items() if not math.isfinite(value)}
 
 
 class Session:
@@ -346,15 +365,20 @@ class Session:
         te = self.test_idx if len(self.test_idx) else self.train_idx
         f_exact = self.evaluate_formula(exact, d.X)
         net_all = self.predict(d.X)
-        rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
+        with np.errstate(all="ignore"):
+            rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
         f_tidy = self.evaluate_formula(tidy, d.X[te])
         net_te = net_all[te]
+        formula_scores = {"formula_test_rmse": _rmse(d.y[te], f_tidy),
+                          "formula_test_r2": _r2(d.y[te], f_tidy)}
+        network_scores = {"network_test_rmse": _rmse(d.y[te], net_te),
+                          "network_test_r2": _r2(d.y[te], net_te)}
         return FormulaResult(
             expressions=tidy, exact=exact, input_names=list(self.symbols),
             target_names=list(safe_symbol_names(d.target_names)),
-            formula_test_rmse=_rmse(d.y[te], f_tidy), formula_test_r2=_r2(d.y[te], f_tidy),
-            network_test_rmse=_rmse(d.y[te], net_te), network_test_r2=_r2(d.y[te], net_te),
-            max_rel_diff_exact=rel,
+            **formula_scores, **network_scores, max_rel_diff_exact=rel,
+            reasons={**_score_reasons("the formula", f_tidy, formula_scores),
+                     **_score_reasons("the network", net_te, network_scores)},
         )
 
     def _tidy(self, exact: Any, tol: float, digits: int) -> Any:
@@ -368,7 +392,8 @@ class Session:
 
         rows = self.dataset.X[: min(2000, self.dataset.n_samples)]
         reference = self.evaluate_formula([exact], rows)[:, 0]
-        limit = 1e-2 * max(float(np.std(reference)), 1e-12)
+        with np.errstate(all="ignore"):
+            limit = 1e-2 * max(float(np.std(reference)), 1e-12)
         candidates = [
             lambda: tidy_formula(exact, tol=tol, digits=digits),
             lambda: tidy_formula(exact, tol=tol * 1e-3, digits=max(digits, 8)),
@@ -380,7 +405,9 @@ class Session:
             except (TypeError, ValueError, RecursionError, ZeroDivisionError):
                 continue
             values = self.evaluate_formula([expr], rows)[:, 0]
-            if np.all(np.isfinite(values)) and np.max(np.abs(values - reference)) <= limit:
+            with np.errstate(all="ignore"):
+                close = np.max(np.abs(values - reference)) <= limit
+            if np.all(np.isfinite(values)) and close:
                 return expr
         return exact
 

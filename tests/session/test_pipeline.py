@@ -84,3 +84,10 @@ def test_discover_turns_a_product_into_x_times_y():
     session, _, result = _discover("toy_xy.csv")
     assert sympy.simplify(result.expressions[0] - x * y) == 0
     assert result.formula_test_r2 > 0.9999
+
+
+def test_the_same_seed_gives_the_same_formula(toy_sin):
+    _, _, first = toy_sin
+    _, _, again = _discover("toy_sin.csv")
+    assert sympy.sstr(again.expressions[0]) == sympy.sstr(first.expressions[0])
+    assert sympy.sstr(again.exact[0]) == sympy.sstr(first.exact[0])
