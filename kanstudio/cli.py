@@ -100,11 +100,19 @@ def _number(value: float | None, reason: str | None) -> str:
 
 
 def summary_line(payload: dict[str, Any], seconds: float) -> str:
-    """The line ``kanstudio fit`` prints on stderr after the formula."""
+    """What ``kanstudio fit`` prints on stderr after the formula: the formula's and the
+    network's R² on the held-out rows, and "approximate" said plainly where it is."""
     why = payload.get("null_reasons", {})
-    return (f"formula R² on held-out rows: "
-            f"{_number(payload['formula_test_r2'], why.get('formula_test_r2'))}   "
-            f"width {payload['width']}   {seconds:.1f} s")
+    lines = [f"formula R² on held-out rows: "
+             f"{_number(payload['formula_test_r2'], why.get('formula_test_r2'))}   "
+             f"network R²: {_number(payload.get('network_test_r2'), 'not finite')}   "
+             f"width {payload['width']}   {seconds:.1f} s"]
+    status = payload.get("formula_status")
+    if status == "approximate":
+        lines.append(f"approximate formula: {payload.get('formula_status_reason', '')}")
+    elif status == "verified":
+        lines.append(f"verified: {payload.get('formula_status_reason', '')}")
+    return "\n".join(lines)
 
 
 def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
@@ -126,6 +134,11 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "network_test_r2": _finite(result.network_test_r2),
         "formula_test_rmse": _finite(result.formula_test_rmse),
         "formula_test_r2": _finite(result.formula_test_r2),
+        # "verified": the formula reproduces the network on the held-out rows within
+        # session.VERIFY_TOLERANCE of its spread; else "approximate" (reason says by how much)
+        "formula_status": result.status,
+        "formula_status_reason": result.status_reason,
+        "formula_network_difference": _finite(result.network_difference),
         "seconds": round(seconds, 3),
         "formulas": [to_sympy(e) for e in result.expressions],
         "formula_exact": to_sympy(result.exact[0]),
@@ -252,6 +265,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         ) from exc
     expr = result.expressions[0]
     target = result.target_names[0]
+    if args.format != "json" and result.status != "verified":
+        print(f"kanstudio: note: approximate formula: {result.status_reason}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(_result_json(session, result, 0.0), indent=2))
     elif args.format == "python":

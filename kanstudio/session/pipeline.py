@@ -404,6 +404,7 @@ def discover(
 
     yield run.enter("formula", "composing the formula")
     result = _formula(run)
+    session.remember_formula(result)  # _formula may pick an earlier snapping than its last
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
                               "training_steps": run.steps_done,

@@ -29,6 +29,14 @@ __all__ = ["Session", "SessionSettings", "SessionError", "FormulaResult"]
 
 MAX_UNDO = 50
 
+#: A formula is "verified" when it reproduces the network on the held-out rows:
+#: rms(formula - network) <= VERIFY_TOLERANCE * std(network) there, i.e. R² >= 0.9999 of the
+#: formula against the network. The network is what the data taught; 1 % of its spread is
+#: below what the symbolic ranking itself resolves (``fitting.R2_FLOOR``: edge fits better
+#: than R² 0.99995, an rms of 0.7 %, count as equal), so a formula within it says what the
+#: network says. Anything else is "approximate", reported with both R² values.
+VERIFY_TOLERANCE = 1e-2
+
 
 class SessionError(ValueError):
     """An operation that cannot be done in the session's current state; says what to do."""
@@ -83,6 +91,47 @@ class FormulaResult:
     max_rel_diff_exact: float  # exact formula vs network on the data (should be ~1e-12)
     # why a score above is not a finite number, by field name ("formula_test_r2": "...")
     reasons: dict[str, str] = field(default_factory=dict)
+    status: str = "approximate"  # "verified" | "approximate" (see VERIFY_TOLERANCE)
+    network_difference: float = math.nan  # rms(formula - network) / std(network), held out
+    status_reason: str = ""
+
+    def report(self) -> dict[str, Any]:
+        """What the project file keeps of this result: plain data, no expression."""
+        return {"status": self.status, "status_reason": self.status_reason,
+                "formula_test_r2": self.formula_test_r2,
+                "network_test_r2": self.network_test_r2,
+                "network_difference": self.network_difference}
+
+
+def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
+                   ) -> tuple[str, float, str]:
+    """(status, rms(formula - network) / std(network), why) on the held-out rows.
+
+    ``formula``, ``network``: (n,) predictions; ``constant``: the formula has no input in
+    it. A constant formula is never verified when the network is not constant.
+    """
+    with np.errstate(all="ignore"):
+        spread = float(np.std(network))
+        diff = float(np.sqrt(np.mean((formula - network) ** 2)))
+    if not np.all(np.isfinite(formula)):
+        return "approximate", math.nan, "the formula is not finite on some held-out rows"
+    scale = max(abs(float(np.mean(network))), 1.0)
+    if spread <= 1e-12 * scale:  # the network itself is constant: compare to its size
+        rel = diff / scale
+        ok = rel <= VERIFY_TOLERANCE
+        return ("verified" if ok else "approximate"), rel, (
+            "the network is constant and the formula matches it" if ok
+            else "the network is constant but the formula is not")
+    rel = diff / spread
+    if constant:
+        return "approximate", rel, "the formula is a constant but the network is not"
+    if rel <= VERIFY_TOLERANCE:
+        return "verified", rel, (f"the formula reproduces the network to {rel:.2%} of its "
+                                 f"spread on the held-out rows (tolerance "
+                                 f"{VERIFY_TOLERANCE:.0%})")
+    return "approximate", rel, (f"the formula differs from the network by {rel:.2%} of its "
+                                f"spread on the held-out rows (tolerance "
+                                f"{VERIFY_TOLERANCE:.0%})")
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
@@ -120,6 +169,8 @@ class Session:
         self.history: list[dict[str, Any]] = []
         self._undo: list[tuple[str, KAN | None]] = []
         self._redo: list[tuple[str, KAN | None]] = []
+        # status and scores of the last formula read off the current model (or None)
+        self.formula_report: dict[str, Any] | None = None
         self._prepare_data()
 
     # ------------------------------------------------------------------ data
@@ -149,6 +200,7 @@ class Session:
 
     # ------------------------------------------------------------------ undo
     def _checkpoint(self, label: str) -> None:
+        self.formula_report = None  # the model is about to change
         self._undo.append((label, copy.deepcopy(self.model)))
         del self._undo[:-MAX_UNDO]
         self._redo.clear()
@@ -181,6 +233,7 @@ class Session:
         if not source:
             raise SessionError(f"nothing to {op}")
         label, model = source.pop()
+        self.formula_report = None
         target.append((label, self.model))
         self.model = model
         self._record(op, what=label)
@@ -369,17 +422,27 @@ class Session:
             rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
         f_tidy = self.evaluate_formula(tidy, d.X[te])
         net_te = net_all[te]
+        status, difference, why = formula_status(
+            f_tidy[:, 0], net_te[:, 0], not tidy[0].free_symbols)
         formula_scores = {"formula_test_rmse": _rmse(d.y[te], f_tidy),
                           "formula_test_r2": _r2(d.y[te], f_tidy)}
         network_scores = {"network_test_rmse": _rmse(d.y[te], net_te),
                           "network_test_r2": _r2(d.y[te], net_te)}
-        return FormulaResult(
+        result = FormulaResult(
             expressions=tidy, exact=exact, input_names=list(self.symbols),
             target_names=list(safe_symbol_names(d.target_names)),
             **formula_scores, **network_scores, max_rel_diff_exact=rel,
             reasons={**_score_reasons("the formula", f_tidy, formula_scores),
                      **_score_reasons("the network", net_te, network_scores)},
+            status=status, network_difference=difference, status_reason=why,
         )
+        self.remember_formula(result)
+        return result
+
+    def remember_formula(self, result: FormulaResult) -> None:
+        """Keep ``result``'s status and scores as the session's formula report (saved in
+        the project file) until the model changes."""
+        self.formula_report = result.report()
 
     def _tidy(self, exact: Any, tol: float, digits: int) -> Any:
         """The display formula: snapped and rounded, but never far from the exact one.

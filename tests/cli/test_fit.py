@@ -256,6 +256,13 @@ def test_fit_recovers_the_linear_law(result: dict, workdir: Path) -> None:
     assert result["formula_test_r2"] > 0.99
 
 
+def test_fit_says_the_exact_linear_law_is_verified(fit_run: Run, result: dict) -> None:
+    assert result["formula_status"] == "verified"
+    assert result["formula_network_difference"] <= 1e-2
+    assert result["network_test_r2"] > 0.99
+    assert "verified: the formula reproduces the network" in fit_run.stderr
+
+
 def test_fit_scores_the_printed_formula_on_held_out_rows(
     result: dict, saved, workdir: Path
 ) -> None:

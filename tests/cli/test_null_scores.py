@@ -41,10 +41,27 @@ def test_export_json_of_an_overflowing_formula_gives_null_scores_with_reasons(
     assert result["formula_test_r2"] is None and result["formula_test_rmse"] is None
     reason = result["null_reasons"]["formula_test_r2"]
     assert "not finite on" in reason and "held-out rows" in reason
+    assert result["formula_status"] == "approximate"
     # every null score has its reason, and no finite score has one
     for name in ("train_rmse", "test_rmse", "network_test_r2", "formula_test_rmse",
                  "formula_test_r2"):
         assert (result[name] is None) == (name in result["null_reasons"])
+
+
+def test_export_as_text_says_approximate_on_stderr(overflowing_project: Path) -> None:
+    run = finish(start(["export", str(overflowing_project), "--format", "sympy"],
+                       overflowing_project.parent))
+    assert run.rc == 0 and "exp(" in run.stdout
+    assert run.stderr.startswith("kanstudio: note: approximate formula:")
+
+
+def test_the_fit_summary_line_says_approximate_plainly() -> None:
+    payload = {"formula_test_r2": 0.93, "network_test_r2": 0.9999, "width": [2, 1],
+               "formula_status": "approximate",
+               "formula_status_reason": "the formula differs from the network by 5.00%"}
+    text = summary_line(payload, 2.0)
+    assert "network R²: 0.999900" in text
+    assert "approximate formula: the formula differs from the network by 5.00%" in text
 
 
 def test_the_fit_summary_line_says_n_a_and_why_instead_of_crashing() -> None:
