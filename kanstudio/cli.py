@@ -125,8 +125,13 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
     device = str(resolve_device(session.settings.device)).split(":")[0]
     payload = {
         "formula": to_sympy(expr),
-        "latex": to_latex(expr),
-        "inputs": list(result.input_names),
+        "latex": to_latex(expr, symbol_names=result.latex_names),
+        "inputs": list(result.columns),  # the CSV's column names
+        # the formula's symbol for each input, in that order: the column's name as written
+        # (beta, E, gamma) unless no parser reads it (lambda -> lambda_, 'mass (kg)' ->
+        # mass_kg). Read the text with sympify(formula, locals={s: Symbol(s) for s in
+        # symbols}); without locals, sympy would read E as Euler's number, beta as a function
+        "symbols": list(result.input_names),
         "target": result.target_names[0],
         "width": session.model.width_,
         "train_rmse": _finite(metrics["train_rmse"]),
@@ -272,7 +277,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "python":
         print(to_python(expr, result.input_names, target), end="")
     elif args.format == "latex":
-        print(FORMATS["latex"](expr, target))
+        print(FORMATS["latex"](expr, target, result.latex_names))
     else:
         print(FORMATS[args.format](expr))
     return EXIT_OK

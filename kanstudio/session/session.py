@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from kanstudio.core import StepRecord
-from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
+from kanstudio.data import (
+    Dataset,
+    Scaler,
+    printed_symbol_names,
+    safe_symbol_names,
+    train_test_split,
+)
 from kanstudio.model.kan import KAN
 from kanstudio.model.symbolic_verbs import run_to_end
 
@@ -82,6 +88,8 @@ class FormulaResult:
 
     expressions: list[Any]  # sympy, tidy (constants snapped/rounded)
     exact: list[Any]  # sympy, full precision
+    # The symbols of the formulas, one per input column: the column's name as written
+    # (``beta``, ``E``) unless no parser could read it (see data.printed_symbol_names).
     input_names: list[str]
     target_names: list[str]
     formula_test_rmse: float
@@ -94,6 +102,9 @@ class FormulaResult:
     status: str = "approximate"  # "verified" | "approximate" (see VERIFY_TOLERANCE)
     network_difference: float = math.nan  # rms(formula - network) / std(network), held out
     status_reason: str = ""
+    columns: list[str] = field(default_factory=list)  # the CSV's input column names
+    # LaTeX of the symbols printed otherwise than written (``lambda_`` -> ``\lambda``)
+    latex_names: dict[str, str] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
         """What the project file keeps of this result: plain data, no expression."""
@@ -132,6 +143,13 @@ def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
     return "approximate", rel, (f"the formula differs from the network by {rel:.2%} of its "
                                 f"spread on the held-out rows (tolerance "
                                 f"{VERIFY_TOLERANCE:.0%})")
+
+
+def _printed_constants(expr: Any) -> set[str]:
+    """How sympy's text prints the named constants in ``expr`` (``E``, ``pi``, ``I``...):
+    a column printed with one of these names would read back as the constant."""
+    return {str(a) for a in expr.atoms()
+            if not a.is_Symbol and not a.is_Number and str(a).isidentifier()}
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
@@ -428,9 +446,21 @@ class Session:
                           "formula_test_r2": _r2(d.y[te], f_tidy)}
         network_scores = {"network_test_rmse": _rmse(d.y[te], net_te),
                           "network_test_r2": _r2(d.y[te], net_te)}
+        # The CSV's names, as written, replace the internal safe ones (beta_ -> beta).
+        taken = set().union(*(_printed_constants(e) for e in [*tidy, *exact]))
+        printed = printed_symbol_names(d.input_names, taken)
+        targets = printed_symbol_names(d.target_names, taken)
+        rename = {sympy.Symbol(a): sympy.Symbol(b)
+                  for a, b in zip(self.symbols, printed, strict=True) if a != b}
+        tidy = [e.xreplace(rename) for e in tidy]
+        exact = [e.xreplace(rename) for e in exact]
+        latex_names = {p: sympy.latex(sympy.Symbol(c))
+                       for p, c in zip([*printed, *targets],
+                                       [*d.input_names, *d.target_names], strict=True)
+                       if p != c and c.isidentifier()}
         result = FormulaResult(
-            expressions=tidy, exact=exact, input_names=list(self.symbols),
-            target_names=list(safe_symbol_names(d.target_names)),
+            expressions=tidy, exact=exact, input_names=printed, target_names=targets,
+            columns=list(d.input_names), latex_names=latex_names,
             **formula_scores, **network_scores, max_rel_diff_exact=rel,
             reasons={**_score_reasons("the formula", f_tidy, formula_scores),
                      **_score_reasons("the network", net_te, network_scores)},
@@ -475,14 +505,20 @@ class Session:
         return exact
 
     def evaluate_formula(self, exprs: list, X: np.ndarray) -> np.ndarray:
-        """The formulas ``exprs`` (sympy, in :attr:`symbols`) on rows ``X`` ``(n, n_in)``
-        -> ``(n, len(exprs))``; non-finite where a formula is undefined."""
+        """The formulas ``exprs`` (sympy, over the columns' printed names or the internal
+        :attr:`symbols`) on rows ``X`` ``(n, n_in)`` -> ``(n, len(exprs))``; non-finite
+        where a formula is undefined."""
         import sympy
 
         symbols = [sympy.Symbol(n) for n in self.symbols]
+        # Printed names (beta, E, sum) could shadow what the generated code calls: evaluate
+        # over the safe names. A printed name is never another column's safe name.
+        internal = {sympy.Symbol(c): sym for c, sym in zip(self.dataset.input_names, symbols,
+                                                             strict=True)
+                    if c.isidentifier() and c != sym.name}
         cols = []
         for e in exprs:
-            fn = sympy.lambdify(symbols, e, modules="numpy")
+            fn = sympy.lambdify(symbols, e.xreplace(internal), modules="numpy")
             with np.errstate(all="ignore"):
                 v = fn(*[X[:, i] for i in range(X.shape[1])])
             cols.append(np.broadcast_to(np.asarray(v, dtype=np.float64), (X.shape[0],)))

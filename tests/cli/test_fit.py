@@ -237,7 +237,9 @@ def test_fit_writes_every_result_field_with_its_type(fit_run: Run, result: dict)
 def test_fit_formula_parses_with_the_csv_column_names(result: dict) -> None:
     import sympy
 
-    expr = sympy.sympify(result["formula"])  # our own output, not an untrusted file
+    assert result["symbols"] == result["inputs"] == ["x"]  # how to read the text
+    expr = sympy.sympify(result["formula"],  # our own output, not an untrusted file
+                         locals={n: sympy.Symbol(n) for n in result["symbols"]})
     assert {s.name for s in expr.free_symbols} <= {"x", "y"}
     assert {s.name for s in expr.free_symbols} <= set(result["inputs"])
     # --lib x,x^2,sin: no other function (sympy may print a shifted sin as cos)
