@@ -318,9 +318,37 @@ def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
             yield PipelineEvent("fine-tune", 4, "note", message=(
                 f"edge {edge}: {alt.name} instead of {base.name} (relative MSE {trial:.3g} "
                 f"in a short trial, {current:.3g} fine-tuned)"))
+    current = yield from _replace_stand_ins(run, current)
     attempt.rel_mse = current
     attempt.complexity = sum(c.complexity for c in choice.values())
     attempt.formula_r2 = s.metrics()["test_r2"]
+
+
+def _replace_stand_ins(run: _Run, current: float) -> Iterator[PipelineEvent]:
+    """Fine-tuning can drive a locked edge into the Taylor regime (``1e6 sin(1e-4 x)``, a
+    cosine of tiny frequency for ``x^2``): relock each such edge to the polynomial it
+    mimics on its inputs' range (kanstudio.symbolic.conditioning) and fine-tune again.
+    Returns the relative MSE (``yield from`` value)."""
+    from kanstudio.symbolic.conditioning import stand_in
+
+    s, model = run.session, run.session.model
+    swaps = {}
+    for edge, name in model.locked_edges().items():
+        x, _ = model.edge_samples(*edge, current=True)
+        a, b, c, _d = model.network_.layers[edge[0]].symbolic_params[edge[1], edge[2]].tolist()
+        poly = stand_in(name, a, b, c, float(x.min()), float(x.max())) if x.size else ""
+        if poly:
+            swaps[edge] = (name, poly)
+    if not swaps:
+        return current
+    for edge, (_, poly) in swaps.items():
+        _lock(s, edge, poly)
+    yield from run.train("fine-tune", run.p.fine_tune_steps, lamb=0.0, update_grid=False)
+    after = _rel_mse(s)
+    yield PipelineEvent("fine-tune", 4, "note", message="; ".join(
+        f"edge {e}: {poly} instead of {name} (a Taylor-regime stand-in on the data)"
+        for e, (name, poly) in swaps.items()) + f" (relative MSE {current:.3g} -> {after:.3g})")
+    return after
 
 
 def _formula(run: _Run) -> FormulaResult:
