@@ -112,6 +112,8 @@ def summary_line(payload: dict[str, Any], seconds: float) -> str:
         lines.append(f"approximate formula: {payload.get('formula_status_reason', '')}")
     elif status == "verified":
         lines.append(f"verified: {payload.get('formula_status_reason', '')}")
+    if payload.get("defined_on_margin") is False:
+        lines.append(f"warning: {payload.get('margin_reason')}")
     return "\n".join(lines)
 
 
@@ -144,6 +146,9 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "formula_status": result.status,
         "formula_status_reason": result.status_reason,
         "formula_network_difference": _finite(result.network_difference),
+        # finite on 25 % of each input's range beyond the data (session.MARGIN)?
+        "defined_on_margin": result.defined_on_margin,
+        "margin_reason": result.margin_reason or None,
         "seconds": round(seconds, 3),
         "formulas": [to_sympy(e) for e in result.expressions],
         "formula_exact": to_sympy(result.exact[0]),

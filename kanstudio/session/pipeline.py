@@ -319,6 +319,7 @@ def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
                 f"edge {edge}: {alt.name} instead of {base.name} (relative MSE {trial:.3g} "
                 f"in a short trial, {current:.3g} fine-tuned)"))
     current = yield from _replace_stand_ins(run, current)
+    current, choice = yield from _defined_on_margin(run, cands, choice, current, score)
     attempt.rel_mse = current
     attempt.complexity = sum(c.complexity for c in choice.values())
     attempt.formula_r2 = s.metrics()["test_r2"]
@@ -349,6 +350,65 @@ def _replace_stand_ins(run: _Run, current: float) -> Iterator[PipelineEvent]:
         f"edge {e}: {poly} instead of {name} (a Taylor-regime stand-in on the data)"
         for e, (name, poly) in swaps.items()) + f" (relative MSE {current:.3g} -> {after:.3g})")
     return after
+
+
+def _off_domain_edges(session: Session) -> list[tuple[int, int, int]]:
+    """Locked edges whose argument ``a·x + b`` leaves their function's domain somewhere on
+    the session's margin points (``Session.margin_points``: 25 % beyond the data), where the
+    formula would be undefined (a sqrt or log of a shifted argument turning negative)."""
+    import torch
+
+    from kanstudio.symbolic.library import get_function
+
+    model = session.model
+    net = model.network_
+    points = session.x_scaler.transform(session.margin_points(500))
+    x = net.select_inputs(torch.as_tensor(points, dtype=net.dtype, device=net.device))
+    inputs = net.layer_inputs(x)
+    bad = []
+    for (layer, i, j), name in model.locked_edges().items():
+        fn = get_function(name)
+        if fn.full_domain:
+            continue
+        a, b = net.layers[layer].symbolic_params[i, j, :2].tolist()
+        u = a * inputs[layer][:, i].double().cpu().numpy() + b
+        with np.errstate(all="ignore"):
+            if not np.all(fn.domain(u)):
+                bad.append((layer, i, j))
+    return bad
+
+
+def _defined_on_margin(run: _Run, cands: dict, choice: dict, current: float, score: Any
+                       ) -> Iterator[PipelineEvent]:
+    """Replace each edge that makes the formula undefined on the margin by its best-scoring
+    alternative that does not (a short trial each); an edge with none keeps its function
+    and the formula reports it (``FormulaResult.defined_on_margin``). Returns (relative
+    MSE, choice) (``yield from`` value)."""
+    s, p = run.session, run.p
+    for edge in _off_domain_edges(s):
+        if edge not in choice or run.over_budget():
+            continue
+        base = choice[edge]
+        trials = []
+        for alt in [c for c in cands[edge] if c.name != base.name
+                    and c.r2 >= p.r2_threshold][: p.alternatives]:
+            trial_choice = {**choice, edge: alt}
+            trial, ops = yield from _assign(run, choice, trial_choice, p.trial_steps,
+                                            quick=True)
+            defined = edge not in _off_domain_edges(s)
+            for _ in range(ops):
+                s.undo()
+            if defined:
+                trials.append((score(trial, trial_choice), trial, alt))
+        best = min(trials, key=lambda t: t[0], default=None)
+        if best is None:
+            continue
+        before, choice = choice, {**choice, edge: best[2]}
+        current, _ = yield from _assign(run, before, choice, p.fine_tune_steps)
+        yield PipelineEvent("fine-tune", 4, "note", message=(
+            f"edge {edge}: {best[2].name} instead of {base.name}, which is undefined within "
+            f"25% beyond the data (relative MSE {current:.3g})"))
+    return current, choice
 
 
 def _formula(run: _Run) -> FormulaResult:

@@ -35,6 +35,12 @@ __all__ = ["Session", "SessionSettings", "SessionError", "FormulaResult"]
 
 MAX_UNDO = 50
 
+#: A formula must be defined (finite) this fraction of each input's range beyond the data;
+#: for an input whose data are all positive the margin stops halfway to 0, because a
+#: boundary at 0 (log x, sqrt x, 1/x of a positive quantity) is the truth's, not an
+#: artefact (a fitted boundary is never exactly at 0).
+MARGIN = 0.25
+
 #: A formula is "verified" when it reproduces the network on the held-out rows:
 #: rms(formula - network) <= VERIFY_TOLERANCE * std(network) there, i.e. R² >= 0.9999 of the
 #: formula against the network. The network is what the data taught; 1 % of its spread is
@@ -103,6 +109,8 @@ class FormulaResult:
     network_difference: float = math.nan  # rms(formula - network) / std(network), held out
     status_reason: str = ""
     columns: list[str] = field(default_factory=list)  # the CSV's input column names
+    defined_on_margin: bool = True  # finite on MARGIN beyond the data (see margin_points)
+    margin_reason: str = ""
     # LaTeX of the symbols printed otherwise than written (``lambda_`` -> ``\lambda``)
     latex_names: dict[str, str] = field(default_factory=dict)
 
@@ -458,8 +466,10 @@ class Session:
                        for p, c in zip([*printed, *targets],
                                        [*d.input_names, *d.target_names], strict=True)
                        if p != c and c.isidentifier()}
+        defined, margin_reason = self.margin_check(tidy)
         result = FormulaResult(
             expressions=tidy, exact=exact, input_names=printed, target_names=targets,
+            defined_on_margin=defined, margin_reason=margin_reason,
             columns=list(d.input_names), latex_names=latex_names,
             **formula_scores, **network_scores, max_rel_diff_exact=rel,
             reasons={**_score_reasons("the formula", f_tidy, formula_scores),
@@ -503,6 +513,38 @@ class Session:
             if np.all(np.isfinite(values)) and close:
                 return expr
         return exact
+
+    def margin_points(self, n: int = 2000) -> np.ndarray:
+        """(n, n_inputs) seeded points in the box of each input's range widened by
+        ``MARGIN`` on both sides (a positive input's stops halfway to 0): where a formula
+        must still be defined."""
+        X = self.dataset.X
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        span = hi - lo
+        lower = lo - MARGIN * span
+        lower = np.where((lo > 0) & (lower < lo / 2), lo / 2, lower)
+        upper = hi + MARGIN * span
+        rng = np.random.default_rng(12)
+        inside = rng.uniform(lower, upper, size=(n, X.shape[1]))
+        # each input at its extremes too, the others at random inside the box
+        ends = inside[: 2 * X.shape[1]].copy()
+        for i in range(X.shape[1]):
+            ends[2 * i, i], ends[2 * i + 1, i] = lower[i], upper[i]
+        return np.concatenate([ends, inside])
+
+    def margin_check(self, exprs: list) -> tuple[bool, str]:
+        """(defined, why not): whether ``exprs`` are finite on :meth:`margin_points`."""
+        points = self.margin_points()
+        values = self.evaluate_formula(exprs, points)
+        bad = ~np.all(np.isfinite(values), axis=1)
+        if not bad.any():
+            return True, ""
+        row = points[np.argmax(bad)]
+        where = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.dataset.input_names, row,
+                                                          strict=True))
+        return False, (f"the formula is undefined at {int(bad.sum())} of {len(points)} points "
+                       f"within {MARGIN:.0%} of each input's range beyond the data "
+                       f"(e.g. {where})")
 
     def evaluate_formula(self, exprs: list, X: np.ndarray) -> np.ndarray:
         """The formulas ``exprs`` (sympy, over the columns' printed names or the internal
