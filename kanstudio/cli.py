@@ -152,6 +152,11 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "formulas": [to_sympy(e) for e in result.expressions],
         "formula_exact": to_sympy(result.exact[0]),
+        # the formula's free constants (its floats, reading order) at full precision, as
+        # shown (4 significant digits) and with their standard errors on the training rows
+        # (null with a reason when not determined)
+        "constants": [{k: (_finite(v) if k in ("value", "stderr") else v)
+                       for k, v in c.items()} for c in result.constants],
         "device": device,
         # which spline implementation trained it: the fused numba kernel or torch ops
         "cpu_kernel": ("fused" if fused_available() else "torch") if device == "cpu" else None,

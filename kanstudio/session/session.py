@@ -109,6 +109,11 @@ class FormulaResult:
     network_difference: float = math.nan  # rms(formula - network) / std(network), held out
     status_reason: str = ""
     columns: list[str] = field(default_factory=list)  # the CSV's input column names
+    # the tidy formulas with their unsnapped constants at full precision (same structure)
+    full: list[Any] = field(default_factory=list)
+    # the first formula's free constants: {"value", "shown", "stderr"} (+ "reason" when
+    # stderr is None), in reading order (kanstudio.symbolic.uncertainty)
+    constants: list[dict[str, Any]] = field(default_factory=list)
     defined_on_margin: bool = True  # finite on MARGIN beyond the data (see margin_points)
     margin_reason: str = ""
     # LaTeX of the symbols printed otherwise than written (``lambda_`` -> ``\lambda``)
@@ -440,7 +445,8 @@ class Session:
         exact = [e.xreplace(subs) * float(y_scale[o]) + float(y_off[o])
                  for o, e in enumerate(raw)]
         d = self.dataset
-        tidy = [self._tidy(e, tol, digits) for e in exact]
+        tidied = [self._tidy(e, tol, digits) for e in exact]
+        tidy, full = [t[0] for t in tidied], [t[1] for t in tidied]
         te = self.test_idx if len(self.test_idx) else self.train_idx
         f_exact = self.evaluate_formula(exact, d.X)
         net_all = self.predict(d.X)
@@ -462,14 +468,17 @@ class Session:
                   for a, b in zip(self.symbols, printed, strict=True) if a != b}
         tidy = [e.xreplace(rename) for e in tidy]
         exact = [e.xreplace(rename) for e in exact]
+        full = [e.xreplace(rename) for e in full]
         latex_names = {p: sympy.latex(sympy.Symbol(c))
                        for p, c in zip([*printed, *targets],
                                        [*d.input_names, *d.target_names], strict=True)
                        if p != c and c.isidentifier()}
         defined, margin_reason = self.margin_check(tidy)
+        constants = self._constant_errors(full[0], printed)
         result = FormulaResult(
             expressions=tidy, exact=exact, input_names=printed, target_names=targets,
             defined_on_margin=defined, margin_reason=margin_reason,
+            full=full, constants=constants,
             columns=list(d.input_names), latex_names=latex_names,
             **formula_scores, **network_scores, max_rel_diff_exact=rel,
             reasons={**_score_reasons("the formula", f_tidy, formula_scores),
@@ -484,8 +493,10 @@ class Session:
         the project file) until the model changes."""
         self.formula_report = result.report()
 
-    def _tidy(self, exact: Any, tol: float, digits: int) -> Any:
-        """The display formula: snapped and rounded, but never far from the exact one.
+    def _tidy(self, exact: Any, tol: float, digits: int) -> tuple[Any, Any]:
+        """(display, full): the formula snapped and rounded to ``digits`` significant
+        digits for display, and the same snapped formula with its remaining constants at
+        full precision; never far from the exact one.
 
         Snapping and rounding can change a formula whose constants cancel each other
         (large c times a small a, say); the tidy form is accepted only if it stays within
@@ -498,21 +509,38 @@ class Session:
         with np.errstate(all="ignore"):
             limit = 1e-2 * max(float(np.std(reference)), 1e-12)
         candidates = [
-            lambda: tidy_formula(exact, tol=tol, digits=digits),
-            lambda: tidy_formula(exact, tol=tol * 1e-3, digits=max(digits, 8)),
-            lambda: round_constants(exact, max(digits, 10)),
+            (lambda: tidy_formula(exact, tol=tol, digits=None), digits),
+            (lambda: tidy_formula(exact, tol=tol * 1e-3, digits=None), max(digits, 8)),
+            (lambda: exact, max(digits, 10)),
         ]
-        for make in candidates:
+        for make, shown_digits in candidates:
             try:
-                expr = make()
+                full = make()
+                expr = round_constants(full, shown_digits)
             except (TypeError, ValueError, RecursionError, ZeroDivisionError):
                 continue
             values = self.evaluate_formula([expr], rows)[:, 0]
             with np.errstate(all="ignore"):
                 close = np.max(np.abs(values - reference)) <= limit
             if np.all(np.isfinite(values)) and close:
-                return expr
-        return exact
+                return expr, full
+        return exact, exact
+
+    def _constant_errors(self, full: Any, printed: list[str]) -> list[dict[str, Any]]:
+        """Standard errors of ``full``'s free constants on the training rows."""
+        import sympy
+
+        from kanstudio.symbolic.formula import round_constants
+        from kanstudio.symbolic.uncertainty import constant_errors, free_constants
+
+        rows = self.train_idx if len(self.train_idx) else self.test_idx
+        symbols = [sympy.Symbol(n) for n in printed]
+        internal = [sympy.Dummy(n) for n in printed]  # printed names may shadow functions
+        body = full.xreplace(dict(zip(symbols, internal, strict=True)))
+        out = constant_errors(body, internal, self.dataset.X[rows], self.dataset.y[rows, 0])
+        for item, const in zip(out, free_constants(body), strict=True):
+            item["shown"] = sympy.sstr(round_constants(const, 4))
+        return out
 
     def margin_points(self, n: int = 2000) -> np.ndarray:
         """(n, n_inputs) seeded points in the box of each input's range widened by

@@ -259,14 +259,15 @@ def _pull_out_constants(expr: sympy.Expr, tol: float = 1e-3) -> sympy.Expr:
     return expr.replace(lambda node: isinstance(node, sympy.log | sympy.Pow), rewrite)
 
 
-def tidy_formula(expr: sympy.Expr, tol: float = 1e-3, digits: int = 4,
+def tidy_formula(expr: sympy.Expr, tol: float = 1e-3, digits: int | None = 4,
                  zero_tol: float | None = None) -> sympy.Expr:
     """Expand, snap constants, simplify; what remains unsnapped is rounded for display.
 
     Expansion first makes non-unique parameterisations meet: ``c * exp(u + b)`` becomes
     ``c e^b exp(u)`` whose constant is then snapped; ``(a x + b)^2`` becomes a polynomial
     whose coefficients snap one by one; ``exp(k log(a x))`` becomes ``a^k x^k``. ``tol``
-    and ``zero_tol`` are those of :func:`snap_constants`.
+    and ``zero_tol`` are those of :func:`snap_constants`; ``digits=None`` keeps the
+    unsnapped constants at full precision (round them with :func:`round_constants`).
     """
 
     def expand_and_snap(e: sympy.Expr) -> sympy.Expr:
@@ -283,4 +284,4 @@ def tidy_formula(expr: sympy.Expr, tol: float = 1e-3, digits: int = 4,
         except (RecursionError, TypeError, ValueError):  # keep the snapped form
             pass
     work = snap_constants(sympy.powsimp(work, combine="exp"), tol, zero_tol)
-    return round_constants(work, digits)
+    return work if digits is None else round_constants(work, digits)

@@ -258,6 +258,13 @@ def test_fit_recovers_the_linear_law(result: dict, workdir: Path) -> None:
     assert result["formula_test_r2"] > 0.99
 
 
+def test_fit_lists_the_free_constants_with_standard_errors(result: dict) -> None:
+    assert isinstance(result["constants"], list)
+    for c in result["constants"]:
+        assert isinstance(c["value"], float)
+        assert c["stderr"] is None and c["reason"] or c["stderr"] >= 0.0
+
+
 def test_fit_says_the_exact_linear_law_is_verified(fit_run: Run, result: dict) -> None:
     assert result["formula_status"] == "verified"
     assert result["formula_network_difference"] <= 1e-2

@@ -58,3 +58,13 @@ def test_latex_and_code_use_the_names_as_written(result) -> None:
     X = session.dataset.X[:5]
     assert np.allclose(namespace["formula"](*X.T),
                        session.evaluate_formula(r.expressions, X)[:, 0])
+
+
+def test_each_free_constant_comes_with_its_standard_error(result) -> None:
+    _, r = result
+    shown = {str(f) for f in r.expressions[0].atoms(sympy.Float)}
+    assert r.constants and len(r.constants) == len(r.full[0].atoms(sympy.Float))
+    for c in r.constants:
+        assert c["stderr"] is not None and 0 <= c["stderr"] < 1.0
+        assert len(c["shown"].lstrip("-").replace(".", "").lstrip("0")) <= 4
+    assert {c["shown"].lstrip("-") for c in r.constants} <= {s.lstrip("-") for s in shown}
