@@ -146,6 +146,10 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "formula_status": result.status,
         "formula_status_reason": result.status_reason,
         "formula_network_difference": _finite(result.network_difference),
+        # the accuracy-complexity front discover() found, simplest first; the chosen
+        # formula is marked and choice_reason says why (empty for `export`)
+        "pareto": result.pareto,
+        "choice_reason": result.choice_reason or None,
         # finite on 25 % of each input's range beyond the data (session.MARGIN)?
         "defined_on_margin": result.defined_on_margin,
         "margin_reason": result.margin_reason or None,

@@ -492,11 +492,85 @@ def discover(
 
     yield run.enter("formula", "composing the formula")
     result = _formula(run)
+    result, best = _pareto(run, done, best, result)
     session.remember_formula(result)  # _formula may pick an earlier snapping than its last
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
                               "training_steps": run.steps_done,
                               "attempts": [a.width for a in attempts]})
+
+
+def formula_complexity(expr: Any) -> int:
+    """Nodes of the expression tree (symbols, numbers, operations): the complexity the
+    Pareto front is drawn against."""
+    import sympy
+
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def pareto_front(points: list[tuple]) -> list[tuple]:
+    """The points ``(complexity, r2, ...)`` no other point dominates (as simple or simpler
+    and at least as accurate, one of them strictly), simplest first; of points equal in
+    both, the first."""
+    front: list[tuple] = []
+    for pt in sorted(points, key=lambda q: (q[0], -q[1])):
+        if not front or pt[1] > front[-1][1]:
+            front.append(pt)
+    return front
+
+
+def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResult
+            ) -> tuple[FormulaResult, _Attempt]:
+    """The accuracy–complexity front of the formulas found (one per architecture read),
+    simplest first, attached to the returned result as ``pareto`` with ``choice_reason``.
+
+    The pipeline's pick (lowest ``log10(relative MSE) + simplicity_weight * complexity``)
+    is the knee; should another formula dominate it (as simple or simpler and at least as
+    accurate on the held-out rows), that one is taken instead.
+    """
+    from kanstudio.symbolic.export import to_latex, to_sympy
+
+    s = run.session
+    found: list[tuple[_Attempt, FormulaResult]] = [(best, result)]
+    current = s.model
+    for a in done:
+        if a is best:
+            continue
+        s.model = a.model  # read its formula; the session's model is restored below
+        try:
+            found.append((a, s.formula()))
+        except Exception:  # noqa: BLE001 - a formula that cannot be read is not on the front
+            pass
+        finally:
+            s.model = current
+
+    def r2(r: FormulaResult) -> float:
+        return r.formula_test_r2 if math.isfinite(r.formula_test_r2) else -math.inf
+
+    points = [(formula_complexity(r.expressions[0]), r2(r), a, r) for a, r in found]
+    front = pareto_front(points)
+    chosen = next((pt for pt in front if pt[3] is result), None)
+    if chosen is None:  # the pick is dominated: take the simplest formula that dominates it
+        chosen = min((q for q in front if q[0] <= points[0][0] and q[1] >= points[0][1]),
+                     key=lambda q: q[0])
+        if chosen[2].model is not s.model:
+            _adopt(s, chosen[2].model, f"width {chosen[2].width}")
+        reason = (f"the architecture pick (width {best.width}) was dominated: width "
+                  f"{chosen[2].width} is as simple and at least as accurate on the held-out "
+                  "rows")
+        best, result = chosen[2], chosen[3]
+    else:
+        reason = (f"the knee of the front: the lowest log10(relative MSE) + "
+                  f"{run.p.simplicity_weight:g} x complexity (one unit of edge complexity "
+                  f"must buy {run.p.simplicity_weight:g} decades of accuracy), width "
+                  f"{best.width}")
+    result.pareto = [{"formula": to_sympy(r.expressions[0]),
+                      "latex": to_latex(r.expressions[0], symbol_names=r.latex_names),
+                      "complexity": c, "test_r2": v if math.isfinite(v) else None,
+                      "status": r.status, "width": a.width, "chosen": r is result}
+                     for c, v, a, r in front]
+    result.choice_reason = reason
+    return result, best
 
 
 def _adopt(session: Session, model: Any, what: str) -> None:

@@ -114,6 +114,10 @@ class FormulaResult:
     # the first formula's free constants: {"value", "shown", "stderr"} (+ "reason" when
     # stderr is None), in reading order (kanstudio.symbolic.uncertainty)
     constants: list[dict[str, Any]] = field(default_factory=list)
+    # discover()'s accuracy-complexity front, simplest first: {formula, latex, complexity,
+    # test_r2, status, width, chosen}; and why this formula was chosen from it
+    pareto: list[dict[str, Any]] = field(default_factory=list)
+    choice_reason: str = ""
     defined_on_margin: bool = True  # finite on MARGIN beyond the data (see margin_points)
     margin_reason: str = ""
     # LaTeX of the symbols printed otherwise than written (``lambda_`` -> ``\lambda``)
