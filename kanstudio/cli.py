@@ -91,13 +91,37 @@ def _finite(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-# Why a number of the result is null (design.md §4.1: "null with a reason").
-_NULL_REASONS = {
-    "train_rmse": "the network's predictions on the training rows are not finite",
-    "test_rmse": "no held-out rows, or the network's predictions on them are not finite",
-    "formula_test_rmse": "the formula is undefined or overflows on some held-out rows",
-    "formula_test_r2": "the formula is undefined or overflows on some held-out rows",
-}
+#: Scores of the result JSON that may be null; ``null_reasons`` says why each null one is.
+SCORE_FIELDS = ("train_rmse", "test_rmse", "network_test_r2", "formula_test_rmse",
+                "formula_test_r2")
+
+
+def _null_reasons(payload: dict[str, Any], reasons: dict[str, str]) -> dict[str, str]:
+    return {name: reasons.get(name, "not a finite number") for name in SCORE_FIELDS
+            if payload.get(name) is None}
+
+
+def _number(value: float | None, reason: str | None) -> str:
+    """A score for the text output: 6 decimals, or 'n/a' and why (never a crash)."""
+    return f"{value:.6f}" if value is not None else f"n/a ({reason or 'not a finite number'})"
+
+
+def summary_line(payload: dict[str, Any], seconds: float) -> str:
+    """What ``kanstudio fit`` prints on stderr after the formula: the formula's and the
+    network's R² on the held-out rows, and "approximate" said plainly where it is."""
+    why = payload.get("null_reasons", {})
+    lines = [f"formula R² on held-out rows: "
+             f"{_number(payload['formula_test_r2'], why.get('formula_test_r2'))}   "
+             f"network R²: {_number(payload.get('network_test_r2'), 'not finite')}   "
+             f"width {payload['width']}   {seconds:.1f} s"]
+    status = payload.get("formula_status")
+    if status == "approximate":
+        lines.append(f"approximate formula: {payload.get('formula_status_reason', '')}")
+    elif status == "verified":
+        lines.append(f"verified: {payload.get('formula_status_reason', '')}")
+    if payload.get("defined_on_margin") is False:
+        lines.append(f"warning: {payload.get('margin_reason')}")
+    return "\n".join(lines)
 
 
 def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
@@ -110,24 +134,48 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
     device = str(resolve_device(session.settings.device)).split(":")[0]
     payload = {
         "formula": to_sympy(expr),
-        "latex": to_latex(expr),
-        "inputs": list(result.input_names),
+        "latex": to_latex(expr, symbol_names=result.latex_names),
+        "inputs": list(result.columns),  # the CSV's column names
+        # the formula's symbol for each input, in that order: the column's name as written
+        # (beta, E, gamma) unless no parser reads it (lambda -> lambda_, 'mass (kg)' ->
+        # mass_kg). Read the text with sympify(formula, locals={s: Symbol(s) for s in
+        # symbols}); without locals, sympy would read E as Euler's number, beta as a function
+        "symbols": list(result.input_names),
         "target": result.target_names[0],
         "width": session.model.width_,
         "train_rmse": _finite(metrics["train_rmse"]),
         "test_rmse": _finite(metrics["test_rmse"]),
+        "network_test_r2": _finite(result.network_test_r2),
         "formula_test_rmse": _finite(result.formula_test_rmse),
         "formula_test_r2": _finite(result.formula_test_r2),
+        # "verified": the formula reproduces the network on the held-out rows within
+        # session.VERIFY_TOLERANCE of its spread; else "approximate" (reason says by how much)
+        "formula_status": result.status,
+        "formula_status_reason": result.status_reason,
+        "formula_network_difference": _finite(result.network_difference),
+        # the accuracy-complexity front discover() found, simplest first; the chosen
+        # formula is marked and choice_reason says why (empty for `export`)
+        "pareto": result.pareto,
+        "choice_reason": result.choice_reason or None,
+        # finite on 25 % of each input's range beyond the data (session.MARGIN)?
+        "defined_on_margin": result.defined_on_margin,
+        "margin_reason": result.margin_reason or None,
         "seconds": round(seconds, 3),
         "formulas": [to_sympy(e) for e in result.expressions],
         "formula_exact": to_sympy(result.exact[0]),
+        # the formula's free constants (its floats, reading order) at full precision, as
+        # shown (4 significant digits) and with their standard errors on the training rows
+        # (null with a reason when not determined)
+        "constants": [{k: (_finite(v) if k in ("value", "stderr") else v)
+                       for k, v in c.items()} for c in result.constants],
         "device": device,
         # which spline implementation trained it: the fused numba kernel or torch ops
         "cpu_kernel": ("fused" if fused_available() else "torch") if device == "cpu" else None,
     }
-    nulls = {key: why for key, why in _NULL_REASONS.items() if payload[key] is None}
-    if nulls:
-        payload["null_reasons"] = nulls
+    reasons = {**result.reasons}
+    for name in ("train_rmse", "test_rmse"):
+        reasons.setdefault(name, "the network's predictions overflow on these rows")
+    payload["null_reasons"] = _null_reasons(payload, reasons)
     return payload
 
 
@@ -151,10 +199,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     payload = _result_json(session, result, seconds)
     _write_outputs(args, session, payload)
     print(f"{payload['target']} = {payload['formula']}")
-    r2 = payload["formula_test_r2"]
-    shown = "n/a (" + _NULL_REASONS["formula_test_r2"] + ")" if r2 is None else f"{r2:.6f}"
-    print(f"formula R² on held-out rows: {shown}   "
-          f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
+    print(summary_line(payload, seconds), file=sys.stderr)
     return EXIT_OK
 
 
@@ -296,12 +341,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         ) from exc
     expr = result.expressions[0]
     target = result.target_names[0]
+    if args.format != "json" and result.status != "verified":
+        print(f"kanstudio: note: approximate formula: {result.status_reason}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(_result_json(session, result, 0.0), indent=2))
     elif args.format == "python":
         print(to_python(expr, result.input_names, target), end="")
     elif args.format == "latex":
-        print(FORMATS["latex"](expr, target))
+        print(FORMATS["latex"](expr, target, result.latex_names))
     else:
         print(FORMATS[args.format](expr))
     return EXIT_OK

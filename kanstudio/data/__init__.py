@@ -15,7 +15,7 @@ No Qt and no torch here.
 from kanstudio.data.csv_import import detect_delimiter, read_csv
 from kanstudio.data.dataset import Dataset, build_dataset, load_dataset, resolve_roles
 from kanstudio.data.errors import DataError, Issue, Severity
-from kanstudio.data.names import safe_symbol_names
+from kanstudio.data.names import printed_symbol_names, safe_symbol_names
 from kanstudio.data.scaling import SCALER_MODES, Scaler, ScalerMode
 from kanstudio.data.splits import train_test_split
 from kanstudio.data.table import RawTable
@@ -38,6 +38,7 @@ __all__ = [
     "load_dataset",
     "read_csv",
     "resolve_roles",
+    "printed_symbol_names",
     "safe_symbol_names",
     "train_test_split",
     "validate",

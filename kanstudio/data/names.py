@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["safe_symbol_names"]
+__all__ = ["safe_symbol_names", "printed_symbol_names"]
 
 # Always treated as clashing, even if a sympy release stops exporting one of them.
 _KNOWN_CLASHES = frozenset(
@@ -85,3 +85,27 @@ def safe_symbol_names(names: Sequence[str]) -> list[str]:
         seen.add(candidate)
         result.append(candidate)
     return result
+
+
+def printed_symbol_names(names: Sequence[str], taken: Sequence[str] = ()) -> list[str]:
+    """The names a formula prints for the columns ``names``: each column as written.
+
+    Names sympy or Python also use (``beta``, ``gamma``, ``E``, ``I``, ``S``, ``N``, ``Q``,
+    ``sum``, ...) print as written: a reader parses the text with
+    ``sympify(text, locals={name: Symbol(name) for name in symbols})``. Only names that
+    cannot appear in such text fall back to their :func:`safe_symbol_names` form:
+
+    * a Python keyword (``lambda``, ``if``, ...): no Python parser accepts it as a name, so
+      ``lambda`` prints as ``lambda_`` in the text and the code (LaTeX still shows
+      ``\\lambda``);
+    * a name that is not an identifier (``mass (kg)`` -> ``mass_kg``);
+    * a name in ``taken``: the printed names of constants in the same formula (a column ``E``
+      in a formula that also holds Euler's number, which sympy prints ``E``).
+
+    The result is distinct names: safe names never equal a clashing column name.
+    """
+    safe = safe_symbol_names(names)
+    blocked = set(taken)
+    return [name if (name.isidentifier() and unicodedata.normalize("NFKC", name) == name
+                     and not keyword.iskeyword(name) and name not in blocked) else alt
+            for name, alt in zip(names, safe, strict=True)]

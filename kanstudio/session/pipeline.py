@@ -322,9 +322,97 @@ def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
             yield PipelineEvent("fine-tune", 4, "note", message=(
                 f"edge {edge}: {alt.name} instead of {base.name} (relative MSE {trial:.3g} "
                 f"in a short trial, {current:.3g} fine-tuned)"))
+    current = yield from _replace_stand_ins(run, current)
+    current, choice = yield from _defined_on_margin(run, cands, choice, current, score)
     attempt.rel_mse = current
     attempt.complexity = sum(c.complexity for c in choice.values())
     attempt.formula_r2 = s.metrics()["test_r2"]
+
+
+def _replace_stand_ins(run: _Run, current: float) -> Iterator[PipelineEvent]:
+    """Fine-tuning can drive a locked edge into the Taylor regime (``1e6 sin(1e-4 x)``, a
+    cosine of tiny frequency for ``x^2``): relock each such edge to the polynomial it
+    mimics on its inputs' range (kanstudio.symbolic.conditioning) and fine-tune again.
+    Returns the relative MSE (``yield from`` value)."""
+    from kanstudio.symbolic.conditioning import stand_in
+
+    s, model = run.session, run.session.model
+    swaps = {}
+    for edge, name in model.locked_edges().items():
+        x, _ = model.edge_samples(*edge, current=True)
+        a, b, c, _d = model.network_.layers[edge[0]].symbolic_params[edge[1], edge[2]].tolist()
+        poly = stand_in(name, a, b, c, float(x.min()), float(x.max())) if x.size else ""
+        if poly:
+            swaps[edge] = (name, poly)
+    if not swaps:
+        return current
+    for edge, (_, poly) in swaps.items():
+        _lock(s, edge, poly)
+    yield from run.train("fine-tune", run.p.fine_tune_steps, lamb=0.0, update_grid=False)
+    after = _rel_mse(s)
+    yield PipelineEvent("fine-tune", 4, "note", message="; ".join(
+        f"edge {e}: {poly} instead of {name} (a Taylor-regime stand-in on the data)"
+        for e, (name, poly) in swaps.items()) + f" (relative MSE {current:.3g} -> {after:.3g})")
+    return after
+
+
+def _off_domain_edges(session: Session) -> list[tuple[int, int, int]]:
+    """Locked edges whose argument ``a·x + b`` leaves their function's domain somewhere on
+    the session's margin points (``Session.margin_points``: 25 % beyond the data), where the
+    formula would be undefined (a sqrt or log of a shifted argument turning negative)."""
+    import torch
+
+    from kanstudio.symbolic.library import get_function
+
+    model = session.model
+    net = model.network_
+    points = session.x_scaler.transform(session.margin_points(500))
+    x = net.select_inputs(torch.as_tensor(points, dtype=net.dtype, device=net.device))
+    inputs = net.layer_inputs(x)
+    bad = []
+    for (layer, i, j), name in model.locked_edges().items():
+        fn = get_function(name)
+        if fn.full_domain:
+            continue
+        a, b = net.layers[layer].symbolic_params[i, j, :2].tolist()
+        u = a * inputs[layer][:, i].double().cpu().numpy() + b
+        with np.errstate(all="ignore"):
+            if not np.all(fn.domain(u)):
+                bad.append((layer, i, j))
+    return bad
+
+
+def _defined_on_margin(run: _Run, cands: dict, choice: dict, current: float, score: Any
+                       ) -> Iterator[PipelineEvent]:
+    """Replace each edge that makes the formula undefined on the margin by its best-scoring
+    alternative that does not (a short trial each); an edge with none keeps its function
+    and the formula reports it (``FormulaResult.defined_on_margin``). Returns (relative
+    MSE, choice) (``yield from`` value)."""
+    s, p = run.session, run.p
+    for edge in _off_domain_edges(s):
+        if edge not in choice or run.over_budget():
+            continue
+        base = choice[edge]
+        trials = []
+        for alt in [c for c in cands[edge] if c.name != base.name
+                    and c.r2 >= p.r2_threshold][: p.alternatives]:
+            trial_choice = {**choice, edge: alt}
+            trial, ops = yield from _assign(run, choice, trial_choice, p.trial_steps,
+                                            quick=True)
+            defined = edge not in _off_domain_edges(s)
+            for _ in range(ops):
+                s.undo()
+            if defined:
+                trials.append((score(trial, trial_choice), trial, alt))
+        best = min(trials, key=lambda t: t[0], default=None)
+        if best is None:
+            continue
+        before, choice = choice, {**choice, edge: best[2]}
+        current, _ = yield from _assign(run, before, choice, p.fine_tune_steps)
+        yield PipelineEvent("fine-tune", 4, "note", message=(
+            f"edge {edge}: {best[2].name} instead of {base.name}, which is undefined within "
+            f"25% beyond the data (relative MSE {current:.3g})"))
+    return current, choice
 
 
 def _formula(run: _Run) -> FormulaResult:
@@ -427,10 +515,85 @@ def discover(
 
     yield run.enter("formula", "composing the formula")
     result = _formula(run)
+    result, best = _pareto(run, done, best, result)
+    session.remember_formula(result)  # _formula may pick an earlier snapping than its last
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
                               "training_steps": run.steps_done,
                               "attempts": [a.width for a in attempts]})
+
+
+def formula_complexity(expr: Any) -> int:
+    """Nodes of the expression tree (symbols, numbers, operations): the complexity the
+    Pareto front is drawn against."""
+    import sympy
+
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def pareto_front(points: list[tuple]) -> list[tuple]:
+    """The points ``(complexity, r2, ...)`` no other point dominates (as simple or simpler
+    and at least as accurate, one of them strictly), simplest first; of points equal in
+    both, the first."""
+    front: list[tuple] = []
+    for pt in sorted(points, key=lambda q: (q[0], -q[1])):
+        if not front or pt[1] > front[-1][1]:
+            front.append(pt)
+    return front
+
+
+def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResult
+            ) -> tuple[FormulaResult, _Attempt]:
+    """The accuracy–complexity front of the formulas found (one per architecture read),
+    simplest first, attached to the returned result as ``pareto`` with ``choice_reason``.
+
+    The pipeline's pick (lowest ``log10(relative MSE) + simplicity_weight * complexity``)
+    is the knee; should another formula dominate it (as simple or simpler and at least as
+    accurate on the held-out rows), that one is taken instead.
+    """
+    from kanstudio.symbolic.export import to_latex, to_sympy
+
+    s = run.session
+    found: list[tuple[_Attempt, FormulaResult]] = [(best, result)]
+    current = s.model
+    for a in done:
+        if a is best:
+            continue
+        s.model = a.model  # read its formula; the session's model is restored below
+        try:
+            found.append((a, s.formula()))
+        except Exception:  # noqa: BLE001 - a formula that cannot be read is not on the front
+            pass
+        finally:
+            s.model = current
+
+    def r2(r: FormulaResult) -> float:
+        return r.formula_test_r2 if math.isfinite(r.formula_test_r2) else -math.inf
+
+    points = [(formula_complexity(r.expressions[0]), r2(r), a, r) for a, r in found]
+    front = pareto_front(points)
+    chosen = next((pt for pt in front if pt[3] is result), None)
+    if chosen is None:  # the pick is dominated: take the simplest formula that dominates it
+        chosen = min((q for q in front if q[0] <= points[0][0] and q[1] >= points[0][1]),
+                     key=lambda q: q[0])
+        if chosen[2].model is not s.model:
+            _adopt(s, chosen[2].model, f"width {chosen[2].width}")
+        reason = (f"the architecture pick (width {best.width}) was dominated: width "
+                  f"{chosen[2].width} is as simple and at least as accurate on the held-out "
+                  "rows")
+        best, result = chosen[2], chosen[3]
+    else:
+        reason = (f"the knee of the front: the lowest log10(relative MSE) + "
+                  f"{run.p.simplicity_weight:g} x complexity (one unit of edge complexity "
+                  f"must buy {run.p.simplicity_weight:g} decades of accuracy), width "
+                  f"{best.width}")
+    result.pareto = [{"formula": to_sympy(r.expressions[0]),
+                      "latex": to_latex(r.expressions[0], symbol_names=r.latex_names),
+                      "complexity": c, "test_r2": v if math.isfinite(v) else None,
+                      "status": r.status, "width": a.width, "chosen": r is result}
+                     for c, v, a, r in front]
+    result.choice_reason = reason
+    return result, best
 
 
 def _adopt(session: Session, model: Any, what: str) -> None:

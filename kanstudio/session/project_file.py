@@ -88,6 +88,8 @@ def save_project(session: Session, path: str | os.PathLike[str],
         "model": None,
         "history": _json_safe(session.history),
     }
+    if session.formula_report is not None:  # status and scores only: no expression to parse
+        doc["formula"] = session.formula_report
     arrays: dict[str, np.ndarray] = {"data.X": d.X, "data.y": d.y}
     if session.model is not None and session.model.is_fitted:
         desc, model_arrays = session.model.to_state()
@@ -163,6 +165,23 @@ def _settings(value: Any) -> SessionSettings:
                                       if k not in _RETIRED_SETTINGS})
 
 
+def _formula_report(value: Any) -> dict[str, Any] | None:
+    """The saved status of the formula (absent in files written before it existed)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("status") not in ("verified", "approximate"):
+        raise ProjectError("formula.status must be 'verified' or 'approximate'")
+    if not isinstance(value.get("status_reason", ""), str):
+        raise ProjectError("formula.status_reason must be text")
+    for key in ("formula_test_r2", "network_test_r2", "network_difference"):
+        v = value.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ProjectError(f"formula.{key} must be a number or null")
+    known = {"status", "status_reason", "formula_test_r2", "network_test_r2",
+             "network_difference"}
+    return {k: v for k, v in value.items() if k in known}
+
+
 def _finite_at_least(value: Any, lo: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value >= lo
 
@@ -185,6 +204,7 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
         if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
             raise ProjectError("history must be a list of objects")
         session.history = history
+        session.formula_report = _formula_report(doc.get("formula"))
         session.created = _created(manifest)
         return session
     except ProjectError:

@@ -15,13 +15,19 @@ import copy
 import math
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from kanstudio.core import StepRecord, parse_width
-from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
+from kanstudio.data import (
+    Dataset,
+    Scaler,
+    printed_symbol_names,
+    safe_symbol_names,
+    train_test_split,
+)
 from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.kan import KAN
 from kanstudio.model.symbolic_verbs import run_to_end
@@ -29,6 +35,20 @@ from kanstudio.model.symbolic_verbs import run_to_end
 __all__ = ["Session", "SessionSettings", "SessionError", "FormulaResult"]
 
 MAX_UNDO = 50
+
+#: A formula must be defined (finite) this fraction of each input's range beyond the data;
+#: for an input whose data are all positive the margin stops halfway to 0, because a
+#: boundary at 0 (log x, sqrt x, 1/x of a positive quantity) is the truth's, not an
+#: artefact (a fitted boundary is never exactly at 0).
+MARGIN = 0.25
+
+#: A formula is "verified" when it reproduces the network on the held-out rows:
+#: rms(formula - network) <= VERIFY_TOLERANCE * std(network) there, i.e. R² >= 0.9999 of the
+#: formula against the network. The network is what the data taught; 1 % of its spread is
+#: below what the symbolic ranking itself resolves (``fitting.R2_FLOOR``: edge fits better
+#: than R² 0.99995, an rms of 0.7 %, count as equal), so a formula within it says what the
+#: network says. Anything else is "approximate", reported with both R² values.
+VERIFY_TOLERANCE = 1e-2
 
 
 class SessionError(ValueError):
@@ -77,6 +97,8 @@ class FormulaResult:
 
     expressions: list[Any]  # sympy, tidy (constants snapped/rounded)
     exact: list[Any]  # sympy, full precision
+    # The symbols of the formulas, one per input column: the column's name as written
+    # (``beta``, ``E``) unless no parser could read it (see data.printed_symbol_names).
     input_names: list[str]
     target_names: list[str]
     formula_test_rmse: float
@@ -84,6 +106,70 @@ class FormulaResult:
     network_test_rmse: float
     network_test_r2: float
     max_rel_diff_exact: float  # exact formula vs network on the data (should be ~1e-12)
+    # why a score above is not a finite number, by field name ("formula_test_r2": "...")
+    reasons: dict[str, str] = field(default_factory=dict)
+    status: str = "approximate"  # "verified" | "approximate" (see VERIFY_TOLERANCE)
+    network_difference: float = math.nan  # rms(formula - network) / std(network), held out
+    status_reason: str = ""
+    columns: list[str] = field(default_factory=list)  # the CSV's input column names
+    # the tidy formulas with their unsnapped constants at full precision (same structure)
+    full: list[Any] = field(default_factory=list)
+    # the first formula's free constants: {"value", "shown", "stderr"} (+ "reason" when
+    # stderr is None), in reading order (kanstudio.symbolic.uncertainty)
+    constants: list[dict[str, Any]] = field(default_factory=list)
+    # discover()'s accuracy-complexity front, simplest first: {formula, latex, complexity,
+    # test_r2, status, width, chosen}; and why this formula was chosen from it
+    pareto: list[dict[str, Any]] = field(default_factory=list)
+    choice_reason: str = ""
+    defined_on_margin: bool = True  # finite on MARGIN beyond the data (see margin_points)
+    margin_reason: str = ""
+    # LaTeX of the symbols printed otherwise than written (``lambda_`` -> ``\lambda``)
+    latex_names: dict[str, str] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        """What the project file keeps of this result: plain data, no expression."""
+        return {"status": self.status, "status_reason": self.status_reason,
+                "formula_test_r2": self.formula_test_r2,
+                "network_test_r2": self.network_test_r2,
+                "network_difference": self.network_difference}
+
+
+def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
+                   ) -> tuple[str, float, str]:
+    """(status, rms(formula - network) / std(network), why) on the held-out rows.
+
+    ``formula``, ``network``: (n,) predictions; ``constant``: the formula has no input in
+    it. A constant formula is never verified when the network is not constant.
+    """
+    with np.errstate(all="ignore"):
+        spread = float(np.std(network))
+        diff = float(np.sqrt(np.mean((formula - network) ** 2)))
+    if not np.all(np.isfinite(formula)):
+        return "approximate", math.nan, "the formula is not finite on some held-out rows"
+    scale = max(abs(float(np.mean(network))), 1.0)
+    if spread <= 1e-12 * scale:  # the network itself is constant: compare to its size
+        rel = diff / scale
+        ok = rel <= VERIFY_TOLERANCE
+        return ("verified" if ok else "approximate"), rel, (
+            "the network is constant and the formula matches it" if ok
+            else "the network is constant but the formula is not")
+    rel = diff / spread
+    if constant:
+        return "approximate", rel, "the formula is a constant but the network is not"
+    if rel <= VERIFY_TOLERANCE:
+        return "verified", rel, (f"the formula reproduces the network to {rel:.2%} of its "
+                                 f"spread on the held-out rows (tolerance "
+                                 f"{VERIFY_TOLERANCE:.0%})")
+    return "approximate", rel, (f"the formula differs from the network by {rel:.2%} of its "
+                                f"spread on the held-out rows (tolerance "
+                                f"{VERIFY_TOLERANCE:.0%})")
+
+
+def _printed_constants(expr: Any) -> set[str]:
+    """How sympy's text prints the named constants in ``expr`` (``E``, ``pi``, ``I``...):
+    a column printed with one of these names would read back as the constant."""
+    return {str(a) for a in expr.atoms()
+            if not a.is_Symbol and not a.is_Number and str(a).isidentifier()}
 
 
 def _unit(*arrays: np.ndarray) -> float:
@@ -95,20 +181,33 @@ def _unit(*arrays: np.ndarray) -> float:
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # an overflowing formula scores -inf or nan, not a warning
         unit = _unit(y)
         y, pred = y / unit, pred / unit  # R² is scale free; this keeps ±1e308 data finite
         ss_res = float(np.sum((y - pred) ** 2))
         ss_tot = float(np.sum((y - y.mean(0)) ** 2))
+    if ss_res == math.inf:
+        return -math.inf
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
 def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
     if not y.size:
         return float("nan")
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         unit = _unit(y, pred)
         return unit * float(np.sqrt(np.mean((y / unit - pred / unit) ** 2)))
+
+
+def _score_reasons(what: str, pred: np.ndarray, scores: dict[str, float]) -> dict[str, str]:
+    """Why each non-finite score in ``scores`` is not a number, for the user to read."""
+    bad = int(np.count_nonzero(~np.isfinite(pred)))
+    if bad:
+        why = (f"{what} is not finite on {bad} of {pred.shape[0]} held-out rows (it overflows "
+               "or leaves its domain there)")
+    else:
+        why = f"{what}'s error on the held-out rows overflows a float"
+    return {name: why for name, value in scores.items() if not math.isfinite(value)}
 
 
 class Session:
@@ -119,6 +218,8 @@ class Session:
         self.history: list[dict[str, Any]] = []
         self._undo: list[tuple[str, KAN | None]] = []
         self._redo: list[tuple[str, KAN | None]] = []
+        # status and scores of the last formula read off the current model (or None)
+        self.formula_report: dict[str, Any] | None = None
         self._prepare_data()
 
     # ------------------------------------------------------------------ data
@@ -148,6 +249,7 @@ class Session:
 
     # ------------------------------------------------------------------ undo
     def _checkpoint(self, label: str) -> None:
+        self.formula_report = None  # the model is about to change
         self._undo.append((label, copy.deepcopy(self.model)))
         del self._undo[:-MAX_UNDO]
         self._redo.clear()
@@ -180,6 +282,7 @@ class Session:
         if not source:
             raise SessionError(f"nothing to {op}")
         label, model = source.pop()
+        self.formula_report = None
         target.append((label, self.model))
         self.model = model
         self._record(op, what=label)
@@ -369,23 +472,58 @@ class Session:
         exact = [e.xreplace(subs) * float(y_scale[o]) + float(y_off[o])
                  for o, e in enumerate(raw)]
         d = self.dataset
-        tidy = [self._tidy(e, tol, digits) for e in exact]
+        tidied = [self._tidy(e, tol, digits) for e in exact]
+        tidy, full = [t[0] for t in tidied], [t[1] for t in tidied]
         te = self.test_idx if len(self.test_idx) else self.train_idx
         f_exact = self.evaluate_formula(exact, d.X)
         net_all = self.predict(d.X)
-        rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
+        with np.errstate(all="ignore"):
+            rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
         f_tidy = self.evaluate_formula(tidy, d.X[te])
         net_te = net_all[te]
-        return FormulaResult(
-            expressions=tidy, exact=exact, input_names=list(self.symbols),
-            target_names=list(safe_symbol_names(d.target_names)),
-            formula_test_rmse=_rmse(d.y[te], f_tidy), formula_test_r2=_r2(d.y[te], f_tidy),
-            network_test_rmse=_rmse(d.y[te], net_te), network_test_r2=_r2(d.y[te], net_te),
-            max_rel_diff_exact=rel,
+        status, difference, why = formula_status(
+            f_tidy[:, 0], net_te[:, 0], not tidy[0].free_symbols)
+        formula_scores = {"formula_test_rmse": _rmse(d.y[te], f_tidy),
+                          "formula_test_r2": _r2(d.y[te], f_tidy)}
+        network_scores = {"network_test_rmse": _rmse(d.y[te], net_te),
+                          "network_test_r2": _r2(d.y[te], net_te)}
+        # The CSV's names, as written, replace the internal safe ones (beta_ -> beta).
+        taken = set().union(*(_printed_constants(e) for e in [*tidy, *exact]))
+        printed = printed_symbol_names(d.input_names, taken)
+        targets = printed_symbol_names(d.target_names, taken)
+        rename = {sympy.Symbol(a): sympy.Symbol(b)
+                  for a, b in zip(self.symbols, printed, strict=True) if a != b}
+        tidy = [e.xreplace(rename) for e in tidy]
+        exact = [e.xreplace(rename) for e in exact]
+        full = [e.xreplace(rename) for e in full]
+        latex_names = {p: sympy.latex(sympy.Symbol(c))
+                       for p, c in zip([*printed, *targets],
+                                       [*d.input_names, *d.target_names], strict=True)
+                       if p != c and c.isidentifier()}
+        defined, margin_reason = self.margin_check(tidy)
+        constants = self._constant_errors(full[0], printed)
+        result = FormulaResult(
+            expressions=tidy, exact=exact, input_names=printed, target_names=targets,
+            defined_on_margin=defined, margin_reason=margin_reason,
+            full=full, constants=constants,
+            columns=list(d.input_names), latex_names=latex_names,
+            **formula_scores, **network_scores, max_rel_diff_exact=rel,
+            reasons={**_score_reasons("the formula", f_tidy, formula_scores),
+                     **_score_reasons("the network", net_te, network_scores)},
+            status=status, network_difference=difference, status_reason=why,
         )
+        self.remember_formula(result)
+        return result
 
-    def _tidy(self, exact: Any, tol: float, digits: int) -> Any:
-        """The display formula: snapped and rounded, but never far from the exact one.
+    def remember_formula(self, result: FormulaResult) -> None:
+        """Keep ``result``'s status and scores as the session's formula report (saved in
+        the project file) until the model changes."""
+        self.formula_report = result.report()
+
+    def _tidy(self, exact: Any, tol: float, digits: int) -> tuple[Any, Any]:
+        """(display, full): the formula snapped and rounded to ``digits`` significant
+        digits for display, and the same snapped formula with its remaining constants at
+        full precision; never far from the exact one.
 
         Snapping and rounding can change a formula whose constants cancel each other
         (large c times a small a, say); the tidy form is accepted only if it stays within
@@ -396,32 +534,89 @@ class Session:
         rows = self.dataset.X[: min(2000, self.dataset.n_samples)]
         reference = self.evaluate_formula([exact], rows)[:, 0]
         unit = _unit(reference)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             limit = 1e-2 * max(unit * float(np.std(reference / unit)), 1e-12)
         candidates = [
-            lambda: tidy_formula(exact, tol=tol, digits=digits),
-            lambda: tidy_formula(exact, tol=tol * 1e-3, digits=max(digits, 8)),
-            lambda: round_constants(exact, max(digits, 10)),
+            (lambda: tidy_formula(exact, tol=tol, digits=None), digits),
+            (lambda: tidy_formula(exact, tol=tol * 1e-3, digits=None), max(digits, 8)),
+            (lambda: exact, max(digits, 10)),
         ]
-        for make in candidates:
+        for make, shown_digits in candidates:
             try:
-                expr = make()
+                full = make()
+                expr = round_constants(full, shown_digits)
             except (TypeError, ValueError, RecursionError, ZeroDivisionError):
                 continue
             values = self.evaluate_formula([expr], rows)[:, 0]
-            if np.all(np.isfinite(values)) and np.max(np.abs(values - reference)) <= limit:
-                return expr
-        return exact
+            with np.errstate(all="ignore"):
+                close = np.max(np.abs(values - reference)) <= limit
+            if np.all(np.isfinite(values)) and close:
+                return expr, full
+        return exact, exact
+
+    def _constant_errors(self, full: Any, printed: list[str]) -> list[dict[str, Any]]:
+        """Standard errors of ``full``'s free constants on the training rows."""
+        import sympy
+
+        from kanstudio.symbolic.formula import round_constants
+        from kanstudio.symbolic.uncertainty import constant_errors, free_constants
+
+        rows = self.train_idx if len(self.train_idx) else self.test_idx
+        symbols = [sympy.Symbol(n) for n in printed]
+        internal = [sympy.Dummy(n) for n in printed]  # printed names may shadow functions
+        body = full.xreplace(dict(zip(symbols, internal, strict=True)))
+        out = constant_errors(body, internal, self.dataset.X[rows], self.dataset.y[rows, 0])
+        for item, const in zip(out, free_constants(body), strict=True):
+            item["shown"] = sympy.sstr(round_constants(const, 4))
+        return out
+
+    def margin_points(self, n: int = 2000) -> np.ndarray:
+        """(n, n_inputs) seeded points in the box of each input's range widened by
+        ``MARGIN`` on both sides (a positive input's stops halfway to 0): where a formula
+        must still be defined."""
+        X = self.dataset.X
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        span = hi - lo
+        lower = lo - MARGIN * span
+        lower = np.where((lo > 0) & (lower < lo / 2), lo / 2, lower)
+        upper = hi + MARGIN * span
+        rng = np.random.default_rng(12)
+        inside = rng.uniform(lower, upper, size=(n, X.shape[1]))
+        # each input at its extremes too, the others at random inside the box
+        ends = inside[: 2 * X.shape[1]].copy()
+        for i in range(X.shape[1]):
+            ends[2 * i, i], ends[2 * i + 1, i] = lower[i], upper[i]
+        return np.concatenate([ends, inside])
+
+    def margin_check(self, exprs: list) -> tuple[bool, str]:
+        """(defined, why not): whether ``exprs`` are finite on :meth:`margin_points`."""
+        points = self.margin_points()
+        values = self.evaluate_formula(exprs, points)
+        bad = ~np.all(np.isfinite(values), axis=1)
+        if not bad.any():
+            return True, ""
+        row = points[np.argmax(bad)]
+        where = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.dataset.input_names, row,
+                                                          strict=True))
+        return False, (f"the formula is undefined at {int(bad.sum())} of {len(points)} points "
+                       f"within {MARGIN:.0%} of each input's range beyond the data "
+                       f"(e.g. {where})")
 
     def evaluate_formula(self, exprs: list, X: np.ndarray) -> np.ndarray:
-        """The formulas ``exprs`` (sympy, in :attr:`symbols`) on rows ``X`` ``(n, n_in)``
-        -> ``(n, len(exprs))``; non-finite where a formula is undefined."""
+        """The formulas ``exprs`` (sympy, over the columns' printed names or the internal
+        :attr:`symbols`) on rows ``X`` ``(n, n_in)`` -> ``(n, len(exprs))``; non-finite
+        where a formula is undefined."""
         import sympy
 
         symbols = [sympy.Symbol(n) for n in self.symbols]
+        # Printed names (beta, E, sum) could shadow what the generated code calls: evaluate
+        # over the safe names. A printed name is never another column's safe name.
+        internal = {sympy.Symbol(c): sym for c, sym in zip(self.dataset.input_names, symbols,
+                                                             strict=True)
+                    if c.isidentifier() and c != sym.name}
         cols = []
         for e in exprs:
-            fn = sympy.lambdify(symbols, e, modules="numpy")
+            fn = sympy.lambdify(symbols, e.xreplace(internal), modules="numpy")
             with np.errstate(all="ignore"):
                 v = fn(*[X[:, i] for i in range(X.shape[1])])
             cols.append(np.broadcast_to(np.asarray(v, dtype=np.float64), (X.shape[0],)))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import sympy
 
+from kanstudio.symbolic.conditioning import cancels, stand_in
 from kanstudio.symbolic.edge_search import (
     DEFAULT_A_RANGE,
     DEFAULT_B_RANGE,
@@ -49,6 +50,9 @@ R2_FLOOR = 5e-5
 DEFAULT_SIMPLICITY_WEIGHT = 0.8
 #: Candidates whose scores differ by less than this many decades count as tied.
 TIE_DECADES = 0.01
+#: A fit explaining less of the curve's variance than this ranks below every fit that
+#: explains more, whatever its complexity (see ``_tier``).
+USEFUL_R2 = 0.5
 
 
 
@@ -71,6 +75,9 @@ class SymbolicFit:
     score: float
     ok: bool
     reason: str = ""
+    # the polynomial ("x" or "x^2") this curve is a Taylor-regime stand-in for on the data,
+    # or "" (see kanstudio.symbolic.conditioning); suggest_symbolic replaces such fits
+    mimics: str = ""
 
     @property
     def function(self) -> LibraryFunction:
@@ -144,9 +151,14 @@ def _finish(func: LibraryFunction, s: Samples, a: float, b: float) -> SymbolicFi
         y_fit = c * f + d
     if not (math.isfinite(c) and math.isfinite(d) and np.isfinite(y_fit).all()):
         return _failed(func, f"{func.name} gives non-finite values {where}")
+    x_hi = s.x_lo + s.span
+    if cancels(func.name, a, b, c, s.x_lo, x_hi):
+        return _failed(func, f"{func.name} {where} is a small difference of large numbers "
+                             "on the data (its constants cancel)")
     r2 = _r2(s.y, y_fit)
     score = rank_score(r2, func.complexity, DEFAULT_SIMPLICITY_WEIGHT)
-    return SymbolicFit(func.name, a, b, c, d, r2, func.complexity, score, ok=True)
+    return SymbolicFit(func.name, a, b, c, d, r2, func.complexity, score, ok=True,
+                       mimics=stand_in(func.name, a, b, c, s.x_lo, x_hi))
 
 
 def _fit_prepared(func: LibraryFunction, s: Samples) -> SymbolicFit:
@@ -210,16 +222,50 @@ def fit_function(
     return _fit_prepared(func, samples)
 
 
+def _without_stand_ins(fits: list[SymbolicFit], samples: Samples) -> list[SymbolicFit]:
+    """Each Taylor-regime stand-in becomes a failed fit that names the polynomial it
+    mimics, and that polynomial is fitted too when the selection leaves it out (it is the
+    same curve without the extreme constants)."""
+    out = [replace(f, ok=False, score=math.inf, reason=(
+        f"{f.name} stands in for {f.mimics} on the data's range (its argument moves too "
+        f"little to show its own shape; a={f.a:.4g}, c={f.c:.4g}): {f.mimics} is the same "
+        "curve")) if f.ok and f.mimics else f for f in fits]
+    names = {f.name for f in fits}
+    for poly in dict.fromkeys(f.mimics for f in fits if f.ok and f.mimics):
+        if poly not in names:
+            out.append(_fit_prepared(get_function(poly), samples))
+    return out
+
+
+def _tier(fit: SymbolicFit, best_r2: float) -> int:
+    """1 for a fit that explains less than ``USEFUL_R2`` of the curve while another one
+    explains more: no complexity saving ranks it above a real fit (R² 0 of the constant
+    ``0`` never above ``exp`` at R² 0.95)."""
+    return 1 if fit.r2 < USEFUL_R2 <= best_r2 else 0
+
+
 def _rank(fits: list[SymbolicFit], simplicity_weight: float) -> list[SymbolicFit]:
-    """Sort by score; near-ties (TIE_DECADES) go to the simpler, then earlier, function."""
+    """Sort by tier (:func:`_tier`), then score; near-ties (TIE_DECADES) within a tier go
+    to the simpler function, and among equally complex ones to the better fit (library
+    order only for scores equal to 1e-9): a worse fit never ranks above a better one of
+    the same complexity."""
     order = {name: k for k, name in enumerate(LIBRARY)}
-    remaining = sorted(fits, key=lambda f: (f.score, f.complexity, order.get(f.name, 0)))
+    best_r2 = max((f.r2 for f in fits), default=-math.inf)
+
+    def key(f: SymbolicFit) -> tuple:
+        return (_tier(f, best_r2), f.score, f.complexity, order.get(f.name, 0))
+
+    remaining = sorted(fits, key=key)
     if simplicity_weight <= 0.0:
         return remaining
     ranked: list[SymbolicFit] = []
     while remaining:
-        tied = [k for k, f in enumerate(remaining) if f.score <= remaining[0].score + TIE_DECADES]
-        pick = min(tied, key=lambda k: (remaining[k].complexity, order.get(remaining[k].name, 0)))
+        head = remaining[0]
+        tied = [k for k, f in enumerate(remaining)
+                if _tier(f, best_r2) == _tier(head, best_r2)
+                and f.score <= head.score + TIE_DECADES]
+        pick = min(tied, key=lambda k: (remaining[k].complexity, round(remaining[k].score, 9),
+                                        order.get(remaining[k].name, 0)))
         ranked.append(remaining.pop(pick))
     return ranked
 
@@ -245,9 +291,15 @@ def suggest_symbolic(
             as in :func:`fit_function`.
 
     Returns:
-        The fits, best first, each scored with ``simplicity_weight``. Scores within
+        The fits, best first, each scored with ``simplicity_weight``; a fit with R² below
+        ``USEFUL_R2`` ranks below every fit above it. A candidate that is
+        a Taylor-regime stand-in for ``x`` or ``x^2`` on the data is a failed fit whose
+        reason names that polynomial (added to the list if the selection lacks it), and
+        one whose constants cancel is a failed fit
+        (:mod:`kanstudio.symbolic.conditioning`). Scores within
         ``TIE_DECADES`` of the best remaining one count as tied and go to the lower
-        complexity, then library order (unless the weight is 0). Failed fits (``ok=False``)
+        complexity, then the better score, then library order (unless the weight is 0).
+        Failed fits (``ok=False``)
         come last, in library order.
 
     Raises:
@@ -261,7 +313,7 @@ def suggest_symbolic(
     if top_k is not None:
         top_k = check_count("top_k", top_k, 1)
     samples = prepare(x, y, **fit_kwargs)  # type: ignore[arg-type]
-    fits = [_fit_prepared(func, samples) for func in funcs]
+    fits = _without_stand_ins([_fit_prepared(func, samples) for func in funcs], samples)
     fits = [replace(f, score=rank_score(f.r2, f.complexity, simplicity_weight)) for f in fits]
     ranked = _rank([f for f in fits if f.ok], simplicity_weight)
     ranked += [f for f in fits if not f.ok]

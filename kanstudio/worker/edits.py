@@ -157,8 +157,9 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
     rows = rows[:_PLOT_ROWS]
     predicted = session.evaluate_formula(result.expressions, session.dataset.X[rows])
     return {"formulas": [to_sympy(e) for e in result.expressions],
-            "latex": [to_latex(e) for e in result.expressions],
-            "latex_eq": [to_latex(e, t) for e, t in
+            "latex": [to_latex(e, symbol_names=result.latex_names)
+                      for e in result.expressions],
+            "latex_eq": [to_latex(e, t, result.latex_names) for e, t in
                          zip(result.expressions, result.target_names, strict=True)],
             "python": [to_python(e, names, t, f"formula_{t}") for e, t in
                        zip(result.expressions, result.target_names, strict=True)],

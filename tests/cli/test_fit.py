@@ -259,7 +259,9 @@ def test_fit_writes_every_result_field_with_its_type(fit_run: Run, result: dict)
 def test_fit_formula_parses_with_the_csv_column_names(result: dict) -> None:
     import sympy
 
-    expr = sympy.sympify(result["formula"])  # our own output, not an untrusted file
+    assert result["symbols"] == result["inputs"] == ["x"]  # how to read the text
+    expr = sympy.sympify(result["formula"],  # our own output, not an untrusted file
+                         locals={n: sympy.Symbol(n) for n in result["symbols"]})
     assert {s.name for s in expr.free_symbols} <= {"x", "y"}
     assert {s.name for s in expr.free_symbols} <= set(result["inputs"])
     # --lib x,x^2,sin: no other function (sympy may print a shifted sin as cos)
@@ -276,6 +278,20 @@ def test_fit_recovers_the_linear_law(result: dict, workdir: Path) -> None:
     residual = float(np.sum((pred - data[:, 1]) ** 2))
     assert 1.0 - residual / float(np.sum((data[:, 1] - data[:, 1].mean()) ** 2)) > 0.99
     assert result["formula_test_r2"] > 0.99
+
+
+def test_fit_lists_the_free_constants_with_standard_errors(result: dict) -> None:
+    assert isinstance(result["constants"], list)
+    for c in result["constants"]:
+        assert isinstance(c["value"], float)
+        assert c["stderr"] is None and c["reason"] or c["stderr"] >= 0.0
+
+
+def test_fit_says_the_exact_linear_law_is_verified(fit_run: Run, result: dict) -> None:
+    assert result["formula_status"] == "verified"
+    assert result["formula_network_difference"] <= 1e-2
+    assert result["network_test_r2"] > 0.99
+    assert "verified: the formula reproduces the network" in fit_run.stderr
 
 
 def test_fit_scores_the_printed_formula_on_held_out_rows(

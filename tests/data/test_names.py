@@ -31,3 +31,14 @@ def test_every_result_parses_as_a_plain_symbol() -> None:
     for name in safe_symbol_names(names):
         assert name.isidentifier()
         assert sympy.sympify(name) == sympy.Symbol(name)
+
+
+def test_printed_names_keep_sympy_names_and_rewrite_only_what_no_parser_reads() -> None:
+    from kanstudio.data import printed_symbol_names
+
+    assert printed_symbol_names(["beta", "gamma", "E", "I", "S", "N", "Q", "sum"]) == [
+        "beta", "gamma", "E", "I", "S", "N", "Q", "sum"]
+    assert printed_symbol_names(["lambda", "mass (kg)", "x"]) == ["lambda_", "mass_kg", "x"]
+    # a column E in a formula that also holds Euler's number (printed E) cannot be E
+    printed = printed_symbol_names(["E", "x"], taken={"E"})
+    assert printed[0] != "E" and printed[0].startswith("E") and printed[1] == "x"

@@ -92,3 +92,31 @@ def test_the_architecture_search_includes_product_structures_after_sums():
 
     widths = _with_product_widths([[2, 1], [2, 1, 1], [2, 2, 1]], 2, 1)
     assert widths == [[2, 1], [2, 1, 1], [2, 2, 1], [2, [0, 1], 1], [2, [1, 1], 1]]
+
+
+def test_the_same_seed_gives_the_same_formula(toy_sin):
+    _, _, first = toy_sin
+    _, _, again = _discover("toy_sin.csv")
+    assert sympy.sstr(again.expressions[0]) == sympy.sstr(first.expressions[0])
+    assert sympy.sstr(again.exact[0]) == sympy.sstr(first.exact[0])
+
+
+def test_pareto_front_keeps_only_undominated_formulas_simplest_first():
+    from kanstudio.session.pipeline import pareto_front
+
+    points = [(9, 0.999, "c"), (3, 0.9, "a"), (5, 0.85, "dominated"), (5, 0.99, "b"),
+              (12, 0.999, "dominated too"), (3, 0.5, "worse twin")]
+    assert [p[2] for p in pareto_front(points)] == ["a", "b", "c"]
+
+
+def test_discover_returns_its_pareto_front_with_the_knee_marked(toy_sin):
+    _, _, result = toy_sin
+    front = result.pareto
+    assert front and sum(p["chosen"] for p in front) == 1
+    assert [p["complexity"] for p in front] == sorted(p["complexity"] for p in front)
+    r2s = [p["test_r2"] for p in front]
+    assert all(b > a for a, b in zip(r2s, r2s[1:], strict=False))
+    chosen = next(p for p in front if p["chosen"])
+    assert chosen["formula"] == sympy.sstr(result.expressions[0])
+    assert chosen["status"] == result.status == "verified"
+    assert "knee" in result.choice_reason or "dominated" in result.choice_reason

@@ -575,3 +575,46 @@ def test_non_finite_history_values_are_saved_as_null(tmp_path: Path) -> None:
                      parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert doc["history"][-1] == {"op": "note", "value": None, "nested": [None, 1.5]}
     assert load_project(path).history[-1]["nested"] == [None, 1.5]
+
+
+# ---------------------------------------------------------------------------- formula status
+def test_the_formula_status_is_saved_as_data_and_read_back(
+    locked_session: Session, tmp_path: Path
+) -> None:
+    result = locked_session.formula()
+    assert result.status in ("verified", "approximate") and result.status_reason
+    path = tmp_path / "status.kstudio"
+    save_project(locked_session, path)
+    doc = json.loads(_members(path.read_bytes())["session.json"])
+    assert doc["formula"]["status"] == result.status  # plain data: no formula text to parse
+    assert "expression" not in json.dumps(doc["formula"])
+    loaded = load_project(path)
+    assert loaded.formula_report == result.report()
+
+
+def test_a_project_saved_before_the_formula_status_loads_without_one(
+    good_project: bytes, tmp_path: Path
+) -> None:
+    old = _zip(_edit_json(_members(good_project), "session.json",
+                          lambda doc: doc.pop("formula", None)))
+    assert load_project(_write(tmp_path, old)).formula_report is None
+
+
+def test_a_bad_formula_status_is_refused(good_project: bytes, tmp_path: Path) -> None:
+    bad = _zip(_edit_json(_members(good_project), "session.json",
+                          lambda doc: doc.update(formula={"status": "exact"})))
+    with pytest.raises(ProjectError, match="formula.status"):
+        load_project(_write(tmp_path, bad))
+
+
+def test_a_model_change_clears_the_formula_status(locked_session: Session) -> None:
+    import copy
+
+    session = copy.deepcopy(locked_session)
+    session.formula()
+    assert session.formula_report is not None
+    session.train(1)
+    assert session.formula_report is None
+    session.formula()
+    session.undo()
+    assert session.formula_report is None

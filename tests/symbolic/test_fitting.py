@@ -247,3 +247,28 @@ def test_invalid_inputs_raise_clear_errors() -> None:
         suggest_symbolic(x, x, top_k=0)
     with pytest.raises(TypeError):
         suggest_symbolic(x, x, grid=5)
+
+
+# ---------------------------------------------------------------------------- ranking rules
+def _fit(name: str, r2: float, complexity: int):
+    from kanstudio.symbolic.fitting import SymbolicFit, rank_score
+
+    return SymbolicFit(name, 1.0, 0.0, 1.0, 0.0, r2, complexity,
+                       rank_score(r2, complexity, 0.8), ok=True)
+
+
+def test_the_constant_zero_never_ranks_above_a_real_fit() -> None:
+    from kanstudio.symbolic.fitting import _rank
+
+    ranked = _rank([_fit("0", 0.0, 0), _fit("exp", 0.95, 2), _fit("x", 0.6, 1)], 0.8)
+    assert [f.name for f in ranked] == ["exp", "x", "0"]
+
+
+def test_a_worse_fit_never_ranks_above_a_better_one_of_equal_complexity() -> None:
+    from kanstudio.symbolic.fitting import TIE_DECADES, _rank
+
+    worse, better = _fit("sin", 0.999999, 2), _fit("cos", 0.9999995, 2)
+    assert 0 < worse.score - better.score < TIE_DECADES  # a near-tie: sin is first in LIBRARY
+    assert [f.name for f in _rank([worse, better], 0.8)] == ["cos", "sin"]
+    # ... while across complexities a near-tie still goes to the simpler function
+    assert _rank([_fit("x^3", 0.9999995, 3), _fit("x^2", 0.99999, 2)], 0.8)[0].name == "x^2"

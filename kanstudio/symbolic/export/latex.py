@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sympy
 from sympy.printing.latex import LatexPrinter
 
@@ -21,9 +23,15 @@ class FormulaLatexPrinter(LatexPrinter):
         super().__init__(merged)
 
 
-def to_latex(expr: sympy.Expr, target: str | None = None) -> str:
-    """``expr`` as LaTeX; with ``target`` the result reads ``target = ...``."""
-    printer = FormulaLatexPrinter()
+def to_latex(expr: sympy.Expr, target: str | None = None,
+             symbol_names: Mapping[str, str] | None = None) -> str:
+    """``expr`` as LaTeX; with ``target`` the result reads ``target = ...``.
+
+    ``symbol_names`` maps a symbol's name to its LaTeX (``{"lambda_": "\\lambda"}``): a
+    column called ``lambda`` prints as ``lambda_`` in text and code, as written here.
+    """
+    names = {sympy.Symbol(k): v for k, v in (symbol_names or {}).items()}
+    printer = FormulaLatexPrinter({"symbol_names": names} if names else None)
     body = printer.doprint(expr)
     if target:
         return f"{printer.doprint(sympy.Symbol(target))} = {body}"

@@ -1,0 +1,85 @@
+"""Is a fitted edge ``c·f(a·x + b) + d`` what it claims to be on the data it was fitted to?
+
+Two ways a candidate can fit well and still say nothing (issue 12 §4), each with its rule:
+
+* **Taylor-regime stand-in.** Over the data's range the argument ``a·x + b`` moves so
+  little that ``f`` is indistinguishable from the first terms of its Taylor series:
+  ``1e6·sin(1e-4·x)`` is ``100·x``, a cosine of tiny frequency is a parabola. Rule: sample
+  the curve ``g = c·f(a·x + b)`` on the data's range; if the best polynomial of degree
+  ``k`` (1, then 2) in ``x`` leaves a residual whose rms is at most ``TAYLOR_TOLERANCE``
+  of ``g``'s standard deviation, and ``f`` is not itself a polynomial of degree ``<= k``,
+  the candidate mimics that polynomial: it is replaced by ``x`` (k = 1) or ``x^2``
+  (k = 2), the same curve with no extreme constants. ``TAYLOR_TOLERANCE = 1e-3`` is 7
+  times finer than what the ranking resolves (``fitting.R2_FLOOR``: an rms of 0.7 % of
+  the spread), so only a candidate whose own shape is invisible on the data is replaced;
+  e.g. ``exp`` over an argument range of 1 departs from a parabola by about 0.7 % and is
+  kept, over a range of 0.1 by 0.01 % and is replaced.
+* **Cancelling constants.** The curve is a small difference of large numbers: the term
+  ``c·f(u)`` is more than ``CANCEL_RATIO`` times larger than its own variation over the
+  data (``tanh`` of an argument offset by ``1e7``, a saturated sigmoid times ``1e9``).
+  Printed with 4 significant digits such a formula is wrong; it is refused.
+
+Both look only at the curve over the data, in float64; neither needs the target.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kanstudio.symbolic.library import get_function
+
+__all__ = ["TAYLOR_TOLERANCE", "CANCEL_RATIO", "POLYNOMIAL_DEGREE", "stand_in", "cancels"]
+
+TAYLOR_TOLERANCE = 1e-3
+CANCEL_RATIO = 1e6
+#: Library functions that are polynomials, by degree (the others count as degree inf).
+POLYNOMIAL_DEGREE = {"0": 0, "x": 1, "x^2": 2, "x^3": 3, "x^4": 4}
+#: The library function that stands for a polynomial of each degree.
+POLYNOMIAL_OF_DEGREE = {1: "x", 2: "x^2"}
+_POINTS = 65
+
+
+def _curve(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float):
+    """(t, g): t in [-1, 1] across the data's range, g = c·f(a·x + b) there, or None."""
+    if not (x_hi > x_lo and all(math.isfinite(v) for v in (a, b, c, x_lo, x_hi))):
+        return None
+    t = np.linspace(-1.0, 1.0, _POINTS)
+    x = x_lo + (t + 1.0) * 0.5 * (x_hi - x_lo)
+    with np.errstate(all="ignore"):
+        g = c * np.asarray(get_function(name).numpy_fn(a * x + b), dtype=float)
+    return (t, g) if np.all(np.isfinite(g)) else None
+
+
+def stand_in(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float) -> str:
+    """The library name of the polynomial ``c·f(a·x + b)`` mimics on ``[x_lo, x_hi]``
+    (``"x"`` or ``"x^2"``), or ``""`` when it shows a shape of its own there."""
+    own = POLYNOMIAL_DEGREE.get(name, math.inf)
+    curve = _curve(name, a, b, c, x_lo, x_hi)
+    if curve is None:
+        return ""
+    t, g = curve
+    spread = float(np.std(g))
+    if not spread > 1e-300:  # flat: that is the constant's business, not a stand-in
+        return ""
+    for degree, poly in POLYNOMIAL_OF_DEGREE.items():
+        if degree >= own:
+            break
+        residual = g - np.polynomial.polynomial.polyval(
+            t, np.polynomial.polynomial.polyfit(t, g, degree))
+        if float(np.sqrt(np.mean(residual**2))) <= TAYLOR_TOLERANCE * spread:
+            return poly
+    return ""
+
+
+def cancels(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float) -> bool:
+    """True when ``c·f(a·x + b)`` is more than ``CANCEL_RATIO`` times its own variation
+    over ``[x_lo, x_hi]`` (a small difference of large numbers)."""
+    curve = _curve(name, a, b, c, x_lo, x_hi)
+    if curve is None:
+        return False
+    _, g = curve
+    spread = float(np.max(g) - np.min(g))
+    size = float(np.max(np.abs(g)))
+    return size > CANCEL_RATIO * spread and size > 0.0
