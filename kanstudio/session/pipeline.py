@@ -95,6 +95,8 @@ class PipelineSettings:
     step_budget: int = 400  # training steps after which no architecture or trial starts...
     time_budget_s: float = 120.0  # ...nor after this many seconds
     r2_threshold: float = 0.99  # a candidate's curve fit must reach this to be tried
+    structure: bool = True  # also split the problem with the network as oracle (structure.py)
+    structure_leaf_steps: int = 120  # step budget of the short run on a 2-3 input part
 
 
 @dataclass
@@ -105,6 +107,11 @@ class _Attempt:
     rel_mse: float = math.inf  # of the fine-tuned formula on the training rows
     formula_r2: float = -math.inf  # of the (exact) formula on the held-out rows
     complexity: int = 0
+    network: Any = None  # the trained network before any edge was locked
+
+    def __post_init__(self) -> None:
+        if self.network is None:
+            self.network = self.model
 
 
 class _Run:
@@ -404,6 +411,7 @@ def discover(
 
     yield run.enter("formula", "composing the formula")
     result = _formula(run)
+    result = yield from _structure_candidate(run, attempts, result)
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
                               "training_steps": run.steps_done,
@@ -413,3 +421,58 @@ def discover(
 def _adopt(session: Session, model: Any, what: str) -> None:
     """Make an earlier model the session's current one, as one undo step."""
     session.adopt_model(model, what)
+
+
+# ---------------------------------------------------------------- structure step
+def _leaf_discovery(run: _Run) -> Any:
+    """A solver for parts of 2-3 inputs: this pipeline on the part alone, without the
+    structure step, with a small step budget (the structure module's plug-in point)."""
+    import sympy
+
+    from kanstudio.data import Dataset
+    from kanstudio.session.session import SessionSettings
+    from kanstudio.session.structure_solve import expression_size
+
+    def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
+        if run.over_budget():
+            return []
+        p = run.p
+        sub_settings = PipelineSettings(
+            structure=False, step_budget=p.structure_leaf_steps,
+            time_budget_s=p.time_budget_s / 4, exact_mse=p.exact_mse)
+        base = run.session.settings
+        sub = Session(Dataset.from_arrays(x, y, list(names), ["_y"]), SessionSettings(
+            seed=base.seed, device=base.device, functions=base.functions))
+        result = None
+        for event in discover(sub, sub_settings):
+            run.steps_done += event.kind == "step"
+            result = event.info.get("formula", result)
+        if result is None:
+            return []
+        back = {sympy.Symbol(a): sympy.Symbol(b) for a, b in zip(sub.symbols, names,
+                                                                  strict=True)}
+        return [(e.xreplace(back), expression_size(e)) for e in (result.exact[0],
+                                                                  result.expressions[0])]
+
+    return solve
+
+
+def _structure_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
+                         ) -> Iterator[PipelineEvent]:
+    """The structure step's formula (session/structure_step.py) with the best network
+    as oracle, when it beats ``result``; else ``result``."""
+    from kanstudio.session.structure_step import structure_candidate
+
+    nets = [a for a in attempts if a.network is not None]
+    if not run.p.structure or not nets:
+        return result
+    oracle = max(nets, key=lambda a: a.network_r2)
+    if oracle.network_r2 < run.p.min_network_r2:
+        return result
+    steps = structure_candidate(run.session, oracle.network, result, _leaf_discovery(run))
+    while True:
+        try:
+            message = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield PipelineEvent("formula", 5, "note", message=message)

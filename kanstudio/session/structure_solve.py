@@ -30,7 +30,7 @@ from scipy.optimize import least_squares
 
 from kanstudio.session.structure import Node, Problem, inverse_transform
 from kanstudio.symbolic.fitting import suggest_symbolic
-from kanstudio.symbolic.formula import round_constants, tidy_formula
+from kanstudio.symbolic.formula import tidy_formula
 
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
@@ -312,6 +312,13 @@ def normalise_constants(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(wanted, rewrite)
 
 
+def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
+    """Floats rounded to ``digits`` significant digits, kept at double precision (a
+    4-digit sympy Float is 8.31396... for 8.314: wrong in the 6th digit)."""
+    return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}"))
+                          for f in expr.atoms(sympy.Float)})
+
+
 @dataclass
 class StructureFormula:
     """The structure step's formula: ``expr`` snapped where that costs nothing, ``exact``
@@ -350,8 +357,8 @@ def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
         if rel <= 1.1 * exact_rel + 1e-18:
             chosen, chosen_rel = snapped, rel
             break
-    shown = round_constants(chosen, 4)
+    shown = _rounded(chosen, 4)
     if _rel_mse(y_test, _evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
-        shown = round_constants(chosen, 10)
+        shown = _rounded(chosen, 10)
     return StructureFormula(shown, exact, expression_size(shown),
                             _rel_mse(y_test, _evaluate(shown, symbols, x_test)), tree)

@@ -1,0 +1,92 @@
+"""The structure step inside discovery: one more candidate formula, competing with the
+network's own on held-out error against size.
+
+The oracle is the trained network (before any edge was locked), in the CSV's units; its
+RMSE on the held-out rows is the ``sigma`` every structure test is measured against
+(:mod:`.structure`). The leaves are solved by :func:`.structure_solve.library_solver`, with
+parts of 2-3 inputs handed to ``multi`` (the pipeline passes a short discovery run on the
+part alone). The candidate wins when ``log10(relative MSE + floor) + NODE_WEIGHT·size`` is
+lower than the network formula's, where ``floor`` is half the network's own relative MSE
+(no formula is asked to beat the noise the network cannot).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import sympy
+
+from kanstudio.session.session import FormulaResult, Session
+from kanstudio.session.structure import find_structure, root_problem
+from kanstudio.session.structure_solve import (
+    NODE_WEIGHT,
+    Solver,
+    compose,
+    expression_size,
+    library_solver,
+)
+
+__all__ = ["structure_candidate"]
+
+
+def _score(rel_mse: float, size: int, floor: float) -> float:
+    if not math.isfinite(rel_mse):
+        return math.inf
+    return math.log10(rel_mse + floor) + NODE_WEIGHT * size
+
+
+def structure_candidate(session: Session, network: Any, result: FormulaResult,
+                        multi: Solver | None = None) -> Generator[str, None, FormulaResult]:
+    """Yields notes for the stage log; returns the better of ``result`` and the structure
+    step's formula. ``network`` is a fitted KAN on the session's scaled data."""
+    s, d = session, session.dataset
+    if d.n_outputs != 1:
+        return result
+    tr, te = s.train_idx, (s.test_idx if len(s.test_idx) else s.train_idx)
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return s.y_scaler.inverse_transform(network.predict(s.x_scaler.transform(X)))[:, 0]
+
+    y_te = d.y[te, 0]
+    net_te = predict(d.X[te])
+    sigma = float(np.sqrt(np.mean((net_te - y_te) ** 2)))
+    tree = find_structure(root_problem(predict, d.X[tr], d.X[te], s.symbols, sigma),
+                          seed=s.settings.seed)
+    if tree.kind == "leaf":
+        yield "structure: none found"
+        return result
+    yield "structure:\n" + tree.describe()
+    symbols = [sympy.Symbol(n) for n in s.symbols]
+    solver = library_solver(s.settings.functions, multi=multi)
+    found = compose(tree, solver, symbols, d.X[tr], d.y[tr, 0], d.X[te], y_te)
+    if found is None:
+        yield "structure: a part has no formula"
+        return result
+    var = float(np.var(y_te)) or 1.0
+    floor = 0.5 * float(np.mean((net_te - y_te) ** 2)) / var + 1e-14
+    old = _score(result.formula_test_rmse**2 / var, expression_size(result.expressions[0]),
+                 floor)
+    new = _score(found.test_rel_mse, found.complexity, floor)
+    yield (f"structure formula {found.expr} (held-out relative MSE "
+           f"{found.test_rel_mse:.3g}, score {new:.2f}) "
+           f"{'beats' if new < old else 'loses to'} the network's (score {old:.2f})")
+    if not new < old:
+        return result
+    f_shown = s.evaluate_formula([found.expr], d.X[te])[:, 0]
+    f_exact = s.evaluate_formula([found.exact], d.X)[:, 0]
+    net_all = predict(d.X)
+    ss_tot = float(np.sum((y_te - y_te.mean()) ** 2))
+    ss_res = float(np.sum((f_shown - y_te) ** 2))
+    return FormulaResult(
+        expressions=[found.expr], exact=[found.exact], input_names=result.input_names,
+        target_names=result.target_names,
+        formula_test_rmse=float(np.sqrt(ss_res / y_te.size)),
+        formula_test_r2=1.0 - ss_res / ss_tot if ss_tot > 0 else float(ss_res == 0),
+        network_test_rmse=sigma,
+        network_test_r2=1.0 - float(np.sum((net_te - y_te) ** 2)) / ss_tot if ss_tot > 0
+        else 1.0,
+        max_rel_diff_exact=float(np.max(np.abs(f_exact - net_all))
+                                 / max(float(np.max(np.abs(net_all))), 1e-12)))
