@@ -475,4 +475,8 @@ def _structure_candidate(run: _Run, attempts: list[_Attempt], result: FormulaRes
             message = next(steps)
         except StopIteration as stop:
             return stop.value
+        except (ArithmeticError, ValueError, TypeError, RecursionError,
+                np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
+            yield PipelineEvent("formula", 5, "note", message=f"structure step failed: {exc}")
+            return result
         yield PipelineEvent("formula", 5, "note", message=message)

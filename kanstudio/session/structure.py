@@ -14,7 +14,8 @@ from pairs of training rows, so the oracle is only queried inside the box the da
 * **symmetric combination** ``u = x_i - x_j`` (``+``, ``·``, ``/``): ``f`` does not
   change when ``x_i, x_j`` move together along ``u = const``;
 * **transformed separability**: ``f²``, ``√f``, ``1/f`` additively separable
-  (``√(a² + b²)``: ``f²`` is).
+  (``√(a² + b²)``: ``f²`` is);
+* **scaling**: ``f·x_j^(±1)`` depends on a symmetric combination (``exp(-(x/s)²/2)/s``).
 
 **Tolerances.** The oracle is only as good as the network: ``sigma``, its RMSE on the
 held-out rows, in the target's units. A test passes when its residual is within what that
@@ -29,9 +30,10 @@ held-out rows, so a structure accepted wrongly costs a worse candidate, not a wr
 **The tree** (:func:`find_structure`): drop irrelevant inputs; a 1-input problem is a
 leaf; else split by additive, then multiplicative separability (the partition with the
 smallest residual/bound ratio), else merge the best symmetric pair into one input, else
-transform the target, else stop: a leaf of several inputs. Children are the oracle on a
-slice (``g(a) = f(a, b0)``, ``h(b) = f(a0, b) - f(a0, b0)`` or ``/ f(a0, b0)``) at a
-reference row near the data's median, so each child is itself a problem to split further.
+transform the target, else scale it by an input, else stop: a leaf of several inputs.
+Children are the oracle on a slice (``g(a) = f(a, b0)``, ``h(b) = f(a0, b) - f(a0, b0)``
+or ``/ f(a0, b0)``) at a reference row near the data's median, so each child is itself a
+problem to split further.
 Solving the leaves and composing them is :mod:`.structure_solve`.
 """
 
@@ -91,7 +93,9 @@ class Node:
 
     ``kind``: "leaf" (solved by a solver), "constant", "sum" (children added), "product"
     (children multiplied), "transform" (one child ``T(f)``; ``transform`` names ``T``),
-    "combine" or "drop" (one child on fewer inputs; the child's ``inputs`` say how).
+    "combine" or "drop" (one child on fewer inputs; the child's ``inputs`` say how),
+    "scale" (one child ``f·x_j^k``: ``transform`` holds ``j``, ``value`` holds ``k``),
+    "choice" (children are alternative structures of the same problem).
     """
 
     kind: str
@@ -360,6 +364,32 @@ def _combined(problem: Problem, i: int, j: int, op: str) -> Problem:
     return Problem(predict, columns(x), columns(problem.x_test), inputs, problem.sigma)
 
 
+def _scaled(problem: Problem, col: int, power: int) -> Problem:
+    """The problem with target ``f·x_col^power``."""
+    parent = problem.predict
+    factor = np.abs(problem.x[:, col]) ** power
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        return parent(z) * z[:, col] ** power
+
+    return Problem(predict, problem.x, problem.x_test, list(problem.inputs),
+                   problem.sigma * _rms(factor))
+
+
+def _scalings(problem: Problem, seed: int) -> list[tuple[int, int, Problem]]:
+    """Input powers ``x_j^k`` (k = ±1) after which ``f·x_j^k`` depends on a symmetric
+    combination: ``exp(-(x/s)²/2)/s`` is ``g(x/s)/s`` (and ``h(x/s)/x``)."""
+    found = []
+    for col in range(problem.d):
+        if not (np.all(problem.x[:, col] > 0) or np.all(problem.x[:, col] < 0)):
+            continue
+        for power in (1, -1):
+            scaled = _scaled(problem, col, power)
+            if _best_combination(scaled, seed) is not None:
+                found.append((col, power, scaled))
+    return found
+
+
 def _transformed(problem: Problem, name: str) -> Problem:
     t, parent = TRANSFORMS[name], problem.predict
     f = parent(problem.x)
@@ -445,6 +475,16 @@ def find_structure(problem: Problem, seed: int = 0, depth: int = 0) -> Node:
             sign = 1 if float(np.median(f)) > 0 else -1
             return Node("transform", problem, f"{name} (ratio {split[2]:.3g})", [sub],
                         transform=name, value=sign)
+    # Which scaling leaves the simplest part shows only once the parts are solved:
+    # each is a branch of a "choice" node, decided on held-out rows.
+    branches = [Node("scale", problem, f"f·{problem.inputs[col]}^{power}",
+                     [find_structure(scaled, seed, depth + 1)], value=power,
+                     transform=str(col))
+                for col, power, scaled in _scalings(problem, seed)]
+    if len(branches) == 1:
+        return branches[0]
+    if branches:
+        return Node("choice", problem, "the best of these on held-out rows", branches)
     return Node("leaf", problem)
 
 

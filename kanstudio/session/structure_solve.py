@@ -226,13 +226,30 @@ def _best_leaf(problem: Problem, solver: Solver) -> sympy.Expr | None:
     return best[1].xreplace(dict(zip(symbols, problem.inputs, strict=True)))
 
 
-def solve_tree(node: Node, solver: Solver) -> sympy.Expr | None:
-    """The tree's formula in the original symbols, or None when a leaf has no solution."""
+def _choose(node: Node, parts: list[sympy.Expr | None], symbols: Sequence[sympy.Symbol],
+            x_test: np.ndarray) -> sympy.Expr | None:
+    """The alternative that best reproduces the node's oracle on the held-out rows
+    (``x_test``: those rows in the original inputs, which every node shares)."""
+    target = node.problem.predict(node.problem.x_test)
+    floor = node.problem.sigma**2 / (float(np.var(target)) or 1.0) + 1e-14
+    scored = [(math.log10(_rel_mse(target, _evaluate(e, symbols, x_test)) + floor)
+               + NODE_WEIGHT * complexity(e), k, e) for k, e in enumerate(parts)
+              if e is not None]
+    scored = [s for s in scored if math.isfinite(s[0])]
+    return min(scored)[2] if scored else None
+
+
+def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
+               x_test: np.ndarray | None = None) -> sympy.Expr | None:
+    """The tree's formula in the original ``symbols``, or None when a leaf has no
+    solution; ``x_test`` (held-out rows in those symbols) decides "choice" nodes."""
     if node.kind == "constant":
         return sympy.Float(node.value)
     if node.kind == "leaf":
         return _best_leaf(node.problem, solver)
-    parts = [solve_tree(c, solver) for c in node.children]
+    parts = [solve_tree(c, solver, symbols, x_test) for c in node.children]
+    if node.kind == "choice":
+        return None if x_test is None else _choose(node, parts, symbols, x_test)
     if any(p is None for p in parts):
         return None
     if node.kind == "sum":
@@ -241,6 +258,8 @@ def solve_tree(node: Node, solver: Solver) -> sympy.Expr | None:
         return parts[0] * parts[1]
     if node.kind == "transform":
         return inverse_transform(node.transform, parts[0], int(node.value))
+    if node.kind == "scale":
+        return parts[0] * node.problem.inputs[int(node.transform)] ** (-int(node.value))
     return parts[0]  # drop, combine: the child's inputs already say how
 
 
@@ -335,7 +354,7 @@ def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
             x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
             y_test: np.ndarray) -> StructureFormula | None:
     """Solve the leaves, fine-tune the whole formula on the data, snap its constants."""
-    raw = solve_tree(tree, solver)
+    raw = solve_tree(tree, solver, symbols, x_test)
     if raw is None:
         return None
     exact = fine_tune(raw, symbols, x_train, y_train)
