@@ -18,6 +18,8 @@ from kanstudio.session.structure import (
     symmetric_combination,
 )
 from kanstudio.session.structure_solve import (
+    EXTREME_COST,
+    complexity,
     compose,
     library_solver,
     power_law,
@@ -95,6 +97,23 @@ def test_a_ratio_inside_a_product_is_found():
     tree = find_structure(_problem(lambda m, v, c: m / np.sqrt(1 - v**2 / c**2),
                                    [(1, 5), (1, 2), (3, 10)], ["m", "v", "c"])[0])
     assert "combine" in tree.describe() and "v/c" in tree.describe()
+
+
+def test_a_width_scaled_law_is_split_by_scaling_with_an_input():
+    """exp(-(x/s)²/2)/(√(2π)s): f·s depends on x/s alone (and so does f·x)."""
+    tree = find_structure(_problem(
+        lambda x, s: np.exp(-((x / s) ** 2) / 2) / (np.sqrt(2 * np.pi) * s),
+        [(1, 3), (1, 3)], ["x", "s"])[0])
+    text = tree.describe()
+    assert "scale" in text and "f·s^1" in text and "x/s" in text
+
+
+def test_constants_far_from_one_cost_complexity():
+    """A tangent near its pole mimics 1/x; with equal fits the stand-in must lose."""
+    u = sympy.Symbol("u")
+    stand_in = 0.00713 * sympy.tan(0.00356 * u - 1.5744) + 1.0
+    honest = 1.0 / (1.0 - 0.5 * u)
+    assert complexity(stand_in) > complexity(honest) + 2 * EXTREME_COST
 
 
 @pytest.mark.parametrize(("p", "expected"), [
