@@ -433,9 +433,12 @@ def _leaf_discovery(run: _Run) -> Any:
     from kanstudio.session.session import SessionSettings
     from kanstudio.session.structure_solve import expression_size
 
+    runs = []
+
     def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
-        if run.over_budget():
+        if len(runs) >= 2:  # the structure step stays a small addition to discovery
             return []
+        runs.append(x.shape[1])
         p = run.p
         sub_settings = PipelineSettings(
             structure=False, step_budget=p.structure_leaf_steps,
