@@ -31,6 +31,7 @@ from scipy.optimize import least_squares
 from kanstudio.session.structure import Node, Problem, inverse_transform
 from kanstudio.symbolic.fitting import suggest_symbolic
 from kanstudio.symbolic.formula import tidy_formula
+from kanstudio.symbolic.library import resolve_names
 
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
@@ -122,7 +123,10 @@ _LEAF_TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "inverse_square": (lambda y: 1.0 / np.square(y), "inverse_square"),
 }
 #: Rows a leaf's library fits search on (the fits are re-solved on every row).
-LEAF_SAMPLES = 300
+LEAF_SAMPLES = 200
+#: Functions fitted after a transform of the target (the whole selection is fitted to the
+#: target itself): the simple shapes a transform exists to reveal, at a third of the cost.
+TRANSFORMED_FUNCTIONS = ("x", "x^2", "x^3", "1/x", "1/x^2", "sqrt", "exp", "log")
 #: A candidate whose relative MSE is under this ends the search of a 1-input leaf.
 EXACT_REL_MSE = 1e-18
 
@@ -148,6 +152,7 @@ def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
             expr = sympy.Float(c) * sym**e + sympy.Float(d)
             out.append((expr, complexity(expr)))
     one_sign = bool(np.all(y > 0) or np.all(y < 0))
+    allowed = {f.name for f in resolve_names(functions)}
     for tname, (forward, inverse_name) in _LEAF_TRANSFORMS.items():
         if tname in ("sqrt", "log") and not np.all(y > 0):
             continue
@@ -157,7 +162,11 @@ def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
             z = forward(y)
         if not np.all(np.isfinite(z)):
             continue
-        fits = [f for f in suggest_symbolic(x, z, functions, top_k=top_k + 1,
+        chosen = functions if tname == "identity" else [
+            f for f in TRANSFORMED_FUNCTIONS if f in allowed]
+        if chosen is not None and not chosen:
+            continue
+        fits = [f for f in suggest_symbolic(x, z, chosen, top_k=top_k + 1,
                                             max_samples=LEAF_SAMPLES) if f.ok][:top_k]
         sign = 1 if float(np.median(y)) > 0 else -1
         for fit in fits:
