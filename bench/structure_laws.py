@@ -77,10 +77,14 @@ def _rows(ranges: dict, n: int, rng: np.random.Generator, widen: float = 0.0) ->
 
 
 def _values(expr: sympy.Expr, symbols: list, X: np.ndarray) -> np.ndarray:
-    fn = sympy.lambdify(symbols, expr, modules="numpy")
-    with np.errstate(all="ignore"):
-        v = fn(*X.T)
-    return np.broadcast_to(np.asarray(v, dtype=complex), (X.shape[0],))
+    try:
+        fn = sympy.lambdify(symbols, expr, modules="numpy")
+        with np.errstate(all="ignore"):
+            v = np.asarray(fn(*X.T), dtype=complex)
+    except (TypeError, ValueError, NameError, AttributeError) as exc:
+        print(f"  cannot evaluate {expr}: {exc}", file=sys.stderr)
+        return np.full(X.shape[0], np.nan, dtype=complex)
+    return np.broadcast_to(v, (X.shape[0],))
 
 
 def _r2(y: np.ndarray, f: np.ndarray) -> float:
