@@ -143,7 +143,8 @@ def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
     law = power_law(x, y)
     if law is not None:
         p, _ = law
-        for exponent in {snap_exponent(p), None}:
+        snapped = snap_exponent(p)
+        for exponent in ([snapped] if snapped is not None else []) + [None]:
             e = sympy.Rational(exponent.numerator, exponent.denominator) if exponent else (
                 sympy.Float(p))
             basis = np.power(x, float(e))
