@@ -7,7 +7,9 @@ RMSE on the held-out rows is the ``sigma`` every structure test is measured agai
 parts of 2-3 inputs handed to ``multi`` (the pipeline passes a short discovery run on the
 part alone). The candidate wins when ``log10(relative MSE + floor) + NODE_WEIGHT·size`` is
 lower than the network formula's, where ``floor`` is half the network's own relative MSE
-(no formula is asked to beat the noise the network cannot).
+(no formula is asked to beat the noise the network cannot), and its held-out relative
+MSE is no worse than the replaced formula's (x1.1) or twice the network's: a simpler but
+cruder fit never wins on size alone.
 """
 
 from __future__ import annotations
@@ -66,14 +68,19 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
         yield "structure: a part has no formula"
         return result
     var = float(np.var(y_te)) or 1.0
-    floor = 0.5 * float(np.mean((net_te - y_te) ** 2)) / var + 1e-14
-    old = _score(result.formula_test_rmse**2 / var, expression_size(result.expressions[0]),
-                 floor)
+    net_rel = float(np.mean((net_te - y_te) ** 2)) / var
+    floor = 0.5 * net_rel + 1e-14
+    old_rel = result.formula_test_rmse**2 / var
+    old_rel = old_rel if math.isfinite(old_rel) else math.inf  # a formula undefined there
+    old = _score(old_rel, expression_size(result.expressions[0]), floor)
     new = _score(found.test_rel_mse, found.complexity, floor)
+    # Simpler is not enough: the candidate must also explain the held-out rows about as
+    # well as what it replaces, or as the network does (a cruder fit never wins on size).
+    wins = new < old and found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14)
     yield (f"structure formula {found.expr} (held-out relative MSE "
-           f"{found.test_rel_mse:.3g}, score {new:.2f}) "
-           f"{'beats' if new < old else 'loses to'} the network's (score {old:.2f})")
-    if not new < old:
+           f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
+           f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
+    if not wins:
         return result
     f_shown = s.evaluate_formula([found.expr], d.X[te])[:, 0]
     f_exact = s.evaluate_formula([found.exact], d.X)[:, 0]

@@ -195,4 +195,4 @@ def test_the_structure_formula_replaces_a_worse_one():
     n, t, v = sympy.symbols("n T V")
     assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
     assert result.formula_test_r2 > 1 - 1e-12
-    assert any("product" in note for note in notes) and "beats" in notes[-1]
+    assert any("product" in note for note in notes) and " wins " in notes[-1]
