@@ -28,7 +28,8 @@ import numpy as np
 import sympy
 from scipy.optimize import least_squares
 
-from kanstudio.session.structure import Node, Problem, inverse_transform
+from kanstudio.session.structure import Node
+from kanstudio.session.structure_oracle import Problem, inverse_transform
 from kanstudio.symbolic.fitting import suggest_symbolic
 from kanstudio.symbolic.formula import tidy_formula
 from kanstudio.symbolic.library import resolve_names

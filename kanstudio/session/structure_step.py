@@ -22,7 +22,8 @@ import numpy as np
 import sympy
 
 from kanstudio.session.session import FormulaResult, Session
-from kanstudio.session.structure import find_structure, root_problem
+from kanstudio.session.structure import find_structure
+from kanstudio.session.structure_oracle import root_problem
 from kanstudio.session.structure_solve import (
     NODE_WEIGHT,
     Solver,

@@ -10,8 +10,8 @@ import sympy
 
 from kanstudio.data import Dataset
 from kanstudio.session import FormulaResult, Session
-from kanstudio.session.structure import (
-    find_structure,
+from kanstudio.session.structure import find_structure
+from kanstudio.session.structure_oracle import (
     irrelevant_inputs,
     root_problem,
     separability,
