@@ -14,6 +14,7 @@ step runs last and changes nothing before it) and the one after it. Per formula:
 * seconds.
 
     nice -n 10 python bench/structure_laws.py [--only coulomb,...] [--seed 0] [--json F]
+        [--verbose]
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _score(name: str, seed: int, session: Session, result, seconds: float,
             "seconds": round(seconds, 1)}
 
 
-def run_law(name: str, seed: int) -> tuple[dict, dict]:
+def run_law(name: str, seed: int, verbose: bool = False) -> tuple[dict, dict]:
     """The pipeline with the structure step, and its formula just before that step (the
     pipeline without it: the step runs last and changes nothing before it)."""
     truth, symbols, ranges = _law(name)
@@ -138,6 +139,8 @@ def run_law(name: str, seed: int) -> tuple[dict, dict]:
     try:
         for event in discover(session, PipelineSettings(structure=True)):
             result = event.info.get("formula", result)
+            if verbose and event.message.startswith("structure"):
+                print(f"  {name}: {event.message}", file=sys.stderr, flush=True)
     finally:
         pipeline._structure_candidate = original
     seconds = time.perf_counter() - start
@@ -150,13 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated law names")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write every row to this JSON file")
+    ap.add_argument("--verbose", action="store_true", help="print the structure step's notes")
     args = ap.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(LAWS)
     rows = []
     print(f"{'law':<14}{'before':>8}{'R²':>10}{'s':>6}   {'after':>6}{'R²':>10}{'R² wide':>10}"
           f"{'s':>6}   formula after")
     for name in names:
-        before, after = run_law(name, args.seed)
+        before, after = run_law(name, args.seed, args.verbose)
         rows += [before, after]
         print(f"{name:<14}{'exact' if before['exact'] else '-':>8}{before['r2']:>10.6f}"
               f"{before['seconds']:>6.0f}   {'exact' if after['exact'] else '-':>6}"
