@@ -98,6 +98,8 @@ class PipelineSettings:
     step_budget: int = 400  # training steps after which no architecture or trial starts...
     time_budget_s: float = 120.0  # ...nor after this many seconds
     r2_threshold: float = 0.99  # a candidate's curve fit must reach this to be tried
+    structure: bool = True  # also split the problem with the network as oracle (structure.py)
+    structure_leaf_steps: int = 120  # step budget of the short run on a 2-3 input part
 
 
 @dataclass
@@ -108,6 +110,11 @@ class _Attempt:
     rel_mse: float = math.inf  # of the fine-tuned formula on the training rows
     formula_r2: float = -math.inf  # of the (exact) formula on the held-out rows
     complexity: int = 0
+    network: Any = None  # the trained network before any edge was locked
+
+    def __post_init__(self) -> None:
+        if self.network is None:
+            self.network = self.model
 
 
 class _Run:
@@ -515,7 +522,10 @@ def discover(
 
     yield run.enter("formula", "composing the formula")
     result = _formula(run)
-    result, best = _pareto(run, done, best, result)
+    network_result = result
+    result = yield from _structure_candidate(run, attempts, result)
+    also = [(best, network_result)] if result is not network_result else []
+    result, best = _pareto(run, done, best, result, also)
     session.remember_formula(result)  # _formula may pick an earlier snapping than its last
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
@@ -542,7 +552,8 @@ def pareto_front(points: list[tuple]) -> list[tuple]:
     return front
 
 
-def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResult
+def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResult,
+            also: list[tuple[_Attempt, FormulaResult]] | None = None
             ) -> tuple[FormulaResult, _Attempt]:
     """The accuracy–complexity front of the formulas found (one per architecture read),
     simplest first, attached to the returned result as ``pareto`` with ``choice_reason``.
@@ -554,7 +565,9 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
     from kanstudio.symbolic.export import to_latex, to_sympy
 
     s = run.session
-    found: list[tuple[_Attempt, FormulaResult]] = [(best, result)]
+    # ``also``: formulas found otherwise for these networks (the network's own formula when
+    # the structure step's replaced it), on the front with the rest
+    found: list[tuple[_Attempt, FormulaResult]] = [(best, result), *(also or [])]
     current = s.model
     for a in done:
         if a is best:
@@ -599,3 +612,65 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
 def _adopt(session: Session, model: Any, what: str) -> None:
     """Make an earlier model the session's current one, as one undo step."""
     session.adopt_model(model, what)
+
+
+# ---------------------------------------------------------------- structure step
+def _leaf_discovery(run: _Run) -> Any:
+    """A solver for parts of 2-3 inputs: this pipeline on the part alone, without the
+    structure step, with a small step budget (the structure module's plug-in point)."""
+    import sympy
+
+    from kanstudio.data import Dataset
+    from kanstudio.session.session import SessionSettings
+    from kanstudio.session.structure_solve import expression_size
+
+    runs = []
+
+    def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
+        if len(runs) >= 2:  # the structure step stays a small addition to discovery
+            return []
+        runs.append(x.shape[1])
+        p = run.p
+        sub_settings = PipelineSettings(
+            structure=False, step_budget=p.structure_leaf_steps,
+            time_budget_s=p.time_budget_s / 4, exact_mse=p.exact_mse)
+        base = run.session.settings
+        sub = Session(Dataset.from_arrays(x, y, list(names), ["_y"]), SessionSettings(
+            seed=base.seed, device=base.device, functions=base.functions))
+        result = None
+        for event in discover(sub, sub_settings):
+            run.steps_done += event.kind == "step"
+            result = event.info.get("formula", result)
+        if result is None:
+            return []
+        back = {sympy.Symbol(a): sympy.Symbol(b) for a, b in zip(sub.symbols, names,
+                                                                  strict=True)}
+        return [(e.xreplace(back), expression_size(e)) for e in (result.exact[0],
+                                                                  result.expressions[0])]
+
+    return solve
+
+
+def _structure_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
+                         ) -> Iterator[PipelineEvent]:
+    """The structure step's formula (session/structure_step.py) with the best network
+    as oracle, when it beats ``result``; else ``result``."""
+    from kanstudio.session.structure_step import structure_candidate
+
+    nets = [a for a in attempts if a.network is not None]
+    if not run.p.structure or not nets:
+        return result
+    oracle = max(nets, key=lambda a: a.network_r2)
+    if oracle.network_r2 < run.p.min_network_r2:
+        return result
+    steps = structure_candidate(run.session, oracle.network, result, _leaf_discovery(run))
+    while True:
+        try:
+            message = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        except (ArithmeticError, ValueError, TypeError, RecursionError,
+                np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
+            yield PipelineEvent("formula", 5, "note", message=f"structure step failed: {exc}")
+            return result
+        yield PipelineEvent("formula", 5, "note", message=message)

@@ -471,12 +471,32 @@ class Session:
                 for i, (n, sym) in enumerate(zip(scaled_names, symbols, strict=True))}
         exact = [e.xreplace(subs) * float(y_scale[o]) + float(y_off[o])
                  for o, e in enumerate(raw)]
+        return self.describe_formula(exact, tol=tol, digits=digits)
+
+    def describe_formula(self, exact: list, network: np.ndarray | None = None,
+                         tol: float = 1e-3, digits: int = 4, shown: list | None = None
+                         ) -> FormulaResult:
+        """``exact`` (one sympy expression per target, in :attr:`symbols`) tidied, scored
+        on the held-out rows, verified against a network and renamed to the CSV's names.
+
+        ``network``: that network's predictions on every row ``(n, n_out)``; the session's
+        model by default. Every formula the app offers goes through here, whoever found
+        it (the network's edges, the structure step, a search engine), so its status means
+        the same. ``shown``: the display form when the finder already tidied it (else
+        :meth:`_tidy` makes one).
+        """
+        import sympy
+
         d = self.dataset
-        tidied = [self._tidy(e, tol, digits) for e in exact]
-        tidy, full = [t[0] for t in tidied], [t[1] for t in tidied]
+        if shown is not None:
+            tidy, full = list(shown), list(exact)
+        else:
+            tidied = [self._tidy(e, tol, digits) for e in exact]
+            tidy, full = [t[0] for t in tidied], [t[1] for t in tidied]
         te = self.test_idx if len(self.test_idx) else self.train_idx
         f_exact = self.evaluate_formula(exact, d.X)
-        net_all = self.predict(d.X)
+        net_all = self.predict(d.X) if network is None else np.asarray(network, dtype=float)
+        net_all = net_all.reshape(d.n_samples, -1)
         with np.errstate(all="ignore"):
             rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
         f_tidy = self.evaluate_formula(tidy, d.X[te])

@@ -1,0 +1,394 @@
+"""Solve the leaves of a structure tree, compose one formula, fine-tune its constants.
+
+A leaf is a small problem ``(x, y)`` (``y`` from the oracle) handed to a **solver**:
+any callable ``solve(x, y, names) -> [(expr, complexity), ...]`` whose expressions are
+sympy in ``sympy.Symbol(name)`` for ``name`` in ``names`` and whose complexity is on the
+scale of :func:`expression_size` (nodes of the expression tree). The default
+(:func:`library_solver`) fits 1-input leaves with the symbolic library, after a transform
+of the target (``y``, ``y²``, ``1/y``, ``√y``, ``log y``) and as a power law ``c·x^p``
+with ``p`` snapped to a simple rational; leaves of 2-3 inputs go to a ``multi`` solver
+(the pipeline passes a short discovery run; without one, a small KAN via the model API).
+Another engine (a symbolic-regression search) plugs in as a solver without changes here.
+
+Each leaf keeps its best candidate by held-out error against complexity; the tree's
+formula is composed from them, its free constants (every Float) are fitted to the
+*data's* training rows by least squares, and it is scored on the held-out rows. Constants
+are then snapped to simple values at the loosest tolerance that costs no held-out
+accuracy, refitting the ones that stay floats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy
+from scipy.optimize import least_squares
+
+from kanstudio.session.structure import Node
+from kanstudio.session.structure_oracle import Problem, inverse_transform
+from kanstudio.symbolic.fitting import suggest_symbolic
+from kanstudio.symbolic.formula import tidy_formula
+from kanstudio.symbolic.library import resolve_names
+
+__all__ = [
+    "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
+    "snap_exponent", "power_law", "solve_1d", "normalise_constants", "library_solver",
+    "kan_solver", "solve_tree", "fine_tune", "compose",
+]
+
+Candidate = tuple[sympy.Expr, int]
+Solver = Callable[[np.ndarray, np.ndarray, Sequence[str]], list[Candidate]]
+
+#: Decades of relative MSE one node of expression must buy (a library edge
+#: ``c·sin(a·x + b) + d`` is ~10 nodes for the library's complexity 2 at 0.8 decades each).
+NODE_WEIGHT = 0.25
+#: Exponents snapped to ``k/q`` with these denominators, ``|p| <= MAX_EXPONENT``.
+EXPONENT_DENOMINATORS = (1, 2, 3)
+MAX_EXPONENT = 6
+SNAP_TOLERANCES = (1e-2, 1e-3, 1e-4)
+
+
+def expression_size(expr: sympy.Expr) -> int:
+    """Nodes of the expression tree (symbols, numbers and operations alike)."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+#: Constants further than this many decades from 1 look like a stand-in (a tangent near
+#: its pole for a ``1/x``, a tiny-frequency sine for a parabola): each costs extra nodes.
+EXTREME_DECADES = 2.0
+EXTREME_COST = 4
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """:func:`expression_size` plus ``EXTREME_COST`` per constant more than
+    ``EXTREME_DECADES`` decades from 1: two fits that both reproduce a leaf prefer the one
+    whose constants do not cancel each other."""
+    extreme = sum(1 for f in expr.atoms(sympy.Float)
+                  if f != 0 and abs(math.log10(abs(float(f)))) > EXTREME_DECADES)
+    return expression_size(expr) + EXTREME_COST * extreme
+
+
+def snap_exponent(p: float, tol: float = 0.03) -> Fraction | None:
+    """The simple rational ``k/q`` (q in EXPONENT_DENOMINATORS) within ``tol`` of ``p``,
+    the smallest denominator first; None when there is none (or ``|p|`` is too large)."""
+    if not math.isfinite(p) or abs(p) > MAX_EXPONENT:
+        return None
+    for q in EXPONENT_DENOMINATORS:
+        k = round(p * q)
+        if k != 0 and abs(p - k / q) <= tol:
+            return Fraction(k, q)
+    return None
+
+
+def power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """``(p, c)`` of ``y = c·x^p`` by a straight line through ``(log x, log|y|)``, when
+    ``x`` and ``y`` each keep one sign and the line explains ``log|y|`` (R² > 0.999)."""
+    if not (np.all(x > 0) and (np.all(y > 0) or np.all(y < 0))):
+        return None
+    lx, ly = np.log(x), np.log(np.abs(y))
+    if np.ptp(lx) == 0:
+        return None
+    p, logc = np.polyfit(lx, ly, 1)
+    resid = ly - (p * lx + logc)
+    ss = float(np.sum((ly - ly.mean()) ** 2))
+    if ss <= 0 or 1.0 - float(np.sum(resid**2)) / ss < 0.999:
+        return None
+    return float(p), float(math.copysign(math.exp(logc), float(y[0])))
+
+
+def _rel_mse(y: np.ndarray, pred: np.ndarray) -> float:
+    var = float(np.var(y)) or float(np.mean(y**2)) or 1.0
+    with np.errstate(all="ignore"):
+        mse = float(np.mean((pred - y) ** 2))
+    return mse / var if math.isfinite(mse) else math.inf
+
+
+def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: np.ndarray) -> np.ndarray:
+    fn = sympy.lambdify(list(symbols), expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        v = fn(*[x[:, k] for k in range(x.shape[1])])
+    return np.broadcast_to(np.asarray(v, dtype=float), (x.shape[0],)).copy()
+
+
+# Target transforms a 1-input leaf is fitted after: z = T(y), y = T⁻¹(z).
+_LEAF_TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "identity": (lambda y: y, "identity"),
+    "square": (np.square, "square"),
+    "inverse": (lambda y: 1.0 / y, "inverse"),
+    "sqrt": (np.sqrt, "sqrt"),
+    "log": (np.log, "log"),
+    "inverse_square": (lambda y: 1.0 / np.square(y), "inverse_square"),
+}
+#: Rows a leaf's library fits search on (the fits are re-solved on every row).
+LEAF_SAMPLES = 200
+#: Functions fitted after a transform of the target (the whole selection is fitted to the
+#: target itself): the simple shapes a transform exists to reveal, at a third of the cost.
+TRANSFORMED_FUNCTIONS = ("x", "x^2", "x^3", "1/x", "1/x^2", "sqrt", "exp", "log")
+#: A candidate whose relative MSE is under this ends the search of a 1-input leaf.
+EXACT_REL_MSE = 1e-18
+
+
+def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
+             functions: Sequence[str] | None = None, top_k: int = 2) -> list[Candidate]:
+    """Candidates for ``y = g(x)``: power laws with snapped exponents, and library fits
+    ``c·f(a·x + b) + d`` of ``T(y)`` for each target transform ``T`` that applies."""
+    sym = sympy.Symbol(name)
+    out: list[Candidate] = []
+    spread = float(np.std(y))
+    if spread <= 1e-12 * (abs(float(np.mean(y))) + 1e-300):
+        return [(sympy.Float(float(np.mean(y))), 1)]
+    law = power_law(x, y)
+    if law is not None:
+        p, _ = law
+        snapped = snap_exponent(p)
+        for exponent in ([snapped] if snapped is not None else []) + [None]:
+            e = sympy.Rational(exponent.numerator, exponent.denominator) if exponent else (
+                sympy.Float(p))
+            basis = np.power(x, float(e))
+            design = np.column_stack([basis, np.ones_like(basis)])
+            (c, d), *_ = np.linalg.lstsq(design, y, rcond=None)
+            expr = sympy.Float(c) * sym**e + sympy.Float(d)
+            out.append((expr, complexity(expr)))
+    one_sign = bool(np.all(y > 0) or np.all(y < 0))
+    allowed = {f.name for f in resolve_names(functions)}
+    for tname, (forward, inverse_name) in _LEAF_TRANSFORMS.items():
+        if tname in ("sqrt", "log") and not np.all(y > 0):
+            continue
+        if tname in ("square", "inverse", "inverse_square") and not one_sign:
+            continue
+        with np.errstate(all="ignore"):
+            z = forward(y)
+        if not np.all(np.isfinite(z)):
+            continue
+        chosen = functions if tname == "identity" else [
+            f for f in TRANSFORMED_FUNCTIONS if f in allowed]
+        if chosen is not None and not chosen:
+            continue
+        fits = [f for f in suggest_symbolic(x, z, chosen, top_k=top_k + 1,
+                                            max_samples=LEAF_SAMPLES) if f.ok][:top_k]
+        sign = 1 if float(np.median(y)) > 0 else -1
+        for fit in fits:
+            expr = inverse_transform(inverse_name, fit.expression(sym), sign)
+            out.append((expr, complexity(expr)))
+        if any(_rel_mse(y, _evaluate(e, [sym], x[:, None])) < EXACT_REL_MSE
+               for e, _ in out):
+            break
+    return out
+
+
+def kan_solver(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> list[Candidate]:
+    """A small KAN (``[d, 1]`` and ``[d, 1, 1]``) fitted, every edge locked to its best
+    library fit, fine-tuned: the model API's own path, for leaves of several inputs."""
+    from kanstudio.model.kan import KAN
+
+    out: list[Candidate] = []
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    xs = (x - mean) / std
+    for width in ([x.shape[1], 1], [x.shape[1], 1, 1]):
+        model = KAN(width=width, grid=5, k=3, seed=0).fit(xs, y, steps=40)
+        model.auto_symbolic(r2_threshold=-math.inf)
+        model.fit(xs, y, steps=20, update_grid=False)
+        scaled = [f"_s{k}" for k in range(len(names))]
+        expr = model.formula(scaled, tidy=False)
+        expr = expr.xreplace({sympy.Symbol(s): (sympy.Symbol(n) - float(m)) / float(v)
+                              for s, n, m, v in zip(scaled, names, mean, std, strict=True)})
+        out.append((expr, expression_size(expr)))
+    return out
+
+
+def library_solver(functions: Sequence[str] | None = None, multi: Solver | None = None
+                   ) -> Solver:
+    """The default solver: :func:`solve_1d` for one input, ``multi`` (default
+    :func:`kan_solver`) for more."""
+    def solve(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> list[Candidate]:
+        if x.shape[1] == 1:
+            return solve_1d(x[:, 0], y, names[0], functions)
+        return (multi or kan_solver)(x, y, names)
+
+    return solve
+
+
+# ------------------------------------------------------------------------ the tree
+def _leaf_names(problem: Problem) -> list[str]:
+    return [f"_u{k}" for k in range(problem.d)]
+
+
+def _best_leaf(problem: Problem, solver: Solver) -> sympy.Expr | None:
+    """The leaf's candidate with the best held-out score, in the original symbols."""
+    names = _leaf_names(problem)
+    y, y_test = problem.predict(problem.x), problem.predict(problem.x_test)
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(y_test))):
+        return None
+    symbols = [sympy.Symbol(n) for n in names]
+    floor = (problem.sigma**2) / (float(np.var(y_test)) or 1.0) + 1e-14
+    best = None
+    for expr, complexity in solver(problem.x, y, names):
+        rel = _rel_mse(y_test, _evaluate(expr, symbols, problem.x_test))
+        score = math.log10(rel + floor) + NODE_WEIGHT * complexity
+        if math.isfinite(score) and (best is None or score < best[0]):
+            best = (score, expr)
+    if best is None:
+        return None
+    return best[1].xreplace(dict(zip(symbols, problem.inputs, strict=True)))
+
+
+def _choose(node: Node, parts: list[sympy.Expr | None], symbols: Sequence[sympy.Symbol],
+            x_test: np.ndarray) -> sympy.Expr | None:
+    """The alternative that best reproduces the node's oracle on the held-out rows
+    (``x_test``: those rows in the original inputs, which every node shares)."""
+    target = node.problem.predict(node.problem.x_test)
+    floor = node.problem.sigma**2 / (float(np.var(target)) or 1.0) + 1e-14
+    scored = [(math.log10(_rel_mse(target, _evaluate(e, symbols, x_test)) + floor)
+               + NODE_WEIGHT * complexity(e), k, e) for k, e in enumerate(parts)
+              if e is not None]
+    scored = [s for s in scored if math.isfinite(s[0])]
+    return min(scored)[2] if scored else None
+
+
+def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
+               x_test: np.ndarray | None = None) -> sympy.Expr | None:
+    """The tree's formula in the original ``symbols``, or None when a leaf has no
+    solution; ``x_test`` (held-out rows in those symbols) decides "choice" nodes."""
+    if node.kind == "constant":
+        return sympy.Float(node.value)
+    if node.kind == "leaf":
+        return _best_leaf(node.problem, solver)
+    parts = [solve_tree(c, solver, symbols, x_test) for c in node.children]
+    if node.kind == "choice":
+        return None if x_test is None else _choose(node, parts, symbols, x_test)
+    if any(p is None for p in parts):
+        return None
+    if node.kind == "sum":
+        return parts[0] + parts[1]
+    if node.kind == "product":
+        return parts[0] * parts[1]
+    if node.kind == "transform":
+        return inverse_transform(node.transform, parts[0], int(node.value))
+    if node.kind == "scale":
+        return parts[0] * node.problem.inputs[int(node.transform)] ** (-int(node.value))
+    return parts[0]  # drop, combine: the child's inputs already say how
+
+
+# ------------------------------------------------------------------ constants
+def fine_tune(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: np.ndarray,
+              y: np.ndarray, max_nfev: int = 200) -> sympy.Expr:
+    """``expr`` with its Float constants fitted to ``(x, y)`` by least squares; unchanged
+    when it has none or the fit does not improve it."""
+    floats = sorted(expr.atoms(sympy.Float), key=lambda f: float(f))
+    if not floats or x.shape[0] <= len(floats):
+        return expr
+    params = sympy.symbols(f"_c0:{len(floats)}")
+    template = expr.xreplace(dict(zip(floats, params, strict=True)))
+    fn = sympy.lambdify([*symbols, *params], template, modules="numpy")
+    cols = [x[:, k] for k in range(x.shape[1])]
+    penalty = 1e3 * (float(np.std(y)) + 1.0)
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            r = np.broadcast_to(np.asarray(fn(*cols, *p), dtype=float), y.shape) - y
+        return np.where(np.isfinite(r), r, penalty)
+
+    p0 = np.array([float(f) for f in floats])
+    start = float(np.sum(residual(p0) ** 2))
+    try:
+        fit = least_squares(residual, p0, method="trf", x_scale="jac", max_nfev=max_nfev)
+    except (ValueError, np.linalg.LinAlgError, OverflowError, ZeroDivisionError):
+        return expr
+    if not (np.all(np.isfinite(fit.x)) and 2.0 * fit.cost < start):
+        return expr
+    return template.xreplace({s: sympy.Float(float(v)) for s, v in zip(params, fit.x,
+                                                                        strict=True)})
+
+
+def _constant_term(base: sympy.Expr) -> sympy.Float | None:
+    if not isinstance(base, sympy.Add):
+        return None
+    const, rest = base.as_coeff_Add()
+    if not isinstance(const, sympy.Float) or const == 0:
+        return None
+    others = [abs(float(f)) for f in rest.atoms(sympy.Number) if f != 0]
+    # a rounding residue (1e-15 next to coefficients of 1) is no constant term
+    return const if abs(float(const)) > 1e-6 * max(others, default=0.0) else None
+
+
+def normalise_constants(expr: sympy.Expr) -> sympy.Expr:
+    """The same function with each power's and log's constant term pulled out:
+    ``(A + r)^e = |A|^e·(±1 + r/|A|)^e``, ``log(A + r) = log|A| + log(±1 + r/|A|)``.
+
+    A fit composed of parts leaves constants spread over a power
+    (``1.0966 - 1.0966·v²/c²`` under a square root, with ``π/3`` outside); pulled out,
+    they meet the outer factor and snap together (to ``1/√(1 - v²/c²)``)."""
+    def rewrite(node: sympy.Expr) -> sympy.Expr:
+        base = node.args[0]
+        const = _constant_term(base)
+        if const is None:
+            return node
+        size, sign = abs(const), (1 if const > 0 else -1)
+        inner = sympy.expand(sign + (base - const) / size)
+        if isinstance(node, sympy.log):
+            return sympy.log(size) + sympy.log(inner)
+        return size**node.exp * inner**node.exp
+
+    def wanted(node: sympy.Expr) -> bool:
+        if isinstance(node, sympy.log):
+            return True
+        return isinstance(node, sympy.Pow) and not (node.exp.is_Integer and node.exp > 0)
+
+    return expr.replace(wanted, rewrite)
+
+
+def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
+    """Floats rounded to ``digits`` significant digits, kept at double precision (a
+    4-digit sympy Float is 8.31396... for 8.314: wrong in the 6th digit)."""
+    return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}"))
+                          for f in expr.atoms(sympy.Float)})
+
+
+@dataclass
+class StructureFormula:
+    """The structure step's formula: ``expr`` snapped where that costs nothing, ``exact``
+    at full precision (both fine-tuned on the training rows), scored on held-out rows."""
+
+    expr: sympy.Expr
+    exact: sympy.Expr
+    complexity: int
+    test_rel_mse: float
+    tree: Node
+
+
+def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
+            x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+            y_test: np.ndarray) -> StructureFormula | None:
+    """Solve the leaves, fine-tune the whole formula on the data, snap its constants."""
+    raw = solve_tree(tree, solver, symbols, x_test)
+    if raw is None:
+        return None
+    exact = fine_tune(raw, symbols, x_train, y_train)
+    normal = normalise_constants(exact)
+    if _rel_mse(y_test, _evaluate(normal, symbols, x_test)) <= 1.01 * _rel_mse(
+            y_test, _evaluate(exact, symbols, x_test)) + 1e-20:
+        exact = normal
+    exact_rel = _rel_mse(y_test, _evaluate(exact, symbols, x_test))
+    if not math.isfinite(exact_rel):
+        return None
+    chosen, chosen_rel = exact, exact_rel
+    for tol in SNAP_TOLERANCES:  # loosest first: the first that costs nothing wins
+        try:
+            snapped = tidy_formula(exact, tol=tol, digits=15)
+        except (TypeError, ValueError, RecursionError, ZeroDivisionError):
+            continue
+        snapped = fine_tune(snapped, symbols, x_train, y_train)
+        rel = _rel_mse(y_test, _evaluate(snapped, symbols, x_test))
+        if rel <= 1.1 * exact_rel + 1e-18:
+            chosen, chosen_rel = snapped, rel
+            break
+    shown = _rounded(chosen, 4)
+    if _rel_mse(y_test, _evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
+        shown = _rounded(chosen, 10)
+    return StructureFormula(shown, exact, expression_size(shown),
+                            _rel_mse(y_test, _evaluate(shown, symbols, x_test)), tree)

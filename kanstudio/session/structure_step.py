@@ -1,0 +1,88 @@
+"""The structure step inside discovery: one more candidate formula, competing with the
+network's own on held-out error against size.
+
+The oracle is the trained network (before any edge was locked), in the CSV's units; its
+RMSE on the held-out rows is the ``sigma`` every structure test is measured against
+(:mod:`.structure`). The leaves are solved by :func:`.structure_solve.library_solver`, with
+parts of 2-3 inputs handed to ``multi`` (the pipeline passes a short discovery run on the
+part alone). The candidate wins when ``log10(relative MSE + floor) + NODE_WEIGHT·size`` is
+lower than the network formula's, where ``floor`` is half the network's own relative MSE
+(no formula is asked to beat the noise the network cannot), and its held-out relative
+MSE is no worse than the replaced formula's (x1.1) or twice the network's: a simpler but
+cruder fit never wins on size alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import sympy
+
+from kanstudio.session.session import FormulaResult, Session
+from kanstudio.session.structure import find_structure
+from kanstudio.session.structure_oracle import root_problem
+from kanstudio.session.structure_solve import (
+    NODE_WEIGHT,
+    Solver,
+    compose,
+    expression_size,
+    library_solver,
+)
+
+__all__ = ["structure_candidate"]
+
+
+def _score(rel_mse: float, size: int, floor: float) -> float:
+    if not math.isfinite(rel_mse):
+        return math.inf
+    return math.log10(rel_mse + floor) + NODE_WEIGHT * size
+
+
+def structure_candidate(session: Session, network: Any, result: FormulaResult,
+                        multi: Solver | None = None) -> Generator[str, None, FormulaResult]:
+    """Yields notes for the stage log; returns the better of ``result`` and the structure
+    step's formula. ``network`` is a fitted KAN on the session's scaled data."""
+    s, d = session, session.dataset
+    if d.n_outputs != 1:
+        return result
+    tr, te = s.train_idx, (s.test_idx if len(s.test_idx) else s.train_idx)
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return s.y_scaler.inverse_transform(network.predict(s.x_scaler.transform(X)))[:, 0]
+
+    y_te = d.y[te, 0]
+    net_te = predict(d.X[te])
+    sigma = float(np.sqrt(np.mean((net_te - y_te) ** 2)))
+    tree = find_structure(root_problem(predict, d.X[tr], d.X[te], s.symbols, sigma),
+                          seed=s.settings.seed)
+    if tree.kind == "leaf":
+        yield "structure: none found"
+        return result
+    yield "structure:\n" + tree.describe()
+    symbols = [sympy.Symbol(n) for n in s.symbols]
+    solver = library_solver(s.settings.functions, multi=multi)
+    found = compose(tree, solver, symbols, d.X[tr], d.y[tr, 0], d.X[te], y_te)
+    if found is None:
+        yield "structure: a part has no formula"
+        return result
+    var = float(np.var(y_te)) or 1.0
+    net_rel = float(np.mean((net_te - y_te) ** 2)) / var
+    floor = 0.5 * net_rel + 1e-14
+    old_rel = result.formula_test_rmse**2 / var
+    old_rel = old_rel if math.isfinite(old_rel) else math.inf  # a formula undefined there
+    old = _score(old_rel, expression_size(result.expressions[0]), floor)
+    new = _score(found.test_rel_mse, found.complexity, floor)
+    # Simpler is not enough: the candidate must also explain the held-out rows about as
+    # well as what it replaces, or as the network does (a cruder fit never wins on size).
+    wins = new < old and found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14)
+    yield (f"structure formula {found.expr} (held-out relative MSE "
+           f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
+           f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
+    if not wins:
+        return result
+    # verified, scored and named like every formula the app offers, against the oracle
+    return s.describe_formula([found.exact], network=predict(d.X)[:, None],
+                              shown=[found.expr])

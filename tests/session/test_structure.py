@@ -1,0 +1,198 @@
+"""The structure step finds how a law splits, with a predictor as oracle, and recovers it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy
+
+from kanstudio.data import Dataset
+from kanstudio.session import FormulaResult, Session
+from kanstudio.session.structure import find_structure
+from kanstudio.session.structure_oracle import (
+    irrelevant_inputs,
+    root_problem,
+    separability,
+    symmetric_combination,
+)
+from kanstudio.session.structure_solve import (
+    EXTREME_COST,
+    complexity,
+    compose,
+    library_solver,
+    power_law,
+    snap_exponent,
+)
+from kanstudio.session.structure_step import structure_candidate
+
+
+def _problem(fn, ranges, names, sigma=0.0, seed=0, n=1000):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.uniform(lo, hi, n) for lo, hi in ranges])
+    return root_problem(lambda z: fn(*z.T), X[:800], X[800:], names, sigma), X
+
+
+def _recover(fn, ranges, names):
+    problem, X = _problem(fn, ranges, names)
+    y = fn(*X.T)
+    tree = find_structure(problem)
+    found = compose(tree, library_solver(), [sympy.Symbol(n) for n in names],
+                    X[:800], y[:800], X[800:], y[800:])
+    assert found is not None
+    return tree, found
+
+
+# ------------------------------------------------------------------ separability
+def test_additive_law_separates_additively_not_multiplicatively():
+    problem, _ = _problem(lambda a, b: a**2 + np.sin(b), [(1, 3), (1, 3)], ["a", "b"])
+    assert separability(problem, [0], "identity") <= 1.0
+    assert separability(problem, [0], "log") > 10.0
+
+
+def test_multiplicative_law_separates_on_log_not_additively():
+    problem, _ = _problem(lambda a, b: a**2 * np.exp(b), [(1, 3), (0, 2)], ["a", "b"])
+    assert separability(problem, [0], "log") <= 1.0
+    assert separability(problem, [0], "identity") > 10.0
+
+
+def test_a_law_that_does_not_separate_passes_neither_test():
+    problem, _ = _problem(lambda a, b: np.exp(a * b) + a, [(0, 1), (0, 1)], ["a", "b"])
+    assert separability(problem, [0], "identity") > 10.0
+    assert separability(problem, [0], "log") > 10.0
+    assert find_structure(problem).kind == "leaf"
+
+
+def test_the_tolerance_follows_the_oracles_own_error():
+    """An oracle off by 1e-3 (a smooth bias, as a network's) still separates when its
+    held-out error says 1e-3, and does not when it claims 1e-6."""
+    def biased(a, b):
+        return a + b + 1e-3 * np.sin(3 * a * b)
+
+    loose, _ = _problem(biased, [(0, 1), (0, 1)], ["a", "b"], sigma=1e-3)
+    strict, _ = _problem(biased, [(0, 1), (0, 1)], ["a", "b"], sigma=1e-6)
+    assert separability(loose, [0]) <= 1.0
+    assert separability(strict, [0]) > 1.0
+
+
+def test_an_input_the_law_ignores_is_dropped():
+    problem, _ = _problem(lambda a, b, c: a**2 + np.exp(b), [(0, 1)] * 3, ["a", "b", "c"])
+    assert irrelevant_inputs(problem) == [2]
+    tree = find_structure(problem)
+    assert tree.kind == "drop" and tree.children[0].kind == "sum"
+
+
+# ----------------------------------------------------------- combinations, powers
+def test_a_difference_of_two_inputs_is_found_as_one_variable():
+    problem, _ = _problem(lambda a, b: np.sin(a - b) * 2, [(1, 5), (1, 5)], ["a", "b"])
+    assert symmetric_combination(problem, 0, 1, "-") <= 1.0
+    assert symmetric_combination(problem, 0, 1, "/") > 1.0
+    tree = find_structure(problem)
+    a, b = sympy.symbols("a b")
+    assert tree.kind == "combine" and tree.children[0].problem.inputs == [a - b]
+
+
+def test_a_ratio_inside_a_product_is_found():
+    tree = find_structure(_problem(lambda m, v, c: m / np.sqrt(1 - v**2 / c**2),
+                                   [(1, 5), (1, 2), (3, 10)], ["m", "v", "c"])[0])
+    assert "combine" in tree.describe() and "v/c" in tree.describe()
+
+
+def test_a_width_scaled_law_is_split_by_scaling_with_an_input():
+    """exp(-(x/s)²/2)/(√(2π)s): f·s depends on x/s alone (and so does f·x)."""
+    tree = find_structure(_problem(
+        lambda x, s: np.exp(-((x / s) ** 2) / 2) / (np.sqrt(2 * np.pi) * s),
+        [(1, 3), (1, 3)], ["x", "s"])[0])
+    text = tree.describe()
+    assert "scale" in text and "f·s^1" in text and "x/s" in text
+
+
+def test_constants_far_from_one_cost_complexity():
+    """A tangent near its pole mimics 1/x; with equal fits the stand-in must lose."""
+    u = sympy.Symbol("u")
+    stand_in = 0.00713 * sympy.tan(0.00356 * u - 1.5744) + 1.0
+    honest = 1.0 / (1.0 - 0.5 * u)
+    assert complexity(stand_in) > complexity(honest) + 2 * EXTREME_COST
+
+
+@pytest.mark.parametrize(("p", "expected"), [
+    (1.4999, Fraction(3, 2)), (0.3334, Fraction(1, 3)), (-2.01, Fraction(-2)),
+    (-0.49, Fraction(-1, 2)), (0.41, None), (9.0, None),
+])
+def test_power_law_exponents_snap_to_simple_rationals(p, expected):
+    assert snap_exponent(p) == expected
+
+
+def test_a_power_law_is_read_from_log_log_data():
+    x = np.linspace(1, 5, 200)
+    p, c = power_law(x, 2.5 * x**1.5)
+    assert p == pytest.approx(1.5, abs=1e-9) and c == pytest.approx(2.5)
+    assert power_law(x, np.sin(x)) is None  # changes sign: no power law
+
+
+# ------------------------------------------------------------------ recovery
+@pytest.mark.parametrize(("fn", "ranges", "names", "truth"), [
+    (lambda m, g, h: m * g * h, [(1, 5)] * 3, ["m", "g", "h"], "m*g*h"),
+    (lambda q1, q2, e, r: q1 * q2 / (4 * np.pi * e * r**2), [(1, 5)] * 4,
+     ["q1", "q2", "eps", "r"], "q1*q2/(4*pi*eps*r**2)"),
+    (lambda a, b: np.sqrt(a**2 + b**2), [(1, 5)] * 2, ["a", "b"], "sqrt(a**2 + b**2)"),
+])
+def test_laws_are_recovered_exactly_from_1000_rows(fn, ranges, names, truth):
+    _, found = _recover(fn, ranges, names)
+    symbols = {n: sympy.Symbol(n) for n in names}
+    expected = sympy.sympify(truth, locals=symbols)  # our own literal, not user input
+    assert sympy.simplify(found.expr - expected) == 0
+    assert found.test_rel_mse < 1e-20
+
+
+def test_a_custom_solver_plugs_in_for_the_leaves():
+    seen = []
+
+    def solver(x, y, names):
+        seen.append(x.shape[1])
+        u = sympy.Symbol(names[0])
+        return [(sympy.Float(float(np.polyfit(x[:, 0], y, 1)[0])) * u, 3)]
+
+    problem, X = _problem(lambda a, b: 3 * a * b, [(1, 2), (1, 2)], ["a", "b"])
+    y = 3 * X[:, 0] * X[:, 1]
+    found = compose(find_structure(problem), solver, sympy.symbols("a b"),
+                    X[:800], y[:800], X[800:], y[800:])
+    assert seen == [1, 1]
+    assert sympy.simplify(found.expr - 3 * sympy.Symbol("a") * sympy.Symbol("b")) == 0
+
+
+# ------------------------------------------------------------------ in discovery
+class _ExactNetwork:
+    """Stands in for a trained KAN: the law itself, on the session's scaled data."""
+
+    def __init__(self, session, fn):
+        self.session, self.fn = session, fn
+
+    def predict(self, xs):
+        x = self.session.x_scaler.inverse_transform(xs)
+        return self.session.y_scaler.transform(self.fn(*x.T)[:, None])
+
+
+def test_the_structure_formula_replaces_a_worse_one():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (600, 3))
+
+    def law(n, t, v):
+        return 8.314 * n * t / v
+
+    session = Session(Dataset.from_arrays(X, law(*X.T), ["n", "T", "V"], ["P"]))
+    poor = FormulaResult([sympy.Symbol("n")], [sympy.Symbol("n")], ["n", "T", "V"], ["P"],
+                         1.0, 0.5, 0.0, 1.0, 0.0)
+    steps = structure_candidate(session, _ExactNetwork(session, law), poor)
+    notes = []
+    while True:
+        try:
+            notes.append(next(steps))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    n, t, v = sympy.symbols("n T V")
+    assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
+    assert result.formula_test_r2 > 1 - 1e-12
+    assert any("product" in note for note in notes) and " wins " in notes[-1]
