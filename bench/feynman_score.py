@@ -274,7 +274,7 @@ def snap_constants(expr: sympy.Expr, rel_tol: float = SNAP_REL_TOL) -> sympy.Exp
 
 # ---------------------------------------------------------------------------- exactness
 
-class _Timeout(Exception):
+class _TimeoutError(Exception):
     pass
 
 
@@ -283,7 +283,7 @@ def _symbolically_zero(difference: sympy.Expr, seconds: int) -> bool | None:
     use_alarm = hasattr(signal, "SIGALRM")
     if use_alarm:
         def _raise(_signum, _frame):
-            raise _Timeout
+            raise _TimeoutError
 
         try:
             previous = signal.signal(signal.SIGALRM, _raise)
@@ -292,7 +292,8 @@ def _symbolically_zero(difference: sympy.Expr, seconds: int) -> bool | None:
         signal.alarm(seconds)
     try:
         return bool(sympy.simplify(difference) == 0)
-    except (_Timeout, TypeError, ValueError, RecursionError, AttributeError, ZeroDivisionError):
+    except (_TimeoutError, TypeError, ValueError, RecursionError, AttributeError,
+            ZeroDivisionError):
         return None
     finally:
         if use_alarm:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import torch
 
-from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 from kanstudio.core.network import KANNetwork
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 
 __all__ = ["prune", "prune_edge", "prune_node", "subnetwork"]
 

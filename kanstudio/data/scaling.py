@@ -43,10 +43,16 @@ class Scaler:
         if not np.all(np.isfinite(data)):
             raise ValueError("arr contains NaN or infinite values")
         if self.mode == "standard":
-            offset, scale = data.mean(axis=0), data.std(axis=0)
+            # Moments of data / peak, scaled back: squares of values past ~1e154 overflow,
+            # and a column may hold any finite double (up to ±1.8e308).
+            peak = np.max(np.abs(data), axis=0)
+            peak = np.where(peak > 0, peak, 1.0)
+            unit = data / peak
+            offset, scale = peak * unit.mean(axis=0), peak * unit.std(axis=0)
         elif self.mode == "minmax":
             low, high = data.min(axis=0), data.max(axis=0)
-            offset, scale = (high + low) / 2.0, (high - low) / 2.0
+            # halves first: high - low overflows for a column spanning ±1e308
+            offset, scale = high / 2.0 + low / 2.0, high / 2.0 - low / 2.0
         else:
             offset, scale = np.zeros(data.shape[1]), np.ones(data.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
@@ -59,14 +65,21 @@ class Scaler:
         offset, scale = self._fitted()
         data = np.asarray(arr, dtype=np.float64)
         self._check_columns(data)
-        return (data - offset) / scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = (data - offset) / scale
+            # near ±1.8e308, x - offset can overflow where its half does not
+            return np.where(np.isfinite(scaled) | ~np.isfinite(data), scaled,
+                            (data / 2.0 - offset / 2.0) / scale * 2.0)
 
     def inverse_transform(self, arr: np.ndarray) -> np.ndarray:
         """scale * x_scaled + offset, same shape as `arr`."""
         offset, scale = self._fitted()
         data = np.asarray(arr, dtype=np.float64)
         self._check_columns(data)
-        return data * scale + offset
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = data * scale + offset
+            return np.where(np.isfinite(values) | ~np.isfinite(data), values,
+                            (data * (scale / 2.0) + offset / 2.0) * 2.0)
 
     def fit_transform(self, arr: np.ndarray) -> np.ndarray:
         return self.fit(arr).transform(arr)

@@ -7,6 +7,7 @@ worked out on demand, once per column.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,7 +81,13 @@ class RawTable:
             return cached
         column = self.columns[index]
         if self.is_text(index):
-            values = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce")
+            cells = pd.Series(column, dtype=object)
+            try:
+                values = pd.to_numeric(cells, errors="coerce")
+            except OverflowError:
+                # pandas raises instead of coercing on an integer beyond the double range
+                # (a 400-digit cell); like 1e999 it is infinite, which validation reports.
+                values = pd.to_numeric(cells.map(_beyond_double_as_inf), errors="coerce")
             result = np.asarray(values, dtype=np.float64)
         else:
             result = column.astype(np.float64, copy=False)
@@ -118,3 +125,14 @@ class RawTable:
         """The first `n_rows` data rows as text, for a preview table."""
         count = min(n_rows, self.n_rows)
         return [[self.cell_text(i, r) for i in range(self.n_columns)] for r in range(count)]
+
+
+def _beyond_double_as_inf(cell: object) -> object:
+    """An integer cell too large for a double as ±inf; any other cell unchanged."""
+    text = cell.strip() if isinstance(cell, str) else cell
+    if isinstance(text, int) or (isinstance(text, str) and text.lstrip("+-").isdigit()):
+        try:
+            return float(text)  # a digit string converts to ±inf past the range
+        except OverflowError:  # a Python int does not
+            return -math.inf if int(text) < 0 else math.inf
+    return cell

@@ -122,6 +122,7 @@ def validate(
         ))
     for name in found:
         issues += _constant_issues(table, name, kept, is_target=name in roles.targets)
+        issues += _dwarfing_issues(table, name, kept)
     issues += _row_count_issues(table, kept, min_rows)
     return ValidationReport(issues=issues, n_rows=table.n_rows, kept_rows=kept)
 
@@ -238,8 +239,18 @@ def _constant_issues(
 ) -> list[Issue]:
     values = table.numeric_values(table.indices_of(name)[0])[kept]
     values = values[np.isfinite(values)]
-    if len(values) < 2 or values.min() != values.max():
+    if len(values) < 2:
         return []
+    low, high = float(values.min()), float(values.max())
+    if low != high:
+        span = high / 2.0 - low / 2.0  # halves: ±1.8e308 stay finite
+        if span > 1e-12 * max(abs(low), abs(high)) / 2.0:
+            return []
+        role = "Target" if is_target else "Input"
+        return [Issue("warning", name, None, (
+            f"{role} '{name}' varies only in its last digits (from {low:.17g} to "
+            f"{high:.17g}): differences this small are rounding noise, so there is little "
+            "to learn from them."))]
     shown = f"{values[0]:.10g}"
     if is_target:
         message = (f"Target '{name}' is constant (every value is {shown}): there is nothing to "
@@ -248,6 +259,45 @@ def _constant_issues(
     message = (f"Input '{name}' is constant (every value is {shown}), so it cannot explain the "
                "target; consider leaving it out.")
     return [Issue("warning", name, None, message)]
+
+
+# Scaled together with a value this many times their spread, a column's other values agree
+# in all but the last few of float64's ~16 digits: the network cannot tell them apart.
+_DWARF_RATIO = 1e12
+
+
+def _dwarfing_issues(table: RawTable, name: str, kept: np.ndarray) -> list[Issue]:
+    """A few values (a sentinel such as 1e308, a unit mix-up) so far from the rest that
+    scaling the column squashes every other row onto one point."""
+    index = table.indices_of(name)[0]
+    column = table.numeric_values(index)
+    usable = kept & np.isfinite(column)
+    distinct = np.unique(column[usable]) / 2.0  # halves: the span of ±1.8e308 stays finite
+    m = len(distinct)
+    if m < 3:
+        return []
+    # The narrowest window holding all distinct values but a tenth: the column's bulk.
+    size = m - max(1, m // 10)
+    widths = distinct[size - 1:] - distinct[: m - size + 1]
+    start = int(np.argmin(widths))
+    bulk = float(widths[start])
+    span = float(distinct[-1] - distinct[0])
+    if bulk <= 0 or bulk * _DWARF_RATIO >= span:
+        return []
+    low, high = distinct[start], distinct[start + size - 1]
+    reach = bulk * np.sqrt(_DWARF_RATIO)  # values this near the bulk are not the problem
+    far = usable & ((column / 2.0 < low - reach) | (column / 2.0 > high + reach))
+    position = int(np.argmax(far))
+    row = int(table.row_numbers[position])
+    count = int(np.count_nonzero(far))
+    others = f" ({_plural(count - 1, 'other row')} too)" if count > 1 else ""
+    return [Issue(
+        "error", name, row,
+        f"Column '{name}' holds {column[position]:.6g} in row {row}{others}, so far from its "
+        f"other values (which span {2 * bulk:.6g}) that they become indistinguishable once "
+        "the column is scaled. If it marks a missing or invalid value, blank it or remove "
+        f"{'that row' if count == 1 else 'those rows'}.",
+    )]
 
 
 def _row_count_issues(table: RawTable, kept: np.ndarray, min_rows: int) -> list[Issue]:

@@ -12,7 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from kanstudio.gui.messages import ENGINE_NOT_STARTED
 from kanstudio.worker import WorkerClient
+from kanstudio.worker.protocol import Error, ProtocolError, command, error_event
 
 __all__ = ["WorkerBridge"]
 
@@ -63,16 +65,21 @@ class WorkerBridge(QObject):
         if self.is_ready or not self.timer.isActive() or not self.client.alive:
             return  # ready, shut down, or ended (its own error or death says why)
         seconds = self.start_watch.interval() / 1000
-        self.error.emit({
-            "event": "error", "command": "start",
-            "message": f"The training engine has not started after {seconds:.0f} s.",
-            "detail": "The worker process is running but has not reported ready. If this "
-                      "persists, restart KAN Studio; from a terminal, `kanstudio fit` on a "
-                      "sample shows whether torch works on this machine."})
+        self.error.emit(Error(
+            command="start", kind="not_started", fields={"seconds": seconds},
+            message=f"The training engine has not started after {seconds:.0f} s.",
+            detail=ENGINE_NOT_STARTED).to_wire())
 
-    def send(self, command: str, **fields: Any) -> None:
+    def send(self, name: str, /, **fields: Any) -> None:
+        """Build the typed command (checked here, as the worker checks it on arrival) and
+        send it; a command that does not fit the protocol becomes an ``error`` event."""
+        try:
+            message = command(name, **fields)
+        except ProtocolError as exc:
+            self.error.emit(error_event(exc, name).to_wire())
+            return
         if self.client.alive:
-            self.client.send(command, **fields)
+            self.client.send(message)
 
     def poll(self) -> None:
         events = self.client.poll()

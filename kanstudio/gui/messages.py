@@ -1,12 +1,22 @@
-"""A message bar above the network view: errors and notices in words, never tracebacks.
+"""What the app says, and where: the message catalogue and the message bar.
 
-The technical detail (a worker traceback) is kept behind a "Details" button for bug reports.
-Every message shown is also kept in :attr:`MessageBar.history`.
+The catalogue (:func:`error_text` and the functions and constants below it) is the one
+place the app's wording for errors and notices lives. Errors come from the worker as events
+with a ``kind`` and ``fields`` (:class:`kanstudio.errors.EngineError`); the catalogue words
+a kind it knows from its fields, and shows the engine's own one-line ``message`` for the
+rest (refusals already written for the user: a bad CSV, a setting out of range). Nothing in
+the app parses an engine message's text.
+
+The message bar above the network view shows errors and notices in words, never
+tracebacks; the technical detail is kept behind a "Details" button for bug reports. Every
+message shown is also kept in :attr:`MessageBar.history`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,7 +29,86 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["MessageBar", "Message"]
+__all__ = ["MessageBar", "Message", "error_text", "is_notice", "formula_not_symbolic",
+           "engine_died", "ENGINE_NOT_STARTED"]
+
+_EDGES_SHOWN = 8  # edges named in a message before "and N more"
+
+
+# ---------------------------------------------------------------------------- catalogue
+def _edge_list(edges: Sequence[Sequence[int]]) -> str:
+    shown = ", ".join(str(tuple(e)) for e in edges[:_EDGES_SHOWN])
+    more = f" and {len(edges) - _EDGES_SHOWN} more" if len(edges) > _EDGES_SHOWN else ""
+    return shown + more
+
+
+def formula_not_symbolic(edges: Sequence[Sequence[int]]) -> str:
+    """The formula needs every active edge symbolic; these are still numeric."""
+    return (f"{len(edges)} edge(s) are still numeric splines: {_edge_list(edges)}. Lock them "
+            "in the Edge Inspector, use Model ▸ Auto-symbolic, or prune them; then the "
+            "formula appears here.")
+
+
+def _out_of_memory(fields: dict[str, Any]) -> str:
+    return (f"Out of memory while {fields.get('action', 'working')}: use a smaller network, "
+            "a smaller grid or fewer rows.")
+
+
+def _internal(fields: dict[str, Any]) -> str:
+    text = fields.get("text")
+    what = fields.get("exception", "error") + (f": {text}" if text else "")
+    return (f"Internal error while {fields.get('action', 'working')} ({what}). The session "
+            "is kept; try again, or change the settings.")
+
+
+def engine_died(exit_code: int | None, restarting: bool) -> str:
+    code = "" if exit_code is None else f" (exit code {exit_code})"
+    if restarting:
+        return (f"The training engine stopped unexpectedly{code}. It is being restarted; the "
+                "data will be loaded again.")
+    return (f"The training engine stopped unexpectedly{code}. It could not be kept running, "
+            "so training is off. Check that torch works (python -c \"import torch\"), then "
+            "restart KAN Studio.")
+
+
+def _not_started(fields: dict[str, Any]) -> str:
+    return f"The training engine has not started after {fields.get('seconds', 0):.0f} s."
+
+
+ENGINE_NOT_STARTED = (
+    "The worker process is running but has not reported ready. If this persists, restart "
+    "KAN Studio; from a terminal, `kanstudio fit` on a sample shows whether torch works on "
+    "this machine.")
+ENGINE_RESTARTED = ("The training engine was restarted and the data loaded again; the model "
+                    "was lost, train again.")
+
+# kind -> wording from the error's fields. Kinds not listed (a refusal such as "refused",
+# "bad_field", a data error) are shown with the engine's own one-line message.
+_ERRORS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "formula_not_symbolic": lambda f: formula_not_symbolic(f.get("edges") or []),
+    "out_of_memory": _out_of_memory,
+    "internal": _internal,
+    "worker_died": lambda f: engine_died(f.get("exit_code"), bool(f.get("restarting"))),
+    "not_started": _not_started,
+}
+# Kinds that describe a normal state of the work, shown as information, not as a failure.
+_NOTICES = ("formula_not_symbolic",)
+
+
+def error_text(e: dict[str, Any]) -> str:
+    """The words for an ``error`` event: its kind's catalogue entry, else its message."""
+    wording = _ERRORS.get(str(e.get("kind")))
+    if wording is not None:
+        return wording(e.get("fields") or {})
+    return str(e.get("message") or "Something went wrong.")
+
+
+def is_notice(e: dict[str, Any]) -> bool:
+    """An ``error`` event that is a normal state of the work (say it as information)."""
+    return e.get("kind") in _NOTICES
+
+
+# ---------------------------------------------------------------------------- message bar
 
 _STYLES = {
     "error": "background:#fde8e8; border:1px solid #e0a0a0; color:#7a1010;",

@@ -328,8 +328,9 @@ class NetworkView(pg.GraphicsView):
         score = float(self.edge_scores[e]) if e < len(self.edge_scores) else float("nan")
         return layer, i, j, score
 
-    def describe_edge(self, e: int) -> str:
-        layer, i, j, score = self.edge_info(e)
+    def edge_label(self, e: int) -> str:
+        """'Edge (l, i, j): source → destination', with column names where they apply."""
+        layer, i, j, _score = self.edge_info(e)
         g = self.net_geometry
         assert g is not None
         src = (self.input_names[i] if layer == 0 and i < len(self.input_names)
@@ -337,8 +338,13 @@ class NetworkView(pg.GraphicsView):
         last = layer + 1 == len(g.width) - 1
         dst = (self.target_names[j] if last and j < len(self.target_names)
                else f"node {j} of level {layer + 1}")
+        return f"Edge ({layer}, {i}, {j}): {src} → {dst}"
+
+    def describe_edge(self, e: int) -> str:
+        """The edge's label and its importance (the hover text)."""
+        score = self.edge_info(e)[3]
         importance = "not trained yet" if not np.isfinite(score) else f"{score:.3g}"
-        return f"Edge ({layer}, {i}, {j}): {src} → {dst}   importance {importance}"
+        return f"{self.edge_label(e)}   importance {importance}"
 
     def mouseMoveEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         super().mouseMoveEvent(ev)

@@ -33,7 +33,7 @@ from kanstudio.core import (
 from kanstudio.core import prune as core_prune
 from kanstudio.core import prune_edge as core_prune_edge
 from kanstudio.core import prune_node as core_prune_node
-from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.archive import (
     ArchiveError,
     arrays_from_bytes,

@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
-from kanstudio.session.session import FormulaResult, Session
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
+from kanstudio.session.session import FormulaResult, Session, SessionError
 
 __all__ = ["PipelineEvent", "PipelineSettings", "discover", "STAGES"]
 
@@ -160,8 +160,9 @@ class _Run:
 def _rel_mse(session: Session) -> float:
     """Training MSE of the model over the target's variance (scale free)."""
     y = session.dataset.y[session.train_idx]
-    var = float(np.mean(np.var(y, axis=0))) or 1.0
-    return session.metrics()["train_rmse"] ** 2 / var
+    peak = float(np.max(np.abs(y))) or 1.0  # in units of the peak: ±1e308 data stay finite
+    var = float(np.mean(np.var(y / peak, axis=0))) or 1.0
+    return (session.metrics()["train_rmse"] / peak) ** 2 / var
 
 
 def _canonical(name: str, a: float, b: float, c: float, d: float) -> tuple[float, ...]:
@@ -328,7 +329,8 @@ def _formula(run: _Run) -> FormulaResult:
     """The formula snapped at the loosest tolerance that costs no accuracy on the held-out
     rows (all edges are locked, so the network *is* the exact formula)."""
     s, p = run.session, run.p
-    scale = 1e-9 * (float(np.std(s.dataset.y)) or 1.0)
+    peak = float(np.max(np.abs(s.dataset.y))) or 1.0
+    scale = 1e-9 * peak * (float(np.std(s.dataset.y / peak)) or 1.0)
     results = []
     for tol in sorted(p.snap_tolerances, reverse=True):
         r = s.formula(tol=tol)
@@ -393,6 +395,10 @@ def discover(
         yield from _symbolic(run, best)
         best.model = session.model
         done.append(best)
+    if not done:  # every loss was NaN or infinite: nothing to read a formula from
+        raise SessionError(
+            "training gave no finite fit on any architecture (the losses overflowed or "
+            "became NaN); check the data for extreme values")
     # Simplest first; a later one must be clearly more accurate to win.
     done.sort(key=lambda a: attempts.index(a))
     best = done[0]

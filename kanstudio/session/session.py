@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from kanstudio.core import StepRecord
-from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.kan import KAN
 from kanstudio.model.symbolic_verbs import run_to_end
 
@@ -84,14 +84,29 @@ class FormulaResult:
     max_rel_diff_exact: float  # exact formula vs network on the data (should be ~1e-12)
 
 
+def _unit(*arrays: np.ndarray) -> float:
+    """A power of two within a factor 2 of the arrays' largest finite magnitude: sums of
+    squares of ``values / unit`` cannot overflow, and dividing by it is exact."""
+    peak = max((float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) for a in arrays),
+               default=0.0)
+    return math.ldexp(1.0, math.frexp(peak)[1] - 1) if peak > 0 else 1.0
+
+
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    ss_res = float(np.sum((y - pred) ** 2))
-    ss_tot = float(np.sum((y - y.mean(0)) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        unit = _unit(y)
+        y, pred = y / unit, pred / unit  # R² is scale free; this keeps ±1e308 data finite
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - y.mean(0)) ** 2))
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
 def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - pred) ** 2))) if y.size else float("nan")
+    if not y.size:
+        return float("nan")
+    with np.errstate(over="ignore", invalid="ignore"):
+        unit = _unit(y, pred)
+        return unit * float(np.sqrt(np.mean((y / unit - pred / unit) ** 2)))
 
 
 class Session:
@@ -331,12 +346,16 @@ class Session:
         """The model's formula in the CSV's units, verified against the network."""
         import sympy
 
-        from kanstudio.symbolic.formula import network_formulas
+        from kanstudio.session.errors import FormulaNotSymbolicError
+        from kanstudio.symbolic.formula import NumericEdgeError, network_formulas
 
         model = self._need_model()
         symbols = [sympy.Symbol(n) for n in self.symbols]
         scaled_names = [f"_s{i}" for i in range(len(symbols))]
-        raw = network_formulas(model.network_, scaled_names, numeric)
+        try:
+            raw = network_formulas(model.network_, scaled_names, numeric)
+        except NumericEdgeError as exc:  # the same refusal, with its edges as data
+            raise FormulaNotSymbolicError(exc.edges) from exc
         x_scale, x_off = self.x_scaler.affine_parameters()
         y_scale, y_off = self.y_scaler.affine_parameters()
         subs = {sympy.Symbol(n): (sym - float(x_off[i])) / float(x_scale[i])
@@ -370,7 +389,9 @@ class Session:
 
         rows = self.dataset.X[: min(2000, self.dataset.n_samples)]
         reference = self.evaluate_formula([exact], rows)[:, 0]
-        limit = 1e-2 * max(float(np.std(reference)), 1e-12)
+        unit = _unit(reference)
+        with np.errstate(over="ignore", invalid="ignore"):
+            limit = 1e-2 * max(unit * float(np.std(reference / unit)), 1e-12)
         candidates = [
             lambda: tidy_formula(exact, tol=tol, digits=digits),
             lambda: tidy_formula(exact, tol=tol * 1e-3, digits=max(digits, 8)),

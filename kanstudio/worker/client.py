@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kanstudio.worker.loop import run_worker
-from kanstudio.worker.protocol import event
+from kanstudio.worker.protocol import Command, Error
 
 __all__ = ["WorkerClient", "collapse_snapshots"]
 
@@ -42,7 +42,8 @@ def _default_torch_threads() -> int:
 
 
 class WorkerClient:
-    """Start/stop the worker and talk to it with plain dicts (see ``protocol``)."""
+    """Start/stop the worker, send it commands, poll its events (wire dicts, see
+    :mod:`~kanstudio.worker.protocol`)."""
 
     def __init__(self, mode: str = "process", torch_threads: int | None = None,
                  options: dict[str, Any] | None = None) -> None:
@@ -122,10 +123,16 @@ class WorkerClient:
         self._runner = None
 
     # ------------------------------------------------------------------ messages
-    def send(self, command: dict[str, Any] | str, **fields: Any) -> None:
-        """Send ``{"cmd": ..., **fields}``; ``send("pause")`` is short for ``{"cmd": "pause"}``."""
-        message = {"cmd": command, **fields} if isinstance(command, str) else {**command,
-                                                                               **fields}
+    def send(self, command: Command | dict[str, Any] | str, **fields: Any) -> None:
+        """Send a command: a :class:`~kanstudio.worker.protocol.Command` (already checked),
+        or its wire form ``{"cmd": ..., **fields}``, which the worker checks on arrival;
+        ``send("pause")`` is short for ``{"cmd": "pause"}``."""
+        if isinstance(command, Command):
+            message = {**command.to_wire(), **fields}
+        elif isinstance(command, str):
+            message = {"cmd": command, **fields}
+        else:
+            message = {**command, **fields}
         if self._commands is None:
             raise RuntimeError("the worker is not started")
         self._commands.put(message)
@@ -141,10 +148,12 @@ class WorkerClient:
                 self._death_reported = True
                 self.exitcode = getattr(self._runner, "exitcode", None)
                 code = "" if self.exitcode is None else f" (exit code {self.exitcode})"
-                events.append(event(
-                    "error", fatal=True, command="worker",
+                events.append(Error(
+                    fatal=True, command="worker", kind="worker_died",
+                    fields={"exit_code": self.exitcode},
                     message=f"The training engine stopped unexpectedly{code}.",
-                    detail=f"worker {self.mode} ended{code} without a shutdown command"))
+                    detail=f"worker {self.mode} ended{code} without a shutdown command",
+                ).to_wire())
         return collapse_snapshots(events)
 
     def _drain_raw(self, max_events: int = 10_000) -> list[dict[str, Any]]:

@@ -1,64 +1,61 @@
-"""Commands that edit or export the model (part 2 of the app builds its UI on these).
+"""Handlers of the commands that edit, inspect or export the model.
 
-Each handler takes the worker and the command dict and returns the fields of a ``result``
-event (or None). The worker stops a running run before an edit, and sends a fresh snapshot
-and state after it. Edge addresses are ``(layer, i, j)`` (design.md §4.2).
+Each takes the worker and its typed command (:mod:`.protocol`) and returns the fields of a
+``result`` event (or None). Which run an edit interrupts and what the worker sends after it
+is in the dispatch table (:data:`kanstudio.worker.handlers.ROUTES`). Edge addresses are
+``(layer, i, j)`` (design.md §4.2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kanstudio.worker.protocol import finite, int_field
-from kanstudio.worker.training import loss_history
+from kanstudio.worker import protocol as p
+from kanstudio.worker.protocol import finite
+from kanstudio.worker.runs import loss_history
 
-__all__ = ["HANDLERS"]
+if TYPE_CHECKING:
+    from kanstudio.worker.loop import Worker
+
+__all__ = ["prune", "prune_node", "prune_edge", "suggest", "lock", "unlock", "undo", "redo",
+           "inspect", "formula", "save", "open_project"]
 
 _PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
 _PLOT_ROWS = 2000  # held-out rows sent for the formula's predicted-vs-actual plot
 _INSPECT_POINTS = 600  # data points the inspector plots (a scatter stays readable)
 
 
-def _edge(c: dict[str, Any]) -> tuple[int, int, int]:
-    return int_field(c, "layer"), int_field(c, "i"), int_field(c, "j")
-
-
-def prune(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    from kanstudio.core.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
-
-    info = w.session.prune(float(c.get("node_threshold", NODE_THRESHOLD)),
-                           float(c.get("edge_threshold", EDGE_THRESHOLD)))
+def prune(w: Worker, c: p.Prune) -> dict[str, Any]:
+    info = w.session.prune(c.node_threshold, c.edge_threshold)
     return {k: (finite(v) if isinstance(v, float) else v) for k, v in info.items()}
 
 
-def _test_rmse(w: Any) -> float | None:
+def _test_rmse(w: Worker) -> float | None:
     return finite(w.session.metrics().get("test_rmse"))
 
 
-def prune_node(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def prune_node(w: Worker, c: p.PruneNode) -> dict[str, Any]:
     before, width = _test_rmse(w), list(w.session.model.width_)
-    w.session.prune_node(int_field(c, "layer"), int_field(c, "i"))
+    w.session.prune_node(c.layer, c.i)
     return {"width": w.session.model.width_, "width_before": width,
             "width_after": list(w.session.model.width_),
             "test_rmse_before": before, "test_rmse_after": _test_rmse(w)}
 
 
-def prune_edge(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def prune_edge(w: Worker, c: p.PruneEdge) -> dict[str, Any]:
     before, width = _test_rmse(w), list(w.session.model.width_)
-    w.session.prune_edge(*_edge(c))
-    return {"edge": list(_edge(c)), "width_before": width,
+    w.session.prune_edge(*c.edge)
+    return {"edge": list(c.edge), "width_before": width,
             "width_after": list(w.session.model.width_),
             "test_rmse_before": before, "test_rmse_after": _test_rmse(w)}
 
 
-def suggest(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def suggest(w: Worker, c: p.Suggest) -> dict[str, Any]:
     import numpy as np
     import sympy
 
-    top_k = c.get("top_k")
-    fits = w.session.suggest(*_edge(c), top_k=top_k)
-    x_data, _ = w.session.model.edge_samples(*_edge(c))
+    fits = w.session.suggest(*c.edge, top_k=c.top_k)
+    x_data, _ = w.session.model.edge_samples(*c.edge)
     lo, hi = (float(x_data[0]), float(x_data[-1])) if len(x_data) else (-1.0, 1.0)
     grid = np.linspace(lo, hi, _PREVIEW_POINTS)
     x = sympy.Symbol("x")
@@ -77,40 +74,37 @@ def suggest(w: Any, c: dict[str, Any]) -> dict[str, Any]:
                     "params": [float(getattr(f, p)) for p in "abcd"],
                     "ok": bool(getattr(f, "ok", True)), "expression": text,
                     "preview_x": grid, "preview_y": curve})
-    return {"edge": list(_edge(c)), "candidates": out}
+    return {"edge": list(c.edge), "candidates": out}
 
 
-def lock(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    name = c.get("name")
-    if not isinstance(name, str) or not name:
-        raise ValueError("lock needs the 'name' of a library function, e.g. 'sin'")
-    fit = w.session.lock(*_edge(c), name)
-    return {"edge": list(_edge(c)), "name": name,
+def lock(w: Worker, c: p.Lock) -> dict[str, Any]:
+    fit = w.session.lock(*c.edge, c.function)
+    return {"edge": list(c.edge), "name": c.function,
             "r2": None if fit is None else finite(fit.r2)}
 
 
-def unlock(w: Any, c: dict[str, Any]) -> dict[str, Any]:
-    w.session.unlock(*_edge(c))
-    return {"edge": list(_edge(c))}
+def unlock(w: Worker, c: p.Unlock) -> dict[str, Any]:
+    w.session.unlock(*c.edge)
+    return {"edge": list(c.edge)}
 
 
-def undo(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def undo(w: Worker, c: p.Undo) -> dict[str, Any]:
     # The loss curve goes back with the model: it is the restored model's step history.
     what = w.session.undo()
     return {"what": what, "losses": loss_history(w.session)}
 
 
-def redo(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def redo(w: Worker, c: p.Redo) -> dict[str, Any]:
     what = w.session.redo()
     return {"what": what, "losses": loss_history(w.session)}
 
 
-def inspect(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def inspect(w: Worker, c: p.Inspect) -> dict[str, Any]:
     """What the edge inspector draws: the data the edge sees, its knots and its score."""
     import numpy as np
     import torch
 
-    layer, i, j = _edge(c)
+    layer, i, j = c.edge
     model = w.session.model
     model.edge_samples(layer, i, j)  # checks the address, with the engine's messages
     with torch.no_grad():  # what the edge computes now: its function when locked
@@ -153,11 +147,10 @@ def _locked_text(name: str, params: list[float]) -> str:
         return f"{params[2]:.4g}*{name}({params[0]:.4g}*x + {params[1]:.4g}) + {params[3]:.4g}"
 
 
-def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
     from kanstudio.symbolic.export import to_latex, to_python, to_sympy
 
-    numeric = c.get("numeric", "error")
-    result = w.session.formula(numeric=numeric)
+    result = w.session.formula(numeric=c.numeric)
     names = list(result.input_names)
     session = w.session
     rows = session.test_idx if len(session.test_idx) else session.train_idx
@@ -179,24 +172,20 @@ def formula(w: Any, c: dict[str, Any]) -> dict[str, Any]:
             "actual": session.dataset.y[rows].astype(float), "predicted": predicted}
 
 
-def save(w: Any, c: dict[str, Any]) -> dict[str, Any]:
+def save(w: Worker, c: p.Save) -> dict[str, Any]:
     from kanstudio.session.project_file import save_project
 
-    path = c.get("path")
-    if not path:
-        raise ValueError("save needs a 'path' for the .kstudio file")
+    path = c.path
     save_project(w.session, path, created=getattr(w.session, "created", None))
     return {"path": str(path)}
 
 
-def open_project(w: Any, c: dict[str, Any]) -> None:
+def open_project(w: Worker, c: p.OpenProject) -> None:
     from kanstudio.session.project_file import load_project
 
-    path = c.get("path")
-    if not path:
-        raise ValueError("open_project needs a 'path' to a .kstudio file")
-    session = load_project(path, device=c.get("device"))
-    w.finish_run("stopped")
+    path = c.path
+    session = load_project(path, device=c.device)
+    w.end_run()
     d = session.dataset
     # The project stores the data itself; the GUI previews it from these columns.
     columns = {"names": [*d.input_names, *d.target_names],
@@ -205,11 +194,3 @@ def open_project(w: Any, c: dict[str, Any]) -> None:
     w.set_session(session, source="project", path=str(path),
                   extra={"columns": columns, "losses": loss_history(session)})
 
-
-# open_project needs no session; the others do (checked by the worker before calling).
-# refine and auto_symbolic take steps: they are in :mod:`kanstudio.worker.edit_runs`.
-HANDLERS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any] | None]] = {
-    "prune": prune, "prune_node": prune_node, "prune_edge": prune_edge,
-    "suggest": suggest, "lock": lock, "unlock": unlock,
-    "undo": undo, "redo": redo, "formula": formula, "save": save, "inspect": inspect,
-}

@@ -1,7 +1,8 @@
 """The worker: owns one :class:`~kanstudio.session.Session`, reads commands, sends events.
 
 :func:`run_worker` is the whole worker: a loop that drains the command queue, handles each
-command, then advances the current training run by one step. It runs as the target of a
+command (:data:`kanstudio.worker.handlers.ROUTES` says how), then advances the current run
+(:mod:`kanstudio.worker.runs`) by one step. It runs as the target of a
 spawned process (the app) or of a thread (quick tests); it never imports Qt.
 """
 
@@ -14,25 +15,24 @@ from collections.abc import Callable
 from typing import Any
 
 from kanstudio import __version__
-from kanstudio.worker import discovery, edit_runs, edits
-from kanstudio.worker.discovery import DiscoverRun
-from kanstudio.worker.edit_runs import EditRun
-from kanstudio.worker.protocol import EDIT_COMMANDS, error_event, event
+from kanstudio.worker import protocol as p
+from kanstudio.worker.handlers import ROUTES
+from kanstudio.worker.protocol import Bye, Event, error_event
+from kanstudio.worker.runs import DiscoverRun, EditRun, Run, TrainingRun
 from kanstudio.worker.snapshot import SnapshotThrottle, model_summary
-from kanstudio.worker.training import TrainingRun
 
 __all__ = ["Worker", "run_worker"]
 
 _IDLE_WAIT_S = 0.2  # how long an idle worker blocks on the command queue per turn
 _BATCH_S = 1.0 / 60.0  # while training, events leave at most this often
-_HANDLERS = {**edits.HANDLERS, **edit_runs.HANDLERS}
-# Commands that replace or change the model: a running refine/auto-symbolic is cancelled.
-_CANCEL_EDIT = (*EDIT_COMMANDS, "load", "new_model", "train", "step", "discover",
-                "open_project", "shutdown")
 
 
 class Worker:
-    """Handles commands against a session; emits events through ``emit``."""
+    """Handles commands against a session; sends events (as wire dicts) through ``emit``.
+
+    At most one :class:`~kanstudio.worker.runs.Run` (training, Discover, a long edit) is
+    going at a time: :attr:`run`, advanced one step per :meth:`tick`.
+    """
 
     def __init__(self, emit: Callable[[dict[str, Any]], None],
                  options: dict[str, Any] | None = None) -> None:
@@ -40,9 +40,7 @@ class Worker:
         self.options = dict(options or {})
         self.session: Any = None
         self.settings: Any = None  # SessionSettings, kept across loads
-        self.run: TrainingRun | None = None
-        self.discovery: DiscoverRun | None = None
-        self.edit: EditRun | None = None  # a refine or auto-symbolic taking its steps
+        self.run: Run | None = None
         self.running = True
         self.throttle = SnapshotThrottle(**self.options.get("throttle", {}))
         self.reply_to: Any = None
@@ -60,8 +58,8 @@ class Worker:
         if threads:
             torch.set_num_threads(int(threads))
         self.settings = SessionSettings()
-        self.emit(event("ready", version=__version__, devices=available_devices(),
-                        pid=os.getpid(), torch_threads=torch.get_num_threads()))
+        self.send(p.Ready(version=__version__, devices=available_devices(), pid=os.getpid(),
+                          torch_threads=torch.get_num_threads()))
 
     def warm_up(self) -> None:
         """torch's optimisers import torch._dynamo on first use (seconds): pay that after
@@ -77,162 +75,63 @@ class Worker:
 
     @property
     def busy(self) -> bool:
-        return ((self.run is not None and self.run.wants_step) or self.discovery is not None
-                or self.edit is not None)
+        return self.run is not None and self.run.wants_step
+
+    def send(self, event: Event) -> None:
+        self.emit(event.to_wire())
 
     # ------------------------------------------------------------------ commands
-    def handle(self, command: dict[str, Any]) -> None:
-        name = command.get("cmd") if isinstance(command, dict) else None
-        self.reply_to = command.get("id") if isinstance(command, dict) else None
+    def handle(self, raw: Any) -> None:
+        """Check a wire command (:func:`protocol.parse_command`) and route it (``ROUTES``);
+        every failure becomes an ``error`` event followed by the state."""
+        name = raw.get("cmd") if isinstance(raw, dict) else None
+        self.reply_to = raw.get("id") if isinstance(raw, dict) else None
         try:
-            if not isinstance(name, str):
-                raise ValueError(f"a command must be a dict with a 'cmd' name, got {command!r}")
-            if name in _CANCEL_EDIT:
-                edit_runs.finish(self, "cancelled")
-            handler = getattr(self, f"cmd_{name}", None)
-            if handler is None and name in _HANDLERS:
-                self._need_session()
-                if name in EDIT_COMMANDS:
-                    self.finish_run("stopped")
-                    self._finish_discovery("stopped")
-                result = _HANDLERS[name](self, command)
-                if result is not None:
-                    self.emit(event("result", command=name, reply_to=self.reply_to, **result))
-                if name in edit_runs.HANDLERS:
-                    self.emit_state()  # a stepped edit only began: the model is unchanged
-                elif name in EDIT_COMMANDS:
-                    self.after_model_change()
-                return
-            if handler is None:
-                raise ValueError(f"unknown command '{name}'")
-            handler(command)
+            command = p.parse_command(raw)
+            route = ROUTES[type(command)]
+            if route.interrupts == "any" or (
+                    route.interrupts == "edit" and isinstance(self.run, EditRun)):
+                self.end_run()
+            if route.needs_session:
+                self.need_session()
+            result = route.handler(self, command)
+            if result is not None:
+                self.send(p.Result(command=command.name, reply_to=self.reply_to,
+                                   fields=result))
+            if route.then == "model":
+                self.after_model_change()
+            elif route.then == "state":
+                self.emit_state()
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error event
-            self.emit(error_event(exc, str(name), self.reply_to))
+            self.send(error_event(exc, str(name), self.reply_to))
             self.emit_state()
 
-    def cmd_load(self, c: dict[str, Any]) -> None:
-        from kanstudio.data import build_dataset, read_csv, resolve_roles
-        from kanstudio.session import Session
-
-        path = c.get("path")
-        if not path:
-            raise ValueError("load needs a 'path' to a CSV file")
-        table = read_csv(path)
-        roles = resolve_roles(table, c.get("target"), c.get("inputs"))
-        dataset = build_dataset(table, roles, drop_missing=bool(c.get("drop_missing")))
-        session = Session(dataset, self.settings)  # may refuse (too few rows)
-        self.finish_run("stopped")
-        self.set_session(session, source="csv", path=str(path))
-
-    def cmd_set_settings(self, c: dict[str, Any]) -> None:
-        from kanstudio.session import Session, SessionSettings
-
-        new = SessionSettings.from_dict({**self.settings.to_dict(), **(c.get("settings") or {})})
-        old = self.settings
-        self.settings = new
-        if self.session is None:
-            return
-        data_keys = ("seed", "test_fraction", "scale_inputs", "scale_target")
-        data_changed = any(getattr(old, k) != getattr(new, k) for k in data_keys)
-        if data_changed and self.session.model is None and self.run is None:
-            # Nothing trained yet: rebuild so the split and scaling follow the new settings.
-            self.session = Session(self.session.dataset, new)
-        else:
-            self.session.settings = new
-        self.emit_state()
-
-    def cmd_new_model(self, c: dict[str, Any]) -> None:
-        self._need_session()
-        if c.get("settings"):
-            self.cmd_set_settings({"settings": c["settings"]})  # may rebuild the session
-        self.finish_run("stopped")
-        self.session.new_model(c.get("width"))
+    # ------------------------------------------------------------------ runs
+    def start_run(self, run: Run) -> None:
+        self.run = run
         self.throttle.reset()
-        self.emit_state()
 
-    def cmd_train(self, c: dict[str, Any]) -> None:
-        session = self._need_session()
-        if self.run is not None:
-            raise ValueError("Training is already running: pause or stop it first.")
-        self.run = TrainingRun(session, c)
-        self.throttle.reset()
-        self.emit_state()
-
-    def cmd_step(self, c: dict[str, Any]) -> None:
-        if self.run is None:
-            self.run = TrainingRun(self._need_session(), c, paused=True)
-            self.throttle.reset()
-        self.run.paused = True
-        self.run.pending_steps += 1
-        self.emit_state()
-
-    def cmd_pause(self, c: dict[str, Any]) -> None:
-        if self.run is not None and not self.run.paused:
-            self.run.paused = True
-            self.run.pause_rate_window()
-        self.emit_state()
-
-    def cmd_resume(self, c: dict[str, Any]) -> None:
-        if self.run is not None and self.run.paused:
-            self.run.paused = False
-            self.run.pending_steps = 0
-            self.run.pause_rate_window()
-        self.emit_state()
-
-    def cmd_stop(self, c: dict[str, Any]) -> None:
-        if not (self.finish_run("stopped") or self._finish_discovery("stopped")
-                or edit_runs.finish(self, "cancelled")):
-            self.emit_state()
-
-    def cmd_discover(self, c: dict[str, Any]) -> None:
-        self._need_session()
-        if self.discovery is not None:
-            raise ValueError("Discover is already running: stop it first.")
-        self.finish_run("stopped")
-        self.discovery = DiscoverRun(self.session, c)
-        self.throttle.reset()
-        self.emit_state()
-
-    def cmd_open_project(self, c: dict[str, Any]) -> None:
-        edits.open_project(self, c)
-
-    def cmd_snapshot(self, c: dict[str, Any]) -> None:
-        self.send_snapshot(fresh=True)
-
-    def cmd_shutdown(self, c: dict[str, Any]) -> None:
-        self.finish_run("stopped")
-        self.running = False
-
-    # ------------------------------------------------------------------ training
     def tick(self) -> None:
-        """Advance the current run (the pipeline, an edit) by one step when it wants one."""
-        if self.edit is not None:
-            edit_runs.tick(self)
-            return
-        if self.discovery is not None:
-            discovery.tick(self)
-            return
+        """Advance the current run by one step when it wants one; end it when it is done."""
         run = self.run
         if run is None or not run.wants_step:
             return
         try:
-            progress = run.advance()
+            event = run.advance()
         except Exception as exc:  # noqa: BLE001 - a failed step ends the run, not the worker
-            self.emit(error_event(exc, "train"))
-            self.finish_run("error")
+            self.send(error_event(exc, run.command, run.reply_to))
+            self.end_run("error")
             return
-        if progress is not None:
-            self.emit(progress)
-            if self.throttle.due() and not run.finished:
-                self.send_snapshot()
-        if progress is None or run.finished:
-            self.finish_run("finished")
-        elif run.paused and run.pending_steps == 0:
-            self.send_snapshot(fresh=True)  # a single step: show where it went
-            self.emit_state()
+        if event is not None:
+            self.send(event)
+        if event is None or run.finished:
+            self.end_run("finished")
+        else:
+            run.after_step(self)
 
-    def finish_run(self, reason: str) -> bool:
-        """Close the current run (if any): final snapshot, ``done`` and ``state``."""
+    def end_run(self, reason: str | None = None) -> bool:
+        """End the current run (if any) with ``reason`` (default: its stop reason, as when
+        ``stop`` ends it) and let it say so; False when none was going."""
         run = self.run
         if run is None:
             return False
@@ -240,21 +139,9 @@ class Worker:
         try:
             run.close()
         except Exception as exc:  # noqa: BLE001
-            self.emit(error_event(exc, "train"))
-        metrics: dict[str, float] = {}
-        if self.session.model is not None and self.session.model.is_fitted:
-            try:
-                metrics = self.session.metrics()
-            except Exception:  # noqa: BLE001 - a broken model still ends its run
-                metrics = {}
-            self.send_snapshot(fresh=True)
-        self.emit(event("done", reason=reason, steps_done=run.run_step, steps=run.steps,
-                        seconds=time.perf_counter() - run.started, metrics=metrics))
-        self.emit_state()
+            self.send(error_event(exc, run.command, run.reply_to))
+        run.finish(self, reason or run.stop_reason)
         return True
-
-    def _finish_discovery(self, reason: str) -> bool:
-        return discovery.finish(self, reason)
 
     # ------------------------------------------------------------------ outputs
     def send_snapshot(self, fresh: bool = False) -> None:
@@ -263,27 +150,27 @@ class Worker:
             return
         step = len(getattr(session.model, "history_", ()))
         try:
-            self.emit(self.throttle.take(session, step, fresh=fresh))
+            self.send(self.throttle.take(session, step, fresh=fresh))
             self._snapshot_failed = False
         except Exception as exc:  # noqa: BLE001 - drawing must never stop training
             if not self._snapshot_failed:  # say it once, not thirty times a second
-                self.emit(error_event(exc, "snapshot"))
+                self.send(error_event(exc, "snapshot"))
             self._snapshot_failed = True
 
     def emit_state(self) -> None:
         s, run = self.session, self.run
         model = None if s is None else s.model
-        self.emit(event(
-            "state",
+        training = run if isinstance(run, TrainingRun) else None
+        self.send(p.State(
             has_data=s is not None,
             has_model=model is not None,
             fitted=bool(model is not None and model.is_fitted),
-            training=run is not None,
-            discovering=self.discovery is not None,
-            editing=None if self.edit is None else self.edit.command,
-            paused=bool(run is not None and run.paused),
-            run_step=0 if run is None else run.run_step,
-            run_steps=0 if run is None else run.steps,
+            training=training is not None,
+            discovering=isinstance(run, DiscoverRun),
+            editing=run.command if isinstance(run, EditRun) else None,
+            paused=bool(training is not None and training.paused),
+            run_step=0 if training is None else training.run_step,
+            run_steps=0 if training is None else training.steps,
             step=len(getattr(model, "history_", ())) if model is not None else 0,
             model=model_summary(s),
             can_undo=bool(s is not None and s.can_undo),
@@ -298,13 +185,13 @@ class Worker:
         self.settings = session.settings
         self.throttle.reset()
         d = session.dataset
-        self.emit(event(
-            "loaded", source=source, path=path, input_names=list(d.input_names),
+        self.send(p.Loaded(
+            source=source, path=path, input_names=list(d.input_names),
             target_names=list(d.target_names), n_samples=d.n_samples,
             n_train=len(session.train_idx), n_test=len(session.test_idx),
             n_dropped=int(d.n_dropped), warnings=[str(w) for w in d.warnings],
-            default_width=session.default_width(), reply_to=self.reply_to, **(extra or {}),
-        ))
+            default_width=session.default_width(), reply_to=self.reply_to,
+            extra=dict(extra or {})))
         self.after_model_change()
 
     def after_model_change(self) -> None:
@@ -312,7 +199,7 @@ class Worker:
         self.send_snapshot(fresh=True)
         self.emit_state()
 
-    def _need_session(self) -> Any:
+    def need_session(self) -> Any:
         if self.session is None:
             raise ValueError("No data loaded yet: open a CSV file first.")
         return self.session
@@ -366,7 +253,7 @@ def run_worker(commands: Any, events: Any, options: dict[str, Any] | None = None
     try:
         worker.start()
     except Exception as exc:  # noqa: BLE001 - e.g. torch missing or broken
-        events.put([error_event(exc, "start"), event("bye")])
+        events.put([error_event(exc, "start").to_wire(), Bye().to_wire()])
         return
     outbox.flush()
     worker.warm_up()
@@ -385,7 +272,7 @@ def run_worker(commands: Any, events: Any, options: dict[str, Any] | None = None
         outbox.flush(0.0 if not worker.busy else _BATCH_S)
         if parent is not None and not worker.busy and not parent.is_alive():
             break  # the app died without saying goodbye: do not linger
-    outbox.put(event("bye"))
+    outbox.put(Bye().to_wire())
     outbox.flush()
 
 

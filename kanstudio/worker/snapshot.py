@@ -25,7 +25,7 @@ from kanstudio.worker.protocol import (
     CURVE_POINTS,
     SCORE_INTERVAL_S,
     SNAPSHOT_INTERVAL_S,
-    event,
+    Snapshot,
 )
 
 __all__ = ["SnapshotThrottle", "build_snapshot", "model_summary"]
@@ -49,7 +49,7 @@ def model_summary(session: Any) -> dict[str, Any] | None:
 
 
 def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = None,
-                   n_points: int = CURVE_POINTS) -> dict[str, Any]:
+                   n_points: int = CURVE_POINTS) -> Snapshot:
     """A snapshot event of the session's fitted model; ``scores`` reused when given."""
     model = session.model
     curves = model.edge_curves(n_points)
@@ -58,8 +58,7 @@ def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = N
     edge_scores, node_scores = scores
     summary = model_summary(session)
     assert summary is not None
-    return event(
-        "snapshot",
+    return Snapshot(
         step=int(step),
         width=summary["width"],
         input_names=summary["input_names"],
@@ -95,7 +94,7 @@ class SnapshotThrottle:
         return now >= self._next_due
 
     def take(self, session: Any, step: int, fresh: bool = False,
-             now: float | None = None) -> dict[str, Any]:
+             now: float | None = None) -> Snapshot:
         """Build a snapshot now; ``fresh`` forces new scores (end of a run, after an edit)."""
         now = time.perf_counter() if now is None else now
         if fresh or self._scores is None or now - self._scores_at >= self.score_interval_s:

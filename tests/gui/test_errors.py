@@ -37,3 +37,14 @@ def test_a_killed_worker_is_restarted_and_the_data_reloaded(qtbot, make_window, 
     window.train()
     qtbot.waitUntil(lambda: window.last_done is not None, timeout=60_000)
     assert window.last_done["reason"] == "finished"
+
+
+def test_a_formula_refusal_is_worded_from_its_kind_and_edges(qtbot, window):
+    window.bridge.error.emit({
+        "event": "error", "command": "formula", "kind": "formula_not_symbolic",
+        "fields": {"edges": [[0, 0, 0], [1, 2, 0]]}, "detail": "",
+        "message": "2 active edge(s) are not symbolic yet ((0, 0, 0), (1, 2, 0)): ..."})
+    assert window.formula_panel.status.text() == (
+        "2 edge(s) are still numeric splines: (0, 0, 0), (1, 2, 0). Lock them in the Edge "
+        "Inspector, use Model ▸ Auto-symbolic, or prune them; then the formula appears here.")
+    assert window.messages.current_text() == ""  # not asked for by the user: no message bar

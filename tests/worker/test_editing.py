@@ -42,3 +42,17 @@ def test_prune_undo_lock_save_and_open_project(thread_client, samples, tmp_path)
     assert loaded["columns"]["names"] == ["a", "b", "c", "f"]
     assert len(loaded["columns"]["values"][0]) == loaded["n_samples"]
     assert thread_client.wait_for("snapshot")["width"] == [3, 3, 1]
+
+
+def test_a_formula_of_numeric_edges_is_refused_with_its_kind_and_edges(thread_client, samples):
+    load(thread_client, samples / "toy_sin.csv")
+    thread_client.send("new_model", width=[1, 1, 1])
+    thread_client.send("train", steps=3, opt="adam")
+    run_until(thread_client, "done", timeout=60)
+    thread_client.send("lock", layer=1, i=0, j=0, name="x")
+    _result(thread_client, "lock")
+    thread_client.send("formula", id=3)
+    error = thread_client.wait_for(lambda e: e["event"] == "error", timeout=60)
+    assert error["kind"] == "formula_not_symbolic" and error["reply_to"] == 3
+    assert error["fields"] == {"edges": [[0, 0, 0]]}  # the locked edge is not listed
+    assert "not symbolic yet" in error["message"]  # the engine's own line, for scripts

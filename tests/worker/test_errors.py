@@ -58,3 +58,14 @@ def test_a_failing_step_ends_the_run_not_the_worker(thread_client, samples, monk
     monkeypatch.setattr(Session, "train_iter", original)
     thread_client.send("train", steps=3, opt="adam")
     assert thread_client.wait_for("done")["reason"] == "finished"
+
+
+def test_a_bad_field_is_a_typed_error_event_and_the_worker_carries_on(thread_client, samples):
+    load(thread_client, samples / "toy_sin.csv")
+    thread_client.send("lock", layer="first", i=0, j=0, name="sin", id=9)
+    error = _error(thread_client)
+    assert error["message"] == "'layer' must be an integer, got 'first'"
+    assert error["kind"] == "bad_field" and error["reply_to"] == 9
+    assert error["fields"] == {"command": "lock", "field": "layer"}
+    thread_client.send("train", steps=2, opt="adam")
+    assert thread_client.wait_for("done")["reason"] == "finished"

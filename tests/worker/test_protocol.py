@@ -1,4 +1,5 @@
-"""The protocol's pure parts: snapshot collapsing, error messages, the snapshot throttle."""
+"""The protocol's pure parts: typed commands checked at the boundary, snapshot collapsing,
+error messages, the snapshot throttle."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ import os
 import subprocess
 import sys
 
-from kanstudio.worker import COMMANDS, EVENTS, collapse_snapshots
-from kanstudio.worker.protocol import describe_error, error_event
+import pytest
+
+from kanstudio.errors import EngineError
+from kanstudio.worker import COMMAND_TYPES, EVENTS, collapse_snapshots
+from kanstudio.worker.handlers import ROUTES
+from kanstudio.worker.protocol import (
+    Lock,
+    ProtocolError,
+    describe_error,
+    error_event,
+    parse_command,
+)
 from kanstudio.worker.snapshot import SnapshotThrottle
 
 
@@ -33,8 +44,8 @@ def test_error_event_carries_one_line_and_the_traceback_apart():
     try:
         raise KeyError("unknown function 'sinh2'")
     except KeyError as exc:
-        event = error_event(exc, "lock", reply_to=7)
-    assert event["message"] == "unknown function 'sinh2'"
+        event = error_event(exc, "lock", reply_to=7).to_wire()
+    assert event["kind"] == "refused" and event["message"] == "unknown function 'sinh2'"
     assert "Traceback" in event["detail"]
     assert event["reply_to"] == 7 and event["command"] == "lock"
 
@@ -61,13 +72,49 @@ def test_throttle_keeps_to_thirty_a_second_whatever_the_step_time(monkeypatch):
         assert sent >= 0.9 * min(10 * 30, 10 / step_s)  # and not far fewer
 
 
-def test_protocol_names_cover_the_design():
+def test_protocol_names_cover_the_design_and_each_command_has_one_route():
     for name in ("load", "set_settings", "new_model", "train", "pause", "resume", "step",
                  "stop", "shutdown", "prune", "refine", "lock", "unlock", "auto_symbolic",
                  "undo", "redo", "formula", "save", "open_project"):
-        assert name in COMMANDS
+        assert name in COMMAND_TYPES
+    assert set(ROUTES) == set(COMMAND_TYPES.values())  # one table routes every command
     for name in ("ready", "progress", "snapshot", "state", "error", "done"):
         assert name in EVENTS
+
+
+def test_commands_are_checked_field_by_field_at_the_boundary():
+    lock = parse_command({"cmd": "lock", "layer": 0, "i": 1, "j": 0, "name": "sin", "id": 4})
+    assert isinstance(lock, Lock) and lock.edge == (0, 1, 0) and lock.function == "sin"
+    assert lock.to_wire() == {"cmd": "lock", "layer": 0, "i": 1, "j": 0, "name": "sin",
+                              "id": 4}  # the same dict comes back
+    refusals = {
+        "'layer' must be an integer, got 'a'": {"cmd": "lock", "layer": "a", "i": 1, "j": 0,
+                                                 "name": "sin"},
+        "lock needs the 'name' of a library function, e.g. 'sin'":
+            {"cmd": "lock", "layer": 0, "i": 1, "j": 0},
+        "'steps' must be an integer or None, got True": {"cmd": "train", "steps": True},
+        "'train' has no field 'stpes'": {"cmd": "train", "stpes": 3},
+        "'numeric' must be 'error' or 'placeholder', got 'x'": {"cmd": "formula",
+                                                                "numeric": "x"},
+        "unknown command 'fly'": {"cmd": "fly"},
+    }
+    for message, raw in refusals.items():
+        with pytest.raises(ProtocolError) as caught:
+            parse_command(raw)
+        assert str(caught.value) == message
+    with pytest.raises(ProtocolError) as caught:
+        parse_command({"cmd": "refine", "grid": 2.5})
+    assert caught.value.kind == "bad_field"
+    assert caught.value.fields == {"command": "refine", "field": "grid"}
+
+
+def test_an_engine_error_travels_with_its_kind_and_fields():
+    exc = EngineError("2 active edge(s) are not symbolic yet", kind="formula_not_symbolic",
+                      edges=[[0, 0, 0], [1, 0, 0]])
+    event = error_event(exc, "formula").to_wire()
+    assert event["kind"] == "formula_not_symbolic"
+    assert event["fields"] == {"edges": [[0, 0, 0], [1, 0, 0]]}
+    assert event["message"] == "2 active edge(s) are not symbolic yet"
 
 
 def test_the_worker_package_never_imports_qt():

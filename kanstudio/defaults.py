@@ -1,5 +1,6 @@
 """Defaults that several layers share, defined once (the API, the session, the pipeline, the
-worker and the GUI import them from here)."""
+worker and the GUI import them from here). Plain Python: the GUI process imports it without
+torch."""
 
 from __future__ import annotations
 

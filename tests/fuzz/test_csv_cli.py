@@ -1,0 +1,101 @@
+"""Any CSV through ``kanstudio fit`` (issue 17): exit 0 or 2, never a traceback or an
+internal error, nothing written but --out and --save, a bounded time; with exit 0 the JSON
+is valid and its numbers finite, or null with a reason.
+
+The property runs the command's ``main()`` in this process with a pipeline of tiny budgets
+(tests/fuzz/conftest.py); a few files also go through the real command in a subprocess.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import currently_in_test_context, event, example, given
+
+from tests.cli.helpers import finish, start
+from tests.fuzz.conftest import examples
+from tests.fuzz.helpers import check_result_json, check_run, listing, run_cli
+from tests.fuzz.strategies import csv_files
+
+CLEAN = ("a,b,y\n" + "".join(f"{i / 7:.4f},{(i * 3 % 11) / 5:.4f},{i / 7 + (i * 3 % 11) / 5:.4f}\n"
+                             for i in range(-10, 10))).encode()
+# The reported file: ordinary rows and one near the float limit (IndexError before).
+ISSUE_ROW = CLEAN + b"1e308,-1e308,-1e308\n"
+OUTPUTS = {"results", "results/out.json", "results/project.kstudio"}
+
+
+def fit_in_folder(data: bytes, *extra: str):
+    """Run ``fit`` on ``data`` in a fresh folder; checks the property, returns the run
+    and the JSON result (None unless exit 0)."""
+    with tempfile.TemporaryDirectory(prefix="kanstudio-fuzz-") as tmp:
+        folder = Path(tmp)
+        (folder / "data.csv").write_bytes(data)
+        (folder / "results").mkdir()
+        before = listing(folder)
+        run = run_cli(["fit", "data.csv", "--quiet", "--out", "results/out.json",
+                       "--save", "results/project.kstudio", *extra], folder)
+        check_run(run, OUTPUTS, before, listing(folder))
+        if currently_in_test_context():  # tallied by --hypothesis-show-statistics
+            reason = run.stderr.strip().splitlines()[-1][18:48] if run.rc else "a formula"
+            event(f"exit {run.rc}: {reason}")
+        result = None
+        if run.rc == 0:
+            result = check_result_json((folder / "results/out.json").read_text("utf-8"))
+            assert (folder / "results/project.kstudio").stat().st_size > 0
+            assert run.stdout.startswith(f"{result['target']} = ")
+        return run, result
+
+
+@examples(ci=20)
+@given(data=csv_files())
+@example(data=ISSUE_ROW)
+@example(data=CLEAN)
+@example(data=CLEAN.replace(b",", b";").decode().encode("utf-16"))
+@example(data=CLEAN[:-30] + b"\x00\x00" + CLEAN[-30:])
+@example(data=CLEAN + b"5e-324,-5e-324,2.2250738585072014e-308\n")
+@example(data=CLEAN + b"1,2," + b"9" * 400 + b"\n")  # OverflowError in pandas before
+def test_fit_handles_any_csv(fast_pipeline, data):
+    fit_in_folder(data)
+
+
+def test_the_issue_row_is_refused_naming_the_row(fast_pipeline):
+    run, _ = fit_in_folder(ISSUE_ROW)
+    assert run.rc == 2 and "row 22" in run.stderr and "Column 'a'" in run.stderr
+
+
+def test_an_integer_beyond_the_double_range_is_named(fast_pipeline):
+    """A 400-digit cell made pandas raise OverflowError (an internal error): now it is an
+    infinite value like 1e999, named with its row."""
+    for sign in (b"", b"-"):
+        run, _ = fit_in_folder(CLEAN + b"1,2," + sign + b"9" * 400 + b"\n")
+        assert run.rc == 2 and "Column 'y' has 1 infinite value" in run.stderr
+        assert "row 22" in run.stderr
+
+
+def test_clean_data_still_gives_its_formula(fast_pipeline):
+    run, result = fit_in_folder(CLEAN)
+    assert run.rc == 0 and result["formula_test_r2"] > 0.99, run.stderr
+
+
+def test_the_real_command_on_damaged_files(tmp_path):
+    """A few files through ``python -m kanstudio fit`` (one-line reason, no traceback),
+    started together: each interpreter start costs seconds."""
+    files = {
+        "issue.csv": ISSUE_ROW,
+        "utf16_nul.csv": CLEAN.decode().encode("utf-16")[:200] + b"\x00\x00\x01",
+        "binary.csv": bytes(range(256)) * 4,
+        "long_header.csv": b"h" * 100_000 + b",y\n1,2\n",
+    }
+    procs = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        procs[name] = start(["fit", name, "--quiet", "--out", f"{name}.json"], tmp_path)
+    before = set(files)
+    for name, proc in procs.items():
+        run = finish(proc, timeout=120)
+        assert run.rc == 2, (name, run.stderr)
+        assert "Traceback" not in run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("kanstudio: error: "), (name, run.stderr)
+    assert {p.name for p in tmp_path.iterdir()} == before  # nothing written on refusal
