@@ -99,6 +99,9 @@ def add_sweep_parser(sub: Any, fit_parser: argparse.ArgumentParser) -> argparse.
     p.add_argument("--out", default="sweep-results",
                    help="folder for results.csv, results.json, stability.json "
                         "(default ./sweep-results)")
+    p.add_argument("--save-projects", action="store_true",
+                   help="save each job's session as OUT/projects/job-N-....kstudio (open any "
+                        "seed's model in the app)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")
     return p
 
@@ -211,16 +214,26 @@ def _check(args: argparse.Namespace) -> None:
         raise SweepInputError(f"--out {args.out}: cannot write to {parent}")
 
 
+def _with_project_paths(jobs: list[Job], folder: Path) -> list[Job]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [dataclasses.replace(job, save_to=str(
+        folder / f"job-{job.index:04d}-{Path(job.data).stem}-seed{job.seed}.kstudio"))
+        for job in jobs]
+
+
 def jobs_from_args(args: argparse.Namespace) -> list[Job]:
     _check(args)
     datasets = find_csvs(args.data)
-    return expand_jobs(
+    jobs = expand_jobs(
         datasets, args.target or [None], args.width or [None], args.grid,
         range(args.seed_start, args.seed_start + args.seeds),
         k=args.k, steps=args.steps, lamb=args.lamb,
         lib=tuple(args.lib) if args.lib else None, device=args.device,
         inputs=tuple(args.inputs) if args.inputs else None, drop_missing=args.drop_missing,
         pipeline=pipeline_overrides(args.settings))
+    if args.save_projects:
+        jobs = _with_project_paths(jobs, Path(args.out).resolve() / "projects")
+    return jobs
 
 
 # ----------------------------------------------------------------------------- running
@@ -248,11 +261,12 @@ def _rows(args: argparse.Namespace, jobs: list[Job]) -> tuple[Iterator[dict[str,
 def _job_line(row: dict[str, Any], done: int, total: int) -> str:
     name = Path(str(row["dataset"])).name
     head = f"[{done}/{total}] {name} {row.get('target') or ''} seed {row['seed']}"
-    if row.get("error"):
+    if not row.get("canonical"):
         return f"{head}: failed: {row['error']}"
     r2 = row.get("test_r2")
     return (f"{head}: {row['target']} = {row['formula']}"
-            + (f"   R² {r2:.6f}" if r2 is not None else "") + f"   {row['seconds']:.1f} s")
+            + (f"   R² {r2:.6f}" if r2 is not None else "") + f"   {row['seconds']:.1f} s"
+            + (f"   ({row['error']})" if row.get("error") else ""))
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
@@ -296,7 +310,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     writer.write_summary(summary)
     if summary:
         print(format_summary(summary))
-    failed = [row for row in writer.rows if row.get("error")]
+    failed = [row for row in writer.rows if not row.get("canonical")]
     print(f"kanstudio sweep: {len(writer.rows)} of {len(jobs)} job(s) finished, "
           f"{len(failed)} failed; results in {writer.csv_path}, {writer.json_path.name}, "
           f"{writer.summary_path.name}", file=sys.stderr)

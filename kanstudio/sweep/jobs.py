@@ -22,7 +22,7 @@ __all__ = ["Job", "ROW_FIELDS", "run_job", "failed_row", "canonical_formula", "s
 ROW_FIELDS = (
     "job", "experiment", "dataset", "target", "seed", "width", "grid", "k", "steps", "lamb", "lib",
     "device", "formula", "canonical", "status", "test_r2", "network_test_r2",
-    "final_width", "seconds", "cpu_seconds", "peak_rss_mb", "error_kind", "error",
+    "final_width", "project", "seconds", "cpu_seconds", "peak_rss_mb", "error_kind", "error",
 )
 
 
@@ -49,6 +49,7 @@ class Job:
     drop_missing: bool = False
     pipeline: dict[str, Any] = field(default_factory=dict)  # other PipelineSettings fields
     experiment: int = 0  # jobs that differ only in their seed share this number
+    save_to: str | None = None  # save the session here as a .kstudio project
 
     def describe(self) -> dict[str, Any]:
         """The row's columns that say what was asked."""
@@ -155,7 +156,7 @@ def _discover(job: Job) -> dict[str, Any]:
     if result is None:
         raise RuntimeError("the pipeline ended without a formula")
     expr = result.expressions[0]
-    return {
+    row = {
         "target": result.target_names[0],
         "device": str(resolve_device(job.device)).split(":")[0],
         "formula": to_sympy(expr),
@@ -166,6 +167,15 @@ def _discover(job: Job) -> dict[str, Any]:
         "network_test_r2": _finite(result.network_test_r2),
         "final_width": session.model.width_,
     }
+    if job.save_to:
+        from kanstudio.session.project_file import save_project
+
+        try:
+            save_project(session, job.save_to)
+            row["project"] = job.save_to
+        except OSError as exc:  # the formula stands; the row says what was not saved
+            row.update(error=f"could not save the project: {exc}", error_kind="save")
+    return row
 
 
 def run_job(job: Job) -> dict[str, Any]:

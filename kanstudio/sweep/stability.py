@@ -35,7 +35,7 @@ def stability_summary(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         group = groups.setdefault(key, {"experiment": key, **{f: None for f in GROUP_FIELDS},
                                         "seeds": 0, "failed": 0, "formulas": []})
         group["seeds"] += 1
-        failed = bool(row.get("error")) or not row.get("canonical")
+        failed = not row.get("canonical")  # (a formula whose project was not saved counts)
         for name in GROUP_FIELDS:  # a successful row knows the target its CSV used
             if group[name] is None or (name == "target" and not failed):
                 group[name] = row.get(name) if row.get(name) is not None else group[name]

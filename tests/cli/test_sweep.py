@@ -50,7 +50,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def sweep(workdir: Path) -> Iterator[subprocess.Popen]:
     """One real sweep: 2 CSVs x 2 seeds on 2 processes, started while other tests run."""
     proc = start(["sweep", "csvs", "--target", "y", "--seeds", "2", "--jobs", "2",
-                  "--out", "out", *FAST], workdir)
+                  "--out", "out", "--save-projects", *FAST], workdir)
     yield proc
     if proc.poll() is None:
         proc.kill()
@@ -89,6 +89,33 @@ def test_sweep_rows_failing_job_and_stability(sweep, workdir: Path) -> None:
     other = next(g for g in summary if g["dataset"].endswith("other.csv"))
     assert other["failed"] == 2 and other["formulas"] == []
     assert "2/2" in run.stdout and "y = 2*x + 1" in run.stdout
+    # --save-projects: each seed's session opens with the formula its row reports
+    from kanstudio.session.project_file import load_project
+    from kanstudio.sweep.jobs import canonical_formula
+
+    assert all(r["project"] == "" for r in bad)
+    for row in good:
+        session = load_project(row["project"], device="cpu")
+        assert canonical_formula(session.formula().expressions[0]) == row["canonical"]
+
+
+def test_sweep_reads_width_with_fits_own_parser() -> None:
+    import argparse
+
+    from kanstudio.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    def width_type(command: str):
+        return next(a.type for a in sub.choices[command]._actions if "--width" in a.option_strings)
+
+    # one parser for both commands: whatever notation 'fit --width' learns, sweep accepts
+    assert width_type("sweep") is width_type("fit")
+    args = parser.parse_args(["sweep", "a.csv", "--width", "2,5,1", "--width", "2, 3,1",
+                              "--grid", "5,10", "--target", "y,z", "--target", "w"])
+    assert args.width == [width_type("fit")("2,5,1"), width_type("fit")("2,3,1")]
+    assert args.grid == [5, 10] and args.target == ["y", "z", "w"]
 
 
 @pytest.mark.parametrize("args, words", [
