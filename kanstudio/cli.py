@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from kanstudio.sweep.command import add_sweep_parser
 
-    add_sweep_parser(sub, fit)  # sweep reads --width, --lib, ... with fit's own types
+    # the same types as fit's --width and --inputs/--lib: both commands read the same text
+    add_sweep_parser(sub, width_type=_int_list, names_type=_name_list)
 
     export = sub.add_parser("export", help="print the formula of a saved project")
     export.add_argument("project", help=".kstudio project file")

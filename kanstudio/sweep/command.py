@@ -1,9 +1,9 @@
 """``kanstudio sweep``: many ``kanstudio fit`` discoveries, one row each, and how stable the
 formula is across seeds.
 
-The options a job shares with ``fit`` (``--width``, ``--lib``, ``--inputs``, ``--device``)
-are parsed by ``fit``'s own argument types, looked up on its parser, so the two commands
-accept the same text. Exit codes as ``fit``: 0 the sweep ran (a failed job is a row), 2 bad
+The options a job shares with ``fit`` (``--width``, ``--lib``, ``--inputs``) are parsed by
+``fit``'s own argument types, handed over by ``cli.build_parser``, so the two commands accept
+the same text. Exit codes as ``fit``: 0 the sweep ran (a failed job is a row), 2 bad
 input (or every job failed on its input), 1 internal error (every job failed otherwise),
 130 stopped by Ctrl+C (finished rows are kept).
 """
@@ -34,20 +34,6 @@ class SweepInputError(ValueError):
     """Bad input for the whole sweep: one line on stderr, exit code 2."""
 
 
-def _fit_type(fit_parser: argparse.ArgumentParser, option: str) -> Callable[[str], Any] | None:
-    for action in fit_parser._actions:  # argparse has no public look-up of an option
-        if option in action.option_strings:
-            return action.type
-    raise KeyError(option)
-
-
-def _fit_choices(fit_parser: argparse.ArgumentParser, option: str) -> Any:
-    for action in fit_parser._actions:
-        if option in action.option_strings:
-            return action.choices
-    raise KeyError(option)
-
-
 def _int_values(text: str) -> list[int]:
     try:
         return [int(v) for v in text.replace(" ", "").split(",") if v]
@@ -59,8 +45,13 @@ def _names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def add_sweep_parser(sub: Any, fit_parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``sweep`` to the ``kanstudio`` subcommands; ``fit_parser`` lends its types."""
+def add_sweep_parser(sub: Any, width_type: Callable[[str], Any],
+                     names_type: Callable[[str], list[str]]) -> argparse.ArgumentParser:
+    """Add ``sweep`` to the ``kanstudio`` subcommands.
+
+    ``width_type`` and ``names_type`` are the argument types ``fit`` reads ``--width`` and
+    ``--inputs``/``--lib`` with (tests/cli/test_sweep.py checks they stay the same objects).
+    """
     p = sub.add_parser(
         "sweep", help="many discoveries at once: seeds, settings, targets, CSVs",
         description="Run the 'kanstudio fit' discovery for every combination of CSV, target, "
@@ -70,20 +61,21 @@ def add_sweep_parser(sub: Any, fit_parser: argparse.ArgumentParser) -> argparse.
     p.add_argument("--target", action="extend", type=_names, default=None,
                    help="target column(s), comma-separated or repeated (default: each "
                         "CSV's last numeric column)")
-    p.add_argument("--inputs", type=_fit_type(fit_parser, "--inputs"),
+    p.add_argument("--inputs", type=names_type,
                    help="input columns, comma-separated")
     p.add_argument("--seeds", type=int, default=1, help="seeds per setting (default 1)")
     p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--width", action="append", type=_fit_type(fit_parser, "--width"),
+    p.add_argument("--width", action="append", type=width_type,
                    help="architecture as 'kanstudio fit' reads it; repeat for several")
     p.add_argument("--grid", type=_int_values, default=[5],
                    help="spline intervals, comma-separated for several (default 5)")
     p.add_argument("--k", type=int, default=3, help="spline order (default 3)")
     p.add_argument("--steps", type=int, help="steps of the sparse training stage")
     p.add_argument("--lamb", type=float, help="sparsity strength of the first stage")
-    p.add_argument("--lib", type=_fit_type(fit_parser, "--lib"),
+    p.add_argument("--lib", type=names_type,
                    help="symbolic functions, e.g. sin,exp,x^2")
-    p.add_argument("--device", default="auto", choices=_fit_choices(fit_parser, "--device"))
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps "
+                   "(default auto; with --ray, as the node running the job resolves it)")
     p.add_argument("--drop-missing", action="store_true",
                    help="drop rows with missing values instead of refusing the file")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
@@ -201,6 +193,8 @@ def _check(args: argparse.Namespace) -> None:
             resolve_names(args.lib)
         except (KeyError, ValueError) as exc:
             raise SweepInputError(str(exc).splitlines()[0]) from exc
+    if args.device.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
+        raise SweepInputError(f"--device {args.device}: expected auto, cpu, cuda or mps")
     if not args.ray:  # a Ray job resolves its device where it runs
         from kanstudio.core import resolve_device
 
@@ -248,7 +242,7 @@ def _rows(args: argparse.Namespace, jobs: list[Job]) -> tuple[Iterator[dict[str,
                                   ) from exc
         gpus = args.gpus_per_job
         if gpus is None:
-            gpus = 1.0 if args.device == "cuda" else 0.0
+            gpus = 1.0 if args.device.startswith("cuda") else 0.0
         return (ray_rows(jobs, args.ray, args.cpus_per_job, gpus),
                 f"Ray at {args.ray} ({args.cpus_per_job:g} CPU, {gpus:g} GPU per job)")
     cores = available_cores()

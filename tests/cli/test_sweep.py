@@ -107,11 +107,16 @@ def test_sweep_reads_width_with_fits_own_parser() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
+    def option_type(command: str, option: str):
+        return next(a.type for a in sub.choices[command]._actions if option in a.option_strings)
+
     def width_type(command: str):
-        return next(a.type for a in sub.choices[command]._actions if "--width" in a.option_strings)
+        return option_type(command, "--width")
 
     # one parser for both commands: whatever notation 'fit --width' learns, sweep accepts
     assert width_type("sweep") is width_type("fit")
+    for option in ("--inputs", "--lib"):
+        assert option_type("sweep", option) is option_type("fit", option)
     args = parser.parse_args(["sweep", "a.csv", "--width", "2,5,1", "--width", "2, 3,1",
                               "--grid", "5,10", "--target", "y,z", "--target", "w"])
     assert args.width == [width_type("fit")("2,5,1"), width_type("fit")("2,3,1")]
