@@ -166,8 +166,13 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; SIGINT")
 def test_ctrl_c_keeps_finished_rows_and_stops_the_workers(workdir: Path, tmp_path) -> None:
     out = tmp_path / "stopped"
-    proc = start(["sweep", "csvs/line.csv", "--seeds", "8", "--jobs", "2",
-                  "--out", str(out), *FAST], workdir)
+    # its own process group, signalled as a whole: what Ctrl+C in a terminal does
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kanstudio", "sweep", "csvs/line.csv", "--seeds", "8",
+         "--jobs", "2", "--out", str(out), *FAST], cwd=workdir, env=ENV, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    proc.started = time.perf_counter()  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline and proc.poll() is None:
@@ -176,7 +181,7 @@ def test_ctrl_c_keeps_finished_rows_and_stops_the_workers(workdir: Path, tmp_pat
             time.sleep(0.5)
         assert proc.poll() is None, "the sweep ended before it could be stopped"
         workers = _children(proc.pid)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         run = finish(proc, timeout=120)
     finally:
         if proc.poll() is None:
