@@ -17,13 +17,18 @@ from typing import Any
 
 from kanstudio.sweep.jobs import Job, failed_row, run_job, run_job_with_threads, set_threads
 
-__all__ = ["available_cores", "local_rows", "ray_rows", "RayMissingError", "RAY_INSTALL"]
+__all__ = ["available_cores", "local_rows", "ray_rows", "RayMissingError",
+           "ClusterResourceError", "RAY_INSTALL"]
 
 RAY_INSTALL = 'pip install "kanstudio[cluster]"   (or: pip install "ray>=2.9")'
 
 
 class RayMissingError(ImportError):
     """``--ray`` was asked for but Ray is not installed."""
+
+
+class ClusterResourceError(ValueError):
+    """A job asks for more CPUs or GPUs than the Ray cluster has."""
 
 
 def available_cores() -> int:
@@ -104,6 +109,17 @@ def _import_ray() -> Any:
     return ray
 
 
+def _check_resources(ray: Any, cpus_per_job: float, gpus_per_job: float) -> None:
+    """A task asking for more than the cluster has would wait forever: refuse it now."""
+    total = ray.cluster_resources()
+    for name, asked, option in (("CPU", cpus_per_job, "--cpus-per-job"),
+                                ("GPU", gpus_per_job, "--gpus-per-job")):
+        if asked > total.get(name, 0.0):
+            raise ClusterResourceError(
+                f"the Ray cluster has {total.get(name, 0.0):g} {name}(s) in all; a job asks "
+                f"for {asked:g} ({option})")
+
+
 def ray_rows(jobs: Sequence[Job], address: str | None, cpus_per_job: float = 1.0,
              gpus_per_job: float = 0.0) -> Iterator[dict[str, Any]]:
     """Run ``jobs`` as Ray tasks on the cluster at ``address`` (``ray.init``'s meaning:
@@ -111,12 +127,25 @@ def ray_rows(jobs: Sequence[Job], address: str | None, cpus_per_job: float = 1.0
 
     Each task asks for ``cpus_per_job`` CPUs and ``gpus_per_job`` GPUs (fractions share a
     GPU), so Ray places it; rows stream back as tasks finish. kanstudio must be importable
-    on the cluster's nodes (installed there, or a runtime environment).
+    on the cluster's nodes (installed there, or a runtime environment). Connecting and the
+    resource check happen now (errors here, not at the first row); jobs start when the
+    returned generator is first advanced.
     """
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        _check_resources(ray, cpus_per_job, gpus_per_job)
+    except BaseException:
+        if started_here:
+            ray.shutdown()
+        raise
+    return _ray_stream(ray, jobs, cpus_per_job, gpus_per_job, started_here)
+
+
+def _ray_stream(ray: Any, jobs: Sequence[Job], cpus_per_job: float, gpus_per_job: float,
+                started_here: bool) -> Iterator[dict[str, Any]]:
     task = ray.remote(run_job_with_threads).options(num_cpus=cpus_per_job,
                                                      num_gpus=gpus_per_job, max_retries=0)
     threads = max(1, int(cpus_per_job))

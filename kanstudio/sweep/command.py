@@ -20,7 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from kanstudio.sweep.backends import RAY_INSTALL, RayMissingError, available_cores
+from kanstudio.sweep.backends import (
+    RAY_INSTALL,
+    ClusterResourceError,
+    RayMissingError,
+    available_cores,
+)
 from kanstudio.sweep.jobs import Job
 
 __all__ = ["add_sweep_parser", "run_sweep_command", "expand_jobs", "find_csvs",
@@ -271,7 +276,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     jobs = jobs_from_args(args)
     try:
         rows, where = _rows(args, jobs)
-    except RayMissingError as exc:
+    except (RayMissingError, ClusterResourceError) as exc:
         raise SweepInputError(str(exc)) from exc
     writer = ResultsWriter(args.out, len(jobs))
     verbose = not args.quiet

@@ -262,3 +262,8 @@ def test_ray_backend_streams_rows_from_a_local_instance(local_ray, workdir: Path
     assert by_name["line.csv"]["canonical"] == "2*x + 1"
     assert by_name["other.csv"]["error_kind"] == "bad_input"
     assert "Ray at local" in capsys.readouterr().err
+    # a GPU the instance does not have: refused at once (exit 2), not a task waiting forever
+    rc = main(["sweep", str(workdir / "csvs" / "line.csv"), "--ray", "local", "--device", "cuda",
+               "--out", str(tmp_path / "gpu")])
+    assert rc == 2
+    assert "GPU" in capsys.readouterr().err
