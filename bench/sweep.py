@@ -37,8 +37,9 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_REPO_ROOT))
 
 from kanstudio.session.pipeline import PipelineSettings  # noqa: E402
-from kanstudio.sweep.backends import available_cores, local_rows  # noqa: E402
+from kanstudio.sweep.backends import local_rows  # noqa: E402
 from kanstudio.sweep.command import expand_jobs  # noqa: E402
+from kanstudio.sweep.machine import available_cores  # noqa: E402
 
 # the shrunken pipeline (as tests/cli/test_sweep.py's FAST)
 SMALL = {"starts": 1, "after_prune_steps": 1, "refine_steps": 2, "fine_tune_steps": 3,

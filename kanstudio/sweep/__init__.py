@@ -6,9 +6,18 @@ it arrives (``output.py``) and counts how many seeds found each formula (``stabi
 Nothing here imports Qt; the GUI may use the same pool and summary.
 """
 
-from kanstudio.sweep.backends import available_cores, local_rows, ray_rows
-from kanstudio.sweep.jobs import ROW_FIELDS, Job, canonical_formula, run_job
-from kanstudio.sweep.stability import format_summary, stability_summary
-
 __all__ = ["Job", "ROW_FIELDS", "run_job", "canonical_formula", "local_rows", "ray_rows",
            "available_cores", "stability_summary", "format_summary"]
+
+_HOMES = {"Job": "jobs", "ROW_FIELDS": "jobs", "run_job": "jobs", "canonical_formula": "jobs",
+          "local_rows": "backends", "ray_rows": "backends", "available_cores": "machine",
+          "stability_summary": "stability", "format_summary": "stability"}
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that `kanstudio --help` does not load the process pool.
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"kanstudio.sweep.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'kanstudio.sweep' has no attribute {name!r}")

@@ -8,7 +8,6 @@ rows already yielded are the caller's to keep.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -16,12 +15,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from kanstudio.sweep.jobs import Job, failed_row, run_job, run_job_with_threads, set_threads
+from kanstudio.sweep.machine import RAY_INSTALL
 
-__all__ = ["available_cores", "local_rows", "ray_rows", "RayMissingError",
-           "ClusterResourceError", "RAY_INSTALL"]
-
-RAY_INSTALL = 'pip install "kanstudio[cluster]"   (or: pip install "ray>=2.9")'
-
+__all__ = ["local_rows", "ray_rows", "RayMissingError", "ClusterResourceError"]
 
 class RayMissingError(ImportError):
     """``--ray`` was asked for but Ray is not installed."""
@@ -29,14 +25,6 @@ class RayMissingError(ImportError):
 
 class ClusterResourceError(ValueError):
     """A job asks for more CPUs or GPUs than the Ray cluster has."""
-
-
-def available_cores() -> int:
-    """Cores this process may run on (the affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _init_worker(threads: int) -> None:

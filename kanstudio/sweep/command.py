@@ -20,13 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from kanstudio.sweep.backends import (
-    RAY_INSTALL,
-    ClusterResourceError,
-    RayMissingError,
-    available_cores,
-)
 from kanstudio.sweep.jobs import Job
+from kanstudio.sweep.machine import RAY_INSTALL, available_cores
 
 __all__ = ["add_sweep_parser", "run_sweep_command", "expand_jobs", "find_csvs",
            "SweepInputError", "pipeline_overrides"]
@@ -270,6 +265,7 @@ def _job_line(row: dict[str, Any], done: int, total: int) -> str:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """The body of ``kanstudio sweep``; raises :class:`SweepInputError` for exit code 2."""
+    from kanstudio.sweep.backends import ClusterResourceError, RayMissingError
     from kanstudio.sweep.output import ResultsWriter
     from kanstudio.sweep.stability import format_summary, stability_summary
 
