@@ -27,13 +27,17 @@ class BadInputError(Exception):
     """A problem with what the user gave us; printed as one line, exit code 2."""
 
 
-def _int_list(text: str) -> list[int]:
+def _width(text: str) -> list:
+    """``2,5,1``; product nodes in KAN 2.0 notation as ``2,0+1,1`` (sums+products) or
+    ``"2,[0,1],1"`` -> ``[2, [0, 1], 1]``."""
+    from kanstudio.core.width import parse_width, parse_width_text
+
     try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+        values = parse_width_text(text)
+        parse_width(values)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected integers like 2,5,1, got {text!r}") from exc
-    if len(values) < 2 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"width needs at least two positive sizes: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"{exc} (expected e.g. 2,5,1 or, with product nodes, 2,0+1,1)") from exc
     return values
 
 
@@ -62,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--inputs", type=_name_list, help="input columns, comma-separated")
     fit.add_argument("--out", help="write the result as JSON to this file")
     fit.add_argument("--save", help="save the session as a .kstudio project")
-    fit.add_argument("--width", type=_int_list, help="architecture, e.g. 2,5,1")
+    fit.add_argument("--width", type=_width, help=(
+        "architecture, e.g. 2,5,1; a level with product (multiplication) nodes is "
+        "SUMS+PRODUCTS: 2,0+1,1 is one hidden product node, 3,2+1,1 two sums and one "
+        "product (also accepted: \"2,[0,1],1\")"))
     fit.add_argument("--grid", type=int, default=5, help="spline intervals (default 5)")
     fit.add_argument("--k", type=int, default=3, help="spline order (default 3)")
     fit.add_argument("--steps", type=int, help="steps of the sparse training stage")
@@ -190,7 +197,10 @@ def _check_model_options(args: argparse.Namespace, n_inputs: int) -> None:
             resolve_names(args.lib)
         except (KeyError, ValueError) as exc:
             raise BadInputError(str(exc).splitlines()[0]) from exc
-    if args.width and (args.width[0] != n_inputs or args.width[-1] != 1):
+    from kanstudio.core.width import parse_width
+
+    nodes = parse_width(args.width).nodes if args.width else None
+    if nodes and (nodes[0] != n_inputs or nodes[-1] != 1):
         raise BadInputError(f"--width {args.width} must start with {n_inputs} (inputs) and "
                        "end with 1 (target)")
     if args.grid < 1 or not 0 <= args.k <= 10:

@@ -7,8 +7,10 @@ from kanstudio.core.pruning import prune, prune_edge, prune_node, subnetwork
 from kanstudio.core.spline import fit_coefficients, spline_basis, uniform_knots
 from kanstudio.core.state import StateError, network_from_state, network_to_state
 from kanstudio.core.training import STEP_EVENTS, StepRecord, TrainSettings, train_steps
+from kanstudio.core.width import Architecture, format_width, parse_width, parse_width_text
 
 __all__ = [
+    "Architecture", "format_width", "parse_width", "parse_width_text",
     "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "STEP_EVENTS", "StateError",
     "StepRecord",
     "TrainSettings", "available_devices", "fit_coefficients", "network_from_state",

@@ -5,6 +5,14 @@ edge is locked, ``c * f(a * x + b) + d`` for a given torch function ``f``. Node 
 its incoming edges and adds ``bias[j]`` (which holds the mean of pruned edges, so that
 cutting a near-constant edge does not shift the output).
 
+Product nodes (KAN 2.0): the layer's ``n_out`` edge columns are ``n_sum`` sum nodes followed
+by the sub-nodes of each product node, ``mult_arity[p]`` consecutive columns per product
+node (each a sum of edges plus a bias, like any node). :meth:`KANLayer.combine` multiplies
+each product node's columns, so the next layer sees ``n_nodes = n_sum + len(mult_arity)``
+inputs. An edge ``(i, j)`` always addresses column ``j``. A pruned factor edge folds its
+mean into its sub-node's bias, so a product losing a factor becomes the remaining factors
+times that constant, never zero.
+
 The plain forward never materialises per-edge activations: it is one matrix product over
 the dense basis plus one for the residual ``silu`` branch. ``edge_activations`` builds the
 ``(batch, n_in, n_out)`` tensor only when regularisation, scores or curves need it.
@@ -13,7 +21,7 @@ the dense basis plus one for the residual ``silu`` branch. ``edge_activations`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -78,26 +86,90 @@ class _SharedFeatures(torch.autograd.Function):
         return grad_features, grad_weights, grad_bias, None
 
 
+class _OutputAndMagnitudes(torch.autograd.Function):
+    """The layer output on every row and each edge's mean ``|phi|`` over ``rows`` (all
+    rows when None), from one dense basis: what the sparsity penalty needs, without the
+    ``(n_in, rows, n_out)`` temporaries of ``abs``/``mean`` and their autograd.
+
+    With ``S = sign(phi)`` and ``g`` the gradient of the magnitudes, the gradient of the
+    per-row edge values is ``S * g / r`` column-wise, so both backward products take
+    ``S`` and scale a small factor instead: ``d weights = (sub^T S) * g / r`` and
+    ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place.
+    """
+
+    @staticmethod
+    def forward(ctx, features, weights, bias, rows):  # type: ignore[override]
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        out = torch.addmm(bias, features.reshape(batch, -1), flat)
+        picked = features if rows is None else features.index_select(0, rows)
+        sub = picked.transpose(0, 1)  # (n_in, r, width)
+        phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
+        r = phi.shape[1]
+        mag = torch.linalg.vector_norm(phi, ord=1, dim=1) / r  # (n_in, n_out)
+        sign = phi.sign_()
+        ctx.save_for_backward(features, weights, rows, sub, sign)
+        ctx.no_rows = rows is None
+        return out, mag
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_mag):  # type: ignore[override]
+        features, weights, rows, sub, sign = ctx.saved_tensors
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        if grad_out is None:
+            grad_out = features.new_zeros(batch, flat.shape[1])
+        scale = None if grad_mag is None else grad_mag / sign.shape[1]  # (n_in, n_out)
+        grad_features = grad_weights = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_features = (grad_out @ flat.t()).view(batch, n_in, width)
+            if scale is not None:
+                grad_sub = torch.bmm(sign, (weights * scale[:, None, :]).transpose(1, 2))
+                if ctx.no_rows:
+                    grad_features += grad_sub.transpose(0, 1)
+                else:
+                    grad_features.index_add_(0, rows, grad_sub.transpose(0, 1).contiguous())
+        if ctx.needs_input_grad[1]:
+            grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
+            if scale is not None:
+                grad_weights = grad_weights + torch.bmm(sub.transpose(1, 2), sign) * scale[
+                    :, None, :]
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum(0)
+        return grad_features, grad_weights, grad_bias, None
+
+
 class KANLayer(nn.Module):
-    """A layer mapping ``n_in`` to ``n_out`` nodes with ``n_in * n_out`` edges."""
+    """A layer from ``n_in`` nodes to ``n_sum`` sum nodes and ``len(mult_arity)`` product
+    nodes, with ``n_in * n_out`` edges into ``n_out = n_sum + sum(mult_arity)`` columns.
+
+    Without product nodes ``n_out == n_sum`` and every column is an output node.
+    """
 
     def __init__(
         self,
         n_in: int,
-        n_out: int,
+        n_sum: int,
         grid_size: int = 5,
         k: int = 3,
         grid_range: tuple[float, float] = (-1.0, 1.0),
         noise_scale: float = 0.1,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
+        mult_arity: Sequence[int] = (),
     ) -> None:
         super().__init__()
-        if n_in < 1 or n_out < 1:
+        arity = tuple(int(a) for a in mult_arity)
+        if any(a < 2 for a in arity):
+            raise ValueError(f"a product node multiplies at least 2 sub-nodes, got {arity}")
+        n_out = n_sum + sum(arity)
+        if n_in < 1 or n_sum < 0 or n_out < 1:
             raise ValueError(f"a layer needs at least one input and output, got {n_in}->{n_out}")
         if grid_size < 1 or k < 0:
             raise ValueError(f"grid_size must be >= 1 and k >= 0, got {grid_size}, {k}")
         self.n_in, self.n_out, self.grid_size, self.k = n_in, n_out, grid_size, k
+        self.n_sum, self.mult_arity = n_sum, arity
+        self._product_index: torch.Tensor | None = None
         lo = torch.full((n_in,), float(grid_range[0]), dtype=dtype)
         hi = torch.full((n_in,), float(grid_range[1]), dtype=dtype)
         self.register_buffer("knots", uniform_knots(lo, hi, grid_size, k))  # (n_in, G+2k+1)
@@ -109,7 +181,12 @@ class KANLayer(nn.Module):
         w_b = (torch.rand(n_in, n_out, generator=generator, dtype=dtype) * 2 - 1) * bound
         self.scale_base = nn.Parameter(w_b)  # (n_in, n_out)
         self.scale_spline = nn.Parameter(torch.ones(n_in, n_out, dtype=dtype))
-        self.bias = nn.Parameter(torch.zeros(n_out, dtype=dtype))
+        # A product's factors start at 1 + (small function): near 0 every factor's gradient
+        # would be the other factors' (near-zero) values, a saddle training cannot leave;
+        # near 1 the product starts as the sum of its factors' variations.
+        bias = torch.zeros(n_out, dtype=dtype)
+        bias[n_sum:] = 1.0
+        self.bias = nn.Parameter(bias)
         self.register_buffer("mask", torch.ones(n_in, n_out, dtype=dtype))
         self.register_buffer("symbolic_mask", torch.zeros(n_in, n_out, dtype=dtype))
         init = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=dtype).expand(n_in, n_out, 4)
@@ -167,14 +244,86 @@ class KANLayer(nn.Module):
         )
         if self.symbolic_names:
             out = out + self._symbolic_output(x)
+        return self.combine(out)
+
+    # ------------------------------------------------------------------ product nodes
+    @property
+    def n_nodes(self) -> int:
+        """Output nodes (sums + products): the next layer's ``n_in``."""
+        return self.n_sum + len(self.mult_arity)
+
+    def column_nodes(self) -> list[int]:
+        """The output node each edge column feeds: (n_out,) node indices."""
+        out = list(range(self.n_sum))
+        for p, a in enumerate(self.mult_arity):
+            out.extend([self.n_sum + p] * a)
         return out
+
+    def column_scores(self, node_scores: torch.Tensor) -> torch.Tensor:
+        """Node scores (n_nodes,) spread over the columns (n_out,): a sum node's column has
+        its score, each of a product node's ``a`` factor columns ``1/a`` of it."""
+        if not self.mult_arity:
+            return node_scores
+        share = [1.0] * self.n_sum + [1.0 / a for a in self.mult_arity for _ in range(a)]
+        cols = torch.tensor(self.column_nodes(), dtype=torch.long, device=node_scores.device)
+        return node_scores[cols] * torch.tensor(share, dtype=node_scores.dtype,
+                                                device=node_scores.device)
+
+    def node_columns(self, node: int) -> list[int]:
+        """The edge columns (sub-nodes) of output node ``node``."""
+        if node < self.n_sum:
+            return [node]
+        p = node - self.n_sum
+        start = self.n_sum + sum(self.mult_arity[:p])
+        return list(range(start, start + self.mult_arity[p]))
+
+    def combine(self, sub: torch.Tensor) -> torch.Tensor:
+        """Sub-node values to node values: (batch, n_out) -> (batch, n_nodes).
+
+        Sum nodes pass through; each product node multiplies its consecutive columns.
+        """
+        if not self.mult_arity:
+            return sub
+        n_prod = len(self.mult_arity)
+        factors = sub[:, self.n_sum:]
+        first = self.mult_arity[0]
+        if all(a == first for a in self.mult_arity):
+            factors = factors.reshape(sub.shape[0], n_prod, first)  # (batch, prod, arity)
+            prod = factors[..., 0]
+            for r in range(1, first):
+                prod = prod * factors[..., r]
+        else:
+            # Mixed arities: pad the shorter products with a column of ones.
+            idx = self._product_index
+            if idx is None or idx.device != sub.device:
+                idx = self._make_product_index(sub.device)
+            ones = sub.new_ones(sub.shape[0], 1)
+            padded = torch.cat([factors, ones], dim=1)
+            prod = padded.index_select(1, idx[0])
+            for r in range(1, idx.shape[0]):
+                prod = prod * padded.index_select(1, idx[r])
+        return torch.cat([sub[:, :self.n_sum], prod], dim=1)
+
+    def _make_product_index(self, device: torch.device) -> torch.Tensor:
+        """(max arity, n_prod): factor column (within the product columns) of each product
+        node, or the padding column past the last factor when the node has fewer."""
+        pad = sum(self.mult_arity)
+        start = 0
+        table = [[pad] * len(self.mult_arity) for _ in range(max(self.mult_arity))]
+        for p, a in enumerate(self.mult_arity):
+            for r in range(a):
+                table[r][p] = start + r
+            start += a
+        index = torch.tensor(table, dtype=torch.long, device=device)
+        self._product_index = index
+        return index
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Every edge's value for every sample: x (batch, n_in) -> (batch, n_in, n_out).
 
         Masked edges are zero; locked edges use their symbolic function. Summing over
-        ``n_in`` and adding ``bias`` gives ``forward(x)``. The result is a transposed view
-        of an (n_in, batch, n_out) tensor: reductions over the batch stay cheap.
+        ``n_in``, adding ``bias`` and :meth:`combine` gives ``forward(x)``. The result is a
+        transposed view of an (n_in, batch, n_out) tensor: reductions over the batch stay cheap.
         """
         features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
         phi = torch.bmm(features.transpose(0, 1), self._weights())  # (n_in, batch, n_out)
@@ -188,14 +337,31 @@ class KANLayer(nn.Module):
         The sparsity penalty estimates edge magnitudes on a subset of the batch; taking
         them from the features the full forward computes anyway saves a second pass, and
         one backward adds both gradients into the features in place.
-        Returns (out (batch, n_out), phi (len(rows), n_in, n_out)).
+        Returns (out (batch, n_nodes), phi (len(rows), n_in, n_out)).
         """
         features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
         out, phi = _SharedFeatures.apply(features, self._weights(), self.bias, rows)
         if self.symbolic_names:
             out = out + self._symbolic_output(x)
             phi = phi + self._symbolic_edges(x.index_select(0, rows)).transpose(0, 1)
-        return out, phi.transpose(0, 1)
+        return self.combine(out), phi.transpose(0, 1)
+
+    def forward_with_magnitudes(self, x: torch.Tensor, rows: torch.Tensor | None = None):
+        """``forward(x)`` and every edge's mean ``|phi|`` over ``x[rows]`` (all rows when
+        None), from one basis: the sparsity penalty's inputs.
+
+        Returns (out (batch, n_nodes), magnitudes (n_in, n_out)). Locked edges need their
+        values row by row, so a layer with any takes the general path.
+        """
+        if self.symbolic_names:
+            if rows is None:
+                phi = self.edge_activations(x)
+                return self.combine(phi.sum(1) + self.bias), phi.abs().mean(0)
+            out, phi = self.forward_with_edges(x, rows)
+            return out, phi.abs().mean(0)
+        features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
+        out, mag = _OutputAndMagnitudes.apply(features, self._weights(), self.bias, rows)
+        return self.combine(out), mag
 
     def _symbolic_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         if self._groups is None:
@@ -276,10 +442,12 @@ class KANLayer(nn.Module):
         # Copies (undo snapshots, deepcopy) must not drag caches or the cached input along.
         state = self.__dict__.copy()
         state["_features"] = state["_table"] = state["_groups"] = None
+        state["_product_index"] = None
         return state
 
     def _apply(self, fn, recurse: bool = True):  # device/dtype moves invalidate the caches
         self._groups = None
+        self._product_index = None
         self._table = None
         self._features = None
         return super()._apply(fn, recurse)
@@ -360,5 +528,6 @@ class KANLayer(nn.Module):
         return torch.cat([x, sweep], dim=0)
 
     def extra_repr(self) -> str:
-        return f"{self.n_in}->{self.n_out}, grid={self.grid_size}, k={self.k}"
+        prods = f", products={list(self.mult_arity)}" if self.mult_arity else ""
+        return f"{self.n_in}->{self.n_out}{prods}, grid={self.grid_size}, k={self.k}"
 

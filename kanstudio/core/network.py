@@ -1,5 +1,10 @@
 """A Kolmogorov-Arnold Network: a stack of KAN layers ``[n0, n1, ..., nL]``.
 
+Widths use the KAN 2.0 notation of :mod:`kanstudio.core.width`: an entry is an int (sum
+nodes) or ``[sums, products]``. ``width`` holds the node count of every level (sums plus
+products), ``mult_arity[level]`` the arity of each product node of that level, and
+``width_notation`` the notation back.
+
 The network may use only some columns of the caller's data (after an input was pruned):
 ``input_ids`` lists which of the ``n_features_in`` original columns feed its input nodes.
 """
@@ -14,6 +19,7 @@ import torch
 from torch import nn
 
 from kanstudio.core.layer import KANLayer
+from kanstudio.core.width import Architecture, parse_width
 
 __all__ = ["KANNetwork", "EdgeCurves", "Activations"]
 
@@ -45,7 +51,7 @@ class EdgeCurves:
 class KANNetwork(nn.Module):
     def __init__(
         self,
-        width: Sequence[int],
+        width: Sequence[int | Sequence[int]],
         grid_size: int = 5,
         k: int = 3,
         seed: int = 0,
@@ -53,12 +59,14 @@ class KANNetwork(nn.Module):
         grid_range: tuple[float, float] = (-1.0, 1.0),
         input_ids: Sequence[int] | None = None,
         n_features_in: int | None = None,
+        mult_arity: int | Sequence[int] | Sequence[Sequence[int]] = 2,
     ) -> None:
         super().__init__()
-        width = [int(w) for w in width]
-        if len(width) < 2 or min(width) < 1:
-            raise ValueError(f"width must list at least two positive sizes, got {width}")
-        self.width = width
+        arch = parse_width(width, mult_arity)
+        self.architecture: Architecture = arch
+        width = arch.nodes
+        self.width = width  # nodes per level (sums + products)
+        self.mult_arity = arch.arity_lists()  # per level: the arity of each product node
         self.k = int(k)
         self.n_features_in = int(n_features_in if n_features_in is not None else width[0])
         ids = list(range(width[0])) if input_ids is None else [int(i) for i in input_ids]
@@ -67,9 +75,20 @@ class KANNetwork(nn.Module):
         self.input_ids = ids
         gen = torch.Generator().manual_seed(int(seed))
         self.layers = nn.ModuleList(
-            KANLayer(a, b, grid_size, k, grid_range, generator=gen, dtype=dtype)
-            for a, b in zip(width[:-1], width[1:], strict=False)
+            KANLayer(n_in, n_sum, grid_size, k, grid_range, generator=gen, dtype=dtype,
+                     mult_arity=arity)
+            for n_in, n_sum, arity in zip(width[:-1], arch.sums[1:], arch.arities[1:],
+                                          strict=True)
         )
+
+    @property
+    def width_notation(self) -> list[int | list[int]]:
+        """The width in KAN 2.0 notation: ``[2, [0, 1], 1]`` for one hidden product node."""
+        return self.architecture.notation()
+
+    @property
+    def has_products(self) -> bool:
+        return self.architecture.has_products
 
     # ------------------------------------------------------------------ basics
     @property
@@ -127,7 +146,7 @@ class KANNetwork(nn.Module):
             inputs.append(x)
             phi = layer.edge_activations(x)
             edges.append(phi)
-            x = phi.sum(1) + layer.bias
+            x = layer.combine(phi.sum(1) + layer.bias)
         return Activations(inputs, edges, x)
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -139,17 +158,38 @@ class KANNetwork(nn.Module):
                 x = layer(x)
         return out
 
+    def forward_magnitudes(self, x: torch.Tensor, rows: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output on every row of x and each layer's edge magnitudes ``mean |phi|``
+        over the rows ``rows`` (all when None): (output, [(n_in, n_out) per layer]).
+
+        What training with the sparsity penalty needs, in one pass and without keeping
+        per-row edge values (see ``KANLayer.forward_with_magnitudes``).
+        """
+        mags = []
+        for layer in self.layers:
+            x, mag = layer.forward_with_magnitudes(x, rows)
+            mags.append(mag)
+        return x, mags
+
     # ------------------------------------------------------------------ regularisation
     @staticmethod
     def regularization(acts: Activations, l1: float = 1.0, entropy: float = 1.0) -> torch.Tensor:
         """Sparsity penalty: L1 of each edge's mean |phi| plus per-node entropy of those.
 
         For layer l, ``m_ij = mean_batch |phi_ij|``; the penalty adds ``sum_ij m_ij`` and, for
-        each output node j, the entropy of ``m_ij / sum_i m_ij`` (low when few edges feed j).
+        each output column j, the entropy of ``m_ij / sum_i m_ij`` (low when few edges feed
+        j). A product node's factors are columns like sum nodes.
         """
-        total = acts.output.new_zeros(())
-        for phi in acts.edges:
-            mag = phi.abs().mean(0)  # (n_in, n_out)
+        return KANNetwork.penalty([phi.abs().mean(0) for phi in acts.edges], l1, entropy)
+
+    @staticmethod
+    def penalty(magnitudes: Sequence[torch.Tensor], l1: float = 1.0, entropy: float = 1.0
+                ) -> torch.Tensor:
+        """:meth:`regularization` from the edge magnitudes ``mean |phi|`` (n_in, n_out) per
+        layer (as :meth:`forward_magnitudes` gives them)."""
+        total = magnitudes[0].new_zeros(())
+        for mag in magnitudes:
             total = total + l1 * mag.sum()
             p = mag / (mag.sum(0, keepdim=True) + 1e-8)
             total = total + entropy * -(p * torch.log(p + 1e-8)).sum()
@@ -199,19 +239,22 @@ class KANNetwork(nn.Module):
         """Attribution of edges and nodes to the output, computed from the outputs back.
 
         Each output node has importance 1. An edge's score is its share of its target
-        node's activity (std of ``phi_ij`` over the batch, relative to all edges into ``j``)
-        times that node's score; a node's score is the sum of its outgoing edges' scores.
-        Returns (edge_scores per layer (n_in, n_out), node_scores per layer of nodes
-        ``[n0, ..., nL]``), as numpy arrays.
+        column's activity (std of ``phi_ij`` over the batch, relative to all edges into
+        column ``j``) times that column's score; a node's score is the sum of its outgoing
+        edges' scores. Each of a product node's ``a`` factors (sub-nodes) carries ``1/a``
+        of its score, so every level's scores still add up to the number of outputs.
+        Returns (edge_scores per layer (n_in, n_out columns), node_scores per level of
+        nodes ``[n0, ..., nL]``), as numpy arrays.
         """
         acts = self.forward_activations(x)
         node = torch.ones(self.width[-1], dtype=self.dtype, device=self.device)
         edge_scores: list[np.ndarray] = []
         node_scores: list[np.ndarray] = [node.cpu().numpy()]
-        for phi in reversed(acts.edges):
+        for layer, phi in zip(reversed(self.layers), reversed(acts.edges), strict=True):
             spread = phi.std(0) if phi.shape[0] > 1 else phi.abs()[0]  # (n_in, n_out)
             share = spread / (spread.sum(0, keepdim=True) + 1e-12)
-            edge = share * node[None, :]
+            column = layer.column_scores(node)  # (n_out,)
+            edge = share * column[None, :]
             node = edge.sum(1)
             edge_scores.insert(0, edge.cpu().numpy())
             node_scores.insert(0, node.cpu().numpy())

@@ -3,6 +3,11 @@
 A pruned network is rebuilt with fewer nodes (not masked forever). An edge that is cut is
 replaced by its mean value over the reference data, added to its target node's bias, so a
 near-constant edge can go without shifting the output.
+
+Product nodes: an edge into one factor (sub-node) folds into that factor's bias, so a product
+whose factor loses its edges becomes the other factors times the factor's mean, not zero.
+Removing a product node removes all of its factor columns; its outgoing edges fold like a
+sum node's.
 """
 
 from __future__ import annotations
@@ -80,8 +85,10 @@ def prune(
     out = copy.deepcopy(net)
     edge_scores, node_scores = out.scores(x)
     for l_idx, score in enumerate(edge_scores):
-        # An edge's share of its target node's activity (edge scores into j sum to node j's).
-        share = score / (node_scores[l_idx + 1][None, :] + 1e-12)
+        # An edge's share of its target column's activity (edge scores into column j sum
+        # to column j's score: its node's, or a product node's share for one factor).
+        column = out.layers[l_idx].column_scores(torch.as_tensor(node_scores[l_idx + 1]))
+        share = score / (column.numpy()[None, :] + 1e-12)
         cut = torch.as_tensor(share < edge_threshold, device=out.device)
         _cut_edges(out, l_idx, cut, x)
     edge_scores, node_scores = out.scores(x)
@@ -93,7 +100,7 @@ def prune(
             continue
         outgoing = out.layers[level].mask.sum(1).cpu()  # active edges leaving each node
         incoming = (
-            out.layers[level - 1].mask.sum(0).cpu() if level > 0 else torch.ones_like(outgoing)
+            _edges_into_nodes(out.layers[level - 1]) if level > 0 else torch.ones_like(outgoing)
         )
         alive = [
             i for i in range(out.width[level])
@@ -105,6 +112,16 @@ def prune(
     return subnetwork(out, keep, x)
 
 
+def _edges_into_nodes(layer) -> torch.Tensor:
+    """Active edges entering each output node of ``layer`` (all factors of a product):
+    (n_nodes,) on the CPU."""
+    per_column = layer.mask.sum(0).cpu()  # (n_out,)
+    if not layer.mult_arity:
+        return per_column
+    nodes = torch.tensor(layer.column_nodes(), dtype=torch.long)
+    return torch.zeros(layer.n_nodes, dtype=per_column.dtype).index_add(0, nodes, per_column)
+
+
 @torch.no_grad()
 def subnetwork(
     net: KANNetwork, keep: Sequence[Sequence[int]], x: torch.Tensor | None = None
@@ -112,7 +129,7 @@ def subnetwork(
     """A new network with only the nodes ``keep[level]`` of each level.
 
     Contributions of dropped nodes to the next level are folded into its biases (their
-    mean over ``x``, when given).
+    mean over ``x``, when given). A kept product node keeps all of its factor columns.
     """
     keep = [sorted(int(i) for i in k) for k in keep]
     if len(keep) != len(net.width) or any(not k for k in keep):
@@ -123,17 +140,27 @@ def subnetwork(
     if x is not None:
         acts = net.forward_activations(x)
         means = [phi.mean(0) for phi in acts.edges]  # (n_in, n_out) per layer
+    arch = net.architecture
+    notation: list[int | list[int]] = []
+    arities: list[list[int]] = []
+    for level, kept in enumerate(keep):
+        n_sum = arch.sums[level]
+        sums = sum(1 for i in kept if i < n_sum)
+        arities.append([arch.arities[level][i - n_sum] for i in kept if i >= n_sum])
+        notation.append([sums, len(arities[-1])] if arities[-1] else sums)
     new = KANNetwork(
-        [len(k) for k in keep],
+        notation,
         grid_size=net.grid_size,
         k=net.k,
         dtype=net.dtype,
         input_ids=[net.input_ids[i] for i in keep[0]],
         n_features_in=net.n_features_in,
+        mult_arity=arities,
     ).to(net.device)
     for idx, (old, lay) in enumerate(zip(net.layers, new.layers, strict=True)):
         rows = torch.tensor(keep[idx], dtype=torch.long, device=net.device)
-        cols = torch.tensor(keep[idx + 1], dtype=torch.long, device=net.device)
+        col_list = [c for j in keep[idx + 1] for c in old.node_columns(j)]
+        cols = torch.tensor(col_list, dtype=torch.long, device=net.device)
         lay.knots = old.knots[rows].clone()
         lay.grid_size = old.grid_size
         lay.coef = torch.nn.Parameter(old.coef[rows][:, :, cols].clone())
@@ -151,7 +178,7 @@ def subnetwork(
             bias += live[dropped][:, cols].sum(0)
         lay.bias.data = bias
         row_pos = {r: p for p, r in enumerate(keep[idx])}
-        col_pos = {c: p for p, c in enumerate(keep[idx + 1])}
+        col_pos = {c: p for p, c in enumerate(col_list)}
         for (i, j), name in old.symbolic_names.items():
             if i in row_pos and j in col_pos:
                 lay.symbolic_names[(row_pos[i], col_pos[j])] = name

@@ -3,6 +3,10 @@
 No pickle anywhere: ``network_from_state`` checks every field's type and every array's
 shape and dtype against the description before building anything, so a hand-edited or
 hostile state is refused with a :class:`StateError` naming what is wrong.
+
+Version 2 (product nodes): ``width`` is in KAN 2.0 notation (an int or ``[sums, products]``
+per level) and ``mult_arity`` lists each level's product-node arities. Version 1 states
+(sum nodes only, ``width`` all ints) still load.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import torch
 
 from kanstudio.core.layer import TorchFn
 from kanstudio.core.network import KANNetwork
+from kanstudio.core.width import MAX_ARITY, parse_width
 
 __all__ = ["StateError", "network_to_state", "network_from_state", "STATE_VERSION"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_NODES = 4096
 MAX_GRID = 1000
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -37,7 +43,8 @@ def network_to_state(net: KANNetwork) -> tuple[dict[str, Any], dict[str, np.ndar
     dtype = {v: k for k, v in _DTYPES.items()}[net.dtype]
     desc: dict[str, Any] = {
         "state_version": STATE_VERSION,
-        "width": list(net.width),
+        "width": net.width_notation,
+        "mult_arity": net.architecture.arity_lists(),
         "k": net.k,
         "dtype": dtype,
         "input_ids": list(net.input_ids),
@@ -76,13 +83,18 @@ def network_from_state(
     if not isinstance(desc, Mapping):
         raise StateError("network description must be an object")
     version = desc.get("state_version")
-    if version != STATE_VERSION:
+    if version not in READABLE_VERSIONS:
         raise StateError(
-            f"network state version {version!r} is not supported (this app reads {STATE_VERSION})"
+            f"network state version {version!r} is not supported (this app reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
         )
-    width = [_int(w, "width entry", 1, MAX_NODES) for w in _list(desc.get("width"), "width")]
-    if not 2 <= len(width) <= 64:
-        raise StateError(f"width must have 2 to 64 levels, got {len(width)}")
+    notation, arity = _architecture(desc, version)
+    try:
+        arch = parse_width(notation, arity)
+    except ValueError as exc:
+        raise StateError(f"width: {exc}") from exc
+    width = arch.nodes
+    columns = arch.columns
     k = _int(desc.get("k"), "k", 0, 10)
     dtype_name = desc.get("dtype")
     if dtype_name not in _DTYPES:
@@ -97,13 +109,14 @@ def network_from_state(
     dtype = _DTYPES[dtype_name]
     # Check every layer's arrays against the description before allocating anything, so a
     # few bytes of JSON declaring a huge architecture cannot exhaust memory.
-    checked = [_layer_values(idx, ldesc, width, k, arrays, dtype)
+    checked = [_layer_values(idx, ldesc, width[idx], columns[idx + 1], k, arrays, dtype)
                for idx, ldesc in enumerate(layers)]
-    net = KANNetwork(width, grid_size=1, k=k, dtype=dtype, input_ids=ids, n_features_in=n_feat)
+    net = KANNetwork(notation, grid_size=1, k=k, dtype=dtype, input_ids=ids,
+                     n_features_in=n_feat, mult_arity=arity)
     for idx, (layer, ldesc, (g, values)) in enumerate(
         zip(net.layers, layers, checked, strict=True)
     ):
-        n_in, n_out = width[idx], width[idx + 1]
+        n_in, n_out = width[idx], columns[idx + 1]
         layer.grid_size = g
         layer.knots = values["knots"]
         layer.coef = torch.nn.Parameter(values["coef"])
@@ -134,15 +147,40 @@ def network_from_state(
     return net
 
 
+def _architecture(desc: Mapping[str, Any], version: Any) -> tuple[list, list]:
+    """(width notation, per-level arities) from a description, sizes checked."""
+    raw = _list(desc.get("width"), "width")
+    if not 2 <= len(raw) <= 64:
+        raise StateError(f"width must have 2 to 64 levels, got {len(raw)}")
+    if version == 1:
+        return [_int(w, "width entry", 1, MAX_NODES) for w in raw], [[] for _ in raw]
+    notation: list = []
+    for w in raw:
+        if isinstance(w, list):
+            if len(w) != 2:
+                raise StateError(f"width entry {w!r} must be an int or [sums, products]")
+            notation.append([_int(w[0], "sum nodes", 0, MAX_NODES),
+                             _int(w[1], "product nodes", 0, MAX_NODES)])
+        else:
+            notation.append(_int(w, "width entry", 1, MAX_NODES))
+    arity = _list(desc.get("mult_arity"), "mult_arity")
+    if len(arity) != len(raw):
+        raise StateError("mult_arity must list one entry per level")
+    arity = [[_int(a, "mult_arity", 2, MAX_ARITY) for a in _list(level, "mult_arity entry")]
+             for level in arity]
+    return notation, arity
+
+
 def _layer_values(
-    idx: int, ldesc: Any, width: list[int], k: int, arrays: Mapping[str, np.ndarray],
+    idx: int, ldesc: Any, n_in: int, n_out: int, k: int, arrays: Mapping[str, np.ndarray],
     dtype: torch.dtype,
 ) -> tuple[int, dict[str, torch.Tensor]]:
-    """Layer ``idx``'s grid size and arrays (as tensors), checked against the description."""
+    """Layer ``idx``'s grid size and arrays (as tensors), checked against the description;
+    ``n_out`` counts the layer's edge columns (sub-nodes)."""
     if not isinstance(ldesc, Mapping):
         raise StateError(f"layer {idx} must be an object")
     g = _int(ldesc.get("grid_size"), f"layer {idx} grid_size", 1, MAX_GRID)
-    n_in, n_out, nb = width[idx], width[idx + 1], g + k
+    nb = g + k
     shapes = {
         "knots": (n_in, g + 2 * k + 1), "coef": (n_in, nb, n_out),
         "scale_base": (n_in, n_out), "scale_spline": (n_in, n_out), "bias": (n_out,),

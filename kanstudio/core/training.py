@@ -101,9 +101,9 @@ def _closure(net, optimizer, xb, yb, s: TrainSettings, reg_value: list, mse_valu
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         if s.lamb > 0:
-            acts = net.forward_activations(xb, reg_rows)
-            mse = torch.mean((acts.output - yb) ** 2)
-            reg = net.regularization(acts, s.lamb_l1, s.lamb_entropy)
+            output, magnitudes = net.forward_magnitudes(xb, reg_rows)
+            mse = torch.mean((output - yb) ** 2)
+            reg = net.penalty(magnitudes, s.lamb_l1, s.lamb_entropy)
             loss = mse + s.lamb * reg
             reg_value[0] = float(reg.detach())
         else:

@@ -26,6 +26,7 @@ from kanstudio.core import (
     TrainSettings,
     network_from_state,
     network_to_state,
+    parse_width,
     resolve_device,
     resolve_dtype,
     train_steps,
@@ -47,7 +48,8 @@ from kanstudio.model.symbolic_verbs import SymbolicMixin, run_to_end
 __all__ = ["KAN", "ModelFileError"]
 
 MODEL_FORMAT = "kanstudio-model"
-MODEL_SCHEMA = 1
+MODEL_SCHEMA = 2  # 2: networks may hold product nodes (network state version 2)
+READABLE_SCHEMAS = (1, 2)
 REFERENCE_ROWS = 2000
 
 
@@ -73,7 +75,13 @@ class KAN(SymbolicMixin):
     """A Kolmogorov-Arnold Network.
 
     Parameters: ``width`` (``[n_in, ..., n_out]``; ``None`` picks ``[n_in, 2 n_in + 1, n_out]``
-    at fit time), ``grid`` (intervals G), ``k`` (spline order), ``seed``, ``device``
+    at fit time; KAN 2.0 notation: an entry ``[sums, products]`` adds product nodes, so
+    ``[2, [0, 1], 1]`` computes ``phi(f(a, b) * g(a, b))``), ``mult_arity`` (how many
+    sub-nodes each product node multiplies: an int, or one int per product node; default
+    2). Each sub-node is a sum of edges like any node: a layer feeding ``[s, p]`` nodes has
+    ``s + p * arity`` edge columns, the ``s`` sums' first, then each product's factors side
+    by side; edge ``(layer, i, j)`` addresses column ``j``. ``grid`` (intervals G), ``k``
+    (spline order), ``seed``, ``device``
     (``auto``/``cpu``/``cuda``/``mps``), ``dtype`` (``float64`` default: formulas need the
     precision; ``float32`` is faster), ``grid_range`` (initial knot range, before the first
     grid update places knots from the data).
@@ -81,15 +89,17 @@ class KAN(SymbolicMixin):
 
     def __init__(
         self,
-        width: Sequence[int] | None = None,
+        width: Sequence[int | Sequence[int]] | None = None,
         grid: int = 5,
         k: int = 3,
         seed: int = 0,
         device: str = "auto",
         dtype: str = "float64",
         grid_range: tuple[float, float] = (-1.0, 1.0),
+        mult_arity: int | Sequence[int] | Sequence[Sequence[int]] = 2,
     ) -> None:
         self.width = width
+        self.mult_arity = mult_arity
         self.grid = grid
         self.k = k
         self.seed = seed
@@ -100,9 +110,9 @@ class KAN(SymbolicMixin):
     # ------------------------------------------------------------------ helpers
     def get_params(self) -> dict[str, Any]:
         return {
-            "width": None if self.width is None else list(self.width), "grid": self.grid,
+            "width": None if self.width is None else _plain(self.width), "grid": self.grid,
             "k": self.k, "seed": self.seed, "device": self.device, "dtype": self.dtype,
-            "grid_range": list(self.grid_range),
+            "grid_range": list(self.grid_range), "mult_arity": _plain(self.mult_arity),
         }
 
     @property
@@ -124,20 +134,23 @@ class KAN(SymbolicMixin):
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 0 <= self.k <= 10:
             raise ValueError(f"k must be an integer in [0, 10], got {self.k!r}")
         width = list(self.width) if self.width is not None else default_width(n_in, n_out)
-        if width[0] != n_in:
+        nodes = parse_width(width, self.mult_arity).nodes  # ValueError names the problem
+        if nodes[0] != n_in:
             raise ValueError(f"width[0]={width[0]} but X has {n_in} columns")
-        if width[-1] != n_out:
+        if nodes[-1] != n_out:
             raise ValueError(f"width[-1]={width[-1]} but y has {n_out} columns")
         device = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype, device)
         self.network_ = KANNetwork(
-            width, self.grid, self.k, self.seed, dtype, tuple(self.grid_range)
+            width, self.grid, self.k, self.seed, dtype, tuple(self.grid_range),
+            mult_arity=self.mult_arity,
         ).to(device)
         self.history_: list[StepRecord] = []
         self.n_features_in_ = n_in
 
     def _from_network(self, net: KANNetwork) -> KAN:
-        new = KAN(**{**self.get_params(), "width": list(net.width), "grid": net.grid_size})
+        new = KAN(**{**self.get_params(), "width": net.width_notation,
+                     "mult_arity": net.mult_arity, "grid": net.grid_size})
         new.network_ = net
         new.history_ = list(self.history_)
         new.n_features_in_ = self.n_features_in_
@@ -247,8 +260,15 @@ class KAN(SymbolicMixin):
 
     # ------------------------------------------------------------------ structure
     @property
-    def width_(self) -> list[int]:
-        return list(self._check_fitted().width)
+    def width_(self) -> list[int | list[int]]:
+        """The fitted architecture in KAN 2.0 notation: an int per level, or
+        ``[sums, products]`` for a level with product nodes."""
+        return self._check_fitted().width_notation
+
+    @property
+    def mult_arity_(self) -> list[list[int]]:
+        """The arity of every product node, one list per level."""
+        return [list(a) for a in self._check_fitted().mult_arity]
 
     @property
     def input_ids_(self) -> list[int]:
@@ -338,7 +358,8 @@ class KAN(SymbolicMixin):
         if not (isinstance(grid_range, list) and len(grid_range) == 2
                 and all(isinstance(v, (int, float)) for v in grid_range)):
             raise StateError("params.grid_range must be two numbers")
-        model = cls(width=list(net.width), grid=net.grid_size, k=net.k,
+        model = cls(width=net.width_notation, mult_arity=net.mult_arity,
+                    grid=net.grid_size, k=net.k,
                     seed=p.get("seed", 0) if isinstance(p.get("seed", 0), int) else 0,
                     device=device, dtype="float64" if net.dtype == torch.float64 else "float32",
                     grid_range=(float(grid_range[0]), float(grid_range[1])))
@@ -366,7 +387,7 @@ class KAN(SymbolicMixin):
             manifest = load_json(members["manifest.json"], "manifest.json")
             if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
                 raise ModelFileError("not a KAN Studio model file")
-            if manifest.get("schema_version") != MODEL_SCHEMA:
+            if manifest.get("schema_version") not in READABLE_SCHEMAS:
                 raise ModelFileError(
                     f"model file schema {manifest.get('schema_version')!r} is not supported "
                     f"by this version ({__version__}); it reads schema {MODEL_SCHEMA}")
@@ -381,6 +402,13 @@ class KAN(SymbolicMixin):
 # index in HISTORY_EVENTS (files written before the history was saved simply lack it).
 HISTORY_COLUMNS = ("step", "train_loss", "test_loss", "reg", "lr", "event")
 HISTORY_EVENTS = STEP_EVENTS
+
+
+def _plain(value: Any) -> Any:
+    """A width or arity as plain JSON-able lists of ints (numpy ints and tuples too)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return int(value) if isinstance(value, (int, np.integer)) else value
 
 
 def _history_to_array(records: Sequence[StepRecord]) -> np.ndarray:

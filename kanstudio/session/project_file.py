@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from kanstudio import __version__
-from kanstudio.core import StateError
+from kanstudio.core import StateError, parse_width
 from kanstudio.data import DataError, Dataset
 from kanstudio.model.archive import (
     ArchiveError,
@@ -35,7 +35,8 @@ from kanstudio.session.session import Session, SessionError, SessionSettings
 __all__ = ["ProjectError", "save_project", "load_project", "PROJECT_SCHEMA"]
 
 PROJECT_FORMAT = "kanstudio-project"
-PROJECT_SCHEMA = 1
+PROJECT_SCHEMA = 2  # 2: widths in KAN 2.0 notation and product nodes (setting mult_arity)
+READABLE_SCHEMAS = (1, 2)
 _MEMBERS = {"manifest.json", "session.json", "arrays.npz"}
 
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
@@ -44,7 +45,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "lr": (float, int, type(None)), "lamb": (float, int), "batch_size": (int, type(None)),
     "test_fraction": (float, int), "scale_inputs": (str,), "scale_target": (str,),
     "functions": (list, type(None)), "r2_threshold": (float, int),
-    "simplicity_weight": (float, int),
+    "simplicity_weight": (float, int), "mult_arity": (int, list),
 }
 # Settings that files of schema 1 may hold but that no longer mean anything: accepted if of
 # the right type, then dropped.
@@ -114,8 +115,16 @@ def _settings(value: Any) -> SessionSettings:
         if isinstance(val, bool) or not isinstance(val, types):
             raise ProjectError(f"setting {key!r} has the wrong type ({type(val).__name__})")
     width = value.get("width")
-    if width is not None and not all(isinstance(w, int) and 0 < w <= 4096 for w in width):
-        raise ProjectError("setting 'width' must list positive integers")
+    if width is not None:
+        flat = [v for w in width for v in (w if isinstance(w, list) else [w])]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 4096
+                   for v in flat):
+            raise ProjectError("setting 'width' must list node counts (an int or "
+                               "[sums, products] per level)")
+        try:
+            parse_width(width, value.get("mult_arity", 2))
+        except ValueError as exc:
+            raise ProjectError(f"setting 'width': {exc}") from exc
     funcs = value.get("functions")
     if funcs is not None:
         if not all(isinstance(f, str) for f in funcs):
@@ -192,10 +201,11 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
         raise ProjectError("this is not a KAN Studio project (manifest format differs)")
     version = manifest.get("schema_version")
-    if isinstance(version, bool) or version != PROJECT_SCHEMA:
+    if isinstance(version, bool) or version not in READABLE_SCHEMAS:
         raise ProjectError(
             f"project schema version {version!r} is not supported by KAN Studio "
-            f"{__version__} (it reads version {PROJECT_SCHEMA}); update the app")
+            f"{__version__} (it reads versions "
+            f"{', '.join(map(str, READABLE_SCHEMAS))}); update the app")
     return manifest
 
 
@@ -232,8 +242,10 @@ def _session_settings(raw: Any, dataset: Dataset, device: str | None) -> Session
     from kanstudio.core import resolve_device
 
     settings = _settings(raw)
-    if settings.width is not None and (settings.width[0] != dataset.n_inputs
-                                       or settings.width[-1] != dataset.n_outputs):
+    nodes = (None if settings.width is None
+             else parse_width(settings.width, settings.mult_arity).nodes)
+    if nodes is not None and (nodes[0] != dataset.n_inputs
+                              or nodes[-1] != dataset.n_outputs):
         raise ProjectError(f"setting 'width' {settings.width} does not match the data")
     if device is not None:
         settings.device = device
@@ -248,7 +260,8 @@ def _model(desc: Any, arrays: dict[str, Any], dataset: Dataset, device: str) -> 
     """The stored model (arrays ``model.*``), refused unless it fits the stored data."""
     model_arrays = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     model = KAN.from_state(desc, model_arrays, device=device)
-    if model.n_features_in_ != dataset.n_inputs or model.width_[-1] != dataset.n_outputs:
+    if (model.n_features_in_ != dataset.n_inputs
+            or model.network_.width[-1] != dataset.n_outputs):
         raise ProjectError("the stored model does not match the stored data")
     return model
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kanstudio.core import StepRecord
+from kanstudio.core import StepRecord, parse_width
 from kanstudio.data import Dataset, Scaler, safe_symbol_names, train_test_split
 from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.kan import KAN
@@ -39,7 +39,9 @@ class SessionError(ValueError):
 class SessionSettings:
     """Model and training settings a user picks (all JSON-able)."""
 
-    width: list[int] | None = None  # None: chosen from the data (see default_width)
+    # KAN 2.0 notation: an int or [sums, products] per level; None: chosen from the data
+    width: list[int | list[int]] | None = None
+    mult_arity: int | list[int] = 2  # sub-nodes per product node (one int, or one per node)
     grid: int = 5
     k: int = 3
     seed: int = 0
@@ -193,7 +195,11 @@ class Session:
         """Start a fresh, untrained model (an undo step when one existed)."""
         s = self.settings
         width = list(width) if width is not None else (s.width or self.default_width())
-        if width[0] != self.dataset.n_inputs or width[-1] != self.dataset.n_outputs:
+        try:
+            nodes = parse_width(width, s.mult_arity).nodes
+        except ValueError as exc:
+            raise SessionError(f"width {width}: {exc}") from exc
+        if nodes[0] != self.dataset.n_inputs or nodes[-1] != self.dataset.n_outputs:
             raise SessionError(
                 f"width {width} does not match the data: {self.dataset.n_inputs} input(s) "
                 f"and {self.dataset.n_outputs} target(s)"
@@ -201,7 +207,7 @@ class Session:
         if self.model is not None:
             self._checkpoint("new model")
         self.model = KAN(width=width, grid=s.grid, k=s.k, seed=s.seed, device=s.device,
-                         dtype=s.dtype)
+                         dtype=s.dtype, mult_arity=s.mult_arity)
         self._record("new_model", width=width)
         return self.model
 

@@ -4,6 +4,8 @@
 is ``c * f(a * x + b) + d`` with its library function's sympy form, a pruned edge is absent
 and a still-numeric edge is either refused (the default, with a message naming the edges)
 or kept as an undefined function ``phi_l_i_j(x)`` so the user still sees the structure.
+A product node (KAN 2.0) is the product of its sub-node expressions, each a sum of edges
+like any node, so ``x*sin(x)`` comes out as a product, not as ``exp(log ...)``.
 
 ``snap_constants`` replaces floats that are within a relative tolerance of a simple
 constant (``p/q`` with ``q <= 4``, small multiples of ``pi``, ``1/pi``, ``sqrt(2)``,
@@ -109,7 +111,7 @@ def network_formulas(
         mask = layer.mask.detach().cpu()
         params = layer.symbolic_params.detach().cpu().double()
         bias = layer.bias.detach().cpu().double()
-        nxt: list[sympy.Expr] = []
+        columns: list[sympy.Expr] = []
         for j in range(layer.n_out):
             terms: list[sympy.Expr] = [_num(bias[j])]
             for i in range(layer.n_in):
@@ -123,8 +125,9 @@ def network_formulas(
                 a, b, c, d = (float(v) for v in params[i, j])
                 inner = _num(a) * nodes[i] + _num(b)
                 terms.append(_num(c) * get_function(name).sympy_fn(inner) + _num(d))
-            nxt.append(sympy.Add(*terms))
-        nodes = nxt
+            columns.append(sympy.Add(*terms))
+        nodes = [sympy.Mul(*(columns[c] for c in layer.node_columns(node)))
+                 for node in range(layer.n_nodes)]
     if missing and numeric == "error":
         raise NumericEdgeError(missing)
     return nodes

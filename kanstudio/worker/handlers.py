@@ -60,6 +60,7 @@ def set_settings(w: Worker, c: p.SetSettings) -> None:
     from kanstudio.session import Session, SessionSettings
 
     new = SessionSettings.from_dict({**w.settings.to_dict(), **(c.settings or {})})
+    new.width = p.width_field(new.width, new.mult_arity)
     old = w.settings
     w.settings = new
     if w.session is None:
@@ -78,7 +79,7 @@ def new_model(w: Worker, c: p.NewModel) -> None:
     if c.settings:
         set_settings(w, p.SetSettings(settings=c.settings))  # may rebuild the session
     w.end_run()
-    w.session.new_model(c.width)
+    w.session.new_model(p.width_field(c.width, w.session.settings.mult_arity))
     w.throttle.reset()
 
 

@@ -35,7 +35,7 @@ from kanstudio.errors import EngineError
 __all__ = [
     "Command", "Event", "ProtocolError", "COMMAND_TYPES", "EVENT_TYPES", "EVENTS",
     "parse_command", "command", "finite", "describe_error", "error_event",
-    "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S", "CURVE_POINTS",
+    "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S", "CURVE_POINTS", "width_field",
     # commands
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
@@ -63,6 +63,21 @@ class ProtocolError(EngineError):
     or ``bad_field``; fields say which command and field)."""
 
     kind = "bad_command"
+
+
+def width_field(value: Any, mult_arity: Any = 2) -> list | None:
+    """A width in KAN 2.0 notation (a list, or its text form ``2,0+1,1``), checked and
+    normalised (``[2, [0, 1], 1]``); ``None`` stays ``None``. ValueError says what is wrong.
+    (The notation lives in the engine; imported here only when a width arrives.)"""
+    if value is None:
+        return None
+    from kanstudio.core.width import parse_width, parse_width_text
+
+    if isinstance(value, str):
+        value = parse_width_text(value)
+    if not isinstance(value, list):
+        raise ValueError(f"'width' must be a list such as [2, [0, 1], 1], got {value!r}")
+    return parse_width(value, mult_arity).notation()
 
 
 # ---------------------------------------------------------------------------- commands
@@ -122,7 +137,9 @@ class NewModel(Command):
     """A fresh, untrained model (``width`` None: the default for the data)."""
 
     name = "new_model"
-    width: list[int] | None = None
+    # KAN 2.0 notation: an int or [sums, products] per level, or its text form "2,0+1,1";
+    # checked and normalised by the handler (width_field), where the engine's rules live
+    width: list[int | list[int]] | str | None = None
     settings: dict[str, Any] | None = None
 
 
@@ -478,7 +495,9 @@ class Snapshot(Event):
 
     name = "snapshot"
     step: int
-    width: list[int]
+    width: list[int]  # nodes per level (sums + products), what a drawing lays out
+    notation: list[Any]  # the KAN 2.0 form: an int or [sums, products] per level
+    mult_arity: list[list[int]]  # per level, each product node's number of factors
     input_names: list[str]
     target_names: list[str]
     x: list[Any]

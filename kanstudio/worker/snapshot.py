@@ -39,12 +39,22 @@ def model_summary(session: Any) -> dict[str, Any] | None:
     d = session.dataset
     fitted = bool(model.is_fitted)
     if fitted:
-        width = model.width_
+        net = model.network_
+        width, notation, arity = list(net.width), net.width_notation, net.mult_arity
         inputs = [d.input_names[i] for i in model.input_ids_]
     else:
-        width = list(model.width) if model.width is not None else session.default_width()
+        from kanstudio.core.width import parse_width
+
+        arch = parse_width(model.width if model.width is not None
+                           else session.default_width(), model.mult_arity)
+        width, notation, arity = arch.nodes, arch.notation(), arch.arity_lists()
         inputs = list(d.input_names)
-    return {"width": [int(w) for w in width], "grid": int(model.grid), "k": int(model.k),
+    # "width": nodes per level (sums + products), what a drawing lays out; "notation" the
+    # KAN 2.0 form; "mult_arity" each level's product-node arities (their factor columns
+    # follow the sum nodes' in the edge arrays, see kanstudio.core.width).
+    return {"width": [int(w) for w in width], "notation": notation,
+            "mult_arity": [[int(a) for a in level] for level in arity],
+            "grid": int(model.grid), "k": int(model.k),
             "fitted": fitted, "input_names": inputs, "target_names": list(d.target_names)}
 
 
@@ -61,6 +71,8 @@ def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = N
     return Snapshot(
         step=int(step),
         width=summary["width"],
+        notation=summary["notation"],
+        mult_arity=summary["mult_arity"],
         input_names=summary["input_names"],
         target_names=summary["target_names"],
         x=[np.ascontiguousarray(a, dtype=np.float32) for a in curves.x],

@@ -122,6 +122,8 @@ BAD_OPTIONS = [
      r"unknown library function 'frobnicate'"),
     ("cuda-on-cpu-machine", ["--device", "cuda"], r"'cuda' is not available here"),
     ("negative-steps", ["--steps", "-3"], r"--steps must be at least 1"),
+    ("product-width-for-two-inputs", ["--width", "2,0+1,1"],
+     r"--width \[2, \[0, 1\], 1\] must start with 1"),
 ]
 
 
@@ -181,6 +183,26 @@ def _cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize(("text", "width"), [
+    ("2,5,1", [2, 5, 1]),
+    ("2,0+1,1", [2, [0, 1], 1]),
+    ("3,2+1,1", [3, [2, 1], 1]),
+    ("2,[0,1],1", [2, [0, 1], 1]),
+    ("[2,[1,1],1]", [2, [1, 1], 1]),
+])
+def test_width_accepts_the_product_node_notation(text: str, width: list) -> None:
+    from kanstudio.cli import build_parser
+
+    assert build_parser().parse_args(["fit", "d.csv", "--width", text]).width == width
+
+
+def test_help_explains_the_product_node_notation() -> None:
+    from kanstudio.cli import build_parser
+
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    assert "2,0+1,1" in fit.format_help()
 
 
 def test_unparsable_option_exits_2_with_one_line_reason(workdir: Path) -> None:

@@ -101,7 +101,8 @@ def test_locked_edges_need_a_function_library() -> None:
 
 def test_the_description_is_json_and_arrays_are_named_per_layer() -> None:
     desc, arrays = network_to_state(interesting_network())
-    assert desc["state_version"] == 1 and desc["width"] == [2, 4, 2]
+    assert desc["state_version"] == 2 and desc["width"] == [2, 4, 2]
+    assert desc["mult_arity"] == [[], [], []]
     assert desc["layers"][0]["locked"] == [[0, 2, "sin"]]
     assert "layers.1.coef" in arrays and arrays["layers.0.coef"].shape == (2, 9, 4)
     json.dumps(desc, allow_nan=False)
@@ -160,7 +161,11 @@ def _unmask_lock(desc, arrays):
 
 
 CASES = {
-    "wrong version": (_set("state_version", 2), "version"),
+    "wrong version": (_set("state_version", 3), "version"),
+    "product in the input level": (_set("width", [[1, 1], 4, 2]), "input nodes"),
+    "pair not two counts": (_set("width", [2, [4, 0, 1], 2]), "width entry"),
+    "arity per level missing": (lambda d, a: d.pop("mult_arity"), "mult_arity"),
+    "arity one": (_set("mult_arity", [[], [1], []]), "mult_arity"),
     "no version": (lambda d, a: d.pop("state_version"), "version"),
     "width not a list": (_set("width", "2,4,2"), "width"),
     "bool in width": (_set("width", [2, True, 2]), "width"),

@@ -84,3 +84,11 @@ def test_discover_turns_a_product_into_x_times_y():
     session, _, result = _discover("toy_xy.csv")
     assert sympy.simplify(result.expressions[0] - x * y) == 0
     assert result.formula_test_r2 > 0.9999
+
+
+
+def test_the_architecture_search_includes_product_structures_after_sums():
+    from kanstudio.session.pipeline import _with_product_widths
+
+    widths = _with_product_widths([[2, 1], [2, 1, 1], [2, 2, 1]], 2, 1)
+    assert widths == [[2, 1], [2, 1, 1], [2, 2, 1], [2, [0, 1], 1], [2, [1, 1], 1]]

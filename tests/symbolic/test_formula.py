@@ -116,3 +116,47 @@ def test_plain_exports():
     assert sympy.sympify(to_sympy(expr)) == expr  # trusted: our own output
     assert to_c(expr) == "exp(pow(y, 2) + sin(M_PI*x))"
     assert to_mathml(expr).startswith("<msup>")
+
+
+def test_a_product_node_composes_as_a_product_of_its_factors():
+    """[2, [0, 1], 1]: factor 1 = a (edge (0,0,0)), factor 2 = sin(b) (edge (0,1,1)), the
+    cross edges pruned, output edge x: the formula is a*sin(b), not exp(log ...)."""
+    a, b = sympy.symbols("a b")
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (200, 2))
+    model = KAN([2, [0, 1], 1], seed=0).fit(X, X[:, 0] * np.sin(X[:, 1]), steps=1)
+    net = model.network_
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.bias.zero_()
+        net.layers[0].mask[1, 0] = 0.0
+        net.layers[0].mask[0, 1] = 0.0
+    model.lock_edge(0, 0, 0, "x", (1.0, 0.0, 1.0, 0.0))
+    model.lock_edge(0, 1, 1, "sin", (1.0, 0.0, 1.0, 0.0))
+    model.lock_edge(1, 0, 0, "x", (1.0, 0.0, 2.0, 0.0))
+    formula = model.formula(["a", "b"])
+    assert sympy.simplify(formula - 2 * a * sympy.sin(b)) == 0
+    assert isinstance(formula, sympy.Mul)
+    exact = sympy.lambdify([a, b], model.formula(["a", "b"], tidy=False), "numpy")
+    assert np.allclose(exact(X[:, 0], X[:, 1]), model.predict(X)[:, 0], atol=1e-12)
+    placeholder = network_formulas(net, ["a", "b"], numeric="placeholder")[0]
+    assert placeholder.has(sympy.Mul)
+
+
+def test_auto_symbolic_locks_the_factor_edges_of_a_product_node():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, (300, 2))
+    model = KAN([2, [0, 1], 1], seed=0).fit(X, X[:, 0] * X[:, 1], steps=1)
+    net = model.network_
+    with torch.no_grad():  # factors a + 0.5 and b - 0.25, cross edges gone
+        net.layers[0].mask[1, 0] = 0.0
+        net.layers[0].mask[0, 1] = 0.0
+    model.lock_edge(0, 0, 0, "x^2", (1.0, 0.5, 1.0, 0.0))
+    model.lock_edge(0, 1, 1, "sin", (2.0, -0.25, 1.0, 0.0))
+    model.lock_edge(1, 0, 0, "x", (1.0, 0.0, 1.0, 0.0))
+    # refit every edge to the curve it has now: the factors' curves are found again
+    results = model.auto_symbolic(r2_threshold=0.999, relock=True)
+    assert {r.edge for r in results} == {(0, 0, 0), (0, 1, 1), (1, 0, 0)}
+    assert all(r.locked and r.r2 > 0.999 for r in results), results
+    locked = model.locked_edges()
+    assert locked[(0, 0, 0)] == "x^2" and locked[(0, 1, 1)] == "sin"

@@ -20,8 +20,8 @@ from kanstudio.symbolic.search.engine import (
     EngineUnavailableError,
     Progress,
     SearchBudget,
-    get_engine,
 )
+from kanstudio.symbolic.search.engines import get_engine
 from kanstudio.symbolic.search.front import SearchResult, search, search_curve
 from kanstudio.symbolic.search.parse import ParseError, parse_expression, parse_tree
 from kanstudio.symbolic.search.tree import (

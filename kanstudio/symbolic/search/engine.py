@@ -26,7 +26,6 @@ __all__ = [
     "Progress",
     "SearchBudget",
     "SearchEngine",
-    "get_engine",
     "resolve_budget",
     "resolve_operators",
 ]
@@ -142,21 +141,3 @@ class SearchEngine(Protocol):
         same list, with or without ``progress``. Trees may hold any operator of the tree
         grammar.
         """
-
-
-def get_engine(name: str = "auto") -> SearchEngine:
-    """The engine called ``name`` ("auto": the first available, today only "operon").
-
-    Raises :class:`EngineUnavailableError` when it cannot run here.
-    """
-    from kanstudio.symbolic.search.operon import OperonEngine  # the only engine so far
-
-    engines: dict[str, SearchEngine] = {"operon": OperonEngine()}
-    if name == "auto":
-        name = "operon"
-    if name not in engines:
-        raise ValueError(f"unknown search engine {name!r}; known: {sorted(engines)}")
-    engine = engines[name]
-    if not engine.available():
-        raise engine.unavailable_error()
-    return engine

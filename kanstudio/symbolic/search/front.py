@@ -30,10 +30,10 @@ from kanstudio.symbolic.formula import round_constants, snap_constants
 from kanstudio.symbolic.search.engine import (
     Progress,
     SearchBudget,
-    get_engine,
     resolve_budget,
     resolve_operators,
 )
+from kanstudio.symbolic.search.engines import get_engine
 from kanstudio.symbolic.search.tree import (
     Tree,
     TreeError,
