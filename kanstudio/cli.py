@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     from kanstudio.sweep.command import add_sweep_parser
 
     # the same types as fit's --width and --inputs/--lib: both commands read the same text
-    add_sweep_parser(sub, width_type=_int_list, names_type=_name_list)
+    add_sweep_parser(sub, width_type=_width, names_type=_name_list)
 
     export = sub.add_parser("export", help="print the formula of a saved project")
     export.add_argument("project", help=".kstudio project file")

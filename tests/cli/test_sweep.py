@@ -121,6 +121,9 @@ def test_sweep_reads_width_with_fits_own_parser() -> None:
                               "--grid", "5,10", "--target", "y,z", "--target", "w"])
     assert args.width == [width_type("fit")("2,5,1"), width_type("fit")("2,3,1")]
     assert args.grid == [5, 10] and args.target == ["y", "z", "w"]
+    # KAN 2.0 product notation, both spellings, as fit reads it
+    args = parser.parse_args(["sweep", "a.csv", "--width", "2,0+1,1", "--width", "2,[0,1],1"])
+    assert args.width == [[2, [0, 1], 1], [2, [0, 1], 1]]
 
 
 @pytest.mark.parametrize("args, words", [
