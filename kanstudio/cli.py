@@ -1,4 +1,5 @@
-"""The ``kanstudio`` command: headless discovery (``fit``), formula export (``export``).
+"""The ``kanstudio`` command: headless discovery (``fit``), many at once (``sweep``, in
+kanstudio/sweep/), formula export (``export``).
 
 Exit codes (design.md §4.1): 0 success, 2 bad input (one line on stderr saying why),
 1 internal error. Heavy imports (torch, sympy) happen inside the commands so that
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--drop-missing", action="store_true",
                      help="drop rows with missing values instead of refusing the file")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    from kanstudio.sweep.command import add_sweep_parser
+
+    # the same types as fit's --width and --inputs/--lib: both commands read the same text
+    add_sweep_parser(sub, width_type=_width, names_type=_name_list)
 
     export = sub.add_parser("export", help="print the formula of a saved project")
     export.add_argument("project", help=".kstudio project file")
@@ -354,6 +360,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from kanstudio.sweep.command import SweepInputError, run_sweep_command
+
+    try:
+        return run_sweep_command(args)
+    except SweepInputError as exc:
+        raise BadInputError(str(exc)) from exc
+
+
 GUI_SUFFIXES = (".csv", ".tsv", ".txt", ".kstudio")
 
 
@@ -392,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _launch_gui(arguments)
     parser = build_parser()
     args = parser.parse_args(arguments)
-    commands = {"fit": cmd_fit, "export": cmd_export}
+    commands = {"fit": cmd_fit, "export": cmd_export, "sweep": cmd_sweep}
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
