@@ -15,7 +15,7 @@ from hypothesis import currently_in_test_context, event, example, given
 
 from tests.cli.helpers import finish, start
 from tests.fuzz.conftest import examples
-from tests.fuzz.helpers import check_result_json, check_run, listing, run_cli
+from tests.fuzz.helpers import check_result_json, check_run, listing, log_example, run_cli
 from tests.fuzz.strategies import csv_files
 
 CLEAN = ("a,b,y\n" + "".join(f"{i / 7:.4f},{(i * 3 % 11) / 5:.4f},{i / 7 + (i * 3 % 11) / 5:.4f}\n"
@@ -35,6 +35,7 @@ def fit_in_folder(data: bytes, *extra: str):
         before = listing(folder)
         run = run_cli(["fit", "data.csv", "--quiet", "--out", "results/out.json",
                        "--save", "results/project.kstudio", *extra], folder)
+        log_example(data, run)
         check_run(run, OUTPUTS, before, listing(folder))
         if currently_in_test_context():  # tallied by --hypothesis-show-statistics
             reason = run.stderr.strip().splitlines()[-1][18:48] if run.rc else "a formula"
