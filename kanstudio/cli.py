@@ -88,8 +88,10 @@ def _finite(value: float) -> float | None:
 _NULL_REASONS = {
     "train_rmse": "the network's predictions on the training rows are not finite",
     "test_rmse": "no held-out rows, or the network's predictions on them are not finite",
-    "formula_test_rmse": "the formula is undefined or overflows on some held-out rows",
-    "formula_test_r2": "the formula is undefined or overflows on some held-out rows",
+    "formula_test_rmse": "the formula is undefined, or its error overflows, on some "
+                         "held-out rows",
+    "formula_test_r2": "the formula is undefined, or its error overflows, on some held-out "
+                       "rows",
 }
 
 
