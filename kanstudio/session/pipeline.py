@@ -497,10 +497,14 @@ def discover(
             break
     done = [a for a in attempts if math.isfinite(a.rel_mse)]
     best_r2 = max((a.formula_r2 for a in done), default=-math.inf)
+    # A network skipped as too poor still beats every formula: read it too. With no
+    # formula at all (the budget ran out first), the best network is read whatever its R²
+    # (-inf or NaN when the data's magnitudes overflow it).
     skipped = [a for a in attempts if not math.isfinite(a.rel_mse)
-               and 1.0 - a.network_r2 < 0.5 * (1.0 - best_r2)]
-    if skipped:  # a network skipped as too poor still beats every formula: read it too
-        best = max(skipped, key=lambda a: a.network_r2)
+               and (not done or 1.0 - a.network_r2 < 0.5 * (1.0 - best_r2))]
+    if skipped:
+        best = max(skipped, key=lambda a: -math.inf if math.isnan(a.network_r2)
+                   else a.network_r2)
         if best.model is not session.model:
             _adopt(session, best.model, f"width {best.width}")
         yield from _symbolic(run, best)

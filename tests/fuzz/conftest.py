@@ -17,7 +17,8 @@ _LARGE = int(os.environ.get("KANSTUDIO_FUZZ_EXAMPLES", "0") or 0)
 _COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.function_scoped_fixture])
-settings.register_profile("kanstudio-ci", max_examples=12, derandomize=True, **_COMMON)
+settings.register_profile("kanstudio-ci", max_examples=12, derandomize=True, database=None,
+                          **_COMMON)
 settings.register_profile("kanstudio-large", max_examples=max(_LARGE, 1), derandomize=False,
                           **_COMMON)
 settings.load_profile("kanstudio-large" if _LARGE else "kanstudio-ci")

@@ -85,3 +85,19 @@ def check_result_json(text: str) -> dict:
         else:
             assert isinstance(value, int | float) and math.isfinite(value), (key, value)
     return payload
+
+
+def log_example(data: bytes, run: Run) -> None:
+    """With KANSTUDIO_FUZZ_LOG=FILE (a long hunt), one JSON line per example: exit code,
+    reason, CPU seconds; the files that ended without a formula for a numerical reason
+    are kept beside the log for a closer look."""
+    log = os.environ.get("KANSTUDIO_FUZZ_LOG")
+    if not log:
+        return
+    reason = run.stderr.strip().splitlines()[-1] if run.rc and run.stderr.strip() else ""
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"rc": run.rc, "reason": reason[:120],
+                                 "cpu_s": round(run.cpu_seconds, 3), "bytes": len(data)}) + "\n")
+    if "no finite fit" in reason:
+        keep = Path(log).with_suffix(f".{abs(hash(data)) % 10**8}.csv")
+        keep.write_bytes(data)

@@ -86,24 +86,25 @@ def _quote(cell: str, how: int) -> str:
 @st.composite
 def csv_texts(draw) -> tuple[str, str]:
     """(text, encoding) of a CSV with a header row, before any byte-level damage."""
-    n_cols = draw(st.integers(1, 4))
-    n_rows = draw(st.sampled_from([0, 1, 2, 9, 10, 12, 20, 30]))
+    # Hypothesis favours the first choices: the common case comes first, the rare last.
+    n_cols = draw(st.sampled_from([3, 2, 4, 1]))
+    n_rows = draw(st.sampled_from([20, 12, 30, 10, 9, 2, 1, 0]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     inputs = rng.uniform(-2.0, 2.0, size=(n_rows, max(n_cols - 1, 1)))
     target = np.sin(inputs[:, 0]) + inputs[:, -1] ** 2
     smooth = np.column_stack([inputs, target])[:, -n_cols:] if n_rows else np.zeros((0, n_cols))
     plain = ["x1", "x2", "x3", "y"][-n_cols:]
-    names = [draw(header_names) if draw(st.integers(0, 4)) == 0 else name for name in plain]
+    names = [draw(header_names) if draw(st.integers(0, 4)) == 4 else name for name in plain]
     columns = [draw(_column(n_rows, smooth[:, c])) for c in range(n_cols)]
     delimiter = draw(st.sampled_from(DELIMITERS))
     quoting = draw(st.sampled_from([0, 0, 0, 1, 1, 2]))  # none, some quoted, some unbalanced
     lines = []
     for row in [names, *zip(*columns, strict=True)] if columns else [names]:
         cells = [_quote(c, draw(st.sampled_from([0, quoting]))) for c in row]
-        lines.append(delimiter.join(cells) + (delimiter if draw(st.integers(0, 9)) == 0 else ""))
+        lines.append(delimiter.join(cells) + (delimiter if draw(st.integers(0, 9)) == 9 else ""))
     text = ""
     for line in lines:
-        if draw(st.integers(0, 9)) == 0:
+        if draw(st.integers(0, 9)) == 9:
             text += draw(st.sampled_from(LINE_ENDS))  # a blank line
         text += line + draw(st.sampled_from(LINE_ENDS) if draw(st.booleans()) else st.just("\n"))
     return text, draw(st.sampled_from(ENCODINGS))
@@ -137,7 +138,7 @@ def csv_files(draw) -> bytes:
     """The bytes of a CSV file: generated, encoded, then (sometimes) damaged."""
     text, encoding = draw(csv_texts())
     data = text.encode(encoding, errors="replace")
-    return draw(damaged(data)) if draw(st.integers(0, 3)) == 0 else data
+    return draw(damaged(data)) if draw(st.integers(0, 3)) == 3 else data
 
 
 # ---------------------------------------------------------------------------- projects

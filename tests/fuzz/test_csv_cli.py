@@ -15,13 +15,21 @@ from hypothesis import currently_in_test_context, event, example, given
 
 from tests.cli.helpers import finish, start
 from tests.fuzz.conftest import examples
-from tests.fuzz.helpers import check_result_json, check_run, listing, run_cli
+from tests.fuzz.helpers import check_result_json, check_run, listing, log_example, run_cli
 from tests.fuzz.strategies import csv_files
 
 CLEAN = ("a,b,y\n" + "".join(f"{i / 7:.4f},{(i * 3 % 11) / 5:.4f},{i / 7 + (i * 3 % 11) / 5:.4f}\n"
                              for i in range(-10, 10))).encode()
 # The reported file: ordinary rows and one near the float limit (IndexError before).
 ISSUE_ROW = CLEAN + b"1e308,-1e308,-1e308\n"
+# Found by a long run: constant inputs and a target spread over 470 decades; the budget
+# ran out before any network was read, so discover() had no formula ("no finite fit").
+SPREAD_TARGET = (
+    b'\nx2,x3,y\n0,1e-300,-7.26e+194\n0,1e-300,-7.946e-110\n0,1e-300,-5.607e+15\n'
+    b'0,1e-300,-8.123e+199,\n0,1e-300,3.872e+53,\n0,1e-300,1.577e-65\n'
+    b'0,1e-300,-2.721e-273\n0,1e-300,1.328e+16\n0,1e-300,-1.175e-38\r\n\n'
+    b'0,1e-300,-1.573e+16\r\n0,1e-300,-3.744e+16,\n0,1e-300,-7.133e+16\n'
+)
 OUTPUTS = {"results", "results/out.json", "results/project.kstudio"}
 
 
@@ -35,6 +43,7 @@ def fit_in_folder(data: bytes, *extra: str):
         before = listing(folder)
         run = run_cli(["fit", "data.csv", "--quiet", "--out", "results/out.json",
                        "--save", "results/project.kstudio", *extra], folder)
+        log_example(data, run)
         check_run(run, OUTPUTS, before, listing(folder))
         if currently_in_test_context():  # tallied by --hypothesis-show-statistics
             reason = run.stderr.strip().splitlines()[-1][18:48] if run.rc else "a formula"
@@ -47,15 +56,13 @@ def fit_in_folder(data: bytes, *extra: str):
         return run, result
 
 
-@examples(ci=20)
+@examples(ci=15)
 @given(data=csv_files())
-@example(data=ISSUE_ROW)
-@example(data=CLEAN)
 @example(data=CLEAN.replace(b",", b";").decode().encode("utf-16"))
 @example(data=CLEAN[:-30] + b"\x00\x00" + CLEAN[-30:])
 @example(data=CLEAN + b"5e-324,-5e-324,2.2250738585072014e-308\n")
-@example(data=CLEAN + b"1,2," + b"9" * 400 + b"\n")  # OverflowError in pandas before
 def test_fit_handles_any_csv(fast_pipeline, data):
+    """Failures found are kept as the named tests below (each asserts what it shows)."""
     fit_in_folder(data)
 
 
@@ -71,6 +78,13 @@ def test_an_integer_beyond_the_double_range_is_named(fast_pipeline):
         run, _ = fit_in_folder(CLEAN + b"1,2," + sign + b"9" * 400 + b"\n")
         assert run.rc == 2 and "Column 'y' has 1 infinite value" in run.stderr
         assert "row 22" in run.stderr
+
+
+def test_a_target_spread_over_hundreds_of_decades_still_gives_a_formula(fast_pipeline):
+    run, result = fit_in_folder(SPREAD_TARGET)
+    assert run.rc == 0, run.stderr
+    assert result["formula_test_r2"] is None and "overflows" in \
+        result["null_reasons"]["formula_test_r2"]
 
 
 def test_clean_data_still_gives_its_formula(fast_pipeline):
