@@ -159,6 +159,8 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "formula_status": result.status,
         "formula_status_reason": result.status_reason,
         "formula_network_difference": _finite(result.network_difference),
+        # inputs the network uses that the formula lacks (see formula_status_reason)
+        "missing_inputs": list(result.missing_inputs),
         # the accuracy-complexity front discover() found, simplest first; the chosen
         # formula is marked and choice_reason says why (empty for `export`)
         "pareto": result.pareto,

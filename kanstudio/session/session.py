@@ -120,6 +120,8 @@ class FormulaResult:
     # discover()'s accuracy-complexity front, simplest first: {formula, latex, complexity,
     # test_r2, status, width, chosen}; and why this formula was chosen from it
     pareto: list[dict[str, Any]] = field(default_factory=list)
+    # inputs with active edges in the network that the formula lacks (printed names)
+    missing_inputs: list[str] = field(default_factory=list)
     choice_reason: str = ""
     defined_on_margin: bool = True  # finite on MARGIN beyond the data (see margin_points)
     margin_reason: str = ""
@@ -521,11 +523,22 @@ class Session:
                                        [*d.input_names, *d.target_names], strict=True)
                        if p != c and c.isidentifier()}
         defined, margin_reason = self.margin_check(tidy)
+        missing = self._missing_inputs(model, tidy[0], printed)
+        locked_out = set(self._missing_inputs(model, exact[0], printed))
+        if locked_out:  # edges locked to a constant: the formula cannot show it needs none
+            status = "approximate"
+            why = (f"input(s) {', '.join(sorted(locked_out))} have active edges in the "
+                   "network but their functions are constants, so the formula lacks them; "
+                   + why)
+        elif missing:  # snapped away, and the formula still reproduces the network (or not)
+            why += (f"; input(s) {', '.join(missing)} dropped by rounding their tiny terms"
+                    + (", which does not change the held-out agreement"
+                       if status == "verified" else ""))
         constants = self._constant_errors(full[0], printed)
         result = FormulaResult(
             expressions=tidy, exact=exact, input_names=printed, target_names=targets,
             defined_on_margin=defined, margin_reason=margin_reason,
-            full=full, constants=constants,
+            full=full, constants=constants, missing_inputs=missing,
             columns=list(d.input_names), latex_names=latex_names,
             **formula_scores, **network_scores, max_rel_diff_exact=rel,
             reasons={**_score_reasons("the formula", f_tidy, formula_scores),
@@ -573,6 +586,16 @@ class Session:
             if np.all(np.isfinite(values)) and close:
                 return expr, full
         return exact, exact
+
+    @staticmethod
+    def _missing_inputs(model: KAN, expr: Any, printed: list[str]) -> list[str]:
+        """Printed names of inputs the network has active first-layer edges from that do
+        not appear in ``expr`` (a formula that silently dropped an input)."""
+        net = model.network_
+        used = net.layers[0].mask.detach().cpu().numpy().any(axis=1)  # (n_selected,)
+        names = {sym.name for sym in expr.free_symbols}
+        return [printed[k] for pos, k in enumerate(net.input_ids)
+                if used[pos] and printed[k] not in names]
 
     def _constant_errors(self, full: Any, printed: list[str]) -> list[dict[str, Any]]:
         """Standard errors of ``full``'s free constants on the training rows."""

@@ -26,3 +26,19 @@ def test_auto_symbolic_keeps_both_inputs_of_an_additive_law() -> None:
     result = session.formula()
     assert {s.name for s in result.expressions[0].free_symbols} == {"a", "b"}
     assert result.formula_test_r2 > 0.99
+
+
+def test_an_input_locked_out_of_the_formula_is_reported() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1.0, 1.0, (200, 2))
+    y = np.sin(np.pi * X[:, 0]) + 0.3 * X[:, 1]
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b"], ["y"]),
+                      SessionSettings(width=[2, 1], seed=0, device="cpu"))
+    session.train(10)
+    session.lock(0, 0, 0, "0")  # what the old ranking did: a's edge locked to the constant
+    session.lock(0, 1, 0, "x")
+    result = session.formula()
+    assert result.missing_inputs == ["a"]
+    assert result.status == "approximate"
+    assert result.status_reason.startswith("input(s) a have active edges in the network but "
+                                           "their functions are constants")
