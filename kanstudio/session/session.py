@@ -476,8 +476,8 @@ class Session:
         return self.describe_formula(exact, tol=tol, digits=digits)
 
     def describe_formula(self, exact: list, network: np.ndarray | None = None,
-                         tol: float = 1e-3, digits: int = 4, shown: list | None = None
-                         ) -> FormulaResult:
+                         tol: float = 1e-3, digits: int = 4, shown: list | None = None,
+                         model: KAN | None = None) -> FormulaResult:
         """``exact`` (one sympy expression per target, in :attr:`symbols`) tidied, scored
         on the held-out rows, verified against a network and renamed to the CSV's names.
 
@@ -485,7 +485,8 @@ class Session:
         model by default. Every formula the app offers goes through here, whoever found
         it (the network's edges, the structure step, a search engine), so its status means
         the same. ``shown``: the display form when the finder already tidied it (else
-        :meth:`_tidy` makes one).
+        :meth:`_tidy` makes one). ``model``: the network whose inputs the formula must
+        keep (the session's model by default).
         """
         import sympy
 
@@ -523,8 +524,10 @@ class Session:
                                        [*d.input_names, *d.target_names], strict=True)
                        if p != c and c.isidentifier()}
         defined, margin_reason = self.margin_check(tidy)
-        missing = self._missing_inputs(model, tidy[0], printed)
-        locked_out = set(self._missing_inputs(model, exact[0], printed))
+        model = self.model if model is None else model
+        fitted = model is not None and getattr(model, "network_", None) is not None
+        missing = self._missing_inputs(model, tidy[0], printed) if fitted else []
+        locked_out = set(self._missing_inputs(model, exact[0], printed) if fitted else [])
         if locked_out:  # edges locked to a constant: the formula cannot show it needs none
             status = "approximate"
             why = (f"input(s) {', '.join(sorted(locked_out))} have active edges in the "

@@ -85,4 +85,4 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
         return result
     # verified, scored and named like every formula the app offers, against the oracle
     return s.describe_formula([found.exact], network=predict(d.X)[:, None],
-                              shown=[found.expr])
+                              shown=[found.expr], model=network)
