@@ -269,6 +269,8 @@ def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
         return parts[0] * parts[1]
     if node.kind == "transform":
         return inverse_transform(node.transform, parts[0], int(node.value))
+    if node.kind == "shift":
+        return parts[0] + sympy.Float(node.value)
     if node.kind == "scale":
         return parts[0] * node.problem.inputs[int(node.transform)] ** (-int(node.value))
     return parts[0]  # drop, combine: the child's inputs already say how
