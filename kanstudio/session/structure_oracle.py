@@ -253,7 +253,7 @@ def symmetric_combination(problem: Problem, i: int, j: int, op: str, seed: int =
         return math.inf
     floor = FLOOR * (float(np.std(f[0])) + float(np.mean(np.abs(f[0]))))
     allowed = 2.0 * problem.sigma + floor
-    if rms(f[2] - f[0]) < 3.0 * allowed:
+    if rms(f[2] - f[0]) < 10.0 * allowed:
         return math.inf
     return rms(f[1] - f[0]) / allowed
 
