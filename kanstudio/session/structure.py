@@ -3,7 +3,8 @@ predictor (the trained network) as the oracle (its questions: :mod:`.structure_o
 
 **The tree** (:func:`find_structure`): drop irrelevant inputs; a 1-input problem is a
 leaf; else split by additive, then multiplicative separability (the partition with the
-smallest residual/bound ratio), else merge the best symmetric pair into one input, else
+smallest residual/bound ratio), else remove the constant that makes it a product, else
+merge the best symmetric pair into one input, else
 transform the target, else scale it by an input, else stop: a leaf of several inputs.
 Children are the oracle on a slice (``g(a) = f(a, b0)``, ``h(b) = f(a0, b) - f(a0, b0)``
 or ``/ f(a0, b0)``) at a reference row near the data's median, so each child is itself a
@@ -27,8 +28,10 @@ from kanstudio.session.structure_oracle import (
     combine_expr,
     combine_values,
     irrelevant_inputs,
+    product_offset,
     rms,
     separability,
+    shifted,
     symmetric_combination,
 )
 
@@ -45,7 +48,8 @@ class Node:
     (children multiplied), "transform" (one child ``T(f)``; ``transform`` names ``T``),
     "combine" or "drop" (one child on fewer inputs; the child's ``inputs`` say how),
     "scale" (one child ``f·x_j^k``: ``transform`` holds ``j``, ``value`` holds ``k``),
-    "choice" (children are alternative structures of the same problem).
+    "choice" (children are alternative structures of the same problem), "shift" (one
+    child ``f - value``).
     """
 
     kind: str
@@ -214,6 +218,18 @@ def _best_split(problem: Problem, transforms: Sequence[str], seed: int
     return (transform, group, ratio) if ratio <= 1.0 else None
 
 
+def _best_offset(problem: Problem, seed: int) -> tuple[float, Problem] | None:
+    """A constant whose removal makes ``f`` a product, with the shifted problem."""
+    best = None
+    for group in _groups(problem.d):
+        value = product_offset(problem, group, seed)
+        child = shifted(problem, value)
+        ratio = separability(child, group, "log", seed)
+        if ratio <= 1.0 and (best is None or ratio < best[0]):
+            best = (ratio, value, child)
+    return None if best is None else (best[1], best[2])
+
+
 def _best_combination(problem: Problem, seed: int) -> tuple[int, int, str, float] | None:
     found = []
     for i, j in itertools.combinations(range(problem.d), 2):
@@ -252,6 +268,11 @@ def find_structure(problem: Problem, seed: int = 0, depth: int = 0) -> Node:
         node.detail = f"ratio {ratio:.3g}"
         node.children = [find_structure(c.problem, seed, depth + 1) for c in node.children]
         return node
+    offset = _best_offset(problem, seed)
+    if offset is not None:
+        value, child = offset
+        return Node("shift", problem, f"f - {value:.6g} is a product", [
+            find_structure(child, seed, depth + 1)], value=value)
     combo = _best_combination(problem, seed)
     if combo is not None:
         i, j, op, ratio = combo

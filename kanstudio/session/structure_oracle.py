@@ -41,7 +41,7 @@ import sympy
 __all__ = [
     "Predictor", "Problem", "Transform", "TRANSFORMS", "OPS", "separability",
     "irrelevant_inputs", "symmetric_combination", "combine_expr", "combine_values",
-    "inverse_transform", "rms", "root_problem",
+    "inverse_transform", "rms", "root_problem", "product_offset", "shifted",
 ]
 
 #: ``(n, d)`` rows -> ``(n,)`` values, finite where the predictor is defined.
@@ -153,6 +153,29 @@ def separability(problem: Problem, group: Sequence[int], transform: str = "ident
     if not np.all(np.isfinite(residual)):
         return math.inf
     return rms(residual) / (rms(bound) + floor)
+
+
+def product_offset(problem: Problem, group: Sequence[int], seed: int = 0) -> float:
+    """The constant ``c`` that makes ``f - c = g(x_group)·h(x_rest)`` fit best: the least
+    squares of ``(f1 - c)(f2 - c) = (f3 - c)(f4 - c)`` over the mixed points. A part of a
+    sum carries an arbitrary constant (``k·x²/2 + const``) that hides its product."""
+    x, rng = problem.x, np.random.default_rng(seed)
+    mask = np.zeros(problem.d, dtype=bool)
+    mask[list(group)] = True
+    i, j = _pairs(x.shape[0], rng)
+    p, q = x[i], x[j]
+    f = problem.predict(np.concatenate([p, q, np.where(mask, p, q), np.where(mask, q, p)]))
+    f1, f2, f3, f4 = f.reshape(4, -1)
+    a, b = f1 * f2 - f3 * f4, f1 + f2 - f3 - f4
+    denominator = float(np.sum(b * b))
+    return float(np.sum(a * b)) / denominator if denominator > 0 else 0.0
+
+
+def shifted(problem: Problem, offset: float) -> Problem:
+    """The problem with target ``f - offset``."""
+    parent = problem.predict
+    return Problem(lambda z: parent(z) - offset, problem.x, problem.x_test,
+                   list(problem.inputs), problem.sigma)
 
 
 def irrelevant_inputs(problem: Problem, seed: int = 0) -> list[int]:

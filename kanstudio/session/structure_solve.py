@@ -269,6 +269,8 @@ def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
         return parts[0] * parts[1]
     if node.kind == "transform":
         return inverse_transform(node.transform, parts[0], int(node.value))
+    if node.kind == "shift":
+        return parts[0] + sympy.Float(node.value)
     if node.kind == "scale":
         return parts[0] * node.problem.inputs[int(node.transform)] ** (-int(node.value))
     return parts[0]  # drop, combine: the child's inputs already say how
@@ -390,5 +392,11 @@ def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
     shown = _rounded(chosen, 4)
     if _rel_mse(y_test, _evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
         shown = _rounded(chosen, 10)
+    # Defined on every row is not enough: a square root of a near-cancelling sum can turn
+    # negative between the rows. The formula must be finite all over the data's box.
+    box = np.random.default_rng(0).uniform(x_train.min(axis=0), x_train.max(axis=0),
+                                           (2000, x_train.shape[1]))
+    if not np.all(np.isfinite(_evaluate(shown, symbols, box))):
+        return None
     return StructureFormula(shown, exact, expression_size(shown),
                             _rel_mse(y_test, _evaluate(shown, symbols, x_test)), tree)

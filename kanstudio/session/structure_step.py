@@ -6,9 +6,10 @@ RMSE on the held-out rows is the ``sigma`` every structure test is measured agai
 (:mod:`.structure`). The leaves are solved by :func:`.structure_solve.library_solver`, with
 parts of 2-3 inputs handed to ``multi`` (the pipeline passes a short discovery run on the
 part alone). The candidate wins when ``log10(relative MSE + floor) + NODE_WEIGHT·size`` is
-lower than the network formula's, where ``floor`` is half the network's own relative MSE
-(no formula is asked to beat the noise the network cannot), and its held-out relative
-MSE is no worse than the replaced formula's (x1.1) or twice the network's: a simpler but
+lower than the network formula's (or when it reproduces the network within twice its
+error where that formula is ten times off), where ``floor`` is half the network's own
+relative MSE (no formula is asked to beat the noise the network cannot), and its held-out
+relative MSE is no worse than the replaced formula's (x1.1) or twice the network's: a simpler but
 cruder fit never wins on size alone.
 """
 
@@ -77,7 +78,11 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
     new = _score(found.test_rel_mse, found.complexity, floor)
     # Simpler is not enough: the candidate must also explain the held-out rows about as
     # well as what it replaces, or as the network does (a cruder fit never wins on size).
-    wins = new < old and found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14)
+    # A formula that reproduces the network (within twice its error) beats one that does
+    # not (ten times off) whatever their sizes: an accurate formula before a short wrong one.
+    verified = found.test_rel_mse <= 2.0 * net_rel + 1e-14
+    wins = (new < old or (verified and old_rel > 10.0 * net_rel + 1e-12)) and (
+        found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14))
     yield (f"structure formula {found.expr} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
            f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")

@@ -99,6 +99,15 @@ def test_a_ratio_inside_a_product_is_found():
     assert "combine" in tree.describe() and "v/c" in tree.describe()
 
 
+def test_parts_of_a_sum_are_products_once_their_constant_is_removed():
+    """k·x²/2 + m·v²/2: each part of the sum carries a constant that hides its product."""
+    tree = find_structure(_problem(lambda k, x, m, v: k * x**2 / 2 + m * v**2 / 2,
+                                   [(1, 5)] * 4, ["k", "x", "m", "v"])[0])
+    assert tree.kind == "sum"
+    assert [c.kind for c in tree.children] == ["shift", "shift"]
+    assert all(c.children[0].kind == "product" for c in tree.children)
+
+
 def test_a_width_scaled_law_is_split_by_scaling_with_an_input():
     """exp(-(x/s)²/2)/(√(2π)s): f·s depends on x/s alone (and so does f·x)."""
     tree = find_structure(_problem(
