@@ -121,8 +121,23 @@ def _progress(quiet: bool):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from kanstudio.data import DataError, load_dataset
+    """``kanstudio fit``: check every option, run the pipeline, write and print the result."""
+    _check_output_folders(args)
+    dataset = _load_fit_dataset(args)
+    session, pipeline = _fit_session(args, dataset)
+    start = time.perf_counter()
+    result = _run_pipeline(session, pipeline, quiet=args.quiet)
+    seconds = time.perf_counter() - start
+    payload = _result_json(session, result, seconds)
+    _write_outputs(args, session, payload)
+    print(f"{payload['target']} = {payload['formula']}")
+    print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
+          f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
+    return EXIT_OK
 
+
+def _check_output_folders(args: argparse.Namespace) -> None:
+    """Refuse --out/--save into a folder that is missing or read-only, before any work."""
     for option, target in (("--out", args.out), ("--save", args.save)):
         if target is not None:
             folder = Path(target).resolve().parent
@@ -130,6 +145,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 raise BadInputError(f"{option} {target}: folder {folder} does not exist")
             if not os.access(folder, os.W_OK):
                 raise BadInputError(f"{option} {target}: folder {folder} is not writable")
+
+
+def _load_fit_dataset(args: argparse.Namespace) -> Any:
+    from kanstudio.data import DataError, load_dataset
+
     try:
         dataset = load_dataset(args.data, target=args.target, inputs=args.inputs,
                                drop_missing=args.drop_missing)
@@ -137,8 +157,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise BadInputError(str(exc).splitlines()[0]) from exc
     if dataset.n_outputs != 1:
         raise BadInputError("kanstudio fit discovers one target at a time; pass --target")
-    from kanstudio.session import Session, SessionError, SessionSettings
-    from kanstudio.session.pipeline import PipelineSettings, discover
+    return dataset
+
+
+def _check_model_options(args: argparse.Namespace, n_inputs: int) -> None:
+    """--lib, --width, --grid, --k and --device, each refused with its own reason."""
     from kanstudio.symbolic.library import resolve_names
 
     if args.lib:
@@ -146,8 +169,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             resolve_names(args.lib)
         except (KeyError, ValueError) as exc:
             raise BadInputError(str(exc).splitlines()[0]) from exc
-    if args.width and (args.width[0] != dataset.n_inputs or args.width[-1] != 1):
-        raise BadInputError(f"--width {args.width} must start with {dataset.n_inputs} (inputs) and "
+    if args.width and (args.width[0] != n_inputs or args.width[-1] != 1):
+        raise BadInputError(f"--width {args.width} must start with {n_inputs} (inputs) and "
                        "end with 1 (target)")
     if args.grid < 1 or not 0 <= args.k <= 10:
         raise BadInputError("--grid must be >= 1 and --k between 0 and 10")
@@ -157,8 +180,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         resolve_device(args.device)
     except ValueError as exc:
         raise BadInputError(str(exc)) from exc
-    settings = SessionSettings(width=args.width, grid=args.grid, k=args.k, seed=args.seed,
-                               device=args.device, functions=args.lib)
+
+
+def _pipeline_settings(args: argparse.Namespace) -> Any:
+    """The pipeline's settings with --steps and --lamb applied (each checked)."""
+    from kanstudio.session.pipeline import PipelineSettings
+
     pipeline = PipelineSettings()
     if args.steps is not None:
         if args.steps < 1:
@@ -168,12 +195,29 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not math.isfinite(args.lamb) or args.lamb < 0:
             raise BadInputError("--lamb must be a number >= 0")
         pipeline.lamb = args.lamb
+    return pipeline
+
+
+def _fit_session(args: argparse.Namespace, dataset: Any) -> tuple[Any, Any]:
+    """(session, pipeline settings) for ``fit``; BadInputError for any option refused."""
+    from kanstudio.session import Session, SessionError, SessionSettings
+
+    _check_model_options(args, dataset.n_inputs)
+    settings = SessionSettings(width=args.width, grid=args.grid, k=args.k, seed=args.seed,
+                               device=args.device, functions=args.lib)
+    pipeline = _pipeline_settings(args)
     try:
         session = Session(dataset, settings)
     except SessionError as exc:
         raise BadInputError(str(exc)) from exc
-    start = time.perf_counter()
-    bar = _progress(args.quiet)
+    return session, pipeline
+
+
+def _run_pipeline(session: Any, pipeline: Any, quiet: bool) -> Any:
+    """Run Discover to its end (a progress bar per stage unless quiet); its formula."""
+    from kanstudio.session.pipeline import discover
+
+    bar = _progress(quiet)
     result = None
     try:
         for event in discover(session, pipeline):
@@ -185,9 +229,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    seconds = time.perf_counter() - start
     assert result is not None
-    payload = _result_json(session, result, seconds)
+    return result
+
+
+def _write_outputs(args: argparse.Namespace, session: Any, payload: dict[str, Any]) -> None:
+    """--out (the JSON) and --save (the project); a write that fails still prints the
+    formula, so the result is not lost."""
     try:
         if args.out:
             Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -198,10 +246,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{payload['target']} = {payload['formula']}")  # the result is not lost
         raise BadInputError(f"cannot write the result: {exc}") from exc
-    print(f"{payload['target']} = {payload['formula']}")
-    print(f"formula R² on held-out rows: {payload['formula_test_r2']:.6f}   "
-          f"width {payload['width']}   {seconds:.1f} s", file=sys.stderr)
-    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -162,71 +162,21 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
     """Open a project; raises :class:`ProjectError` with a one-line reason if refused."""
     try:
         members = read_archive(path, _MEMBERS, required=_MEMBERS)
-        manifest = load_json(members["manifest.json"], "manifest.json")
-        if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
-            raise ProjectError("this is not a KAN Studio project (manifest format differs)")
-        version = manifest.get("schema_version")
-        if isinstance(version, bool) or version != PROJECT_SCHEMA:
-            raise ProjectError(
-                f"project schema version {version!r} is not supported by KAN Studio "
-                f"{__version__} (it reads version {PROJECT_SCHEMA}); update the app")
+        manifest = _manifest(members["manifest.json"])
         doc = load_json(members["session.json"], "session.json")
         if not isinstance(doc, dict):
             raise ProjectError("session.json must be an object")
         arrays = arrays_from_bytes(members["arrays.npz"])
-        X, y = arrays.get("data.X"), arrays.get("data.y")
-        if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
-                and y.ndim == 2 and X.shape[0] == y.shape[0] and X.dtype.kind == "f"
-                and y.dtype.kind == "f"):
-            raise ProjectError("the stored data arrays are missing or malformed")
-        if not (np.isfinite(X).all() and np.isfinite(y).all()):
-            raise ProjectError("the stored data contains NaN or infinite values")
-        data = doc.get("data")
-        if not isinstance(data, dict):
-            raise ProjectError("session.json lacks the 'data' section")
-        inputs = _names(data.get("input_names"), "input_names", X.shape[1])
-        targets = _names(data.get("target_names"), "target_names", y.shape[1])
-        source = data.get("source_path")
-        if source is not None and not isinstance(source, str):
-            raise ProjectError("data.source_path must be a string")
-        dataset = Dataset.from_arrays(X.astype(np.float64), y.astype(np.float64), inputs,
-                                      targets)
-        dataset.source_path = None if source is None else Path(source)
-        n_dropped = data.get("n_dropped", 0)
-        if isinstance(n_dropped, bool) or not isinstance(n_dropped, int) or n_dropped < 0:
-            raise ProjectError("data.n_dropped must be a non-negative integer")
-        dataset.n_dropped = n_dropped
-        settings = _settings(doc.get("settings"))
-        if settings.width is not None and (settings.width[0] != X.shape[1]
-                                           or settings.width[-1] != y.shape[1]):
-            raise ProjectError(f"setting 'width' {settings.width} does not match the data")
-        if device is not None:
-            settings.device = device
-        from kanstudio.core import resolve_device
-
-        try:
-            resolve_device(settings.device)
-        except ValueError:  # saved on a GPU machine, opened on one without: use what exists
-            settings.device = "auto"
+        dataset = _dataset(doc.get("data"), arrays)
+        settings = _session_settings(doc.get("settings"), dataset, device)
         session = Session(dataset, settings)
-        model_desc = doc.get("model")
-        if model_desc is not None:
-            model_arrays = {k[len("model."):]: v for k, v in arrays.items()
-                            if k.startswith("model.")}
-            model = KAN.from_state(model_desc, model_arrays, device=settings.device)
-            if model.n_features_in_ != X.shape[1] or model.width_[-1] != y.shape[1]:
-                raise ProjectError("the stored model does not match the stored data")
-            session.model = model
+        if doc.get("model") is not None:
+            session.model = _model(doc["model"], arrays, dataset, settings.device)
         history = doc.get("history", [])
         if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
             raise ProjectError("history must be a list of objects")
         session.history = history
-        created = manifest.get("created")
-        if created is not None and (isinstance(created, bool)
-                                    or not isinstance(created, (int, float))
-                                    or not math.isfinite(created)):
-            raise ProjectError("manifest 'created' must be a time stamp")
-        session.created = created
+        session.created = _created(manifest)
         return session
     except ProjectError:
         raise
@@ -234,3 +184,79 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
         raise ProjectError(str(exc)) from exc
     except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise ProjectError(f"the project file is malformed: {exc}") from exc
+
+
+def _manifest(raw: bytes) -> dict[str, Any]:
+    """The manifest, refused unless it is a KAN Studio project of the schema we read."""
+    manifest = load_json(raw, "manifest.json")
+    if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
+        raise ProjectError("this is not a KAN Studio project (manifest format differs)")
+    version = manifest.get("schema_version")
+    if isinstance(version, bool) or version != PROJECT_SCHEMA:
+        raise ProjectError(
+            f"project schema version {version!r} is not supported by KAN Studio "
+            f"{__version__} (it reads version {PROJECT_SCHEMA}); update the app")
+    return manifest
+
+
+def _dataset(data: Any, arrays: dict[str, Any]) -> Dataset:
+    """The stored data (arrays ``data.X``, ``data.y``) with its names, source and count of
+    dropped rows, each checked."""
+    X, y = arrays.get("data.X"), arrays.get("data.y")
+    if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
+            and y.ndim == 2 and X.shape[0] == y.shape[0] and X.dtype.kind == "f"
+            and y.dtype.kind == "f"):
+        raise ProjectError("the stored data arrays are missing or malformed")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ProjectError("the stored data contains NaN or infinite values")
+    if not isinstance(data, dict):
+        raise ProjectError("session.json lacks the 'data' section")
+    inputs = _names(data.get("input_names"), "input_names", X.shape[1])
+    targets = _names(data.get("target_names"), "target_names", y.shape[1])
+    source = data.get("source_path")
+    if source is not None and not isinstance(source, str):
+        raise ProjectError("data.source_path must be a string")
+    dataset = Dataset.from_arrays(X.astype(np.float64), y.astype(np.float64), inputs,
+                                  targets)
+    dataset.source_path = None if source is None else Path(source)
+    n_dropped = data.get("n_dropped", 0)
+    if isinstance(n_dropped, bool) or not isinstance(n_dropped, int) or n_dropped < 0:
+        raise ProjectError("data.n_dropped must be a non-negative integer")
+    dataset.n_dropped = n_dropped
+    return dataset
+
+
+def _session_settings(raw: Any, dataset: Dataset, device: str | None) -> SessionSettings:
+    """The stored settings, checked against the data; ``device`` (if given) replaces the
+    stored one, and a device this machine lacks becomes "auto"."""
+    from kanstudio.core import resolve_device
+
+    settings = _settings(raw)
+    if settings.width is not None and (settings.width[0] != dataset.n_inputs
+                                       or settings.width[-1] != dataset.n_outputs):
+        raise ProjectError(f"setting 'width' {settings.width} does not match the data")
+    if device is not None:
+        settings.device = device
+    try:
+        resolve_device(settings.device)
+    except ValueError:  # saved on a GPU machine, opened on one without: use what exists
+        settings.device = "auto"
+    return settings
+
+
+def _model(desc: Any, arrays: dict[str, Any], dataset: Dataset, device: str) -> KAN:
+    """The stored model (arrays ``model.*``), refused unless it fits the stored data."""
+    model_arrays = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    model = KAN.from_state(desc, model_arrays, device=device)
+    if model.n_features_in_ != dataset.n_inputs or model.width_[-1] != dataset.n_outputs:
+        raise ProjectError("the stored model does not match the stored data")
+    return model
+
+
+def _created(manifest: dict[str, Any]) -> float | None:
+    created = manifest.get("created")
+    if created is not None and (isinstance(created, bool)
+                                or not isinstance(created, (int, float))
+                                or not math.isfinite(created)):
+        raise ProjectError("manifest 'created' must be a time stamp")
+    return created
