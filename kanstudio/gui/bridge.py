@@ -45,6 +45,10 @@ class WorkerBridge(QObject):
         self.restarts = 0
         self._deaths: list[float] = []
         self._ever_ready = False
+        # event name -> the signal that carries it (progress and ready are handled apart)
+        self.signals = {"loaded": self.loaded, "state": self.state, "snapshot": self.snapshot,
+                        "done": self.done, "error": self.error, "result": self.result,
+                        "pipeline": self.pipeline, "edit_progress": self.edit_progress}
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -100,9 +104,8 @@ class WorkerBridge(QObject):
                 self.ready.emit(e)
             elif kind == "error" and e.get("fatal"):
                 self._handle_death(e)
-            elif kind in ("loaded", "state", "snapshot", "done", "error", "result", "pipeline",
-                          "edit_progress"):
-                getattr(self, kind).emit(e)
+            elif kind in self.signals:
+                self.signals[kind].emit(e)
         if progress:
             self.progress.emit(progress)
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from kanstudio.gui.formula_render import render_latex
+from kanstudio.gui.messages import FORMULA_NOT_YET
 
 __all__ = ["FormulaPanel", "format_metric"]
 
@@ -39,8 +40,7 @@ class FormulaPanel(QWidget):
         super().__init__(parent)
         self.result: dict[str, Any] | None = None
         self.rendered_png: list[bytes] = []
-        self.status = QLabel("The formula appears here once every edge is symbolic "
-                             "(lock edges, or Model ▸ Auto-symbolic).")
+        self.status = QLabel(FORMULA_NOT_YET)
         self.status.setWordWrap(True)
         self.math = QLabel()
         self.math.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)

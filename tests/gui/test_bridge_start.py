@@ -4,6 +4,7 @@ a running stepped edit instead of cancelling it."""
 from __future__ import annotations
 
 from kanstudio.gui.bridge import WorkerBridge
+from kanstudio.gui.state import EngineState
 
 
 class SilentClient:
@@ -68,11 +69,11 @@ def test_edits_wait_for_a_running_refine_or_auto_symbolic(qtbot, window, monkeyp
     """Lock/unlock/prune would cancel the running stepped edit: refused with a message."""
     sent: list[str] = []
     monkeypatch.setattr(window.bridge, "send", lambda command, **fields: sent.append(command))
-    window.worker_state = {"fitted": True, "editing": True}
-    window.lock_edge(0, 0, 0, "sin")
-    window.prune_edge(0, 0, 0)
+    window.state.engine = EngineState(fitted=True, editing="refine")
+    window.edits.lock_edge(0, 0, 0, "sin")
+    window.edits.prune_edge(0, 0, 0)
     assert sent == []
     assert "still going" in window.statusBar().currentMessage()
-    window.worker_state = {"fitted": True, "editing": False}
-    window.unlock_edge(0, 0, 0)
+    window.state.engine = EngineState(fitted=True)
+    window.edits.unlock_edge(0, 0, 0)
     assert sent == ["unlock"]
