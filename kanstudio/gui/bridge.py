@@ -14,7 +14,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from kanstudio.gui.messages import ENGINE_NOT_STARTED
 from kanstudio.worker import WorkerClient
-from kanstudio.worker.protocol import Error, ProtocolError, command, error_event
+from kanstudio.worker.protocol import (
+    Error,
+    ProtocolError,
+    command,
+    error_event,
+    parse_event,
+)
 
 __all__ = ["WorkerBridge"]
 
@@ -91,6 +97,11 @@ class WorkerBridge(QObject):
             return
         progress: list[dict[str, Any]] = []
         for e in events:
+            try:
+                parse_event(e)  # checked on arrival, as the worker checks commands
+            except ProtocolError as exc:
+                self.error.emit(error_event(exc, "worker").to_wire())
+                continue
             kind = e.get("event")
             if kind == "progress":
                 progress.append(e)

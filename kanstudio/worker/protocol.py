@@ -8,7 +8,8 @@ arrays: ``{"cmd": NAME, ...fields}`` and ``{"event": NAME, ...fields}``. The dat
 are built and checked at each end: :func:`parse_command` turns a received dict into its
 command, refusing an unknown name, a missing or unknown field, or a value of the wrong type
 with a :class:`ProtocolError` (which becomes an ``error`` event, never a crash); events are
-built as dataclasses in the worker and sent with :meth:`Event.to_wire`.
+built as dataclasses in the worker, sent with :meth:`Event.to_wire` and checked on arrival
+with :func:`parse_event` (the GUI's bridge drops an event that does not fit, with an error).
 
 A command may carry an ``id``; the events it causes echo it as ``reply_to``. Events travel
 in lists (batches), which the client unpacks. What each command does, and which run it
@@ -33,7 +34,7 @@ from kanstudio.errors import EngineError
 
 __all__ = [
     "Command", "Event", "ProtocolError", "COMMAND_TYPES", "EVENT_TYPES", "EVENTS",
-    "parse_command", "command", "finite", "describe_error", "error_event",
+    "parse_command", "parse_event", "command", "finite", "describe_error", "error_event",
     "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S", "CURVE_POINTS",
     # commands
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
@@ -566,6 +567,37 @@ EVENT_TYPES: dict[str, type[Event]] = {e.name: e for e in (
     Ready, Loaded, State, Progress, Snapshot, Done, Error, Result, Pipeline, EditProgress,
     Bye)}
 EVENTS = tuple(EVENT_TYPES)
+
+
+def parse_event(raw: Any) -> Event:
+    """The event a received wire dict holds: its name known and every field it must have
+    present (values are the worker's own, not re-checked); :class:`ProtocolError` if not.
+    Fields beyond the dataclass's go to its spread field (a result's or a project's extras)
+    and are refused on an event that has none."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("event"), str):
+        raise ProtocolError(f"an event must be a dict with an 'event' name, got {raw!r}",
+                            kind="bad_event")
+    kind = EVENT_TYPES.get(raw["event"])
+    if kind is None:
+        raise ProtocolError(f"unknown event '{raw['event']}'", kind="bad_event",
+                            event=raw["event"])
+    given = {k: v for k, v in raw.items() if k != "event"}
+    values: dict[str, Any] = {}
+    spread = None
+    for f in dataclasses.fields(kind):
+        if f.metadata.get("spread"):
+            spread = f.name
+        elif f.name in given:
+            values[f.name] = given.pop(f.name)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ProtocolError(f"event '{kind.name}' lacks '{f.name}'", kind="bad_event",
+                                event=kind.name, field=f.name)
+    if spread is not None:
+        values[spread] = given
+    elif given:
+        raise ProtocolError(f"event '{kind.name}' has no field '{sorted(given)[0]}'",
+                            kind="bad_event", event=kind.name, field=sorted(given)[0])
+    return kind(**values)
 
 # ---------------------------------------------------------------------------- errors
 # Exceptions whose message is already written for the user (DataError, SessionError,

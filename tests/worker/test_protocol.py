@@ -11,9 +11,11 @@ from kanstudio.worker.handlers import ROUTES
 from kanstudio.worker.protocol import (
     Lock,
     ProtocolError,
+    Result,
     describe_error,
     error_event,
     parse_command,
+    parse_event,
 )
 from kanstudio.worker.snapshot import SnapshotThrottle
 
@@ -126,3 +128,16 @@ def test_the_worker_package_never_imports_qt():
             for name in names:
                 assert not name.startswith(("PySide", "PyQt", "pyqtgraph", "kanstudio.gui")), (
                     f"{path.name} imports {name}")
+
+
+def test_events_are_checked_on_arrival_and_round_trip():
+    result = Result(command="prune", reply_to=2, fields={"width_after": [2, 1]}).to_wire()
+    assert result == {"event": "result", "command": "prune", "reply_to": 2,
+                      "width_after": [2, 1]}
+    assert parse_event(result).to_wire() == result
+    for raw, message in (({"event": "progress", "step": 1}, "event 'progress' lacks 'run_step'"),
+                         ({"event": "tea"}, "unknown event 'tea'"),
+                         ({"event": "bye", "extra": 1}, "event 'bye' has no field 'extra'")):
+        with pytest.raises(ProtocolError) as caught:
+            parse_event(raw)
+        assert str(caught.value) == message and caught.value.kind == "bad_event"
