@@ -90,9 +90,9 @@ def app_round(app, window, steps: int) -> dict:
     from PySide6.QtCore import QEventLoop, QTimer
 
     view = window.network_view
-    window.last_done = None
-    if window.worker_state.get("has_model"):
-        window.new_model()  # every round starts from an untrained model, as headless does
+    window.state.last_done = None
+    if window.state.engine.has_model:
+        window.runs.new_model()  # every round starts from an untrained model, as headless does
     probe = LatencyProbe()
     loop = QEventLoop()
     window.bridge.done.connect(loop.quit)
@@ -103,15 +103,15 @@ def app_round(app, window, steps: int) -> dict:
     paints0, snaps0 = view.paints.count, view.snapshots_applied
     probe.start()
     started, cpu0 = time.perf_counter(), time.process_time()
-    window.train()
+    window.runs.train()
     loop.exec()
     wall = time.perf_counter() - started
     gui_cpu = (time.process_time() - cpu0) / wall
     probe.stop()
     window.bridge.done.disconnect(loop.quit)
-    if window.last_done is None:
+    if window.state.last_done is None:
         raise TimeoutError("training in the app did not finish in 10 minutes")
-    done = window.last_done
+    done = window.state.last_done
     return {
         "steps_per_s": done["steps_done"] / done["seconds"],
         "redraws_per_s": (view.paints.count - paints0) / wall,
@@ -154,8 +154,8 @@ def main() -> int:
     wait(app, lambda: window.bridge.is_ready, 180, "the worker to start")
     threads = window.bridge.client.options["torch_threads"]
     sample = next(s for s in load_catalog() if s.path.name == CSV.name)
-    window.open_sample(sample)
-    wait(app, lambda: bool(window.worker_state.get("has_data")), 60, "the data to load")
+    window.projects.open_sample(sample)
+    wait(app, lambda: bool(window.state.engine.has_data), 60, "the data to load")
     panel = window.training_panel
     panel.set_width(WIDTH)
     panel.opt.setCurrentIndex(panel.opt.findData(args.opt))

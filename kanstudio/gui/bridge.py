@@ -14,7 +14,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from kanstudio.gui.messages import ENGINE_NOT_STARTED
 from kanstudio.worker import WorkerClient
-from kanstudio.worker.protocol import Error, ProtocolError, command, error_event
+from kanstudio.worker.protocol import (
+    Error,
+    ProtocolError,
+    command,
+    error_event,
+    parse_event,
+)
 
 __all__ = ["WorkerBridge"]
 
@@ -45,6 +51,10 @@ class WorkerBridge(QObject):
         self.restarts = 0
         self._deaths: list[float] = []
         self._ever_ready = False
+        # event name -> the signal that carries it (progress and ready are handled apart)
+        self.signals = {"loaded": self.loaded, "state": self.state, "snapshot": self.snapshot,
+                        "done": self.done, "error": self.error, "result": self.result,
+                        "pipeline": self.pipeline, "edit_progress": self.edit_progress}
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -87,6 +97,11 @@ class WorkerBridge(QObject):
             return
         progress: list[dict[str, Any]] = []
         for e in events:
+            try:
+                parse_event(e)  # checked on arrival, as the worker checks commands
+            except ProtocolError as exc:
+                self.error.emit(error_event(exc, "worker").to_wire())
+                continue
             kind = e.get("event")
             if kind == "progress":
                 progress.append(e)
@@ -100,9 +115,8 @@ class WorkerBridge(QObject):
                 self.ready.emit(e)
             elif kind == "error" and e.get("fatal"):
                 self._handle_death(e)
-            elif kind in ("loaded", "state", "snapshot", "done", "error", "result", "pipeline",
-                          "edit_progress"):
-                getattr(self, kind).emit(e)
+            elif kind in self.signals:
+                self.signals[kind].emit(e)
         if progress:
             self.progress.emit(progress)
 

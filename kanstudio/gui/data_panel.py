@@ -46,6 +46,14 @@ class DataPanel(QWidget):
         self.report: ValidationReport | None = None
         self.source: str = ""
         self._roles: dict[str, str] = {}
+        target_row = self._build_header()
+        self._build_columns()
+        self._build_issues()
+        self._build_preview()
+        self._lay_out(target_row)
+
+    def _build_header(self) -> QHBoxLayout:
+        """File and counts labels, the target chooser and the missing-values switch."""
         self.file_label = QLabel("No data. Open a CSV file (Ctrl+O) or a sample.")
         self.file_label.setObjectName("fileLabel")
         self.file_label.setWordWrap(True)
@@ -63,7 +71,10 @@ class DataPanel(QWidget):
         target_row = QHBoxLayout()
         target_row.addWidget(QLabel("Target (predict):"))
         target_row.addWidget(self.target_combo, 1)
+        return target_row
 
+    def _build_columns(self) -> None:
+        """One row per CSV column with its role (editable in place), kind and range."""
         self.columns_model = ColumnsModel(self)
         self.columns_model.role_edited.connect(self.set_role)
         self.columns_view = QTableView()
@@ -77,6 +88,8 @@ class DataPanel(QWidget):
         self.columns_view.horizontalHeader().setStretchLastSection(True)
         self.columns_view.setToolTip("Click a role to change it: input, target or ignore")
 
+    def _build_issues(self) -> None:
+        """What blocks training, each message clickable to its cell."""
         self.issues_list = QListWidget()
         self.issues_list.setObjectName("issuesList")
         self.issues_list.setWordWrap(True)
@@ -86,6 +99,7 @@ class DataPanel(QWidget):
         self.status_label.setObjectName("dataStatus")
         self.status_label.setWordWrap(True)
 
+    def _build_preview(self) -> None:
         self.preview_model = RawTableModel(self)
         self.preview_view = QTableView()
         self.preview_view.setObjectName("previewView")
@@ -93,6 +107,8 @@ class DataPanel(QWidget):
         self.preview_view.horizontalHeader().setResizeContentsPrecision(200)
         self.preview_view.verticalHeader().setDefaultSectionSize(20)
 
+    def _lay_out(self, target_row: QHBoxLayout) -> None:
+        """Choices and issues over the preview, in a splitter."""
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)

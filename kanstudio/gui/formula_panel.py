@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from kanstudio.gui.formula_render import render_latex
+from kanstudio.gui.messages import FORMULA_NOT_YET
 
 __all__ = ["FormulaPanel", "format_metric"]
 
@@ -39,9 +40,25 @@ class FormulaPanel(QWidget):
         super().__init__(parent)
         self.result: dict[str, Any] | None = None
         self.rendered_png: list[bytes] = []
-        self.status = QLabel("The formula appears here once every edge is symbolic "
-                             "(lock edges, or Model ▸ Auto-symbolic).")
+        self.status = QLabel(FORMULA_NOT_YET)
         self.status.setWordWrap(True)
+        scroll = self._build_math()
+        self._build_metrics()
+        self._build_plot()
+        buttons = self._build_buttons()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.status)
+        layout.addWidget(scroll)
+        layout.addLayout(self.metrics)
+        layout.addWidget(self.plot, 1)
+        layout.addStretch(0)
+        layout.addLayout(buttons)
+        self.plot.setVisible(False)  # predicted vs actual: only with a formula
+        self._update_buttons()
+
+    def _build_math(self) -> QScrollArea:
+        """The rendered formula, in a scroll area of bounded height."""
         self.math = QLabel()
         self.math.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.math.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -51,7 +68,10 @@ class FormulaPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumHeight(70)
         scroll.setMaximumHeight(140)
+        return scroll
 
+    def _build_metrics(self) -> None:
+        """Network vs formula, R² and RMSE on the held-out rows."""
         self.metrics = QGridLayout()
         heads = ("", "R² (held-out)", "RMSE (held-out)")
         for col, text in enumerate(heads):
@@ -65,6 +85,8 @@ class FormulaPanel(QWidget):
                 self.metric_labels[f"{key}_test_{what}"] = label
                 self.metrics.addWidget(label, row, col)
 
+    def _build_plot(self) -> None:
+        """The formula's prediction against the actual target, with the diagonal."""
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMinimumHeight(150)
         self.plot.setLabel("bottom", "actual")
@@ -76,6 +98,7 @@ class FormulaPanel(QWidget):
         self.plot.addItem(self.diagonal)
         self.plot.addItem(self.points)
 
+    def _build_buttons(self) -> QHBoxLayout:
         self.refresh_button = QPushButton("Update")
         self.refresh_button.setToolTip("Build the formula from the current model")
         self.refresh_button.clicked.connect(self.refresh_requested.emit)
@@ -91,17 +114,7 @@ class FormulaPanel(QWidget):
                   self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.status)
-        layout.addWidget(scroll)
-        layout.addLayout(self.metrics)
-        layout.addWidget(self.plot, 1)
-        layout.addStretch(0)
-        layout.addLayout(buttons)
-        self.plot.setVisible(False)  # predicted vs actual: only with a formula
-        self._update_buttons()
+        return buttons
 
     # ------------------------------------------------------------------ from the worker
     def set_result(self, r: dict[str, Any]) -> None:

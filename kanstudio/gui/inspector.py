@@ -59,6 +59,14 @@ class EdgeInspector(QWidget):
         self.title.setObjectName("inspectorTitle")
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self._build_plot()
+        self._build_table()
+        buttons = self._build_buttons()
+        self._lay_out(buttons)
+        self._update_buttons()
+
+    def _build_plot(self) -> None:
+        """The edge's curve, the training rows it sees, a candidate's preview, its knots."""
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMinimumHeight(120)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
@@ -81,6 +89,8 @@ class EdgeInspector(QWidget):
             self.plot.addItem(item)
         self.knot_lines: list[pg.InfiniteLine] = []
 
+    def _build_table(self) -> None:
+        """The ranked symbolic candidates: a click previews one, a double click locks it."""
         self.table = QTableWidget(0, len(_COLUMNS))
         self.table.setHorizontalHeaderLabels(_COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -94,6 +104,8 @@ class EdgeInspector(QWidget):
         self.table.itemSelectionChanged.connect(self._preview_selected)
         self.table.itemDoubleClicked.connect(lambda _item: self._lock_selected())
 
+    def _build_buttons(self) -> QHBoxLayout:
+        """Function filter, Lock, Unlock, Prune edge."""
         self.filter_button = QToolButton()
         self.filter_button.setText("Functions: all")
         self.filter_button.setToolTip("Which library functions the candidates may use")
@@ -114,7 +126,10 @@ class EdgeInspector(QWidget):
         buttons.addStretch(1)
         for b in (self.lock_button, self.unlock_button, self.prune_button):
             buttons.addWidget(b)
+        return buttons
 
+    def _lay_out(self, buttons: QHBoxLayout) -> None:
+        """Title over the plot beside the candidates (stacked when the dock is narrow)."""
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
@@ -135,7 +150,6 @@ class EdgeInspector(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.split, 1)
-        self._update_buttons()
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         # Wide (the default dock under the network): the plot beside the candidates;

@@ -1,58 +1,85 @@
-"""The main window: menus, docks (Data, Model & Training, Loss), the network view, files.
+"""The main window: it lays out the panels and docks, builds the application state and the
+controllers that own the work, and wires the menus to them.
 
-Files are read here with the data layer (no torch) for the preview and validation; the
-worker process reads them again to build its session. What happens with the worker's
-events lives in :mod:`kanstudio.gui.session_control`.
+- :class:`~kanstudio.gui.state.AppState` (``window.state``): the state panels observe;
+- :class:`~kanstudio.gui.run_controller.RunController` (``window.runs``): Train, Pause,
+  Step, Stop and the engine's session events;
+- :class:`~kanstudio.gui.edit_controller.EditController` (``window.edits``): inspector,
+  prune, lock, refine, auto-symbolic, undo, Discover, the formula;
+- :class:`~kanstudio.gui.project_controller.ProjectController` (``window.projects``):
+  opening CSVs and projects, recent files, saving, recovery, image export.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
+from kanstudio.gui.about import show_about
 from kanstudio.gui.bridge import WorkerBridge
 from kanstudio.gui.data_panel import DataPanel
-from kanstudio.gui.edit_control import EditControl
-from kanstudio.gui.edit_menus import build_edit_menus
+from kanstudio.gui.edit_controller import EditController
 from kanstudio.gui.formula_panel import FormulaPanel
 from kanstudio.gui.inspector import EdgeInspector
 from kanstudio.gui.loss_plot import LossPlot
-from kanstudio.gui.menus import build_menus
+from kanstudio.gui.menus import build_menu_bar, make_actions, make_edit_actions
 from kanstudio.gui.messages import MessageBar
 from kanstudio.gui.network_view import NetworkView
-from kanstudio.gui.project_control import ProjectControl
-from kanstudio.gui.samples import Sample
-from kanstudio.gui.session_control import SessionControl
-from kanstudio.gui.settings_store import add_recent_file, app_settings, recent_files
+from kanstudio.gui.project_controller import CSV_SUFFIXES, PROJECT_SUFFIX, ProjectController
+from kanstudio.gui.run_controller import RunController
+from kanstudio.gui.settings_store import app_settings
+from kanstudio.gui.state import AppState
 from kanstudio.gui.training_panel import TrainingPanel
+from kanstudio.gui.views import Notifier, Views
 
 __all__ = ["MainWindow"]
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-PROJECT_SUFFIX = ".kstudio"
 # Saved dock layouts of another version are not restored (the default layout changed).
 LAYOUT_VERSION = 2
 
 
-class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
+class MainWindow(QMainWindow):
     def __init__(self, worker_mode: str = "process", settings: Any = None) -> None:
-        QMainWindow.__init__(self)
+        super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("KAN Studio")
         self.settings = settings if settings is not None else app_settings()
+        self.state = AppState(self)
         self.bridge = WorkerBridge(worker_mode, self)
+        self._build_central()
+        self.data_panel = DataPanel()
+        self.training_panel = TrainingPanel()
+        self.loss_plot = LossPlot()
+        self.inspector = EdgeInspector()
+        self.formula_panel = FormulaPanel()
+        self._build_docks()
+        self.engine_label = QLabel("Engine: not started")
+        self.engine_label.setObjectName("engineLabel")
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self.actions = make_actions(self)
+        self.edit_actions = make_edit_actions(self)
+        self.toolbar = build_menu_bar(self, self.actions, self.edit_actions, self.docks)
+        views = Views(
+            window=self, bridge=self.bridge, state=self.state,
+            notify=Notifier(self.messages, self.statusBar()), network_view=self.network_view,
+            data_panel=self.data_panel, training_panel=self.training_panel,
+            loss_plot=self.loss_plot, inspector=self.inspector,
+            formula_panel=self.formula_panel, inspector_dock=self.inspector_dock,
+            formula_dock=self.formula_dock, engine_label=self.engine_label)
+        self.runs = RunController(views, self.actions)
+        self.edits = EditController(views, self.edit_actions, self.runs)
+        self.projects = ProjectController(views, self.actions, self.edit_actions, self.runs,
+                                          self.settings)
+        self._connect_window_actions()
+        self.setAcceptDrops(True)
+        self._initial_size()
+        self._restore_layout()
+
+    def _build_central(self) -> None:
+        """The message bar over the network view."""
         self.messages = MessageBar()
         self.network_view = NetworkView()
         central = QWidget()
@@ -62,25 +89,17 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         layout.addWidget(self.network_view, 1)
         self.setCentralWidget(central)
 
-        self.data_panel = DataPanel()
-        self.training_panel = TrainingPanel()
-        self.loss_plot = LossPlot()
-        self.inspector = EdgeInspector()
-        self.formula_panel = FormulaPanel()
-        self._build_docks()
-        self.toolbar = None
-        self.actions = build_menus(self)
-        self.edit_actions = build_edit_menus(self)
-        self.engine_label = QLabel("Engine: not started")
-        self.engine_label.setObjectName("engineLabel")
-        self.statusBar().addPermanentWidget(self.engine_label)
-        self.setAcceptDrops(True)
-        self._initial_size()
-        self._restore_layout()
-        self._refresh_recent_menu()
-        SessionControl.__init__(self)
-        ProjectControl.__init__(self)
-        EditControl.__init__(self)
+    def _connect_window_actions(self) -> None:
+        a = self.actions
+        a.quit.triggered.connect(lambda _checked=False: self.close())
+        a.fit_view.triggered.connect(lambda _checked=False: self.network_view.fit_to_window())
+        a.about.triggered.connect(lambda _checked=False: show_about(self))
+
+    def start_worker(self) -> None:
+        self.runs.start_worker()
+
+    def open_path(self, path: str) -> bool:
+        return self.projects.open_path(path)
 
     def _build_docks(self) -> None:
         """The default layout: Data on the left and Model & Training over Loss on the right,
@@ -156,99 +175,12 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if not self.may_close():
+        if not self.projects.may_close():
             event.ignore()
             return
         self.save_layout()
         self.bridge.shutdown()
         super().closeEvent(event)
-
-    # ------------------------------------------------------------------ files
-    def choose_csv(self) -> None:
-        start = str(Path(self.current_path).parent) if self.current_path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open CSV", start,
-                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
-        if path:
-            self.open_csv(path)
-
-    def choose_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open Project", "",
-                                              "KAN Studio projects (*.kstudio)")
-        if path:
-            self.open_project(path)
-
-    def open_path(self, path: str) -> bool:
-        """Open a CSV or a .kstudio project, by its suffix."""
-        if path.lower().endswith(PROJECT_SUFFIX):
-            return self.open_project(path)
-        return self.open_csv(path)
-
-    def open_sample(self, sample: Sample) -> bool:
-        return self.open_csv(str(sample.path), target=sample.target, inputs=sample.inputs)
-
-    def open_csv(self, path: str, target: str | None = None,
-                 inputs: list[str] | None = None) -> bool:
-        """Read, preview and validate a CSV; on success the worker loads it too.
-
-        A file that cannot be read leaves the previous data in place.
-        """
-        from kanstudio.data import DataError, default_roles, read_csv, resolve_roles
-
-        name = Path(path).name
-        self.statusBar().showMessage(f"Reading {name}…")
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # ~1 s per million rows
-        try:
-            table = read_csv(path)
-        except DataError as exc:
-            self.show_error(f"Cannot open {name}: {exc}")
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
-        if target is not None and target in table.names:
-            known = [i for i in (inputs or []) if i in table.names] or None
-            roles = resolve_roles(table, target, known)
-        else:
-            roles = default_roles(table)
-        self.current_path, self.current_project = str(path), None
-        self._loaded_roles = None  # opening a file (again) always reloads the engine
-        self.messages.dismiss()
-        self.setWindowTitle(f"KAN Studio — {name}")
-        self.data_panel.set_table(table, roles, name)
-        self._remember(path)
-        self.statusBar().showMessage(f"Opened {name}: {table.n_rows:,} rows", 5000)
-        return True
-
-    def open_project(self, path: str) -> bool:
-        if not Path(path).is_file():
-            self.show_error(f"Cannot open {Path(path).name}: the file does not exist.")
-            return False
-        self.pending_project = str(path)
-        self.bridge.send("open_project", path=str(path))
-        self.statusBar().showMessage(f"Opening project {Path(path).name}…")
-        return True
-
-    def _remember(self, path: str) -> None:
-        add_recent_file(self.settings, path)
-        self.settings.sync()
-        self._refresh_recent_menu()
-
-    def _refresh_recent_menu(self) -> None:
-        menu = self.actions.recent_menu
-        menu.clear()
-        files = recent_files(self.settings)
-        for path in files:
-            action = menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.triggered.connect(lambda _c=False, p=path: self.open_path(p))
-        if files:
-            menu.addSeparator()
-            menu.addAction("Clear Recent Files", self._clear_recent)
-        menu.setEnabled(bool(files))
-
-    def _clear_recent(self) -> None:
-        self.settings.setValue("recent_files", [])
-        self._refresh_recent_menu()
 
     # ------------------------------------------------------------------ drag and drop
     @staticmethod
@@ -272,10 +204,4 @@ class MainWindow(EditControl, ProjectControl, SessionControl, QMainWindow):
         path = self._dropped_path(event)
         if path:
             event.acceptProposedAction()
-            self.open_path(path)
-
-    # ------------------------------------------------------------------ messages
-    def show_error(self, text: str, detail: str = "") -> None:
-        self.messages.show_message("error", text, detail)
-        self.statusBar().showMessage(text, 15000)
-
+            self.projects.open_path(path)

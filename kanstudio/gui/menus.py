@@ -1,21 +1,25 @@
-"""The window's actions, menu bar and toolbar (shortcuts listed in one place)."""
+"""The window's actions, menu bar and toolbar (shortcuts listed in one place).
+
+:func:`make_actions` and :func:`make_edit_actions` create the actions (text, shortcut,
+icon, tip); the controllers that own what an action does connect them
+(:class:`~kanstudio.gui.run_controller.RunController`, ...), and :func:`build_menu_bar`
+places them in menus and the toolbar.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QStyle, QToolBar, QToolButton
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QStyle, QToolBar, QToolButton
 
-from kanstudio.gui.about import show_about
-from kanstudio.gui.samples import load_catalog
+__all__ = ["Actions", "EditActions", "make_action", "make_actions", "make_edit_actions",
+           "build_menu_bar"]
 
-if TYPE_CHECKING:
-    from kanstudio.gui.main_window import MainWindow
-
-__all__ = ["Actions", "build_menus"]
+EXPORT_VIEWS = (("network", "Network View…"), ("loss", "Loss Plot…"),
+                ("inspector", "Edge Inspector Plot…"), ("formula", "Formula Plot…"))
 
 
 @dataclass
@@ -35,8 +39,24 @@ class Actions:
     view_menu: QMenu
 
 
-def make_action(window: MainWindow, text: str, slot: Any, shortcut: Any = None,
-            icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
+@dataclass
+class EditActions:
+    save: QAction
+    save_as: QAction
+    undo: QAction
+    redo: QAction
+    delete: QAction
+    auto_prune: QAction
+    refine: QAction
+    auto_symbolic: QAction
+    fine_tune: QAction
+    discover: QAction
+    formula: QAction
+    export_menu: QMenu  # one item per view; its data names the view (EXPORT_VIEWS)
+
+
+def make_action(window: QMainWindow, text: str, shortcut: Any = None,
+                icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
     action = QAction(text, window)
     if icon is not None:
         action.setIcon(window.style().standardIcon(icon))
@@ -45,58 +65,82 @@ def make_action(window: MainWindow, text: str, slot: Any, shortcut: Any = None,
     if tip:
         action.setStatusTip(tip)
         action.setToolTip(f"{tip} ({action.shortcut().toString()})" if shortcut else tip)
-    action.triggered.connect(lambda _checked=False: slot())
     return action
 
 
-def build_menus(window: MainWindow) -> Actions:
-    sp = QStyle.StandardPixmap
-    a = Actions(
-        open_csv=make_action(window, "Open &CSV…", window.choose_csv, QKeySequence.StandardKey.Open,
-                         sp.SP_DialogOpenButton, "Open a CSV file of measurements"),
-        open_project=make_action(window, "Open &Project…", window.choose_project, "Ctrl+Shift+O",
-                             sp.SP_DirOpenIcon, "Open a saved .kstudio project"),
-        quit=make_action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit),
-        train=make_action(window, "Train", window.train, "F5", sp.SP_MediaPlay,
-                      "Train the model"),
-        pause=make_action(window, "Pause", window.toggle_pause, "F6", sp.SP_MediaPause,
-                      "Pause or resume training"),
-        step=make_action(window, "Step", window.step, "F10", sp.SP_MediaSkipForward,
-                     "Run exactly one training step"),
-        stop=make_action(window, "Stop", window.stop, "Shift+F5", sp.SP_MediaStop,
-                     "Stop training"),
-        new_model=make_action(window, "&New Model", window.new_model, "Ctrl+Shift+N",
-                          sp.SP_BrowserReload, "Start again from an untrained model"),
-        fit_view=make_action(window, "Fit View", window.network_view.fit_to_window,
-                         "Ctrl+0", sp.SP_TitleBarMaxButton, "Show the whole network"),
-        about=make_action(window, "&About KAN Studio", lambda: show_about(window),
-                      tip="Version, licence and the bundled libraries"),
+def make_actions(window: QMainWindow) -> Actions:
+    sp, key, act = QStyle.StandardPixmap, QKeySequence.StandardKey, make_action
+    return Actions(
+        open_csv=act(window, "Open &CSV…", key.Open, sp.SP_DialogOpenButton,
+                     "Open a CSV file of measurements"),
+        open_project=act(window, "Open &Project…", "Ctrl+Shift+O", sp.SP_DirOpenIcon,
+                         "Open a saved .kstudio project"),
+        quit=act(window, "&Quit", key.Quit),
+        train=act(window, "Train", "F5", sp.SP_MediaPlay, "Train the model"),
+        pause=act(window, "Pause", "F6", sp.SP_MediaPause, "Pause or resume training"),
+        step=act(window, "Step", "F10", sp.SP_MediaSkipForward,
+                 "Run exactly one training step"),
+        stop=act(window, "Stop", "Shift+F5", sp.SP_MediaStop, "Stop training"),
+        new_model=act(window, "&New Model", "Ctrl+Shift+N", sp.SP_BrowserReload,
+                      "Start again from an untrained model"),
+        fit_view=act(window, "Fit View", "Ctrl+0", sp.SP_TitleBarMaxButton,
+                     "Show the whole network"),
+        about=act(window, "&About KAN Studio",
+                  tip="Version, licence and the bundled libraries"),
         sample_menu=QMenu("Open &Sample", window),
         recent_menu=QMenu("&Recent Files", window),
         view_menu=QMenu("&View", window),
     )
+
+
+def make_edit_actions(window: QMainWindow) -> EditActions:
+    sp, key, act = QStyle.StandardPixmap, QKeySequence.StandardKey, make_action
+    a = EditActions(
+        save=act(window, "&Save Project", key.Save, sp.SP_DialogSaveButton,
+                 "Save data, model, locks and history"),
+        save_as=act(window, "Save Project &As…", "Ctrl+Shift+S"),
+        undo=act(window, "&Undo", key.Undo, sp.SP_ArrowBack,
+                 "Undo the last change to the model"),
+        redo=act(window, "&Redo", "Ctrl+Shift+Z", sp.SP_ArrowForward, "Redo what was undone"),
+        delete=act(window, "&Prune Selected", key.Delete,
+                   tip="Remove the selected node or edge from the network"),
+        auto_prune=act(window, "Auto-&prune…", "Ctrl+P",
+                       tip="Remove the edges and nodes that hardly matter"),
+        refine=act(window, "&Refine Grid…", "Ctrl+G",
+                   tip="A finer spline grid with the same curves"),
+        auto_symbolic=act(window, "Auto-&symbolic…", "Ctrl+L",
+                          tip="Lock every edge that a library function fits well"),
+        fine_tune=act(window, "&Fine-tune", "Ctrl+T",
+                      tip="Continue training; locked edges keep their functions"),
+        discover=act(window, "&Discover", "Ctrl+D", sp.SP_CommandLink,
+                     "One click: train, prune, refine, lock functions, fine-tune and read "
+                     "off the formula"),
+        formula=act(window, "Update &Formula", "Ctrl+F",
+                    tip="Build the formula of the current model"),
+        export_menu=QMenu("&Export Image", window),
+    )
+    for which, title in EXPORT_VIEWS:
+        a.export_menu.addAction(title).setData(which)
+    return a
+
+
+def build_menu_bar(window: QMainWindow, a: Actions, e: EditActions,
+                   docks: list[QDockWidget]) -> QToolBar:
+    """File, Edit, Training, Model, View and Help menus, and the toolbar (returned)."""
     bar = window.menuBar()
-    file_menu = bar.addMenu("&File")
-    file_menu.addAction(a.open_csv)
-    for sample in load_catalog():
-        item = a.sample_menu.addAction(sample.title)
-        item.setData(str(sample.path))
-        item.triggered.connect(lambda _c=False, s=sample: window.open_sample(s))
-    a.sample_menu.setEnabled(not a.sample_menu.isEmpty())
-    file_menu.addMenu(a.sample_menu)
-    file_menu.addAction(a.open_project)
-    file_menu.addMenu(a.recent_menu)
-    file_menu.addSeparator()
-    file_menu.addAction(a.quit)
-
+    _file_menu(bar.addMenu("&File"), a, e)
+    edit_menu = bar.addMenu("&Edit")
+    for action in (e.undo, e.redo, None, e.delete):
+        _add(edit_menu, action)
     train_menu = bar.addMenu("&Training")
-    for action in (a.train, a.pause, a.step, a.stop):
-        train_menu.addAction(action)
-    train_menu.addSeparator()
-    train_menu.addAction(a.new_model)
-
+    for action in (a.train, a.pause, a.step, a.stop, None, a.new_model):
+        _add(train_menu, action)
+    model_menu = bar.addMenu("&Model")
+    for action in (e.discover, None, e.auto_prune, e.refine, e.auto_symbolic, e.fine_tune,
+                   None, e.formula):
+        _add(model_menu, action)
     bar.addMenu(a.view_menu)
-    for number, dock in enumerate(window.docks, start=1):
+    for number, dock in enumerate(docks, start=1):
         toggle = dock.toggleViewAction()
         toggle.setShortcut(QKeySequence(f"Ctrl+{number}"))
         a.view_menu.addAction(toggle)
@@ -105,7 +149,32 @@ def build_menus(window: MainWindow) -> Actions:
     help_menu = bar.addMenu("&Help")
     help_menu.setObjectName("helpMenu")
     help_menu.addAction(a.about)
+    tools = _toolbar(window, a, e)
+    window.addToolBar(tools)
+    return tools
 
+
+def _add(menu: QMenu, action: QAction | None) -> None:
+    if action is None:
+        menu.addSeparator()
+    else:
+        menu.addAction(action)
+
+
+def _file_menu(menu: QMenu, a: Actions, e: EditActions) -> None:
+    menu.addAction(a.open_csv)
+    menu.addMenu(a.sample_menu)
+    menu.addAction(a.open_project)
+    menu.addMenu(a.recent_menu)
+    menu.addSeparator()
+    menu.addAction(e.save)
+    menu.addAction(e.save_as)
+    menu.addMenu(e.export_menu)
+    menu.addSeparator()
+    menu.addAction(a.quit)
+
+
+def _toolbar(window: QMainWindow, a: Actions, e: EditActions) -> QToolBar:
     tools = QToolBar("Main toolbar", window)
     tools.setObjectName("mainToolbar")
     tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -117,10 +186,10 @@ def build_menus(window: MainWindow) -> Actions:
     sample_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
     tools.addWidget(sample_button)
     tools.addSeparator()
-    for action in (a.train, a.pause, a.step, a.stop):
-        tools.addAction(action)
-    tools.addSeparator()
-    tools.addAction(a.fit_view)
-    window.addToolBar(tools)
-    window.toolbar = tools
-    return a
+    for action in (a.train, a.pause, a.step, a.stop, None, a.fit_view, None, e.discover,
+                   e.undo, e.redo):
+        if action is None:
+            tools.addSeparator()
+        else:
+            tools.addAction(action)
+    return tools

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 __all__ = ["MessageBar", "Message", "error_text", "is_notice", "formula_not_symbolic",
-           "engine_died", "ENGINE_NOT_STARTED"]
+           "engine_died", "ENGINE_NOT_STARTED", "ENGINE_RESTARTED", "FORMULA_NOT_YET"]
 
 _EDGES_SHOWN = 8  # edges named in a message before "and N more"
 
@@ -75,6 +75,8 @@ def _not_started(fields: dict[str, Any]) -> str:
     return f"The training engine has not started after {fields.get('seconds', 0):.0f} s."
 
 
+FORMULA_NOT_YET = ("The formula appears here once every edge is symbolic (lock edges, or "
+                   "Model ▸ Auto-symbolic).")
 ENGINE_NOT_STARTED = (
     "The worker process is running but has not reported ready. If this persists, restart "
     "KAN Studio; from a terminal, `kanstudio fit` on a sample shows whether torch works on "

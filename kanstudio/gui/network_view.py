@@ -50,7 +50,10 @@ class _PaintCounter(QObject):
 class NetworkView(pg.GraphicsView):
     """Shows a network's structure and live curves; emits the edge the user clicks."""
 
+    # pyqtgraph's __init__ already calls resizeEvent: these hold until ours has run.
     _closing = False
+    _auto_fit = False
+    placeholder: QLabel | None = None
 
     edge_selected = Signal(int, int, int)
     node_selected = Signal(int, int)  # (level, i)
@@ -72,6 +75,9 @@ class NetworkView(pg.GraphicsView):
         self._hover_edge: int | None = None
         self._auto_fit = True
         self._labels: list[pg.TextItem] = []
+        self.lock_labels: list[pg.TextItem] = []  # function names over locked edges
+        self._lock_room: list[float] = []
+        self._lock_key: tuple | None = None
         self._line_key: tuple[np.ndarray, np.ndarray] | None = None
         self._node_levels: list[int] = []
         self.live = False
@@ -141,7 +147,7 @@ class NetworkView(pg.GraphicsView):
                      self.hover_item, self.select_item):
             item.setData([], [])
         self.nodes.setData(pos=np.zeros((0, 2)))
-        for label in [*self._labels, *getattr(self, "lock_labels", [])]:
+        for label in [*self._labels, *self.lock_labels]:
             self.vb.removeItem(label)
         self._labels, self.lock_labels, self._lock_key = [], [], None
         self.placeholder.setVisible(True)
@@ -203,10 +209,10 @@ class NetworkView(pg.GraphicsView):
         """Each locked edge carries its function's name above its box."""
         key = (tuple(self.net_geometry.width),
                tuple(tuple(tuple(e) for e in layer) for layer in locked))
-        if key == getattr(self, "_lock_key", None):
+        if key == self._lock_key:
             return
         self._lock_key = key
-        for label in getattr(self, "lock_labels", []):
+        for label in self.lock_labels:
             self.vb.removeItem(label)
         self.lock_labels, self._lock_room = [], []
         g = self.net_geometry
@@ -225,7 +231,7 @@ class NetworkView(pg.GraphicsView):
     def _fit_lock_labels(self) -> None:
         """Hide a function name wider than its edge's slot: side by side they overlap into
         an unreadable row. Hovering the edge still names it; zooming in brings it back."""
-        labels = getattr(self, "lock_labels", [])
+        labels = self.lock_labels
         if not labels:
             return
         unit_px = self.vb.viewPixelSize()[0]  # scene units per screen pixel
@@ -304,14 +310,13 @@ class NetworkView(pg.GraphicsView):
 
     def resizeEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(ev)
-        placeholder = getattr(self, "placeholder", None)
-        if placeholder is not None:
-            placeholder.setGeometry(self.rect())
+        if self.placeholder is not None:
+            self.placeholder.setGeometry(self.rect())
         # pyqtgraph resizes the view once more while closing it, after its scene items
         # are gone: fitting then would touch a deleted ViewBox.
         if self._closing or not self.isVisible():
             return
-        if getattr(self, "_auto_fit", False) and self.net_geometry is not None:
+        if self._auto_fit and self.net_geometry is not None:
             self.fit_to_window()
 
     def edge_at(self, scene_pos: Any) -> int | None:

@@ -59,6 +59,28 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.n_inputs: int | None = None
         self.n_outputs: int | None = None
+        self._build_fields()
+        model_box, train_box = self._build_forms()
+        buttons = self._build_buttons()
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setFormat("not trained yet")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.rate_label = QLabel("")
+        self.rate_label.setObjectName("rateLabel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(model_box)
+        layout.addWidget(train_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.rate_label)
+        layout.addStretch(1)
+        self.set_controls(can_train=False, training=False, paused=False, has_model=False)
+
+    def _build_fields(self) -> None:
+        """One editor per setting; any edit emits ``settings_edited``."""
         self.width_edit = QLineEdit()
         self.width_edit.setObjectName("widthEdit")
         self.width_edit.setPlaceholderText("e.g. 2, 5, 1")
@@ -96,6 +118,8 @@ class TrainingPanel(QWidget):
         for w in (self.opt, self.device):
             w.currentIndexChanged.connect(lambda _i: self.settings_edited.emit())
 
+    def _build_forms(self) -> tuple[QGroupBox, QGroupBox]:
+        """The Model and Training boxes."""
         model_box = QGroupBox("Model")
         model_form = QFormLayout(model_box)
         model_form.addRow("Width:", self.width_edit)
@@ -110,7 +134,10 @@ class TrainingPanel(QWidget):
         train_form.addRow("Steps:", self.steps)
         train_form.addRow("Learning rate:", self.lr)
         train_form.addRow("Sparsity λ:", self.lamb)
+        return model_box, train_box
 
+    def _build_buttons(self) -> QGridLayout:
+        """Train over Pause/Step over Stop/New model."""
         self.train_button = self._button("Train", "trainButton", self.train_clicked,
                                          "Train the model (F5)")
         self.pause_button = self._button("Pause", "pauseButton", self.pause_clicked,
@@ -128,22 +155,7 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.step_button, 1, 1)
         buttons.addWidget(self.stop_button, 2, 0)
         buttons.addWidget(self.new_button, 2, 1)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainProgress")
-        self.progress.setFormat("not trained yet")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.rate_label = QLabel("")
-        self.rate_label.setObjectName("rateLabel")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(model_box)
-        layout.addWidget(train_box)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.rate_label)
-        layout.addStretch(1)
-        self.set_controls(can_train=False, training=False, paused=False, has_model=False)
+        return buttons
 
     def _spin(self, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
         box = QSpinBox()

@@ -36,8 +36,8 @@ def make_window(qtbot):
 
     def make(mode: str = "thread"):
         window = MainWindow(worker_mode=mode)
-        window.unsaved_prompt = lambda: "discard"  # a modal box would block the test
-        window.recovery_prompt = lambda: False
+        window.projects.unsaved_prompt = lambda: "discard"  # a modal box would block the test
+        window.projects.recovery_prompt = lambda: False
         qtbot.addWidget(window)
         window.show()
         window.start_worker()
@@ -67,16 +67,16 @@ def sample():
 
 def open_and_load(qtbot, window, sample) -> None:
     """Open a sample and wait until the worker has loaded it."""
-    assert window.open_sample(sample)
-    qtbot.waitUntil(lambda: bool(window.worker_state.get("has_data")), timeout=30_000)
+    assert window.projects.open_sample(sample)
+    qtbot.waitUntil(lambda: bool(window.state.engine.has_data), timeout=30_000)
 
 
 def train(qtbot, window, steps: int, opt: str = "lbfgs", timeout: int = 60_000) -> None:
     """Press Train for ``steps`` steps and wait until the run is over."""
-    window.last_done = None
+    window.state.last_done = None
     set_training(window, steps=steps, opt=opt)
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None and not window.runs.training,
                     timeout=timeout)
 
 

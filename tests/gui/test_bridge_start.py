@@ -4,6 +4,8 @@ a running stepped edit instead of cancelling it."""
 from __future__ import annotations
 
 from kanstudio.gui.bridge import WorkerBridge
+from kanstudio.gui.state import EngineState
+from kanstudio.worker.protocol import Ready
 
 
 class SilentClient:
@@ -43,7 +45,7 @@ def test_bridge_stays_quiet_once_ready(qtbot):
     errors: list[dict] = []
     bridge.error.connect(errors.append)
     bridge.start()
-    client.events.append({"event": "ready"})
+    client.events.append(Ready(version="0", devices=["cpu"], pid=1, torch_threads=1).to_wire())
     qtbot.waitUntil(lambda: bridge.is_ready, timeout=2000)
     qtbot.wait(500)
     assert errors == [] and not bridge.start_watch.isActive()
@@ -68,11 +70,24 @@ def test_edits_wait_for_a_running_refine_or_auto_symbolic(qtbot, window, monkeyp
     """Lock/unlock/prune would cancel the running stepped edit: refused with a message."""
     sent: list[str] = []
     monkeypatch.setattr(window.bridge, "send", lambda command, **fields: sent.append(command))
-    window.worker_state = {"fitted": True, "editing": True}
-    window.lock_edge(0, 0, 0, "sin")
-    window.prune_edge(0, 0, 0)
+    window.state.engine = EngineState(fitted=True, editing="refine")
+    window.edits.lock_edge(0, 0, 0, "sin")
+    window.edits.prune_edge(0, 0, 0)
     assert sent == []
     assert "still going" in window.statusBar().currentMessage()
-    window.worker_state = {"fitted": True, "editing": False}
-    window.unlock_edge(0, 0, 0)
+    window.state.engine = EngineState(fitted=True)
+    window.edits.unlock_edge(0, 0, 0)
     assert sent == ["unlock"]
+
+
+def test_an_event_that_does_not_fit_the_protocol_is_an_error_not_a_crash(qtbot):
+    client = SilentClient()
+    bridge = WorkerBridge(client=client)
+    errors: list[dict] = []
+    bridge.error.connect(errors.append)
+    bridge.start()
+    client.events.append({"event": "ready"})  # its fields are missing
+    qtbot.waitUntil(lambda: bool(errors), timeout=2000)
+    assert errors[0]["kind"] == "bad_event" and not bridge.is_ready
+    assert errors[0]["message"] == "event 'ready' lacks 'version'"
+    bridge.shutdown()

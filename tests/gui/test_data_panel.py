@@ -53,7 +53,7 @@ def test_validation_messages_block_training_until_fixed(qtbot, window, tmp_path)
     rows[4] = "0.3,oops,ok,0.9"
     path = tmp_path / "typo.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    assert window.open_csv(str(path))
+    assert window.projects.open_csv(str(path))
     panel = window.data_panel
     message = "Column 'b' has 1 non-numeric value; the first is 'oops' in row 5."
     assert any(m.startswith(message) for m in panel.issue_messages())
@@ -71,7 +71,7 @@ def test_validation_messages_block_training_until_fixed(qtbot, window, tmp_path)
 
     panel.set_role("b", "ignore")
     assert panel.issue_messages() == []
-    qtbot.waitUntil(lambda: bool(window.worker_state.get("has_data")), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(window.state.engine.has_data), timeout=30_000)
     assert window.training_panel.train_button.isEnabled()
 
 
@@ -80,11 +80,11 @@ def test_a_bad_csv_shows_its_message_and_keeps_the_previous_data(qtbot, window, 
     open_and_load(qtbot, window, sample("toy_xy"))
     bad = tmp_path / "sheet.csv"
     bad.write_bytes(b"PK\x03\x04 this is really an xlsx workbook")
-    assert not window.open_csv(str(bad))
+    assert not window.projects.open_csv(str(bad))
     text = window.messages.current_text()
     assert text.startswith("Cannot open sheet.csv:") and "export it as CSV" in text
     assert "Traceback" not in text
     assert window.data_panel.source == "toy_xy.csv"
     assert window.data_panel.describe()["rows"] == 1000
-    assert window.worker_state.get("has_data")
+    assert window.state.engine.has_data
     assert window.training_panel.train_button.isEnabled()

@@ -16,9 +16,9 @@ def test_a_worker_error_shows_a_message_and_training_still_works(qtbot, window, 
     assert "Traceback" in window.messages.history[-1].detail  # kept behind "Details"
     assert "train first" in window.statusBar().currentMessage()
     set_training(window, steps=3)
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=30_000)
-    assert window.last_done["reason"] == "finished"
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=30_000)
+    assert window.state.last_done["reason"] == "finished"
 
 
 def test_a_killed_worker_is_restarted_and_the_data_reloaded(qtbot, make_window, sample):
@@ -30,13 +30,13 @@ def test_a_killed_worker_is_restarted_and_the_data_reloaded(qtbot, make_window, 
         os.kill(pid, signal.SIGKILL)
     assert "stopped unexpectedly" in window.messages.history[-1].text
     assert "restarted" in window.messages.history[-1].text
-    qtbot.waitUntil(lambda: bool(window.bridge.is_ready and window.worker_state.get("has_data")),
+    qtbot.waitUntil(lambda: bool(window.bridge.is_ready and window.state.engine.has_data),
                     timeout=120_000)
     assert window.bridge.client.pid != pid
     set_training(window, steps=2)
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=60_000)
-    assert window.last_done["reason"] == "finished"
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=60_000)
+    assert window.state.last_done["reason"] == "finished"
 
 
 def test_a_formula_refusal_is_worded_from_its_kind_and_edges(qtbot, window):

@@ -7,33 +7,33 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from kanstudio.gui import edit_control
+from kanstudio.gui import edit_controller
 from tests.gui.conftest import open_and_load, set_training
 
 WAIT = 60_000
 
 
 def _wait_result(qtbot, window, command: str) -> dict:
-    window.last_result.pop(command, None)
-    qtbot.waitUntil(lambda: command in window.last_result, timeout=WAIT)
-    return window.last_result[command]
+    window.state.last_result.pop(command, None)
+    qtbot.waitUntil(lambda: command in window.state.last_result, timeout=WAIT)
+    return window.state.last_result[command]
 
 
 def _train(qtbot, window, steps: int, action) -> None:
     set_training(window, steps=steps, opt="lbfgs")
-    window.last_done = None
+    window.state.last_done = None
     action()
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=WAIT)
-    qtbot.waitUntil(lambda: not window.training, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: not window.runs.training, timeout=WAIT)
 
 
 def _undo_or_redo(qtbot, window, which: str) -> str:
-    window.last_result.pop(which, None)
+    window.state.last_result.pop(which, None)
     getattr(window.edit_actions, which).trigger()
-    qtbot.waitUntil(lambda: which in window.last_result, timeout=WAIT)
+    qtbot.waitUntil(lambda: which in window.state.last_result, timeout=WAIT)
     qtbot.waitUntil(lambda: window.edit_actions.undo.isEnabled()
                     or window.edit_actions.redo.isEnabled(), timeout=WAIT)
-    return window.last_result[which]["what"]
+    return window.state.last_result[which]["what"]
 
 
 def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
@@ -41,10 +41,10 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
     open_and_load(qtbot, window, sample("toy_sin"))
     window.training_panel.width_edit.setText("1, 1, 1")
     window.training_panel.settings_edited.emit()
-    _train(qtbot, window, 20, window.train)
+    _train(qtbot, window, 20, window.runs.train)
 
     # Auto-prune: the dialog previews the cut; after it, the loss before and after shows.
-    monkeypatch.setattr(edit_control.AutoPruneDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(edit_controller.AutoPruneDialog, "exec", lambda self: 1)
     window.edit_actions.auto_prune.trigger()
     pruned = _wait_result(qtbot, window, "prune")
     assert pruned["width_after"] == [1, 1, 1]
@@ -64,19 +64,19 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
     assert _wait_result(qtbot, window, "lock")["name"] == "x"
     qtbot.waitUntil(lambda: inspector.locked == "x", timeout=WAIT)
     assert inspector.unlock_button.isEnabled()
-    assert window.last_snapshot["locked"][0] == [(0, 0, "x")]
+    assert window.state.last_snapshot["locked"][0] == [(0, 0, "x")]
     assert "x" in [label.toPlainText() for label in window.network_view.lock_labels]
     qtbot.mouseClick(inspector.unlock_button, Qt.MouseButton.LeftButton)  # the spline again
     _wait_result(qtbot, window, "unlock")
     qtbot.waitUntil(lambda: inspector.locked is None, timeout=WAIT)
-    assert window.last_snapshot["locked"][0] == [] and not window.network_view.lock_labels
+    assert window.state.last_snapshot["locked"][0] == [] and not window.network_view.lock_labels
     assert inspector.select_function("x")
     qtbot.mouseClick(inspector.lock_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: inspector.locked == "x", timeout=WAIT)
 
     # Auto-symbolic the rest, then fine-tune with the locks.
-    monkeypatch.setattr(edit_control.AutoSymbolicDialog, "exec", lambda self: 1)
-    monkeypatch.setattr(edit_control.AutoSymbolicDialog, "values", lambda self: {
+    monkeypatch.setattr(edit_controller.AutoSymbolicDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(edit_controller.AutoSymbolicDialog, "values", lambda self: {
         "r2_threshold": 0.99, "lock_all": True, "simplicity_weight": 0.8})
     window.edit_actions.auto_symbolic.trigger()
     locked = _wait_result(qtbot, window, "auto_symbolic")["edges"]
@@ -101,25 +101,25 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
     undone = [_undo_or_redo(qtbot, window, "undo") for _ in range(3)]
     assert undone[-1].startswith("lock (0, 0, 0)")
     qtbot.waitUntil(lambda: panel.result is None, timeout=WAIT)  # numeric edges again
-    assert window.last_snapshot["locked"] == [[], []]
+    assert window.state.last_snapshot["locked"] == [[], []]
     assert [_undo_or_redo(qtbot, window, "redo") for _ in range(3)] == undone[::-1]
     qtbot.waitUntil(lambda: bool(panel.result and panel.result["formulas"] == ["sin(pi*x)"]),
                     timeout=WAIT)
 
     # Save, close, reopen: the same formula.
     path = tmp_path / "sine.kstudio"
-    assert window.dirty
-    window.save_project_to(str(path))
-    qtbot.waitUntil(lambda: not window.dirty, timeout=WAIT)
-    assert path.is_file() and window.current_project == str(path)
+    assert window.state.dirty
+    window.projects.save_project_to(str(path))
+    qtbot.waitUntil(lambda: not window.state.dirty, timeout=WAIT)
+    assert path.is_file() and window.state.current_project == str(path)
     curve = (window.loss_plot.steps.copy(), window.loss_plot.train.copy())
     window.close()
     again = make_window()
-    assert again.open_project(str(path))
+    assert again.projects.open_project(str(path))
     qtbot.waitUntil(lambda: again.formula_panel.result is not None, timeout=WAIT)
     assert again.formula_panel.result["formulas"] == ["sin(pi*x)"]
-    assert again.last_snapshot["locked"][0] == [(0, 0, "x")]
-    assert not again.dirty
+    assert again.state.last_snapshot["locked"][0] == [(0, 0, "x")]
+    assert not again.state.dirty
     # ... and the same loss curve, read back from the project
     assert curve[0].size > 0
     assert np.array_equal(again.loss_plot.steps, curve[0])
@@ -129,8 +129,8 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
 def test_unsaved_changes_prompt_can_keep_the_window(qtbot, make_window, sample):
     window = make_window()
     open_and_load(qtbot, window, sample("toy_sin"))
-    window.dirty = True
-    window.unsaved_prompt = lambda: "cancel"
+    window.state.dirty = True
+    window.projects.unsaved_prompt = lambda: "cancel"
     window.close()
     assert window.isVisible() and window.bridge.client.alive
-    window.unsaved_prompt = lambda: "discard"
+    window.projects.unsaved_prompt = lambda: "discard"

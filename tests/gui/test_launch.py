@@ -53,12 +53,12 @@ def test_the_window_process_never_imports_torch(tmp_path):
             app.processEvents()
             shown = "torch" in sys.modules
             window.start_worker()
-            window.open_csv({str(SAMPLES / 'toy_xy.csv')!r})
+            window.projects.open_csv({str(SAMPLES / 'toy_xy.csv')!r})
             deadline = time.time() + 120
-            while not window.worker_state.get("has_data") and time.time() < deadline:
+            while not window.state.engine.has_data and time.time() < deadline:
                 app.processEvents()
                 time.sleep(0.01)
-            print(shown, "torch" in sys.modules, bool(window.worker_state.get("has_data")))
+            print(shown, "torch" in sys.modules, bool(window.state.engine.has_data))
             window.close()
 
         if __name__ == "__main__":

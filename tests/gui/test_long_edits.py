@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kanstudio.gui import edit_control
+from kanstudio.gui import edit_controller
 from tests.gui.conftest import open_and_train, train
 
 WAIT = 60_000
@@ -13,23 +13,23 @@ WAIT = 60_000
 
 def _trained_window(qtbot, window, sample, width: str, steps: int = 3):
     open_and_train(qtbot, window, sample("toy_xy"), width, steps)
-    qtbot.waitUntil(lambda: window.last_snapshot is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.state.last_snapshot is not None, timeout=WAIT)
 
 
 def _locked_edges(window) -> int:
-    return sum(len(layer) for layer in window.last_snapshot["locked"])
+    return sum(len(layer) for layer in window.state.last_snapshot["locked"])
 
 
 def test_auto_symbolic_shows_progress_and_cancel_changes_nothing(qtbot, window, sample,
                                                                   monkeypatch):
     _trained_window(qtbot, window, sample, "2, 5, 1")
     can_undo = window.edit_actions.undo.isEnabled()
-    monkeypatch.setattr(edit_control.AutoSymbolicDialog, "exec", lambda self: 1)
-    monkeypatch.setattr(edit_control.AutoSymbolicDialog, "values", lambda self: {
+    monkeypatch.setattr(edit_controller.AutoSymbolicDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(edit_controller.AutoSymbolicDialog, "values", lambda self: {
         "r2_threshold": 0.0, "lock_all": True, "simplicity_weight": 0.8})
     panel = window.training_panel
     window.edit_actions.auto_symbolic.trigger()
-    assert window.training and window.actions.stop.isEnabled()  # Stop cancels it
+    assert window.runs.training and window.actions.stop.isEnabled()  # Stop cancels it
     assert panel.stop_button.text() == "Cancel" and panel.stop_button.isEnabled()
     assert not panel.pause_button.isEnabled() and not window.actions.pause.isEnabled()
     assert not window.edit_actions.refine.isEnabled()  # no second edit meanwhile
@@ -38,9 +38,9 @@ def test_auto_symbolic_shows_progress_and_cancel_changes_nothing(qtbot, window, 
     assert panel.progress.maximum() == 15  # one step per edge of [2, 5, 1]
     assert window.statusBar().currentMessage().startswith("Auto-symbolic: edge")
     panel.stop_button.click()
-    qtbot.waitUntil(lambda: "auto_symbolic" in window.last_result, timeout=WAIT)
-    assert window.last_result["auto_symbolic"]["reason"] == "cancelled"
-    qtbot.waitUntil(lambda: not window.training, timeout=WAIT)
+    qtbot.waitUntil(lambda: "auto_symbolic" in window.state.last_result, timeout=WAIT)
+    assert window.state.last_result["auto_symbolic"]["reason"] == "cancelled"
+    qtbot.waitUntil(lambda: not window.runs.training, timeout=WAIT)
     assert "cancelled: the model is unchanged" in window.statusBar().currentMessage()
     assert panel.progress.format() == "Auto-symbolic cancelled"
     assert panel.stop_button.text() == "Stop"
@@ -50,10 +50,10 @@ def test_auto_symbolic_shows_progress_and_cancel_changes_nothing(qtbot, window, 
     assert window.edit_actions.undo.isEnabled() == can_undo
     assert not window.edit_actions.redo.isEnabled()
 
-    del window.last_result["auto_symbolic"]
+    del window.state.last_result["auto_symbolic"]
     window.edit_actions.auto_symbolic.trigger()  # again, to the end this time
-    qtbot.waitUntil(lambda: "auto_symbolic" in window.last_result, timeout=WAIT)
-    assert window.last_result["auto_symbolic"]["reason"] == "finished"
+    qtbot.waitUntil(lambda: "auto_symbolic" in window.state.last_result, timeout=WAIT)
+    assert window.state.last_result["auto_symbolic"]["reason"] == "finished"
     assert panel.progress.format() == "Auto-symbolic done"
     assert panel.progress.value() == panel.progress.maximum()
     qtbot.waitUntil(lambda: _locked_edges(window) == 15, timeout=WAIT)
@@ -67,7 +67,7 @@ def test_refine_shows_its_layers(qtbot, window, sample, monkeypatch):
     seen: list[dict] = []
     window.bridge.edit_progress.connect(seen.append)
     window.edit_actions.refine.trigger()
-    qtbot.waitUntil(lambda: "refine" in window.last_result, timeout=WAIT)
+    qtbot.waitUntil(lambda: "refine" in window.state.last_result, timeout=WAIT)
     assert [(e["step"], e["steps"]) for e in seen] == [(1, 2), (2, 2)]
     assert window.training_panel.progress.format() == "Refine grid done"
     qtbot.waitUntil(lambda: window.training_panel.grid.value() == 8, timeout=WAIT)

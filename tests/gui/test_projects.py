@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from kanstudio.gui.edit_dialogs import AutoPruneDialog, describe_auto_symbolic, prune_preview
-from kanstudio.gui.project_control import export_view
+from kanstudio.gui.project_controller import export_view
 from tests.gui.conftest import open_and_load, open_and_train, set_training
 
 WAIT = 60_000
@@ -28,7 +28,7 @@ def _hostile(tmp_path):
 def test_a_bad_project_shows_a_message_and_keeps_the_session(qtbot, window, sample,
                                                              tmp_path, kind):
     open_and_train(qtbot, window, sample("toy_sin"), "1, 1, 1", steps=3)
-    before = dict(window.worker_state)
+    before = window.state.engine
     title = window.windowTitle()
     if kind == "corrupted":
         path = tmp_path / "broken.kstudio"
@@ -36,16 +36,16 @@ def test_a_bad_project_shows_a_message_and_keeps_the_session(qtbot, window, samp
     else:
         path = _hostile(tmp_path)
     with qtbot.waitSignal(window.bridge.error, timeout=WAIT):
-        window.open_project(str(path))
+        window.projects.open_project(str(path))
     text = window.messages.current_text()
     assert text and "Traceback" not in text
     assert not (tmp_path.parent / "escape.txt").exists()
-    assert window.windowTitle() == title and window.current_project is None
+    assert window.windowTitle() == title and window.state.current_project is None
     window.bridge.send("snapshot")
     qtbot.wait(300)
-    state = window.worker_state
-    assert state["fitted"] and state["model"] == before["model"]
-    assert state["step"] == before["step"]  # the trained model is still there
+    state = window.state.engine
+    assert state.fitted and state.model == before.model
+    assert state.step == before.step  # the trained model is still there
 
 
 def test_auto_prune_preview_counts(qtbot):
@@ -83,11 +83,11 @@ def test_views_export_as_png_and_svg(qtbot, window, sample, tmp_path):
 def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample):
     open_and_load(qtbot, window, sample("toy_sin"))
     window.edit_actions.discover.trigger()
-    assert window.training and window.actions.stop.isEnabled()  # Stop ends it
-    qtbot.waitUntil(lambda: window.last_pipeline is not None, timeout=WAIT)
+    assert window.runs.training and window.actions.stop.isEnabled()  # Stop ends it
+    qtbot.waitUntil(lambda: window.state.last_pipeline is not None, timeout=WAIT)
     assert window.statusBar().currentMessage().startswith("Discover, stage ")
-    qtbot.waitUntil(lambda: "discover" in window.last_result, timeout=120_000)
-    assert window.last_result["discover"]["reason"] == "finished"
+    qtbot.waitUntil(lambda: "discover" in window.state.last_result, timeout=120_000)
+    assert window.state.last_result["discover"]["reason"] == "finished"
     bar = window.training_panel.progress
     assert bar.format() == "Discover finished" and bar.value() == bar.maximum()
     panel = window.formula_panel
@@ -96,7 +96,7 @@ def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith(
         "Discover finished: f = "), timeout=WAIT)
     assert window.formula_panel.isVisible()  # its tab is in front of the inspector's
-    assert window.worker_state["fitted"] and window.edit_actions.undo.isEnabled()
+    assert window.state.engine.fitted and window.edit_actions.undo.isEnabled()
 
 
 def test_delete_prunes_the_selected_node_and_shows_the_cost(qtbot, window, sample):
@@ -105,42 +105,42 @@ def test_delete_prunes_the_selected_node_and_shows_the_cost(qtbot, window, sampl
     window.network_view.select_node(1, 2)
     assert window.network_view.selected is None
     window.edit_actions.delete.trigger()
-    qtbot.waitUntil(lambda: "prune_node" in window.last_result, timeout=WAIT)
-    result = window.last_result["prune_node"]
+    qtbot.waitUntil(lambda: "prune_node" in window.state.last_result, timeout=WAIT)
+    result = window.state.last_result["prune_node"]
     assert result["width_before"] == [2, 3, 1] and result["width_after"] == [2, 2, 1]
     assert "Test RMSE" in window.messages.current_text()
     qtbot.waitUntil(lambda: window.network_view.net_geometry.width == [2, 2, 1],
                     timeout=WAIT)
     window.network_view.select_edge(0, 1, 0)
     window.edit_actions.delete.trigger()
-    qtbot.waitUntil(lambda: "prune_edge" in window.last_result, timeout=WAIT)
-    qtbot.waitUntil(lambda: not bool(window.last_snapshot["active"][0][1, 0]), timeout=WAIT)
+    qtbot.waitUntil(lambda: "prune_edge" in window.state.last_result, timeout=WAIT)
+    qtbot.waitUntil(lambda: not bool(window.state.last_snapshot["active"][0][1, 0]), timeout=WAIT)
     window.edit_actions.undo.trigger()
-    qtbot.waitUntil(lambda: bool(window.last_snapshot["active"][0][1, 0]), timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(window.state.last_snapshot["active"][0][1, 0]), timeout=WAIT)
 
 
 def test_autosave_is_offered_back_after_a_crash(qtbot, make_window, sample):
     window = make_window()
     open_and_train(qtbot, window, sample("toy_sin"), "1, 1, 1", steps=3)
-    assert window.dirty
-    window.autosave()
-    qtbot.waitUntil(lambda: "save" in window.last_result, timeout=WAIT)
-    recovery = window.recovery_path
-    assert recovery.is_file() and window.dirty and window.current_project is None
+    assert window.state.dirty
+    window.projects.autosave()
+    qtbot.waitUntil(lambda: "save" in window.state.last_result, timeout=WAIT)
+    recovery = window.projects.recovery_path
+    assert recovery.is_file() and window.state.dirty and window.state.current_project is None
     window.bridge.shutdown()  # a crash: the window never asks, the file stays
-    window.dirty = False
+    window.state.dirty = False
 
     from kanstudio.gui.main_window import MainWindow
 
     again = MainWindow(worker_mode="thread")
     qtbot.addWidget(again)
-    again.unsaved_prompt = lambda: "discard"
-    again.recovery_prompt = lambda: True
+    again.projects.unsaved_prompt = lambda: "discard"
+    again.projects.recovery_prompt = lambda: True
     again.show()
     again.start_worker()
-    qtbot.waitUntil(lambda: bool(again.worker_state.get("fitted")), timeout=WAIT)
-    assert again.worker_state["model"]["width"] == [1, 1, 1]
-    assert again.current_project is None and again.dirty  # Save asks where to save it
+    qtbot.waitUntil(lambda: bool(again.state.engine.fitted), timeout=WAIT)
+    assert again.state.engine.model["width"] == [1, 1, 1]
+    assert again.state.current_project is None and again.state.dirty  # Save asks where to save it
     assert "recovered" in again.windowTitle()
     again.close()
     assert not recovery.exists()  # a clean exit removes it
@@ -152,18 +152,18 @@ def test_refine_grid_is_followed_by_the_panel_and_training_continues(qtbot, wind
 
     open_and_load(qtbot, window, sample("toy_sin"))
     set_training(window, steps=2, opt="lbfgs")
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None and not window.training,
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None and not window.runs.training,
                     timeout=WAIT)
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
     window.edit_actions.refine.trigger()
-    qtbot.waitUntil(lambda: "refine" in window.last_result, timeout=WAIT)
+    qtbot.waitUntil(lambda: "refine" in window.state.last_result, timeout=WAIT)
     qtbot.waitUntil(lambda: window.training_panel.grid.value() == 10, timeout=WAIT)
     sent = []
     send = window.bridge.send
     monkeypatch.setattr(window.bridge, "send", lambda c, **f: (sent.append(c), send(c, **f)))
-    window.last_done = None
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=WAIT)
+    window.state.last_done = None
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=WAIT)
     assert "train" in sent and "new_model" not in sent  # the refined model goes on training
-    assert window.worker_state["model"]["grid"] == 10
+    assert window.state.engine.model["grid"] == 10

@@ -33,33 +33,33 @@ def test_train_pause_step_stop_and_restart(qtbot, window, sample):
     assert view.net_geometry.width == [2, 5, 1]
 
     _click(qtbot, panel.pause_button)
-    qtbot.waitUntil(lambda: window.paused and window.worker_state.get("run_step", 0) > 0,
+    qtbot.waitUntil(lambda: window.runs.paused and window.state.engine.run_step > 0,
                     timeout=10_000)
     assert panel.pause_button.text() == "Resume"
     qtbot.wait(150)
-    paused_at = window.worker_state["run_step"]
+    paused_at = window.state.engine.run_step
     qtbot.wait(300)
     assert int(loss.steps[-1]) == paused_at  # nothing trained while paused
 
     _click(qtbot, panel.step_button)
-    qtbot.waitUntil(lambda: window.worker_state.get("run_step") == paused_at + 1,
+    qtbot.waitUntil(lambda: window.state.engine.run_step == paused_at + 1,
                     timeout=10_000)
     qtbot.wait(300)
     assert int(loss.steps[-1]) == paused_at + 1  # exactly one step
 
     _click(qtbot, panel.stop_button)
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=10_000)
-    assert window.last_done["reason"] == "stopped"
-    qtbot.waitUntil(lambda: not window.training, timeout=10_000)
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=10_000)
+    assert window.state.last_done["reason"] == "stopped"
+    qtbot.waitUntil(lambda: not window.runs.training, timeout=10_000)
     assert "stopped at step" in window.statusBar().currentMessage()
     assert panel.train_button.text() == "Continue training"
 
     before = int(loss.steps[-1])
-    window.last_done = None
+    window.state.last_done = None
     set_training(window, steps=5)
     _click(qtbot, panel.train_button)
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=30_000)
-    assert window.last_done["reason"] == "finished"
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=30_000)
+    assert window.state.last_done["reason"] == "finished"
     assert int(loss.steps[-1]) == before + 5  # the loss curve continues
 
 
@@ -69,10 +69,10 @@ def test_new_architecture_starts_a_new_model(qtbot, window, sample):
     window.training_panel.width_edit.setText("2, 3, 2, 1")
     window.training_panel.settings_edited.emit()
     assert window.network_view.net_geometry.width == [2, 3, 2, 1]  # drawn before training
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=30_000)
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=30_000)
     qtbot.waitUntil(lambda: window.network_view.snapshots_applied > 0, timeout=10_000)
-    assert window.worker_state["model"]["width"] == [2, 3, 2, 1]
+    assert window.state.engine.model["width"] == [2, 3, 2, 1]
     assert list(window.loss_plot.steps) == [1, 2, 3]
 
 

@@ -55,7 +55,7 @@ def test_menus_docks_and_shortcuts(qtbot):
 
 def test_layout_and_recent_files_persist(qtbot, settings_dir, make_window, sample):
     window = make_window()
-    assert window.open_sample(sample("toy_sin"))
+    assert window.projects.open_sample(sample("toy_sin"))
     window.data_dock.hide()
     window.close()
     assert (settings_dir / "kanstudio.ini").is_file()
@@ -75,7 +75,7 @@ def test_dropping_a_csv_opens_it(qtbot, window):
                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert window.data_panel.source == "toy_xy.csv"
-    qtbot.waitUntil(lambda: bool(window.worker_state.get("has_data")), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(window.state.engine.has_data), timeout=30_000)
 
 
 def test_open_project_shows_its_data_model_and_settings(qtbot, window, tmp_path):
@@ -89,7 +89,7 @@ def test_open_project_shows_its_data_model_and_settings(qtbot, window, tmp_path)
     path = tmp_path / "study.kstudio"
     save_project(session, path)
     with qtbot.waitSignal(window.bridge.snapshot, timeout=30_000) as snapshot:
-        assert window.open_project(str(path))
+        assert window.projects.open_project(str(path))
     assert snapshot.args[0]["width"] == [2, 3, 1]
     qtbot.waitUntil(lambda: window.training_panel.grid.value() == 4, timeout=10_000)
     panel = window.data_panel
@@ -105,8 +105,8 @@ def test_open_project_shows_its_data_model_and_settings(qtbot, window, tmp_path)
     window.bridge.send = lambda command, **fields: (sent.append(command),
                                                     send(command, **fields))
     window.training_panel.steps.setValue(2)
-    window.train()
-    qtbot.waitUntil(lambda: window.last_done is not None, timeout=30_000)
+    window.runs.train()
+    qtbot.waitUntil(lambda: window.state.last_done is not None, timeout=30_000)
     assert "train" in sent and "new_model" not in sent  # training continues the saved model
 
 
@@ -114,6 +114,6 @@ def test_opening_a_broken_project_says_why(qtbot, window, tmp_path):
     path = tmp_path / "broken.kstudio"
     path.write_bytes(b"not a zip")
     with qtbot.waitSignal(window.bridge.error, timeout=30_000):
-        window.open_project(str(path))
+        window.projects.open_project(str(path))
     assert window.messages.current_text()
     assert "Traceback" not in window.messages.current_text()

@@ -15,9 +15,11 @@ from kanstudio.worker.handlers import ROUTES
 from kanstudio.worker.protocol import (
     Lock,
     ProtocolError,
+    Result,
     describe_error,
     error_event,
     parse_command,
+    parse_event,
 )
 from kanstudio.worker.snapshot import SnapshotThrottle
 
@@ -132,13 +134,25 @@ def test_the_worker_package_never_imports_qt():
                     f"{path.name} imports {name}")
 
 
+def test_events_are_checked_on_arrival_and_round_trip():
+    result = Result(command="prune", reply_to=2, fields={"width_after": [2, 1]}).to_wire()
+    assert result == {"event": "result", "command": "prune", "reply_to": 2,
+                      "width_after": [2, 1]}
+    assert parse_event(result).to_wire() == result
+    for raw, message in (({"event": "progress", "step": 1}, "event 'progress' lacks 'run_step'"),
+                         ({"event": "tea"}, "unknown event 'tea'"),
+                         ({"event": "bye", "extra": 1}, "event 'bye' has no field 'extra'")):
+        with pytest.raises(ProtocolError) as caught:
+            parse_event(raw)
+        assert str(caught.value) == message and caught.value.kind == "bad_event"
+
+
 def test_the_gui_side_of_the_worker_does_not_import_torch():
     # The window paints before torch is imported (it takes seconds); only the worker
     # process imports the engine.
     probe = ("import sys, kanstudio.worker, kanstudio.gui.bridge; "
              "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=120, env={**os.environ,
-                                            "QT_QPA_PLATFORM": "offscreen"})
+                          timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

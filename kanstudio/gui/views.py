@@ -1,0 +1,66 @@
+"""What the window's controllers work with: its views, the bridge and the state, named.
+
+:class:`Views` is handed to each controller when the window builds it, so a controller's
+collaborators are explicit (no reaching into the window for attributes that may not exist
+yet). :class:`Notifier` is how controllers speak to the user: the message bar for what
+needs reading, the status bar for what passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar
+
+from kanstudio.gui.bridge import WorkerBridge
+from kanstudio.gui.data_panel import DataPanel
+from kanstudio.gui.formula_panel import FormulaPanel
+from kanstudio.gui.inspector import EdgeInspector
+from kanstudio.gui.loss_plot import LossPlot
+from kanstudio.gui.messages import MessageBar
+from kanstudio.gui.network_view import NetworkView
+from kanstudio.gui.state import AppState
+from kanstudio.gui.training_panel import TrainingPanel
+
+__all__ = ["Views", "Notifier"]
+
+
+class Notifier:
+    """Errors and notices in the message bar; passing news in the status bar."""
+
+    def __init__(self, bar: MessageBar, status_bar: QStatusBar) -> None:
+        self.bar = bar
+        self.status_bar = status_bar
+
+    def error(self, text: str, detail: str = "") -> None:
+        self.bar.show_message("error", text, detail)
+        self.status_bar.showMessage(text, 15000)
+
+    def info(self, text: str, detail: str = "") -> None:
+        self.bar.show_message("info", text, detail)
+
+    def status(self, text: str, ms: int = 0) -> None:
+        self.status_bar.showMessage(text, ms)
+
+    def clear_status(self) -> None:
+        self.status_bar.clearMessage()
+
+    def dismiss(self) -> None:
+        self.bar.dismiss()
+
+
+@dataclass(frozen=True)
+class Views:
+    window: QMainWindow  # parent of dialogs; its title names the open file
+    bridge: WorkerBridge
+    state: AppState
+    notify: Notifier
+    network_view: NetworkView
+    data_panel: DataPanel
+    training_panel: TrainingPanel
+    loss_plot: LossPlot
+    inspector: EdgeInspector
+    formula_panel: FormulaPanel
+    inspector_dock: QDockWidget
+    formula_dock: QDockWidget
+    engine_label: QLabel
