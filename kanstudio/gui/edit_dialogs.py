@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
+
 __all__ = ["AutoPruneDialog", "AutoSymbolicDialog", "describe_auto_symbolic", "prune_preview"]
 
 
@@ -52,8 +54,8 @@ class AutoPruneDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Auto-prune")
         self.snap = snap
-        self.node_threshold = _spin(0.01, 0.0, 1.0, 0.005, 3)
-        self.edge_threshold = _spin(0.03, 0.0, 1.0, 0.01, 3)
+        self.node_threshold = _spin(NODE_THRESHOLD, 0.0, 1.0, 0.005, 3)
+        self.edge_threshold = _spin(EDGE_THRESHOLD, 0.0, 1.0, 0.01, 3)
         self.preview = QLabel()
         self.preview.setWordWrap(True)
         form = QFormLayout()

@@ -12,24 +12,19 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
+from kanstudio.defaults import default_width  # drawn before the engine has started
 from kanstudio.gui.menus import Actions
 from kanstudio.gui.messages import ENGINE_RESTARTED, engine_died, error_text
 from kanstudio.gui.state import EngineState
 from kanstudio.gui.training_panel import ARCHITECTURE_KEYS
 from kanstudio.gui.views import Views
 
-__all__ = ["RunController", "default_width"]
+__all__ = ["RunController"]
 
 PROGRESS_REFRESH_MS = 200
 
 # Settings the panel hands to the worker's SessionSettings.
 _SETTING_KEYS = (*ARCHITECTURE_KEYS, "steps", "opt", "lr", "lamb")
-
-
-def default_width(n_inputs: int, n_outputs: int) -> list[int]:
-    """The same rule as Session.default_width (the worker's ``loaded`` event confirms it);
-    repeated here so the network can be drawn before the engine has started."""
-    return [n_inputs, min(2 * n_inputs + 1, 9), n_outputs]
 
 
 class RunController(QObject):
