@@ -621,13 +621,12 @@ class Session:
         ``MARGIN`` on both sides (a positive input's stops halfway to 0): where a formula
         must still be defined."""
         X = self.dataset.X
+        from kanstudio.session.sampling import box_points, widened_box
+
         lo, hi = X.min(axis=0), X.max(axis=0)
-        span = hi - lo
-        lower = lo - MARGIN * span
+        lower, upper = widened_box(lo, hi, MARGIN)
         lower = np.where((lo > 0) & (lower < lo / 2), lo / 2, lower)
-        upper = hi + MARGIN * span
-        rng = np.random.default_rng(12)
-        inside = rng.uniform(lower, upper, size=(n, X.shape[1]))
+        inside = box_points(lower, upper, n, np.random.default_rng(12))
         # each input at its extremes too, the others at random inside the box
         ends = inside[: 2 * X.shape[1]].copy()
         for i in range(X.shape[1]):

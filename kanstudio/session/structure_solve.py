@@ -28,6 +28,7 @@ import numpy as np
 import sympy
 from scipy.optimize import least_squares
 
+from kanstudio.session.sampling import box_points
 from kanstudio.session.structure import Node
 from kanstudio.session.structure_oracle import Problem, inverse_transform
 from kanstudio.symbolic.fitting import suggest_symbolic
@@ -394,8 +395,8 @@ def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
         shown = _rounded(chosen, 10)
     # Defined on every row is not enough: a square root of a near-cancelling sum can turn
     # negative between the rows. The formula must be finite all over the data's box.
-    box = np.random.default_rng(0).uniform(x_train.min(axis=0), x_train.max(axis=0),
-                                           (2000, x_train.shape[1]))
+    box = box_points(x_train.min(axis=0), x_train.max(axis=0), 2000,
+                     np.random.default_rng(0))
     if not np.all(np.isfinite(_evaluate(shown, symbols, box))):
         return None
     return StructureFormula(shown, exact, expression_size(shown),

@@ -123,3 +123,28 @@ def test_a_million_rows_load_scale_train_and_evaluate(tmp_path):
     result = session.formula()
     assert result.max_rel_diff_exact < 1e-9  # the formula is the network, on every row
     assert np.isfinite(result.formula_test_rmse) and np.isfinite(result.formula_test_r2)
+
+
+def test_inputs_spanning_the_whole_float_range_are_not_an_internal_error(tmp_path,
+                                                                          fast_pipeline):
+    """Found by the long hunt: an input from -1.5e308 to 1.5e308 made the box 25 % wider
+    than the data (where a formula must stay defined) overflow numpy's uniform sampler
+    (OverflowError: Range exceeds valid bounds) after training."""
+    rng = np.random.default_rng(4)
+    a = rng.uniform(-1.5, 1.5, 40) * 1e308
+    b = rng.uniform(1.0, 2.0, 40)
+    run = _fit(tmp_path, {"a": a, "b": b, "y": a / 1e308 + b})
+    assert run.rc in (0, 2), run.stderr
+    assert "internal error" not in run.stderr
+
+
+def test_box_points_stay_finite_at_the_float_limit():
+    from kanstudio.session.sampling import box_points, widened_box
+
+    lower, upper = widened_box(np.array([-BIG, 1.0]), np.array([BIG, 2.0]), 0.25)
+    assert np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))
+    assert lower[1] == pytest.approx(0.75) and upper[1] == pytest.approx(2.25)
+    points = box_points(lower, upper, 500, np.random.default_rng(0))
+    assert np.all(np.isfinite(points))
+    assert np.all(points >= lower) and np.all(points <= upper)
+    assert points[:, 0].min() < -1e307 and points[:, 0].max() > 1e307
