@@ -139,6 +139,53 @@ class _OutputAndMagnitudes(torch.autograd.Function):
         return grad_features, grad_weights, grad_bias, None
 
 
+class _Products(torch.autograd.Function):
+    """Sum columns pass through, each group of ``arity`` consecutive columns after the
+    first ``n_sum`` is multiplied: (batch, n_sum + p * arity) -> (batch, n_sum + p).
+
+    One op each way: autograd of slices and selects would zero-fill and scatter a
+    batch-sized gradient per factor. A factor's gradient is the product of the others
+    (prefix times suffix products, so a zero factor needs no division).
+    """
+
+    @staticmethod
+    def forward(ctx, sub, n_sum, arity):  # type: ignore[override]
+        batch = sub.shape[0]
+        factors = sub[:, n_sum:].reshape(batch, -1, arity)  # (batch, p, arity)
+        out = sub.new_empty(batch, n_sum + factors.shape[1])
+        out[:, :n_sum] = sub[:, :n_sum]
+        if arity == 2:
+            torch.mul(factors[..., 0], factors[..., 1], out=out[:, n_sum:])
+        else:
+            out[:, n_sum:] = factors.prod(2)
+        ctx.save_for_backward(sub)
+        ctx.n_sum, ctx.arity = n_sum, arity
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (sub,) = ctx.saved_tensors
+        n_sum, arity = ctx.n_sum, ctx.arity
+        batch = sub.shape[0]
+        factors = sub[:, n_sum:].reshape(batch, -1, arity)
+        grad_sub = torch.empty_like(sub)
+        grad_sub[:, :n_sum] = grad[:, :n_sum]
+        g = grad[:, n_sum:]  # (batch, p)
+        view = grad_sub[:, n_sum:].view(batch, -1, arity)
+        if arity == 2:
+            torch.mul(g, factors[..., 1], out=view[..., 0])
+            torch.mul(g, factors[..., 0], out=view[..., 1])
+        else:
+            prefix = [torch.ones_like(g)]
+            for r in range(arity - 1):
+                prefix.append(prefix[-1] * factors[..., r])
+            suffix = torch.ones_like(g)
+            for r in range(arity - 1, -1, -1):
+                torch.mul(g * prefix[r], suffix, out=view[..., r])
+                suffix = suffix * factors[..., r]
+        return grad_sub, None, None
+
+
 class KANLayer(nn.Module):
     """A layer from ``n_in`` nodes to ``n_sum`` sum nodes and ``len(mult_arity)`` product
     nodes, with ``n_in * n_out`` edges into ``n_out = n_sum + sum(mult_arity)`` columns.
@@ -284,14 +331,10 @@ class KANLayer(nn.Module):
         """
         if not self.mult_arity:
             return sub
-        n_prod = len(self.mult_arity)
         factors = sub[:, self.n_sum:]
         first = self.mult_arity[0]
         if all(a == first for a in self.mult_arity):
-            factors = factors.reshape(sub.shape[0], n_prod, first)  # (batch, prod, arity)
-            prod = factors[..., 0]
-            for r in range(1, first):
-                prod = prod * factors[..., r]
+            return _Products.apply(sub.contiguous(), self.n_sum, first)
         else:
             # Mixed arities: pad the shorter products with a column of ones.
             idx = self._product_index
