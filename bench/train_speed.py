@@ -292,16 +292,18 @@ def main() -> None:
                   f"{r['ratio']:>5.2f}x {r['kan_reg_ms']:>8.2f} {r['ratio_reg']:>5.2f}x "
                   f"{r['ratio_reg_all']:>6.2f}x {r['peak_reg_mb']:>7.1f}", flush=True)
     use_path("fused")
-    print("\nKAN.fit per-step time (Adam, float32; records, test loss, grid updates) vs bare "
-          "step (fused path):")
+    if "fit" in parts:
+        print("\nKAN.fit per-step time (Adam, float32; records, test loss, grid updates) vs bare "
+              "step (fused path):")
     for name, width, rows, grid in configs if "fit" in parts else ():
         r = results["fused", name]
         for lamb, bare in ((0.0, r["kan_ms"]), (1e-3, r["kan_reg_ms"])):
             per = bench_fit(width, rows, grid, 3 * args.fit_steps, lamb) * 1e3
             print(f"  {name:8} lamb={lamb:<6} fit {per:8.2f} ms/step  bare {bare:8.2f} ms  "
                   f"overhead {per / bare:5.2f}x", flush=True)
-    print("\nDefault user path: KAN.fit defaults (float64, L-BFGS, grid updates on) vs the "
-          "same-size MLP under torch L-BFGS (float64), per step:")
+    if "default" in parts:
+        print("\nDefault user path: KAN.fit defaults (float64, L-BFGS, grid updates on) vs the "
+              "same-size MLP under torch L-BFGS (float64), per step:")
     for path in ("fused", "torch") if "default" in parts else ():
         use_path(path)
         for name, width, rows, grid in configs:
@@ -310,8 +312,9 @@ def main() -> None:
             t_kan, t_mlp = bench_default_path(width, rows, grid, args.fit_steps)
             print(f"  {path:6} {name:8} kan {t_kan * 1e3:9.1f} ms  mlp {t_mlp * 1e3:9.1f} ms"
                   f"  ratio {t_kan / t_mlp:5.2f}x", flush=True)
-    print("\nProduct-node layer vs sum layer of the same edges (32 -> [0, 64] vs 32 -> 128, "
-          "10k rows, float32, Adam):")
+    if "product" in parts:
+        print("\nProduct-node layer vs sum layer of the same edges (32 -> [0, 64] vs 32 -> 128, "
+              "10k rows, float32, Adam):")
     for path in ("fused", "torch") if "product" in parts else ():
         use_path(path)
         t_prod, t_sum = bench_product_layer(32, 128, 10000, args.repeats)

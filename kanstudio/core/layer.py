@@ -110,6 +110,9 @@ class _OutputAndMagnitudes(torch.autograd.Function):
         sign = phi.sign_()
         ctx.save_for_backward(features, weights, rows, sub, sign)
         ctx.no_rows = rows is None
+        # Distinct rows (a sample without replacement, as training draws them) let the
+        # backward add into the picked rows by gather + copy instead of a scatter-add.
+        ctx.distinct = rows is not None and bool(torch.unique(rows).numel() == r)
         return out, mag
 
     @staticmethod
@@ -127,6 +130,10 @@ class _OutputAndMagnitudes(torch.autograd.Function):
                 grad_sub = torch.bmm(sign, (weights * scale[:, None, :]).transpose(1, 2))
                 if ctx.no_rows:
                     grad_features += grad_sub.transpose(0, 1)
+                elif ctx.distinct:
+                    picked = grad_features.index_select(0, rows)
+                    picked += grad_sub.transpose(0, 1)
+                    grad_features.index_copy_(0, rows, picked)
                 else:
                     grad_features.index_add_(0, rows, grad_sub.transpose(0, 1).contiguous())
         if ctx.needs_input_grad[1]:
