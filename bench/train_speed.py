@@ -260,16 +260,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--configs", default="small,medium,large")
     parser.add_argument("--fit-steps", type=int, default=20)
+    parser.add_argument("--paths", default="fused,torch", help="basis paths to time")
     parser.add_argument("--parts", default="table,fit,default,product,penalty",
                         help="which parts to run (comma-separated)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    paths = tuple(args.paths.split(","))
     torch.set_num_threads(args.threads)
     configs = [c for c in CONFIGS if c[0] in args.configs.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, Adam, CPU")
     if "penalty" in parts:
         print("Sparsity penalty, per-edge autograd vs one pass (round-robin with the MLP):")
-        for path in ("fused", "torch"):
+        for path in paths:
             use_path(path)
             for name, width, rows, grid in configs:
                 t_mlp, t_old, t_new = bench_penalty_paths(width, rows, grid, args.repeats)
@@ -282,7 +284,7 @@ def main() -> None:
               f"{'mlp ms':>8} {'kan ms':>8} {'ratio':>6} {'+reg ms':>8} {'ratio':>6} "
               f"{'reg/all':>7} {'peakMB':>7}")
     results = {}
-    for path in ("fused", "torch") if parts & {"table", "fit"} else ():
+    for path in paths if parts & {"table", "fit"} else ():
         use_path(path)
         for name, width, rows, grid in configs:
             r = bench_config(name, width, rows, grid, args.repeats)
@@ -304,7 +306,7 @@ def main() -> None:
     if "default" in parts:
         print("\nDefault user path: KAN.fit defaults (float64, L-BFGS, grid updates on) vs the "
               "same-size MLP under torch L-BFGS (float64), per step:")
-    for path in ("fused", "torch") if "default" in parts else ():
+    for path in paths if "default" in parts else ():
         use_path(path)
         for name, width, rows, grid in configs:
             if name == "large":
@@ -315,7 +317,7 @@ def main() -> None:
     if "product" in parts:
         print("\nProduct-node layer vs sum layer of the same edges (32 -> [0, 64] vs 32 -> 128, "
               "10k rows, float32, Adam):")
-    for path in ("fused", "torch") if "product" in parts else ():
+    for path in paths if "product" in parts else ():
         use_path(path)
         t_prod, t_sum = bench_product_layer(32, 128, 10000, args.repeats)
         print(f"  {path:6} product {t_prod:8.2f} ms  sum {t_sum:8.2f} ms  "
