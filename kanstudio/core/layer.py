@@ -94,7 +94,8 @@ class _OutputAndMagnitudes(torch.autograd.Function):
     With ``S = sign(phi)`` and ``g`` the gradient of the magnitudes, the gradient of the
     per-row edge values is ``S * g / r`` column-wise, so both backward products take
     ``S`` and scale a small factor instead: ``d weights = (sub^T S) * g / r`` and
-    ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place.
+    ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place, and the
+    magnitudes come from ``sub^T S`` too (see forward).
     """
 
     @staticmethod
@@ -106,9 +107,12 @@ class _OutputAndMagnitudes(torch.autograd.Function):
         sub = picked.transpose(0, 1)  # (n_in, r, width)
         phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
         r = phi.shape[1]
-        mag = torch.linalg.vector_norm(phi, ord=1, dim=1) / r  # (n_in, n_out)
         sign = phi.sign_()
-        ctx.save_for_backward(features, weights, rows, sub, sign)
+        # sum_r |phi| = sum_r S * (sub W) = sum_m (sub^T S) * W: the product the backward
+        # needs for the weights gives the magnitudes without another pass over phi.
+        cross = torch.bmm(sub.transpose(1, 2), sign)  # (n_in, width, n_out)
+        mag = (cross * weights).sum(1) / r  # (n_in, n_out)
+        ctx.save_for_backward(features, weights, rows, cross, sign)
         ctx.no_rows = rows is None
         # Distinct rows (a sample without replacement, as training draws them) let the
         # backward add into the picked rows by gather + copy instead of a scatter-add.
@@ -117,7 +121,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out, grad_mag):  # type: ignore[override]
-        features, weights, rows, sub, sign = ctx.saved_tensors
+        features, weights, rows, cross, sign = ctx.saved_tensors
         batch, n_in, width = features.shape
         flat = weights.reshape(n_in * width, -1)
         if grad_out is None:
@@ -139,8 +143,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
             if scale is not None:
-                grad_weights = grad_weights + torch.bmm(sub.transpose(1, 2), sign) * scale[
-                    :, None, :]
+                grad_weights = grad_weights + cross * scale[:, None, :]
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
         return grad_features, grad_weights, grad_bias, None
