@@ -10,7 +10,17 @@ ratios. Peak memory is the process's maximum resident set size growth. Then the 
 ``KAN.fit`` itself (records, test loss, grid updates included), so the per-step overhead a
 user feels is visible.
 
-    python bench/train_speed.py [--threads 2] [--repeats 20]
+Every KAN figure is given for both basis paths, in the same run: "fused" (the numba CPU
+kernel) and "torch" (plain tensor ops, what runs where numba is absent or
+``KANSTUDIO_FUSED=0``). Also in the same run:
+
+* the default user path: ``KAN.fit`` with its defaults (float64, L-BFGS, grid updates on)
+  against the same-size MLP trained by torch's L-BFGS with the same settings (float64,
+  20 iterations per step, strong Wolfe line search), seconds per step as a ratio;
+* a product-node layer against a sum layer with the same edges (``n -> [0, m/2]`` with
+  arity 2 against ``n -> m``): the cost of the multiplication itself (target <= 1.5x).
+
+    python bench/train_speed.py [--threads 2] [--repeats 20] [--configs small,medium,large]
 """
 
 from __future__ import annotations
@@ -25,7 +35,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from kanstudio.core import KANNetwork, TrainSettings
+import kanstudio.core.spline as spline_module
+from kanstudio.core import KANLayer, KANNetwork, TrainSettings
+
+_FUSED_BASIS = spline_module.fused_basis
+
+
+def use_path(path: str) -> None:
+    """Route the spline basis through the fused kernel or plain torch ops."""
+    spline_module.fused_basis = _FUSED_BASIS if path == "fused" else (lambda *a: None)
 
 REG_ROWS = TrainSettings().reg_rows or 10**9
 
@@ -87,15 +105,15 @@ def bench_config(name, width, rows, grid, repeats):
     def kan_reg_step():  # as fit() does it: penalty estimated on <= reg_rows rows per step
         opt_k.zero_grad()
         pick = torch.randperm(rows, generator=gen)[:REG_ROWS] if rows > REG_ROWS else None
-        acts = kan.forward_activations(x, pick)  # one pass: output on all rows, edges on pick
-        loss = torch.mean((acts.output - y) ** 2) + 1e-3 * kan.regularization(acts, 1.0, 2.0)
+        out, mags = kan.forward_magnitudes(x, pick)  # one pass: output all rows, |phi| on pick
+        loss = torch.mean((out - y) ** 2) + 1e-3 * kan.penalty(mags, 1.0, 2.0)
         loss.backward()
         opt_k.step()
 
     def kan_reg_all_step():  # the penalty on every row of the batch
         opt_k.zero_grad()
-        acts = kan.forward_activations(x)
-        loss = torch.mean((acts.output - y) ** 2) + 1e-3 * kan.regularization(acts, 1.0, 2.0)
+        out, mags = kan.forward_magnitudes(x)
+        loss = torch.mean((out - y) ** 2) + 1e-3 * kan.penalty(mags, 1.0, 2.0)
         loss.backward()
         opt_k.step()
 
@@ -128,30 +146,183 @@ def bench_fit(width, rows, grid, steps, lamb):
     return (time.perf_counter() - t0) / steps
 
 
+def bench_default_path(width, rows, grid, steps):
+    """(KAN.fit with its defaults, same-size MLP under torch L-BFGS): seconds per step."""
+    from kanstudio import KAN
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (rows, width[0]))
+    y = np.sin(X.sum(1))
+    model = KAN(width=width, grid=grid, seed=0, device="cpu")  # float64, L-BFGS, grids on
+    t0 = time.perf_counter()
+    model.fit(X, y, steps=steps, test_size=0.0)
+    t_kan = (time.perf_counter() - t0) / steps
+    torch.manual_seed(0)
+    mlp = mlp_like(width[0], model.n_parameters()).double()
+    xt, yt = torch.as_tensor(X), torch.as_tensor(y)[:, None]
+    opt = torch.optim.LBFGS(mlp.parameters(), lr=1.0, max_iter=20, history_size=10,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-32,
+                            tolerance_change=1e-32)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.mean((mlp(xt) - yt) ** 2)
+        loss.backward()
+        return loss
+
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.step(closure)
+    return t_kan, (time.perf_counter() - t0) / steps
+
+
+def bench_product_layer(n_in, columns, rows, repeats):
+    """(product layer ms, sum layer ms): n_in -> [0, columns/2] (arity 2) vs n_in -> columns,
+    the same edges; forward + backward + Adam step, float32, medians of round-robin runs."""
+    torch.manual_seed(0)
+    x = torch.rand(rows, n_in) * 2 - 1
+    steps = []
+    for layer in (KANLayer(n_in, 0, mult_arity=(2,) * (columns // 2)),
+                  KANLayer(n_in, columns)):
+        layer.update_grid(x)
+        opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
+
+        def step(layer=layer, opt=opt):
+            opt.zero_grad()
+            loss = (layer(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+
+        steps.append(step)
+    for step in steps:
+        step()
+    times: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for k, step in enumerate(steps):
+            t0 = time.perf_counter()
+            step()
+            times[k].append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1e3 for t in times]
+
+
+def bench_penalty_paths(width, rows, grid, repeats):
+    """Medians (ms) of the MLP step, the KAN step with the penalty computed the per-edge way
+    (``forward_activations`` + ``regularization``: autograd of abs/mean over every
+    (row, edge)), and the one-pass way ``fit`` uses (``forward_magnitudes`` + ``penalty``),
+    measured round-robin so that a busy machine slows all three alike."""
+    torch.manual_seed(0)
+    x = torch.rand(rows, width[0]) * 2 - 1
+    y = torch.sin(x.sum(1, keepdim=True))
+    kan = KANNetwork(width, grid_size=grid, k=3, seed=0)
+    kan.update_grid(x)
+    mlp = mlp_like(width[0], kan.n_parameters())
+    opt_k = torch.optim.Adam(kan.parameters(), lr=1e-3)
+    opt_m = torch.optim.Adam(mlp.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+
+    def pick():
+        return torch.randperm(rows, generator=gen)[:REG_ROWS] if rows > REG_ROWS else None
+
+    def mlp_step():
+        opt_m.zero_grad()
+        torch.mean((mlp(x) - y) ** 2).backward()
+        opt_m.step()
+
+    def per_edge_step():
+        opt_k.zero_grad()
+        acts = kan.forward_activations(x, pick())
+        loss = torch.mean((acts.output - y) ** 2) + 1e-3 * kan.regularization(acts, 1.0, 2.0)
+        loss.backward()
+        opt_k.step()
+
+    def one_pass_step():
+        opt_k.zero_grad()
+        out, mags = kan.forward_magnitudes(x, pick())
+        loss = torch.mean((out - y) ** 2) + 1e-3 * kan.penalty(mags, 1.0, 2.0)
+        loss.backward()
+        opt_k.step()
+
+    steps = (mlp_step, per_edge_step, one_pass_step)
+    for step in steps:
+        step()
+    times: list[list[float]] = [[], [], []]
+    for _ in range(repeats):
+        for k, step in enumerate(steps):
+            t0 = time.perf_counter()
+            step()
+            times[k].append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1e3 for t in times]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--configs", default="small,medium,large")
+    parser.add_argument("--fit-steps", type=int, default=20)
+    parser.add_argument("--paths", default="fused,torch", help="basis paths to time")
+    parser.add_argument("--parts", default="table,fit,default,product,penalty",
+                        help="which parts to run (comma-separated)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    paths = tuple(args.paths.split(","))
     torch.set_num_threads(args.threads)
+    configs = [c for c in CONFIGS if c[0] in args.configs.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, Adam, CPU")
-    print(f"{'config':8} {'width':>18} {'rows':>6} {'G':>3} {'params':>7} {'mlp ms':>8} "
-          f"{'kan ms':>8} {'ratio':>6} {'+reg ms':>8} {'ratio':>6} {'reg/all':>7} "
-          f"{'peakMB':>7}")
-    results = []
-    for name, width, rows, grid in CONFIGS:
-        r = bench_config(name, width, rows, grid, args.repeats)
-        results.append(r)
-        print(f"{name:8} {str(width):>18} {rows:>6} {grid:>3} {r['kan_params']:>7} "
-              f"{r['mlp_ms']:>8.2f} {r['kan_ms']:>8.2f} {r['ratio']:>5.2f}x "
-              f"{r['kan_reg_ms']:>8.2f} {r['ratio_reg']:>5.2f}x {r['ratio_reg_all']:>6.2f}x "
-              f"{r['peak_reg_mb']:>7.1f}")
-    print("\nKAN.fit per-step time (records, test loss, grid updates) vs bare step:")
-    for (name, width, rows, grid), r in zip(CONFIGS, results, strict=True):
+    if "penalty" in parts:
+        print("Sparsity penalty, per-edge autograd vs one pass (round-robin with the MLP):")
+        for path in paths:
+            use_path(path)
+            for name, width, rows, grid in configs:
+                t_mlp, t_old, t_new = bench_penalty_paths(width, rows, grid, args.repeats)
+                print(f"  {path:6} {name:8} mlp {t_mlp:9.2f} ms  per-edge {t_old:9.2f} ms "
+                      f"({t_old / t_mlp:5.2f}x)  one-pass {t_new:9.2f} ms "
+                      f"({t_new / t_mlp:5.2f}x)", flush=True)
+        use_path("fused")
+    if parts & {"table", "fit"}:
+        print(f"{'path':6} {'config':8} {'width':>18} {'rows':>6} {'G':>3} {'params':>7} "
+              f"{'mlp ms':>8} {'kan ms':>8} {'ratio':>6} {'+reg ms':>8} {'ratio':>6} "
+              f"{'reg/all':>7} {'peakMB':>7}")
+    results = {}
+    for path in paths if parts & {"table", "fit"} else ():
+        use_path(path)
+        for name, width, rows, grid in configs:
+            r = bench_config(name, width, rows, grid, args.repeats)
+            results[path, name] = r
+            print(f"{path:6} {name:8} {str(width):>18} {rows:>6} {grid:>3} "
+                  f"{r['kan_params']:>7} {r['mlp_ms']:>8.2f} {r['kan_ms']:>8.2f} "
+                  f"{r['ratio']:>5.2f}x {r['kan_reg_ms']:>8.2f} {r['ratio_reg']:>5.2f}x "
+                  f"{r['ratio_reg_all']:>6.2f}x {r['peak_reg_mb']:>7.1f}", flush=True)
+    use_path("fused")
+    if "fit" in parts:
+        print("\nKAN.fit per-step time (Adam, float32; records, test loss, grid updates) vs bare "
+              "step (fused path):")
+    for name, width, rows, grid in configs if "fit" in parts else ():
+        r = results["fused", name]
         for lamb, bare in ((0.0, r["kan_ms"]), (1e-3, r["kan_reg_ms"])):
-            per = bench_fit(width, rows, grid, 60, lamb) * 1e3
+            per = bench_fit(width, rows, grid, 3 * args.fit_steps, lamb) * 1e3
             print(f"  {name:8} lamb={lamb:<6} fit {per:8.2f} ms/step  bare {bare:8.2f} ms  "
-                  f"overhead {per / bare:5.2f}x")
+                  f"overhead {per / bare:5.2f}x", flush=True)
+    if "default" in parts:
+        print("\nDefault user path: KAN.fit defaults (float64, L-BFGS, grid updates on) vs the "
+              "same-size MLP under torch L-BFGS (float64), per step:")
+    for path in paths if "default" in parts else ():
+        use_path(path)
+        for name, width, rows, grid in configs:
+            if name == "large":
+                continue  # minutes per L-BFGS step on two cores; small and medium tell it
+            t_kan, t_mlp = bench_default_path(width, rows, grid, args.fit_steps)
+            print(f"  {path:6} {name:8} kan {t_kan * 1e3:9.1f} ms  mlp {t_mlp * 1e3:9.1f} ms"
+                  f"  ratio {t_kan / t_mlp:5.2f}x", flush=True)
+    if "product" in parts:
+        print("\nProduct-node layer vs sum layer of the same edges (32 -> [0, 64] vs 32 -> 128, "
+              "10k rows, float32, Adam):")
+    for path in paths if "product" in parts else ():
+        use_path(path)
+        t_prod, t_sum = bench_product_layer(32, 128, 10000, args.repeats)
+        print(f"  {path:6} product {t_prod:8.2f} ms  sum {t_sum:8.2f} ms  "
+              f"ratio {t_prod / t_sum:5.2f}x", flush=True)
+    use_path("fused")
 
 
 if __name__ == "__main__":

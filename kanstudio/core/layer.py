@@ -94,7 +94,8 @@ class _OutputAndMagnitudes(torch.autograd.Function):
     With ``S = sign(phi)`` and ``g`` the gradient of the magnitudes, the gradient of the
     per-row edge values is ``S * g / r`` column-wise, so both backward products take
     ``S`` and scale a small factor instead: ``d weights = (sub^T S) * g / r`` and
-    ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place.
+    ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place, and the
+    magnitudes come from ``sub^T S`` too (see forward).
     """
 
     @staticmethod
@@ -106,15 +107,21 @@ class _OutputAndMagnitudes(torch.autograd.Function):
         sub = picked.transpose(0, 1)  # (n_in, r, width)
         phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
         r = phi.shape[1]
-        mag = torch.linalg.vector_norm(phi, ord=1, dim=1) / r  # (n_in, n_out)
         sign = phi.sign_()
-        ctx.save_for_backward(features, weights, rows, sub, sign)
+        # sum_r |phi| = sum_r S * (sub W) = sum_m (sub^T S) * W: the product the backward
+        # needs for the weights gives the magnitudes without another pass over phi.
+        cross = torch.bmm(sub.transpose(1, 2), sign)  # (n_in, width, n_out)
+        mag = (cross * weights).sum(1) / r  # (n_in, n_out)
+        ctx.save_for_backward(features, weights, rows, cross, sign)
         ctx.no_rows = rows is None
+        # Distinct rows (a sample without replacement, as training draws them) let the
+        # backward add into the picked rows by gather + copy instead of a scatter-add.
+        ctx.distinct = rows is not None and bool(torch.unique(rows).numel() == r)
         return out, mag
 
     @staticmethod
     def backward(ctx, grad_out, grad_mag):  # type: ignore[override]
-        features, weights, rows, sub, sign = ctx.saved_tensors
+        features, weights, rows, cross, sign = ctx.saved_tensors
         batch, n_in, width = features.shape
         flat = weights.reshape(n_in * width, -1)
         if grad_out is None:
@@ -127,16 +134,66 @@ class _OutputAndMagnitudes(torch.autograd.Function):
                 grad_sub = torch.bmm(sign, (weights * scale[:, None, :]).transpose(1, 2))
                 if ctx.no_rows:
                     grad_features += grad_sub.transpose(0, 1)
+                elif ctx.distinct:
+                    picked = grad_features.index_select(0, rows)
+                    picked += grad_sub.transpose(0, 1)
+                    grad_features.index_copy_(0, rows, picked)
                 else:
                     grad_features.index_add_(0, rows, grad_sub.transpose(0, 1).contiguous())
         if ctx.needs_input_grad[1]:
             grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
             if scale is not None:
-                grad_weights = grad_weights + torch.bmm(sub.transpose(1, 2), sign) * scale[
-                    :, None, :]
+                grad_weights = grad_weights + cross * scale[:, None, :]
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
         return grad_features, grad_weights, grad_bias, None
+
+
+class _Products(torch.autograd.Function):
+    """Sum columns pass through, each group of ``arity`` consecutive columns after the
+    first ``n_sum`` is multiplied: (batch, n_sum + p * arity) -> (batch, n_sum + p).
+
+    One op each way: autograd of slices and selects would zero-fill and scatter a
+    batch-sized gradient per factor. A factor's gradient is the product of the others
+    (prefix times suffix products, so a zero factor needs no division).
+    """
+
+    @staticmethod
+    def forward(ctx, sub, n_sum, arity):  # type: ignore[override]
+        batch = sub.shape[0]
+        factors = sub[:, n_sum:].reshape(batch, -1, arity)  # (batch, p, arity)
+        out = sub.new_empty(batch, n_sum + factors.shape[1])
+        out[:, :n_sum] = sub[:, :n_sum]
+        if arity == 2:
+            torch.mul(factors[..., 0], factors[..., 1], out=out[:, n_sum:])
+        else:
+            out[:, n_sum:] = factors.prod(2)
+        ctx.save_for_backward(sub)
+        ctx.n_sum, ctx.arity = n_sum, arity
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (sub,) = ctx.saved_tensors
+        n_sum, arity = ctx.n_sum, ctx.arity
+        batch = sub.shape[0]
+        factors = sub[:, n_sum:].reshape(batch, -1, arity)
+        grad_sub = torch.empty_like(sub)
+        grad_sub[:, :n_sum] = grad[:, :n_sum]
+        g = grad[:, n_sum:]  # (batch, p)
+        view = grad_sub[:, n_sum:].view(batch, -1, arity)
+        if arity == 2:
+            torch.mul(g, factors[..., 1], out=view[..., 0])
+            torch.mul(g, factors[..., 0], out=view[..., 1])
+        else:
+            prefix = [torch.ones_like(g)]
+            for r in range(arity - 1):
+                prefix.append(prefix[-1] * factors[..., r])
+            suffix = torch.ones_like(g)
+            for r in range(arity - 1, -1, -1):
+                torch.mul(g * prefix[r], suffix, out=view[..., r])
+                suffix = suffix * factors[..., r]
+        return grad_sub, None, None
 
 
 class KANLayer(nn.Module):
@@ -284,14 +341,10 @@ class KANLayer(nn.Module):
         """
         if not self.mult_arity:
             return sub
-        n_prod = len(self.mult_arity)
         factors = sub[:, self.n_sum:]
         first = self.mult_arity[0]
         if all(a == first for a in self.mult_arity):
-            factors = factors.reshape(sub.shape[0], n_prod, first)  # (batch, prod, arity)
-            prod = factors[..., 0]
-            for r in range(1, first):
-                prod = prod * factors[..., r]
+            return _Products.apply(sub.contiguous(), self.n_sum, first)
         else:
             # Mixed arities: pad the shorter products with a column of ones.
             idx = self._product_index

@@ -26,12 +26,13 @@ def _net(width, lock: bool) -> KANNetwork:
 
 @pytest.mark.parametrize("width", [[3, 4, 2], [3, [1, 2], 1]])
 @pytest.mark.parametrize("lock", [False, True])
-@pytest.mark.parametrize("subset", [False, True])
+@pytest.mark.parametrize("subset", [None, "distinct", "repeated"])
 def test_one_pass_penalty_equals_the_per_edge_penalty(width, lock, subset) -> None:
     net = _net(width, lock)
     gen = torch.Generator().manual_seed(6)
     x = torch.rand(50, 3, generator=gen, dtype=F64) * 2 - 1
-    rows = torch.tensor([4, 0, 31, 17, 17, 49]) if subset else None
+    rows = {None: None, "distinct": torch.tensor([4, 0, 31, 17, 49]),
+            "repeated": torch.tensor([4, 0, 31, 17, 17, 49])}[subset]
     out, mags = net.forward_magnitudes(x, rows)
     ref = net.forward_activations(x, rows)
     torch.testing.assert_close(out, net(x), rtol=0, atol=1e-12)
