@@ -48,6 +48,21 @@ from kanstudio.session.session import FormulaResult, Session, SessionError
 
 __all__ = ["PipelineEvent", "PipelineSettings", "discover", "STAGES"]
 
+#: Relative MSE below which two formulas count as equally exact (float64 rounding of a
+#: formula evaluated on data of unit spread is ~1e-16 relative; 1e-14 leaves room).
+MSE_FLOOR = 1e-14
+#: Snapping may cost at most this much RMSE, relative to the target's spread: what
+#: rounding a float64 formula to its snapped constants can cost without changing the law.
+SNAP_NOISE = 1e-9
+#: A larger network whose unexplained variance is above this share of the best formula's
+#: brings nothing new: the architecture search stops there.
+NO_BETTER = 0.8
+#: A network skipped as too poor is read anyway when it leaves less than this share of the
+#: best formula's unexplained variance (it beats every formula found).
+MUCH_BETTER = 0.5
+#: (patience, stall tolerance) of the short fine-tunes that score a candidate function.
+QUICK_PATIENCE = (2, 0.5)
+
 STAGES = ("train", "prune", "refine", "symbolic", "fine-tune", "formula")
 
 
@@ -145,7 +160,8 @@ class _Run:
         ``quick`` run (a candidate's trial) stops once the loss no longer halves per step:
         a right formula converges in a few steps, a wrong one crawls."""
         idx = STAGES.index(stage)
-        patience, tolerance = (2, 0.5) if quick else (self.p.patience, self.p.stall_tolerance)
+        patience, tolerance = (QUICK_PATIENCE if quick
+                               else (self.p.patience, self.p.stall_tolerance))
         best, stalled = math.inf, 0
         records = self.session.train_iter(steps, **opts)
         try:
@@ -206,7 +222,7 @@ def _lock(session: Session, edge: tuple[int, int, int], name: str) -> None:
 
 
 def _score(rel_mse: float, complexity: int, weight: float) -> float:
-    return math.log10(rel_mse + 1e-14) + weight * complexity
+    return math.log10(rel_mse + MSE_FLOOR) + weight * complexity
 
 
 # ---------------------------------------------------------------------------- stages
@@ -427,7 +443,7 @@ def _formula(run: _Run) -> FormulaResult:
     rows (all edges are locked, so the network *is* the exact formula)."""
     s, p = run.session, run.p
     peak = float(np.max(np.abs(s.dataset.y))) or 1.0
-    scale = 1e-9 * peak * (float(np.std(s.dataset.y / peak)) or 1.0)
+    scale = SNAP_NOISE * peak * (float(np.std(s.dataset.y / peak)) or 1.0)
     results = []
     for tol in sorted(p.snap_tolerances, reverse=True):
         r = s.formula(tol=tol)
@@ -481,7 +497,7 @@ def discover(
                            session.metrics()["test_r2"])
         attempts.append(attempt)
         best_r2 = max((a.formula_r2 for a in attempts), default=-math.inf)
-        if 1.0 - attempt.network_r2 > 0.8 * (1.0 - best_r2):
+        if 1.0 - attempt.network_r2 > NO_BETTER * (1.0 - best_r2):
             yield PipelineEvent("train", 0, "note", message=(
                 f"width {attempt.width} fits no better (R²={attempt.network_r2:.6f}) than the "
                 f"formula found (R²={best_r2:.6f}): keeping that"))
@@ -501,7 +517,7 @@ def discover(
     # formula at all (the budget ran out first), the best network is read whatever its R²
     # (-inf or NaN when the data's magnitudes overflow it).
     skipped = [a for a in attempts if not math.isfinite(a.rel_mse)
-               and (not done or 1.0 - a.network_r2 < 0.5 * (1.0 - best_r2))]
+               and (not done or 1.0 - a.network_r2 < MUCH_BETTER * (1.0 - best_r2))]
     if skipped:
         best = max(skipped, key=lambda a: -math.inf if math.isnan(a.network_r2)
                    else a.network_r2)
