@@ -317,6 +317,7 @@ class EditController(QObject):
 
     def _discover_ended(self, e: dict[str, Any]) -> None:
         finished = e.get("reason") == "finished"
+        self.runs.drain_progress()  # Discover's last training steps, then its end
         self.v.training_panel.show_task("Discover finished" if finished else
                                       f"Discover {e.get('reason')} ({e.get('stage')})",
                                       1 if finished else 0, 1)

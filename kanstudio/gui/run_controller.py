@@ -310,9 +310,14 @@ class RunController(QObject):
         self.v.training_panel.set_progress(last["run_step"], last["steps"],
                                            last.get("steps_per_s"))
 
-    def _on_done(self, e: dict[str, Any]) -> None:
+    def drain_progress(self) -> None:
+        """Draw the progress still waiting for the timer now, and stop the timer: called
+        when a run ends, so that no late step redraws the bar over the end's message."""
         self.progress_timer.stop()
         self.flush_progress()
+
+    def _on_done(self, e: dict[str, Any]) -> None:
+        self.drain_progress()
         self.state.last_done = e
         m = e.get("metrics") or {}
         test = m.get("test_rmse")

@@ -99,6 +99,19 @@ def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample
     assert window.state.engine.fitted and window.edit_actions.undo.isEnabled()
 
 
+def test_discover_end_is_not_overwritten_by_its_last_queued_steps(qtbot, window):
+    # Discover's training steps reach the bar through a timer (a few redraws a second);
+    # its result may arrive before that timer fires. The bar must end on "Discover
+    # finished", not on a late "step 40 of 40" (seen intermittently under load).
+    window.runs.add_progress([{"event": "progress", "run_step": 40, "steps": 40,
+                               "step": 40, "train_loss": 0.1, "test_loss": 0.1,
+                               "steps_per_s": 10.0, "loss_units": "scaled"}])
+    window.edits._discover_ended({"command": "discover", "reason": "finished"})
+    qtbot.wait(600)  # longer than the progress timer
+    bar = window.training_panel.progress
+    assert bar.format() == "Discover finished" and bar.value() == bar.maximum()
+
+
 def test_delete_prunes_the_selected_node_and_shows_the_cost(qtbot, window, sample):
     open_and_train(qtbot, window, sample("toy_xy"), "2, 3, 1", steps=3)
     qtbot.waitUntil(lambda: window.network_view.snapshots_applied > 0, timeout=WAIT)
