@@ -144,11 +144,15 @@ def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
     it. A constant formula is never verified when the network is not constant.
     """
     with np.errstate(all="ignore"):
-        spread = float(np.std(network))
-        diff = float(np.sqrt(np.mean((formula - network) ** 2)))
+        unit = _unit(network)  # squares of 1e-300 underflow, of 1e300 overflow: scale first
+        spread = unit * float(np.std(network / unit))
+        diff = unit * float(np.sqrt(np.mean((formula / unit - network / unit) ** 2)))
     if not np.all(np.isfinite(formula)):
         return "approximate", math.nan, "the formula is not finite on some held-out rows"
-    scale = max(abs(float(np.mean(network))), 1.0)
+    # The network's own size, not 1: data of any magnitude (1e-300 or 1e300) must be
+    # judged alike, so no absolute floor beyond the smallest normal float.
+    scale = max(abs(float(np.mean(network))), float(np.max(np.abs(network), initial=0.0)),
+                float(np.finfo(np.float64).tiny))
     if spread <= 1e-12 * scale:  # the network itself is constant: compare to its size
         rel = diff / scale
         ok = rel <= VERIFY_TOLERANCE
@@ -571,7 +575,8 @@ class Session:
         reference = self.evaluate_formula([exact], rows)[:, 0]
         unit = _unit(reference)
         with np.errstate(all="ignore"):
-            limit = 1e-2 * max(unit * float(np.std(reference / unit)), 1e-12)
+            # relative to the formula's own size (no absolute floor: data of 1e-300)
+            limit = 1e-2 * max(unit * float(np.std(reference / unit)), 1e-12 * unit)
         candidates = [
             (lambda: tidy_formula(exact, tol=tol, digits=None), digits),
             (lambda: tidy_formula(exact, tol=tol * 1e-3, digits=None), max(digits, 8)),

@@ -42,12 +42,24 @@ def _score(rel_mse: float, size: int, floor: float) -> float:
     return math.log10(rel_mse + floor) + NODE_WEIGHT * size
 
 
+#: Targets whose largest magnitude is outside this range skip the structure step.
+STRUCTURE_MAGNITUDE = (1e-100, 1e100)
+
+
 def structure_candidate(session: Session, network: Any, result: FormulaResult,
                         multi: Solver | None = None) -> Generator[str, None, FormulaResult]:
     """Yields notes for the stage log; returns the better of ``result`` and the structure
     step's formula. ``network`` is a fitted KAN on the session's scaled data."""
     s, d = session, session.dataset
     if d.n_outputs != 1:
+        return result
+    # The oracle tests and the constant fits square differences of raw values: past
+    # 1e±100 those squares under- or overflow (a 1e-300 law looked constant). The
+    # network's own formula, computed in scaled units, stands alone there.
+    peak = float(np.max(np.abs(d.y)))
+    if not STRUCTURE_MAGNITUDE[0] < peak < STRUCTURE_MAGNITUDE[1]:
+        yield (f"structure: skipped (the target's magnitude {peak:.3g} is beyond what its "
+               "tests can square)")
         return result
     tr, te = s.train_idx, (s.test_idx if len(s.test_idx) else s.train_idx)
 

@@ -44,7 +44,7 @@ def open_csv_in_window(qtbot, window, folder, data: bytes) -> str:
     path.write_bytes(data)
     start = len(window.messages.history)
     with qtbot.capture_exceptions() as exceptions:
-        if not window.open_csv(str(path)):
+        if not window.projects.open_csv(str(path)):
             assert window.messages.current_text().startswith("Cannot open "), start
             outcome = "refused"
         elif not window.data_panel.report.ok:
@@ -54,12 +54,12 @@ def open_csv_in_window(qtbot, window, folder, data: bytes) -> str:
             assert "Fix the problems" in window.data_panel.status_label.text()
             outcome = "blocked"
         else:
-            qtbot.waitUntil(lambda: bool(window.worker_state.get("has_data"))
+            qtbot.waitUntil(lambda: bool(window.state.engine.has_data)
                             or len(window.messages.history) > start, timeout=WAIT)
             outcome = "refused"
-            if window.worker_state.get("has_data"):
+            if window.state.engine.has_data:
                 train(qtbot, window, steps=2, timeout=WAIT)
-                assert window.last_done["reason"] in ("finished", "error")
+                assert window.state.last_done["reason"] in ("finished", "error")
                 outcome = "trained"
         qtbot.wait(20)  # queued events run inside the capture
     assert not exceptions, exceptions
@@ -91,14 +91,14 @@ def test_any_damaged_project_in_the_window(qtbot, window, tmp_path, valid, data)
     path.write_bytes(project)
     before = listing(folder)
     start = len(window.messages.history)
-    window.pending_project = None
+    window.state.pending_project = None
     with qtbot.capture_exceptions() as exceptions:
-        assert window.open_project(str(path))
-        qtbot.waitUntil(lambda: window.current_project == str(path)
+        assert window.projects.open_project(str(path))
+        qtbot.waitUntil(lambda: window.state.current_project == str(path)
                         or len(window.messages.history) > start, timeout=WAIT)
         qtbot.wait(20)
     assert not exceptions, exceptions
     _no_internal_errors(window, start)
-    if window.current_project != str(path):
+    if window.state.current_project != str(path):
         assert window.messages.history[start].text  # refused, saying why
     assert listing(folder) == before  # opening writes nothing beside the file
