@@ -115,6 +115,11 @@ class PipelineSettings:
     r2_threshold: float = 0.99  # a candidate's curve fit must reach this to be tried
     structure: bool = True  # also split the problem with the network as oracle (structure.py)
     structure_leaf_steps: int = 120  # step budget of the short run on a 2-3 input part
+    # the search engine (symbolic/search, optional): budgets in work ("small", "medium",
+    # "large"); None turns that use off
+    search: str | None = "medium"  # the whole dataset over the kept inputs, one more family
+    search_leaf: str | None = "medium"  # structure leaves the library does not solve
+    search_threads: int = 1  # engine threads (one thread: one seed, one formula)
 
 
 @dataclass
@@ -140,6 +145,8 @@ class _Run:
         self.started = time.perf_counter()
         self.announced = -1
         self.steps_done = 0
+        self.engine_ok: bool | None = None  # the search engine runs here (checked once)
+        self.engine_said = False  # the stage log said it does not
 
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
@@ -545,6 +552,8 @@ def discover(
     network_result = result
     result = yield from _structure_candidate(run, attempts, result)
     also = [(best, network_result)] if result is not network_result else []
+    result, searched = yield from _search_candidate(run, attempts, result)
+    also += [(best, r) for r in searched]
     result, best = _pareto(run, done, best, result, also)
     session.remember_formula(result)  # _formula may pick an earlier snapping than its last
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
@@ -683,14 +692,89 @@ def _structure_candidate(run: _Run, attempts: list[_Attempt], result: FormulaRes
     oracle = max(nets, key=lambda a: a.network_r2)
     if oracle.network_r2 < run.p.min_network_r2:
         return result
-    steps = structure_candidate(run.session, oracle.network, result, _leaf_discovery(run))
+    solver, notes = None, []
+    if run.p.search_leaf and _engine(run):
+        from kanstudio.session.search_step import search_leaf_solver
+        from kanstudio.session.structure_solve import library_solver
+
+        s = run.session
+        solver = search_leaf_solver(
+            library_solver(s.settings.functions, multi=_leaf_discovery(run)),
+            seed=s.settings.seed, threads=run.p.search_threads, budget=run.p.search_leaf,
+            r2_threshold=run.p.r2_threshold, notes=notes)
+    steps = structure_candidate(run.session, oracle.network, result, _leaf_discovery(run),
+                                solver=solver)
     while True:
         try:
             message = next(steps)
         except StopIteration as stop:
+            for note in notes:
+                yield PipelineEvent("formula", 5, "note", message=note)
             return stop.value
         except (ArithmeticError, ValueError, TypeError, RecursionError,
                 np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
             yield PipelineEvent("formula", 5, "note", message=f"structure step failed: {exc}")
             return result
         yield PipelineEvent("formula", 5, "note", message=message)
+
+
+# ------------------------------------------------------------------ search engine
+def _engine(run: _Run) -> bool:
+    """Whether the search engine can run; the first time it cannot, the stage log says so
+    once (``run.engine_said``) and discovery goes on with the function library only."""
+    from kanstudio.session.search_step import engine_available
+
+    if run.engine_ok is None:
+        run.engine_ok = engine_available()
+    return run.engine_ok
+
+
+def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
+                      ) -> Iterator[PipelineEvent]:
+    """The search engine on the whole dataset over the inputs the pruned network kept:
+    returns (the formula to keep, the other verified members of the engine's front)."""
+    p, s = run.p, run.session
+    if not (p.search or p.search_leaf):
+        return result, []
+    if not _engine(run):
+        if not run.engine_said:
+            run.engine_said = True
+            yield PipelineEvent("formula", 5, "note", message=(
+                "search engine unavailable (pip install pyoperon): formulas from the "
+                "function library only"))
+        return result, []
+    nets = [a for a in attempts if a.network is not None]
+    if not p.search or not nets or s.dataset.n_outputs != 1:
+        return result, []
+    from kanstudio.session.search_step import pick, search_candidates
+
+    oracle = max(nets, key=lambda a: a.network_r2)
+    d = s.dataset
+    try:
+        kept = list(oracle.network.input_ids_)
+    except (AttributeError, RuntimeError):
+        kept = list(range(d.n_inputs))
+    network = s.y_scaler.inverse_transform(oracle.network.predict(s.x_scaler.transform(d.X)))
+    te = s.test_idx if len(s.test_idx) else s.train_idx
+    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / (
+        float(np.var(d.y[te, 0])) or 1.0)
+    try:
+        found, front = search_candidates(s, network, kept, budget=p.search,
+                                         seed=s.settings.seed, threads=p.search_threads)
+    except (ArithmeticError, ValueError, TypeError, RecursionError,
+            np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
+        yield PipelineEvent("formula", 5, "note", message=f"search engine failed: {exc}")
+        return result, []
+    chosen = pick(s, result, found, net_rel)
+    names = ", ".join(s.symbols[i] for i in kept)
+    best = max(found, key=lambda r: r.formula_test_r2, default=None)
+    yield PipelineEvent("formula", 5, "note", message=(
+        f"search engine ({p.search} budget) on the training rows over {names}: "
+        f"{len(front)} expressions, {len(found)} scored"
+        + (f"; most accurate {best.expressions[0]} (held-out R²={best.formula_test_r2:.6f}, "
+           f"{best.status})" if best is not None else "")
+        + (f"; {chosen.expressions[0]} ({chosen.status}) replaces {result.expressions[0]}"
+           if chosen is not None else "; none replaces the formula found")))
+    if chosen is None:
+        return result, found
+    return chosen, [result, *(r for r in found if r is not chosen)]

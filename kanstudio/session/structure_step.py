@@ -47,9 +47,11 @@ STRUCTURE_MAGNITUDE = (1e-100, 1e100)
 
 
 def structure_candidate(session: Session, network: Any, result: FormulaResult,
-                        multi: Solver | None = None) -> Generator[str, None, FormulaResult]:
+                        multi: Solver | None = None, solver: Solver | None = None
+                        ) -> Generator[str, None, FormulaResult]:
     """Yields notes for the stage log; returns the better of ``result`` and the structure
-    step's formula. ``network`` is a fitted KAN on the session's scaled data."""
+    step's formula. ``network`` is a fitted KAN on the session's scaled data; ``solver``
+    replaces the default leaf solver (``library_solver`` with ``multi``)."""
     s, d = session, session.dataset
     if d.n_outputs != 1:
         return result
@@ -76,7 +78,7 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
         return result
     yield "structure:\n" + tree.describe()
     symbols = [sympy.Symbol(n) for n in s.symbols]
-    solver = library_solver(s.settings.functions, multi=multi)
+    solver = solver or library_solver(s.settings.functions, multi=multi)
     found = compose(tree, solver, symbols, d.X[tr], d.y[tr, 0], d.X[te], y_te)
     if found is None:
         yield "structure: a part has no formula"

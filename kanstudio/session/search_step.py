@@ -1,0 +1,148 @@
+"""The symbolic-regression engine inside discovery (issue 16, "where it is used").
+
+Two places, both optional (:func:`engine_available` False: discovery runs as before):
+
+* **Structure leaves**: :func:`search_leaf_solver` wraps the structure step's leaf solver
+  (:mod:`.structure_solve`'s plug-in point). A 1-input leaf the library fits with R² under
+  the threshold, and every leaf of 2-3 inputs, is also searched by the engine on the
+  oracle's values at the leaf's points; the engine's front joins the library's candidates
+  and the leaf keeps the best by held-out error against size, as before.
+* **The whole dataset**: :func:`search_candidates` searches the training rows restricted
+  to the inputs the pruned network kept; every member of the front (constants excepted,
+  when the network is not constant) is scored and verified by
+  :meth:`Session.describe_formula` against the network, so its status means what it means
+  for every other formula. :func:`pick` says whether one of them should replace the
+  pipeline's formula: the simplest whose score beats it and that explains the held-out
+  rows about as well (the structure step's rule).
+
+Budgets are in work (generations, evaluations) and the seed is the session's, so one seed
+gives one formula on a busy machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kanstudio.session.structure_solve import (
+    NODE_WEIGHT,
+    Candidate,
+    Solver,
+    expression_size,
+)
+
+__all__ = ["engine_available", "search_leaf_solver", "search_candidates", "pick"]
+
+
+def engine_available() -> bool:
+    """Whether the search engine can run here (imported lazily: it is optional)."""
+    try:
+        from kanstudio.symbolic import search as engine
+    except ImportError:
+        return False
+    return bool(engine.available())
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float:
+    var = float(np.var(y))
+    with np.errstate(all="ignore"):
+        mse = float(np.mean((np.asarray(pred, dtype=float) - y) ** 2))
+    if not math.isfinite(mse):
+        return -math.inf
+    return 1.0 - mse / var if var > 0 else (1.0 if mse == 0 else -math.inf)
+
+
+def _evaluate(expr: Any, names: Sequence[str], x: np.ndarray) -> np.ndarray:
+    import sympy
+
+    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        v = fn(*[x[:, k] for k in range(x.shape[1])])
+    return np.broadcast_to(np.asarray(v, dtype=float), (x.shape[0],)).copy()
+
+
+def search_leaf_solver(base: Solver, seed: int, threads: int = 1,
+                       budget: Any = "medium", r2_threshold: float = 0.99,
+                       notes: list[str] | None = None) -> Solver:
+    """``base`` (the library solver), with the engine's front added for a leaf of 2-3
+    inputs, or of one input when no library candidate reaches ``r2_threshold`` on the
+    leaf's points. ``notes`` collects one line per search for the stage log."""
+    from kanstudio.symbolic.search import search
+
+    def solve(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> list[Candidate]:
+        found = list(base(x, y, names))
+        if x.shape[1] == 1:
+            best = max((_r2(y, _evaluate(e, names, x)) for e, _ in found), default=-math.inf)
+            if best >= r2_threshold:
+                return found
+        elif x.shape[1] > 3:
+            return found
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            return found
+        front = search(x, y, budget=budget, seed=seed, threads=threads, names=list(names))
+        if notes is not None and front:
+            top = max(front, key=lambda r: r.r2)
+            notes.append(f"search engine on a {x.shape[1]}-input part: {len(front)} "
+                         f"expressions, best {top.display} (R²={top.r2:.6f})")
+        return found + [(r.expression, expression_size(r.expression)) for r in front]
+
+    return solve
+
+
+def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],
+                      budget: Any = "medium", seed: int = 0, threads: int = 1
+                      ) -> tuple[list[Any], list[Any]]:
+    """(the engine's front on the training rows over the ``kept`` inputs, each verified
+    against ``network`` (predictions on every row, ``(n, 1)``) by
+    :meth:`Session.describe_formula`; the raw front). Constants are left out when the
+    network is not constant."""
+    from kanstudio.symbolic.search import search
+
+    s, d = session, session.dataset
+    names = [s.symbols[i] for i in kept]
+    x = d.X[s.train_idx][:, list(kept)]
+    front = search(x, d.y[s.train_idx, 0], budget=budget, seed=seed, threads=threads,
+                   names=names)
+    net = np.asarray(network, dtype=float).reshape(d.n_samples, -1)[:, 0]
+    net_constant = float(np.std(net)) <= 1e-12 * max(abs(float(np.mean(net))), 1.0)
+    results = []
+    for r in front:
+        if not r.expression.free_symbols and not net_constant:
+            continue
+        try:
+            results.append(s.describe_formula([r.expression], network=net[:, None]))
+        except (ArithmeticError, ValueError, TypeError, RecursionError):
+            continue  # a member that cannot be scored is not a candidate
+    return results, front
+
+
+def _rel(result: Any, var: float) -> float:
+    rel = result.formula_test_rmse ** 2 / var
+    return rel if math.isfinite(rel) else math.inf
+
+
+def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: float
+         ) -> Any | None:
+    """The simplest of ``candidates`` that should replace ``current``: a lower
+    ``log10(relative MSE + floor) + NODE_WEIGHT·size`` on the held-out rows, and a
+    held-out relative MSE no worse than ``current``'s (x1.1) or twice the network's (a
+    cruder fit never wins on size alone); None when none does."""
+    s, d = session, session.dataset
+    te = s.test_idx if len(s.test_idx) else s.train_idx
+    var = float(np.var(d.y[te, 0])) or 1.0
+    floor = 0.5 * network_rel + 1e-14
+
+    def score(r: Any) -> float:
+        rel = _rel(r, var)
+        if not math.isfinite(rel):
+            return math.inf
+        return math.log10(rel + floor) + NODE_WEIGHT * expression_size(r.expressions[0])
+
+    old_rel, old = _rel(current, var), score(current)
+    bound = max(1.1 * old_rel, 2.0 * network_rel, 1e-14)
+    wins = [r for r in candidates if score(r) < old and _rel(r, var) <= bound]
+    return min(wins, key=lambda r: (expression_size(r.expressions[0]), score(r)),
+               default=None)

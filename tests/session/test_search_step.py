@@ -1,0 +1,118 @@
+"""The search engine inside discovery (issue 16): structure leaves the library does not
+solve, the whole dataset as one more candidate family, and discovery without the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from kanstudio.data import Dataset
+from kanstudio.session import FormulaResult, Session, pipeline, search_step
+from kanstudio.session.pipeline import PipelineSettings, discover
+from kanstudio.session.search_step import pick, search_candidates, search_leaf_solver
+from kanstudio.session.structure_solve import library_solver
+
+needs_engine = pytest.mark.skipif(not search_step.engine_available(),
+                                  reason="the search engine (pyoperon) is not installed")
+
+
+def _product_session():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (400, 3))  # c is noise the pruned network dropped
+    y = X[:, 0] * X[:, 1]
+    return Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["y"])), y
+
+
+def _poor(session):
+    """What the library path gives for the product when its edges miss: a plane."""
+    return session.describe_formula([2.0 * sympy.Symbol("a") + 2.0 * sympy.Symbol("b") - 4.0],
+                                    network=session.dataset.y)
+
+
+@needs_engine
+def test_a_product_law_from_the_whole_dataset_replaces_a_poorer_formula_verified():
+    session, y = _product_session()
+    found, front = search_candidates(session, y[:, None], [0, 1], budget="small", seed=0)
+    assert front and found
+    assert all(r.expressions[0].free_symbols for r in found)  # no constant, network is not
+    a, b = sympy.symbols("a b")
+    poor = _poor(session)
+    chosen = pick(session, poor, found, network_rel=0.0)
+    assert chosen is not None and sympy.simplify(chosen.expressions[0] - a * b) == 0
+    assert chosen.status == "verified" and chosen.formula_test_r2 > 1 - 1e-12
+    # the pick never replaces a formula that explains the held-out rows better
+    assert pick(session, chosen, [poor], network_rel=0.0) is None
+
+
+@needs_engine
+def test_same_seed_same_formula():
+    session, y = _product_session()
+    first = [str(r.expressions[0]) for r in search_candidates(
+        session, y[:, None], [0, 1, 2], budget="small", seed=3)[0]]
+    again = [str(r.expressions[0]) for r in search_candidates(
+        session, y[:, None], [0, 1, 2], budget="small", seed=3)[0]]
+    assert first and first == again
+
+
+@needs_engine
+def test_a_two_input_leaf_the_library_misses_is_solved_by_search():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 3, (300, 2))
+    y = np.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2)
+    names = ["_u0", "_u1"]
+    u0, u1 = sympy.symbols(names)
+
+    def r2(expr):
+        f = sympy.lambdify([u0, u1], expr, modules="numpy")
+        pred = np.broadcast_to(np.asarray(f(x[:, 0], x[:, 1]), dtype=float), y.shape)
+        return 1 - np.mean((pred - y) ** 2) / np.var(y)
+
+    def nothing(x, y, names):  # a library path with no formula for this part
+        return []
+
+    base = library_solver(multi=nothing)
+    assert base(x, y, names) == []
+    notes = []
+    found = search_leaf_solver(base, seed=0, budget="medium", notes=notes)(x, y, names)
+    exact = [e for e, _ in found if r2(e) > 1 - 1e-12]
+    assert exact and sympy.simplify(exact[0] - sympy.sqrt(u0**2 + u1**2)) == 0
+    assert len(notes) == 1 and "2-input part" in notes[0]
+
+
+def test_a_one_input_leaf_the_library_fits_is_not_searched(monkeypatch):
+    x = np.linspace(1, 3, 200)[:, None]
+    y = 2.0 * x[:, 0] ** 2
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched a leaf the library fits")
+
+    monkeypatch.setattr("kanstudio.symbolic.search.search", no_search)
+    found = search_leaf_solver(library_solver(), seed=0)(x, y, ["_u0"])
+    assert found
+
+
+def test_discovery_without_the_engine_says_so_once(monkeypatch):
+    monkeypatch.setattr(search_step, "engine_available", lambda: False)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 2))
+    session = Session(Dataset.from_arrays(X, (X[:, 0] + 2 * X[:, 1])[:, None],
+                                          ["a", "b"], ["y"]))
+    session.settings.width = [2, 1]
+    settings = PipelineSettings(starts=1, start_steps=2, sparse_steps=5, after_prune_steps=3,
+                                refine_steps=3, fine_tune_steps=3, step_budget=30,
+                                structure_leaf_steps=10)
+    events = list(discover(session, settings))
+    said = [e.message for e in events if "search engine unavailable" in e.message]
+    assert len(said) == 1
+    assert not any("search engine (" in e.message for e in events)
+    assert isinstance(events[-1].info["formula"], FormulaResult)
+
+
+def test_the_whole_dataset_search_can_be_turned_off():
+    assert PipelineSettings().search == "medium"
+    run = pipeline._Run(_product_session()[0], PipelineSettings(search=None, search_leaf=None))
+    steps = pipeline._search_candidate(run, [], None)
+    with pytest.raises(StopIteration) as stop:
+        next(steps)
+    assert stop.value.value == (None, [])
