@@ -746,6 +746,11 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     nets = [a for a in attempts if a.network is not None]
     if not p.search or not nets or s.dataset.n_outputs != 1:
         return result, []
+    from kanstudio.session.structure_step import STRUCTURE_MAGNITUDE
+
+    peak = float(np.max(np.abs(s.dataset.y)))
+    if not STRUCTURE_MAGNITUDE[0] < peak < STRUCTURE_MAGNITUDE[1]:  # squares under/overflow
+        return result, []
     from kanstudio.session.search_step import pick, search_candidates
 
     oracle = max(nets, key=lambda a: a.network_r2)
