@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kanstudio.core.layer import TorchFn
+from kanstudio.core.layer import KANLayer, TorchFn
 from kanstudio.core.network import KANNetwork
 from kanstudio.core.width import MAX_ARITY, parse_width
 
@@ -80,14 +80,7 @@ def network_from_state(
     resolve_function: Callable[[str], TorchFn] | None = None,
 ) -> KANNetwork:
     """Rebuild a network exactly; ``resolve_function`` maps locked-edge names to torch fns."""
-    if not isinstance(desc, Mapping):
-        raise StateError("network description must be an object")
-    version = desc.get("state_version")
-    if version not in READABLE_VERSIONS:
-        raise StateError(
-            f"network state version {version!r} is not supported (this app reads "
-            f"{', '.join(map(str, READABLE_VERSIONS))})"
-        )
+    version = _readable_version(desc)
     notation, arity = _architecture(desc, version)
     try:
         arch = parse_width(notation, arity)
@@ -99,10 +92,7 @@ def network_from_state(
     dtype_name = desc.get("dtype")
     if dtype_name not in _DTYPES:
         raise StateError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype_name!r}")
-    n_feat = _int(desc.get("n_features_in"), "n_features_in", 1, 10**6)
-    ids = [_int(i, "input id", 0, n_feat - 1) for i in _list(desc.get("input_ids"), "input_ids")]
-    if len(ids) != width[0] or len(set(ids)) != len(ids):
-        raise StateError("input_ids must list width[0] distinct columns")
+    n_feat, ids = _input_columns(desc, width[0])
     layers = _list(desc.get("layers"), "layers")
     if len(layers) != len(width) - 1:
         raise StateError(f"{len(layers)} layers described for width {width}")
@@ -116,35 +106,67 @@ def network_from_state(
     for idx, (layer, ldesc, (g, values)) in enumerate(
         zip(net.layers, layers, checked, strict=True)
     ):
-        n_in, n_out = width[idx], columns[idx + 1]
-        layer.grid_size = g
-        layer.knots = values["knots"]
-        layer.coef = torch.nn.Parameter(values["coef"])
-        for name in ("scale_base", "scale_spline", "bias", "symbolic_params"):
-            getattr(layer, name).data = values[name]
-        for name in ("mask", "symbolic_mask", "input_range"):
-            setattr(layer, name, values[name])
-        locked = _list(ldesc.get("locked", []), f"layer {idx} locked")
-        if locked and resolve_function is None:
-            raise StateError("the network has locked edges but no function library was given")
-        for entry in locked:
-            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], str)):
-                raise StateError(f"layer {idx}: a locked edge must be [i, j, name]")
-            i = _int(entry[0], "locked edge i", 0, n_in - 1)
-            j = _int(entry[1], "locked edge j", 0, n_out - 1)
-            try:
-                fn = resolve_function(entry[2])  # type: ignore[misc]
-            except (KeyError, ValueError) as exc:
-                raise StateError(
-                    f"unknown function {entry[2]!r} on edge ({idx}, {i}, {j})"
-                ) from exc
-            layer.register_function(entry[2], fn)
-            layer.symbolic_names[(i, j)] = entry[2]
-        if set(layer.symbolic_names) != {
-            tuple(e) for e in layer.symbolic_mask.nonzero().tolist()
-        }:
-            raise StateError(f"layer {idx}: locked edges do not match the symbolic mask")
+        _fill_layer(layer, g, values)
+        _lock_edges(layer, idx, ldesc, width[idx], columns[idx + 1], resolve_function)
     return net
+
+
+def _readable_version(desc: Any) -> Any:
+    """The description's state version, if this app reads it."""
+    if not isinstance(desc, Mapping):
+        raise StateError("network description must be an object")
+    version = desc.get("state_version")
+    if version not in READABLE_VERSIONS:
+        raise StateError(
+            f"network state version {version!r} is not supported (this app reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
+        )
+    return version
+
+
+def _input_columns(desc: Mapping[str, Any], n_inputs: int) -> tuple[int, list[int]]:
+    """(n_features_in, input_ids): the data's column count and the distinct columns used."""
+    n_feat = _int(desc.get("n_features_in"), "n_features_in", 1, 10**6)
+    ids = [_int(i, "input id", 0, n_feat - 1) for i in _list(desc.get("input_ids"), "input_ids")]
+    if len(ids) != n_inputs or len(set(ids)) != len(ids):
+        raise StateError("input_ids must list width[0] distinct columns")
+    return n_feat, ids
+
+
+def _fill_layer(layer: KANLayer, grid_size: int, values: Mapping[str, torch.Tensor]) -> None:
+    """Put a layer's checked arrays in place of its freshly built ones."""
+    layer.grid_size = grid_size
+    layer.knots = values["knots"]
+    layer.coef = torch.nn.Parameter(values["coef"])
+    for name in ("scale_base", "scale_spline", "bias", "symbolic_params"):
+        getattr(layer, name).data = values[name]
+    for name in ("mask", "symbolic_mask", "input_range"):
+        setattr(layer, name, values[name])
+
+
+def _lock_edges(layer: KANLayer, idx: int, ldesc: Mapping[str, Any], n_in: int, n_out: int,
+                resolve_function: Callable[[str], TorchFn] | None) -> None:
+    """Register layer ``idx``'s locked edges; they must match its symbolic mask."""
+    locked = _list(ldesc.get("locked", []), f"layer {idx} locked")
+    if locked and resolve_function is None:
+        raise StateError("the network has locked edges but no function library was given")
+    for entry in locked:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], str)):
+            raise StateError(f"layer {idx}: a locked edge must be [i, j, name]")
+        i = _int(entry[0], "locked edge i", 0, n_in - 1)
+        j = _int(entry[1], "locked edge j", 0, n_out - 1)
+        try:
+            fn = resolve_function(entry[2])  # type: ignore[misc]
+        except (KeyError, ValueError) as exc:
+            raise StateError(
+                f"unknown function {entry[2]!r} on edge ({idx}, {i}, {j})"
+            ) from exc
+        layer.register_function(entry[2], fn)
+        layer.symbolic_names[(i, j)] = entry[2]
+    if set(layer.symbolic_names) != {
+        tuple(e) for e in layer.symbolic_mask.nonzero().tolist()
+    }:
+        raise StateError(f"layer {idx}: locked edges do not match the symbolic mask")
 
 
 def _architecture(desc: Mapping[str, Any], version: Any) -> tuple[list, list]:

@@ -162,6 +162,79 @@ def _rmse(net: KANNetwork, x: torch.Tensor, y: torch.Tensor, chunk: int = 65536)
     return math.sqrt(total / (x.shape[0] * y.shape[1]))
 
 
+def _copy_params(source: list[torch.Tensor], target: list[torch.Tensor]) -> None:
+    """Copy ``source`` tensors into ``target`` in place, outside autograd."""
+    with torch.no_grad():
+        for src, dst in zip(source, target, strict=True):
+            dst.copy_(src)
+
+
+def _grid_sample(x_train: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """The rows the grid is refitted on: all of them, or 20000 drawn once (seeded)."""
+    n = x_train.shape[0]
+    return x_train if n <= 20000 else x_train[torch.as_tensor(rng.choice(n, 20000, False))]
+
+
+def _eval_subset(x_test: torch.Tensor | None, y_test: torch.Tensor | None,
+                 rng: np.random.Generator) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """A fixed subset of a big test set for the per-step test loss.
+
+    The full set is used at the last step; the subset keeps a million-row file from
+    spending most of each step on evaluation.
+    """
+    if x_test is not None and y_test is not None and x_test.shape[0] > EVAL_ROWS:
+        pick = torch.as_tensor(rng.choice(x_test.shape[0], EVAL_ROWS, replace=False),
+                               device=x_test.device)
+        return x_test[pick], y_test[pick]
+    return x_test, y_test
+
+
+def _is_grid_step(s: TrainSettings, step: int) -> bool:
+    return s.update_grid and step <= s.stop_grid_update_step and (
+        step == 1 or (step - 1) % s.grid_update_every == 0
+    )
+
+
+def _draw_batch(x_train: torch.Tensor, y_train: torch.Tensor, s: TrainSettings,
+                full_batch: bool, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    if full_batch:
+        return x_train, y_train
+    idx = torch.as_tensor(rng.choice(x_train.shape[0], s.batch_size, replace=False),
+                          device=x_train.device)
+    return x_train[idx], y_train[idx]
+
+
+def _draw_reg_rows(xb: torch.Tensor, s: TrainSettings,
+                   rng: np.random.Generator) -> torch.Tensor | None:
+    """Rows of the batch the penalty is estimated on, or None for the whole batch."""
+    if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
+        return torch.as_tensor(
+            rng.choice(xb.shape[0], s.reg_rows, replace=False), device=xb.device)
+    return None
+
+
+def _test_loss_due(x_test: torch.Tensor | None, y_test: torch.Tensor | None,
+                   s: TrainSettings, step: int) -> bool:
+    return x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
+        step % s.eval_every == 0 or step == s.steps
+    )
+
+
+def _optimizer_step(optimizer, closure, s: TrainSettings, mse_value: list) -> str:
+    """Take one optimiser step; return the optimiser's error message, or ""."""
+    try:
+        if s.opt == "lbfgs":
+            optimizer.step(closure)
+        else:
+            closure()
+            if math.isfinite(mse_value[0]):
+                optimizer.step()
+    except RuntimeError as exc:  # e.g. a line search that met NaN
+        mse_value[0] = float("nan")
+        return str(exc)[:200]
+    return ""
+
+
 def train_steps(
     net: KANNetwork,
     x_train: torch.Tensor,
@@ -185,14 +258,8 @@ def train_steps(
     params = [p for p in net.parameters() if p.requires_grad]
     lr = s.lr
     optimizer = _make_optimizer(params, s.opt, lr)
-    grid_x = x_train if n <= 20000 else x_train[torch.as_tensor(rng.choice(n, 20000, False))]
-    # Per-step test loss on a fixed subset of big test sets (the full set at the last step),
-    # so that a million-row file does not spend most of each step on evaluation.
-    x_eval, y_eval = x_test, y_test
-    if x_test is not None and y_test is not None and x_test.shape[0] > EVAL_ROWS:
-        pick = torch.as_tensor(rng.choice(x_test.shape[0], EVAL_ROWS, replace=False),
-                               device=x_test.device)
-        x_eval, y_eval = x_test[pick], y_test[pick]
+    grid_x = _grid_sample(x_train, rng)
+    x_eval, y_eval = _eval_subset(x_test, y_test, rng)
     last_good = [p.detach().clone() for p in params]
     failures = 0
     test_loss = float("nan")
@@ -202,46 +269,22 @@ def train_steps(
     try:
         for step in range(1, s.steps + 1):
             threads.enter()
-            event, detail = "", ""
-            if s.update_grid and step <= s.stop_grid_update_step and (
-                step == 1 or (step - 1) % s.grid_update_every == 0
-            ):
+            event = ""
+            if _is_grid_step(s, step):
                 net.update_grid(grid_x)
                 # old curvature / moments are stale after the knots move
                 optimizer = _make_optimizer(params, s.opt, lr)
                 event = "grid_update"
-                with torch.no_grad():  # the new knots go with the refitted coefficients
-                    for p, good in zip(params, last_good, strict=True):
-                        good.copy_(p)
-            if full_batch:
-                xb, yb = x_train, y_train
-            else:
-                idx = torch.as_tensor(rng.choice(n, s.batch_size, replace=False),
-                                      device=x_train.device)
-                xb, yb = x_train[idx], y_train[idx]
+                _copy_params(params, last_good)  # the new knots go with the refitted coefficients
+            xb, yb = _draw_batch(x_train, y_train, s, full_batch, rng)
 
             reg_value, mse_value = [0.0], [float("nan")]
-            reg_rows = None
-            if s.lamb > 0 and s.reg_rows is not None and xb.shape[0] > s.reg_rows:
-                reg_rows = torch.as_tensor(
-                    rng.choice(xb.shape[0], s.reg_rows, replace=False), device=xb.device)
+            reg_rows = _draw_reg_rows(xb, s, rng)
             closure = _closure(net, optimizer, xb, yb, s, reg_value, mse_value, reg_rows)
-
-            try:
-                if s.opt == "lbfgs":
-                    optimizer.step(closure)
-                else:
-                    closure()
-                    if math.isfinite(mse_value[0]):
-                        optimizer.step()
-            except RuntimeError as exc:  # e.g. a line search that met NaN
-                mse_value[0] = float("nan")
-                detail = str(exc)[:200]
+            detail = _optimizer_step(optimizer, closure, s, mse_value)
 
             if not (math.isfinite(mse_value[0]) and _finite(params)):
-                with torch.no_grad():
-                    for p, good in zip(params, last_good, strict=True):
-                        p.copy_(good)
+                _copy_params(last_good, params)
                 failures += 1
                 if failures > s.max_recoveries:
                     threads.leave()
@@ -255,12 +298,8 @@ def train_steps(
                                  "nonfinite_recovered", detail)
                 continue
             failures = 0
-            with torch.no_grad():
-                for p, good in zip(params, last_good, strict=True):
-                    good.copy_(p)
-            if x_test is not None and y_test is not None and x_test.shape[0] > 0 and (
-                step % s.eval_every == 0 or step == s.steps
-            ):
+            _copy_params(params, last_good)
+            if _test_loss_due(x_test, y_test, s, step):
                 last = step == s.steps
                 test_loss = _rmse(net, x_test if last else x_eval, y_test if last else y_eval)
             train_loss = math.sqrt(mse_value[0]) if full_batch else _rmse(net, xb, yb)

@@ -193,6 +193,21 @@ class KAN(SymbolicMixin):
             stop_grid_update_step=stop_grid_update_step, seed=self.seed,
         )
         settings.validate()
+        self._network_for(X, y)
+        net = self.network_
+        X_tr, y_tr, X_te, y_te = self._split_train_test(X, y, X_test, y_test, test_size)
+        self._keep_reference_rows(X_tr)
+
+        def tx(a: np.ndarray) -> torch.Tensor:
+            return net.select_inputs(self._tensor(a))
+
+        for record in train_steps(net, tx(X_tr), self._tensor(y_tr), tx(X_te),
+                                  self._tensor(y_te), settings):
+            self.history_.append(record)
+            yield record
+
+    def _network_for(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Check X (n, n_in) and y (n, n_out) against the fitted network, or build one."""
         if self.is_fitted:
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {X.shape[1]} columns; the model was fitted on "
@@ -202,30 +217,28 @@ class KAN(SymbolicMixin):
                                  f"{self.network_.width[-1]} outputs")
         else:
             self._build(X.shape[1], y.shape[1])
-        net = self.network_
+
+    def _split_train_test(
+        self, X: np.ndarray, y: np.ndarray, X_test: Any, y_test: Any, test_size: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(X_train, y_train, X_test, y_test): the given test set, a seeded random
+        ``test_size`` share of the rows (with at least 5 rows), or no test rows."""
         if X_test is not None and y_test is not None:
-            X_tr, y_tr = X, y
-            X_te, y_te = _as_2d("X_test", X_test), _as_2d("y_test", y_test)
-        elif test_size > 0 and X.shape[0] >= 5:
+            return X, y, _as_2d("X_test", X_test), _as_2d("y_test", y_test)
+        if test_size > 0 and X.shape[0] >= 5:
             rng = np.random.default_rng(self.seed)
             order = rng.permutation(X.shape[0])
             n_test = max(1, int(round(test_size * X.shape[0])))
-            X_tr, y_tr = X[order[n_test:]], y[order[n_test:]]
-            X_te, y_te = X[order[:n_test]], y[order[:n_test]]
-        else:
-            X_tr, y_tr, X_te, y_te = X, y, X[:0], y[:0]
+            return (X[order[n_test:]], y[order[n_test:]],
+                    X[order[:n_test]], y[order[:n_test]])
+        return X, y, X[:0], y[:0]
 
+    def _keep_reference_rows(self, X_train: np.ndarray) -> None:
+        """Keep up to REFERENCE_ROWS training rows (seeded draw, in data order)."""
         rng = np.random.default_rng(self.seed + 1)
-        keep = rng.choice(X_tr.shape[0], min(REFERENCE_ROWS, X_tr.shape[0]), replace=False)
-        self.reference_x_ = X_tr[np.sort(keep)].copy()
-
-        def tx(a: np.ndarray) -> torch.Tensor:
-            return net.select_inputs(self._tensor(a))
-
-        for record in train_steps(net, tx(X_tr), self._tensor(y_tr), tx(X_te),
-                                  self._tensor(y_te), settings):
-            self.history_.append(record)
-            yield record
+        keep = rng.choice(X_train.shape[0], min(REFERENCE_ROWS, X_train.shape[0]),
+                          replace=False)
+        self.reference_x_ = X_train[np.sort(keep)].copy()
 
     def fit(self, X: Any, y: Any, steps: int = 100, opt: str = "lbfgs", lamb: float = 0.0,
             callback: Callable[[StepRecord], Any] | None = None, **kwargs: Any) -> KAN:

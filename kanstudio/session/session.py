@@ -216,6 +216,51 @@ def _score_reasons(what: str, pred: np.ndarray, scores: dict[str, float]) -> dic
     return {name: why for name, value in scores.items() if not math.isfinite(value)}
 
 
+def _max_rel_diff(formula: np.ndarray, network: np.ndarray) -> float:
+    """max |formula - network| / max |network| over all rows, both ``(n, n_out)``."""
+    with np.errstate(all="ignore"):
+        return float(np.max(np.abs(formula - network)) / max(np.max(np.abs(network)), 1e-12))
+
+
+def _test_scores(who: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """``{who}_test_rmse`` and ``{who}_test_r2`` of ``pred`` against the held-out ``y``."""
+    return {f"{who}_test_rmse": _rmse(y, pred), f"{who}_test_r2": _r2(y, pred)}
+
+
+def _renamed(symbols: Sequence[str], printed: Sequence[str], *groups: list) -> list[list]:
+    """Each group of expressions with the internal input symbols replaced by the printed
+    (CSV) names."""
+    import sympy
+
+    rename = {sympy.Symbol(a): sympy.Symbol(b)
+              for a, b in zip(symbols, printed, strict=True) if a != b}
+    return [[e.xreplace(rename) for e in group] for group in groups]
+
+
+def _latex_names(printed: list[str], columns: list[str]) -> dict[str, str]:
+    """LaTeX for each printed name that differs from its column's identifier name."""
+    import sympy
+
+    return {p: sympy.latex(sympy.Symbol(c))
+            for p, c in zip(printed, columns, strict=True)
+            if p != c and c.isidentifier()}
+
+
+def _explain_missing_inputs(status: str, why: str, missing: list[str],
+                            locked_out: set[str]) -> tuple[str, str]:
+    """(status, why) once the inputs the formula lacks but the network uses are told."""
+    if locked_out:  # edges locked to a constant: the formula cannot show it needs none
+        status = "approximate"
+        why = (f"input(s) {', '.join(sorted(locked_out))} have active edges in the "
+               "network but their functions are constants, so the formula lacks them; "
+               + why)
+    elif missing:  # snapped away, and the formula still reproduces the network (or not)
+        why += (f"; input(s) {', '.join(missing)} dropped by rounding their tiny terms"
+                + (", which does not change the held-out agreement"
+                   if status == "verified" else ""))
+    return status, why
+
+
 class Session:
     def __init__(self, dataset: Dataset, settings: SessionSettings | None = None) -> None:
         self.dataset = dataset
@@ -492,8 +537,6 @@ class Session:
         :meth:`_tidy` makes one). ``model``: the network whose inputs the formula must
         keep (the session's model by default).
         """
-        import sympy
-
         d = self.dataset
         if shown is not None:
             tidy, full = list(shown), list(exact)
@@ -504,43 +547,25 @@ class Session:
         f_exact = self.evaluate_formula(exact, d.X)
         net_all = self.predict(d.X) if network is None else np.asarray(network, dtype=float)
         net_all = net_all.reshape(d.n_samples, -1)
-        with np.errstate(all="ignore"):
-            rel = float(np.max(np.abs(f_exact - net_all)) / max(np.max(np.abs(net_all)), 1e-12))
+        rel = _max_rel_diff(f_exact, net_all)
         f_tidy = self.evaluate_formula(tidy, d.X[te])
         net_te = net_all[te]
         status, difference, why = formula_status(
             f_tidy[:, 0], net_te[:, 0], not tidy[0].free_symbols)
-        formula_scores = {"formula_test_rmse": _rmse(d.y[te], f_tidy),
-                          "formula_test_r2": _r2(d.y[te], f_tidy)}
-        network_scores = {"network_test_rmse": _rmse(d.y[te], net_te),
-                          "network_test_r2": _r2(d.y[te], net_te)}
+        formula_scores = _test_scores("formula", d.y[te], f_tidy)
+        network_scores = _test_scores("network", d.y[te], net_te)
         # The CSV's names, as written, replace the internal safe ones (beta_ -> beta).
         taken = set().union(*(_printed_constants(e) for e in [*tidy, *exact]))
         printed = printed_symbol_names(d.input_names, taken)
         targets = printed_symbol_names(d.target_names, taken)
-        rename = {sympy.Symbol(a): sympy.Symbol(b)
-                  for a, b in zip(self.symbols, printed, strict=True) if a != b}
-        tidy = [e.xreplace(rename) for e in tidy]
-        exact = [e.xreplace(rename) for e in exact]
-        full = [e.xreplace(rename) for e in full]
-        latex_names = {p: sympy.latex(sympy.Symbol(c))
-                       for p, c in zip([*printed, *targets],
-                                       [*d.input_names, *d.target_names], strict=True)
-                       if p != c and c.isidentifier()}
+        tidy, exact, full = _renamed(self.symbols, printed, tidy, exact, full)
+        latex_names = _latex_names([*printed, *targets], [*d.input_names, *d.target_names])
         defined, margin_reason = self.margin_check(tidy)
         model = self.model if model is None else model
         fitted = model is not None and getattr(model, "network_", None) is not None
         missing = self._missing_inputs(model, tidy[0], printed) if fitted else []
         locked_out = set(self._missing_inputs(model, exact[0], printed) if fitted else [])
-        if locked_out:  # edges locked to a constant: the formula cannot show it needs none
-            status = "approximate"
-            why = (f"input(s) {', '.join(sorted(locked_out))} have active edges in the "
-                   "network but their functions are constants, so the formula lacks them; "
-                   + why)
-        elif missing:  # snapped away, and the formula still reproduces the network (or not)
-            why += (f"; input(s) {', '.join(missing)} dropped by rounding their tiny terms"
-                    + (", which does not change the held-out agreement"
-                       if status == "verified" else ""))
+        status, why = _explain_missing_inputs(status, why, missing, locked_out)
         constants = self._constant_errors(full[0], printed)
         result = FormulaResult(
             expressions=tidy, exact=exact, input_names=printed, target_names=targets,
