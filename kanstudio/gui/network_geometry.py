@@ -11,9 +11,10 @@ Product (multiplication) nodes (KAN 2.0, see kanstudio.core.width): ``width`` co
 per level (sums + products, sums first) and ``mult_arity[level]`` lists each product node's
 number of factors. A layer feeding a level with product nodes has one edge *column* per
 sub-node (the sums, then each product's factors side by side), so ``j`` of an address is
-that column, exactly as the engine numbers it. A factor edge's line ends on its product
-node: the edges of all factors converge there (the node is drawn as a ×), and the edge's
-label names the factor.
+that column, exactly as the engine numbers it. Each factor gets an entry point just below
+its product node (side by side, factor 1 leftmost): a factor's edges converge on its point,
+and a short stub joins the point to the node (drawn as a ×), so one sees which edges are
+summed into which factor before the product.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class NetworkGeometry:
         # Taller for wide networks so lines fan out at a readable angle.
         self.level_gap = max(3.2, 0.16 * self.scene_width, BOX_H * max(scales) + 2.4)
         self.nodes = [self._level_nodes(level, n) for level, n in enumerate(self.width)]
+        # Per level, where each edge column's lines end: its node, or its factor's point.
+        self.column_points = [self.nodes[level][self.column_node[level]].copy()
+                              for level in range(len(self.width))]
         addresses, centers, sizes = [], [], []
         for layer, (n_in, n_out) in enumerate(zip(self.width[:-1], self.columns[1:],
                                                   strict=True)):
@@ -90,6 +94,7 @@ class NetworkGeometry:
         for count in n_edges:
             self.layer_slices.append(slice(start, start + count))
             start += count
+        self._place_factors(scales)
         self.segments = self._segments()  # (E, 2, 2, 2): edge, lower/upper, end, xy
 
     @property
@@ -106,12 +111,40 @@ class NetworkGeometry:
         x = self.scene_width * (np.arange(n) + 0.5) / n
         return np.stack([x, np.full(n, level * self.level_gap)], axis=1)  # (n, 2)
 
+    def _place_factors(self, scales: list[float]) -> None:
+        """Factor entry points below each product node, between the boxes and the node."""
+        for level in range(1, len(self.width)):
+            factor = self.column_factor[level]
+            if not (factor >= 0).any():
+                continue
+            box_top = (level - 0.5) * self.level_gap + BOX_H * scales[level - 1] / 2
+            drop = min(0.45, 0.5 * (level * self.level_gap - box_top))
+            room = self.scene_width / self.width[level]  # horizontal room per node
+            for p, a in enumerate(self.mult_arity[level]):
+                cols = np.flatnonzero(self.column_node[level] == self.width[level]
+                                      - len(self.mult_arity[level]) + p)
+                step = min(0.5, 0.7 * room / a)
+                pts = self.column_points[level]
+                pts[cols, 0] += (factor[cols] - (a - 1) / 2) * step
+                pts[cols, 1] -= drop
+
+    def factor_paths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flat NaN-separated stubs from every factor's entry point to its product node."""
+        xs, ys = [], []
+        for level in range(len(self.width)):
+            cols = np.flatnonzero(self.column_factor[level] >= 0)
+            a = self.column_points[level][cols]
+            b = self.nodes[level][self.column_node[level][cols]]
+            xs.append(np.stack([a[:, 0], b[:, 0]], axis=1))
+            ys.append(np.stack([a[:, 1], b[:, 1]], axis=1))
+        return nan_join(np.concatenate(xs), np.concatenate(ys))
+
     def _segments(self) -> np.ndarray:
         seg = np.empty((self.n_edges, 2, 2, 2), dtype=np.float64)
         layer, i, j = self.addresses.T
         src = np.array([self.nodes[lv][k] for lv, k in zip(layer, i, strict=True)]).reshape(
             -1, 2)
-        dst = np.array([self.nodes[lv + 1][self.column_node[lv + 1][k]]
+        dst = np.array([self.column_points[lv + 1][k]
                         for lv, k in zip(layer, j, strict=True)]).reshape(-1, 2)
         c, half_h = self.box_centers, self.box_sizes[:, 1] / 2
         seg[:, 0, 0] = src

@@ -84,6 +84,8 @@ class NetworkView(pg.GraphicsView):
         self.live = False
         self.frames = self._curve_item(pg.mkPen(QColor(190, 196, 205), width=1), z=0)
         self.line_items = [self._curve_item(_pen(LINE_RGB, a, 1.0), z=1) for a in FADE_LEVELS]
+        # Product nodes: a stub from each factor's entry point to the × (see geometry).
+        self.factor_stubs = self._curve_item(_pen(LINE_RGB, 1.0, 1.6), z=1)
         self.curve_items = [self._curve_item(_pen(CURVE_RGB, a, 1.6), z=2, antialias=True)
                             for a in FADE_LEVELS]
         self.locked_item = self._curve_item(_pen(LOCKED_RGB, 1.0, 1.8), z=2, antialias=True)
@@ -133,6 +135,7 @@ class NetworkView(pg.GraphicsView):
         self.selected = self.selected_node = None
         self._hover_edge = None
         self.frames.setData(*g.frame_paths())
+        self.factor_stubs.setData(*g.factor_paths())
         self.edge_scores = np.full(g.n_edges, np.nan)
         self._line_key = None
         self._node_levels = []
@@ -152,8 +155,8 @@ class NetworkView(pg.GraphicsView):
         """Back to the empty view (no data)."""
         self.net_geometry = None
         self.input_names, self.target_names = [], []
-        for item in (self.frames, *self.line_items, *self.curve_items, self.locked_item,
-                     self.hover_item, self.select_item):
+        for item in (self.frames, self.factor_stubs, *self.line_items, *self.curve_items,
+                     self.locked_item, self.hover_item, self.select_item):
             item.setData([], [])
         self.nodes.setData(pos=np.zeros((0, 2)))
         for label in [*self._labels, *self.lock_labels]:

@@ -57,9 +57,17 @@ def test_factor_edges_hover_inspect_and_prune(qtbot, window, sample, no_stray_ex
     assert g.width == [2, 2, 1] and g.columns == [2, 3, 1] and g.n_edges == 6 + 2
     symbols = list(view.nodes.data["symbol"])
     assert symbols == ["o", "o", "o", "x", "o"]  # the product node is drawn as a ×
-    # Both factor edges of an input end on the product node; the sum column on the sum node.
-    for j, node in ((0, 0), (1, 1), (2, 1)):
-        np.testing.assert_allclose(g.segments[g.index_of(0, 1, j), 1, 1], g.nodes[1][node])
+    # The sum column's edge ends on the sum node; each factor's edges on their own entry
+    # point just below the ×, factor 1 left of factor 2, joined to the × by a stub.
+    ends = [g.segments[g.index_of(0, 1, j), 1, 1] for j in range(3)]
+    np.testing.assert_allclose(ends[0], g.nodes[1][0])
+    product = g.nodes[1][1]
+    assert ends[1][0] < product[0] < ends[2][0] and ends[1][1] == ends[2][1] < product[1]
+    np.testing.assert_allclose(g.segments[g.index_of(0, 0, 2), 1, 1], ends[2])
+    sx, sy = view.factor_stubs.getData()
+    stubs = np.stack([sx, sy], axis=1)[np.isfinite(sx)].reshape(-1, 2, 2)
+    np.testing.assert_allclose(stubs[:, 1], [product, product])
+    np.testing.assert_allclose(stubs[:, 0], ends[1:])
     assert view.describe_edge(g.index_of(0, 1, 2)).startswith(
         "Edge (0, 1, 2): y → factor 2 of × node 1 of level 1")
     # Hover and click find the factor edge by its box, with the engine's column as j.
