@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["NetworkGeometry", "nan_join", "BOX_W", "BOX_H"]
+__all__ = ["NetworkGeometry", "level_arities", "nan_join", "BOX_W", "BOX_H"]
 
 BOX_W = 1.0  # edge box width (scene units) in the layer with the most edges
 BOX_H = 0.8  # its height
@@ -52,7 +52,7 @@ class NetworkGeometry:
         self.width = [int(w) for w in width]
         if len(self.width) < 2 or min(self.width) < 1:
             raise ValueError(f"width must list at least two positive sizes, got {width}")
-        self.mult_arity = _level_arities(self.width, mult_arity)
+        self.mult_arity = level_arities(self.width, mult_arity)
         # Per level: the node each edge column ends on, and which factor it is (-1: a sum).
         self.column_node, self.column_factor = [], []
         for n, arities in zip(self.width, self.mult_arity, strict=True):
@@ -240,7 +240,7 @@ class NetworkGeometry:
         return int(self.column_node[level][j]), int(self.column_factor[level][j])
 
 
-def _level_arities(width: list[int], mult_arity: Sequence[Sequence[int]] | None
+def level_arities(width: list[int], mult_arity: Sequence[Sequence[int]] | None
                    ) -> list[list[int]]:
     """One list of product-node arities per level (the input level may be left out)."""
     if not mult_arity:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QToolTip
 
-from kanstudio.gui.network_geometry import SLOT, NetworkGeometry, nan_join
+from kanstudio.gui.network_geometry import SLOT, NetworkGeometry, level_arities, nan_join
 
 __all__ = ["NetworkView", "FADE_LEVELS"]
 
@@ -123,13 +123,13 @@ class NetworkView(pg.GraphicsView):
         arities ``mult_arity`` (one list per level, see NetworkGeometry); curves stay empty
         until a snapshot arrives. The same network is left as it is, unless ``force``."""
         width = [int(w) for w in width]
-        g = NetworkGeometry(width, mult_arity)
+        arity = level_arities(width, mult_arity)  # cheap: a snapshot calls this each time
         same = (self.net_geometry is not None and self.net_geometry.width == width
-                and self.net_geometry.mult_arity == g.mult_arity
+                and self.net_geometry.mult_arity == arity
                 and input_names == self.input_names and target_names == self.target_names)
         if same and not force:
             return
-        self.net_geometry = g
+        self.net_geometry = g = NetworkGeometry(width, arity)
         self.input_names, self.target_names = list(input_names), list(target_names)
         self.placeholder.setVisible(False)
         self.selected = self.selected_node = None

@@ -124,3 +124,19 @@ def test_width_field_takes_the_notation_and_the_product_box_follows(qtbot, windo
     panel.width_edit.setText("2, 0+2, 1")
     panel.width_edit.textEdited.emit(panel.width_edit.text())
     assert panel.products.value() == 2 and not panel.width_error.isVisible()
+
+
+def test_geometry_maps_columns_to_factors_like_the_engine():
+    from kanstudio.gui.network_geometry import NetworkGeometry
+
+    # [3, [1, 2], 1] with arities 3 and 2 (input level left out, as the API allows).
+    g = NetworkGeometry([3, 3, 1], [[3, 2], []])
+    assert g.columns == [3, 1 + 3 + 2, 1] and g.n_edges == 3 * 6 + 3
+    assert [g.column_target(1, j) for j in range(6)] == [
+        (0, -1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
+    assert g.product_mask().tolist() == [False] * 4 + [True, True, False]
+    assert g.index_of(0, 2, 5) == 17 and tuple(g.addresses[17]) == (0, 2, 5)
+    points = g.column_points[1]
+    assert len({tuple(p) for p in points[1:4].round(9)}) == 3  # one entry point per factor
+    with pytest.raises(ValueError, match="does not fit"):
+        NetworkGeometry([2, 1, 1], [[], [2, 2], []])
