@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -187,9 +188,16 @@ class TrainingPanel(QWidget):
         """The Model and Training boxes."""
         model_box = QGroupBox("Model")
         model_form = QFormLayout(model_box)
-        model_form.addRow("Width:", self.width_edit)
+        # The product-node box shares the width's row: the panel must fit 800-pixel screens.
+        width_row = QHBoxLayout()
+        width_row.setContentsMargins(0, 0, 0, 0)
+        width_row.addWidget(self.width_edit, 1)
+        times = QLabel("× nodes:")
+        times.setToolTip(self.products.toolTip())
+        width_row.addWidget(times)
+        width_row.addWidget(self.products)
+        model_form.addRow("Width:", width_row)
         model_form.addRow("", self.width_error)
-        model_form.addRow("Product nodes:", self.products)
         model_form.addRow("Grid intervals:", self.grid)
         model_form.addRow("Spline order k:", self.k)
         model_form.addRow("Seed:", self.seed)
