@@ -172,8 +172,11 @@ class EditController(QObject):
         if edge is None:
             return
         width = self.state.engine.width
+        arity = (self.state.engine.model or {}).get("mult_arity") or [[] for _ in width]
         layer, i, j = edge
-        if layer + 1 < len(width) and i < width[layer] and j < width[layer + 1]:
+        # j is an edge column: a product node has one per factor (kanstudio.core.width)
+        columns = [n - len(a) + sum(a) for n, a in zip(width, arity, strict=False)]
+        if layer + 1 < len(columns) and i < width[layer] and j < columns[layer + 1]:
             self.inspect_edge(layer, i, j, raise_dock=False)
         else:
             self.v.inspector.clear()

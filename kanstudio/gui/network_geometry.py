@@ -6,6 +6,15 @@ apart. Between two levels, every edge ``(l, i, j)`` gets a small box in one row,
 the edge's learned curve inside, and a line from the box's top to node ``j`` (the layout
 of the KAN paper's figures). Edges are numbered globally layer by layer: edge ``e`` of the
 arrays below has address ``addresses[e] = (l, i, j)``.
+
+Product (multiplication) nodes (KAN 2.0, see kanstudio.core.width): ``width`` counts nodes
+per level (sums + products, sums first) and ``mult_arity[level]`` lists each product node's
+number of factors. A layer feeding a level with product nodes has one edge *column* per
+sub-node (the sums, then each product's factors side by side), so ``j`` of an address is
+that column, exactly as the engine numbers it. Each factor gets an entry point just below
+its product node (side by side, factor 1 leftmost): a factor's edges converge on its point,
+and a short stub joins the point to the node (drawn as a ×), so one sees which edges are
+summed into which factor before the product.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["NetworkGeometry", "nan_join", "BOX_W", "BOX_H"]
+__all__ = ["NetworkGeometry", "level_arities", "nan_join", "BOX_W", "BOX_H"]
 
 BOX_W = 1.0  # edge box width (scene units) in the layer with the most edges
 BOX_H = 0.8  # its height
@@ -38,19 +47,36 @@ def nan_join(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class NetworkGeometry:
     """Positions of nodes, edge boxes and edge lines for one network width."""
 
-    def __init__(self, width: Sequence[int]) -> None:
+    def __init__(self, width: Sequence[int],
+                 mult_arity: Sequence[Sequence[int]] | None = None) -> None:
         self.width = [int(w) for w in width]
         if len(self.width) < 2 or min(self.width) < 1:
             raise ValueError(f"width must list at least two positive sizes, got {width}")
-        n_edges = [a * b for a, b in zip(self.width[:-1], self.width[1:], strict=True)]
+        self.mult_arity = level_arities(self.width, mult_arity)
+        # Per level: the node each edge column ends on, and which factor it is (-1: a sum).
+        self.column_node, self.column_factor = [], []
+        for n, arities in zip(self.width, self.mult_arity, strict=True):
+            sums = n - len(arities)
+            node = list(range(sums))
+            factor = [-1] * sums
+            for p, a in enumerate(arities):
+                node += [sums + p] * a
+                factor += list(range(a))
+            self.column_node.append(np.asarray(node, dtype=np.int64))
+            self.column_factor.append(np.asarray(factor, dtype=np.int64))
+        self.columns = [len(c) for c in self.column_node]
+        n_edges = [a * b for a, b in zip(self.width[:-1], self.columns[1:], strict=True)]
         self.scene_width = max(max(n_edges) * SLOT, max(self.width) * NODE_GAP, 6.0)
         # Layers with few edges get bigger boxes (the last layers matter most for a formula).
         scales = [min(MAX_SCALE, self.scene_width / (n * SLOT)) for n in n_edges]
         # Taller for wide networks so lines fan out at a readable angle.
         self.level_gap = max(3.2, 0.16 * self.scene_width, BOX_H * max(scales) + 2.4)
         self.nodes = [self._level_nodes(level, n) for level, n in enumerate(self.width)]
+        # Per level, where each edge column's lines end: its node, or its factor's point.
+        self.column_points = [self.nodes[level][self.column_node[level]].copy()
+                              for level in range(len(self.width))]
         addresses, centers, sizes = [], [], []
-        for layer, (n_in, n_out) in enumerate(zip(self.width[:-1], self.width[1:],
+        for layer, (n_in, n_out) in enumerate(zip(self.width[:-1], self.columns[1:],
                                                   strict=True)):
             count, scale = n_in * n_out, scales[layer]
             left = (self.scene_width - count * SLOT * scale) / 2
@@ -68,6 +94,7 @@ class NetworkGeometry:
         for count in n_edges:
             self.layer_slices.append(slice(start, start + count))
             start += count
+        self._place_factors(scales)
         self.segments = self._segments()  # (E, 2, 2, 2): edge, lower/upper, end, xy
 
     @property
@@ -84,13 +111,41 @@ class NetworkGeometry:
         x = self.scene_width * (np.arange(n) + 0.5) / n
         return np.stack([x, np.full(n, level * self.level_gap)], axis=1)  # (n, 2)
 
+    def _place_factors(self, scales: list[float]) -> None:
+        """Factor entry points below each product node, between the boxes and the node."""
+        for level in range(1, len(self.width)):
+            factor = self.column_factor[level]
+            if not (factor >= 0).any():
+                continue
+            box_top = (level - 0.5) * self.level_gap + BOX_H * scales[level - 1] / 2
+            drop = min(0.45, 0.5 * (level * self.level_gap - box_top))
+            room = self.scene_width / self.width[level]  # horizontal room per node
+            for p, a in enumerate(self.mult_arity[level]):
+                cols = np.flatnonzero(self.column_node[level] == self.width[level]
+                                      - len(self.mult_arity[level]) + p)
+                step = min(0.5, 0.7 * room / a)
+                pts = self.column_points[level]
+                pts[cols, 0] += (factor[cols] - (a - 1) / 2) * step
+                pts[cols, 1] -= drop
+
+    def factor_paths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flat NaN-separated stubs from every factor's entry point to its product node."""
+        xs, ys = [], []
+        for level in range(len(self.width)):
+            cols = np.flatnonzero(self.column_factor[level] >= 0)
+            a = self.column_points[level][cols]
+            b = self.nodes[level][self.column_node[level][cols]]
+            xs.append(np.stack([a[:, 0], b[:, 0]], axis=1))
+            ys.append(np.stack([a[:, 1], b[:, 1]], axis=1))
+        return nan_join(np.concatenate(xs), np.concatenate(ys))
+
     def _segments(self) -> np.ndarray:
         seg = np.empty((self.n_edges, 2, 2, 2), dtype=np.float64)
         layer, i, j = self.addresses.T
         src = np.array([self.nodes[lv][k] for lv, k in zip(layer, i, strict=True)]).reshape(
             -1, 2)
-        dst = np.array([self.nodes[lv + 1][k] for lv, k in zip(layer, j, strict=True)]
-                       ).reshape(-1, 2)
+        dst = np.array([self.column_points[lv + 1][k]
+                        for lv, k in zip(layer, j, strict=True)]).reshape(-1, 2)
         c, half_h = self.box_centers, self.box_sizes[:, 1] / 2
         seg[:, 0, 0] = src
         seg[:, 0, 1] = np.stack([c[:, 0], c[:, 1] - half_h], axis=1)
@@ -169,4 +224,31 @@ class NetworkGeometry:
         return None
 
     def index_of(self, layer: int, i: int, j: int) -> int:
-        return self.layer_slices[layer].start + i * self.width[layer + 1] + j
+        return self.layer_slices[layer].start + i * self.columns[layer + 1] + j
+
+    def is_product(self, level: int, i: int) -> bool:
+        """Whether node ``i`` of ``level`` is a product node."""
+        return i >= self.width[level] - len(self.mult_arity[level])
+
+    def product_mask(self) -> np.ndarray:
+        """(total nodes,) bool, levels in order: which nodes are product nodes."""
+        return np.concatenate([np.arange(n) >= n - len(a)
+                               for n, a in zip(self.width, self.mult_arity, strict=True)])
+
+    def column_target(self, level: int, j: int) -> tuple[int, int]:
+        """(node, factor) an edge column of ``level`` feeds; factor -1 for a sum node."""
+        return int(self.column_node[level][j]), int(self.column_factor[level][j])
+
+
+def level_arities(width: list[int], mult_arity: Sequence[Sequence[int]] | None
+                   ) -> list[list[int]]:
+    """One list of product-node arities per level (the input level may be left out)."""
+    if not mult_arity:
+        return [[] for _ in width]
+    levels = [[int(a) for a in level] for level in mult_arity]
+    if len(levels) == len(width) - 1:
+        levels = [[], *levels]
+    if len(levels) != len(width) or any(len(a) > n or min(a, default=2) < 1
+                                        for a, n in zip(levels, width, strict=True)):
+        raise ValueError(f"mult_arity {mult_arity} does not fit width {width}")
+    return levels

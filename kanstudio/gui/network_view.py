@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QToolTip
 
-from kanstudio.gui.network_geometry import SLOT, NetworkGeometry, nan_join
+from kanstudio.gui.network_geometry import SLOT, NetworkGeometry, level_arities, nan_join
 
 __all__ = ["NetworkView", "FADE_LEVELS"]
 
@@ -27,6 +27,7 @@ CURVE_RGB = (25, 95, 190)
 LOCKED_RGB = (215, 110, 20)
 SELECT_RGB = (220, 40, 60)
 LABEL_CHARS = 14
+PRODUCT_SIZE = 17  # pixels: the × of a product node (sum nodes are 12-pixel dots)
 _NODE_BRUSHES = [pg.mkBrush(60, 66, 80, a) for a in (70, 120, 170, 215, 255)]
 
 
@@ -83,6 +84,8 @@ class NetworkView(pg.GraphicsView):
         self.live = False
         self.frames = self._curve_item(pg.mkPen(QColor(190, 196, 205), width=1), z=0)
         self.line_items = [self._curve_item(_pen(LINE_RGB, a, 1.0), z=1) for a in FADE_LEVELS]
+        # Product nodes: a stub from each factor's entry point to the × (see geometry).
+        self.factor_stubs = self._curve_item(_pen(LINE_RGB, 1.0, 1.6), z=1)
         self.curve_items = [self._curve_item(_pen(CURVE_RGB, a, 1.6), z=2, antialias=True)
                             for a in FADE_LEVELS]
         self.locked_item = self._curve_item(_pen(LOCKED_RGB, 1.0, 1.8), z=2, antialias=True)
@@ -114,27 +117,36 @@ class NetworkView(pg.GraphicsView):
 
     # ------------------------------------------------------------------ structure
     def set_structure(self, width: list[int], input_names: list[str],
-                      target_names: list[str], force: bool = False) -> None:
-        """Lay out a network of ``width``; curves stay empty until a snapshot arrives.
-        The same network is left as it is, unless ``force`` (its curves are stale)."""
+                      target_names: list[str], force: bool = False,
+                      mult_arity: list[list[int]] | None = None) -> None:
+        """Lay out a network of ``width`` (nodes per level) whose product nodes have the
+        arities ``mult_arity`` (one list per level, see NetworkGeometry); curves stay empty
+        until a snapshot arrives. The same network is left as it is, unless ``force``."""
         width = [int(w) for w in width]
+        arity = level_arities(width, mult_arity)  # cheap: a snapshot calls this each time
         same = (self.net_geometry is not None and self.net_geometry.width == width
+                and self.net_geometry.mult_arity == arity
                 and input_names == self.input_names and target_names == self.target_names)
         if same and not force:
             return
-        self.net_geometry = g = NetworkGeometry(width)
+        self.net_geometry = g = NetworkGeometry(width, arity)
         self.input_names, self.target_names = list(input_names), list(target_names)
         self.placeholder.setVisible(False)
         self.selected = self.selected_node = None
         self._hover_edge = None
         self.frames.setData(*g.frame_paths())
+        self.factor_stubs.setData(*g.factor_paths())
         self.edge_scores = np.full(g.n_edges, np.nan)
         self._line_key = None
         self._node_levels = []
         self._draw_lines()
         for item in (*self.curve_items, self.locked_item, self.hover_item, self.select_item):
             item.setData([], [])
-        self.nodes.setData(pos=np.concatenate(g.nodes, axis=0))
+        product = g.product_mask()
+        # Product nodes: a larger × (KAN 2.0's multiplication node), sums the usual dot.
+        self.nodes.setData(pos=np.concatenate(g.nodes, axis=0),
+                           symbol=np.where(product, "x", "o").tolist(),
+                           size=np.where(product, PRODUCT_SIZE, 12).tolist())
         self._make_labels()
         self._auto_fit = True
         self.fit_to_window()
@@ -143,8 +155,8 @@ class NetworkView(pg.GraphicsView):
         """Back to the empty view (no data)."""
         self.net_geometry = None
         self.input_names, self.target_names = [], []
-        for item in (self.frames, *self.line_items, *self.curve_items, self.locked_item,
-                     self.hover_item, self.select_item):
+        for item in (self.frames, self.factor_stubs, *self.line_items, *self.curve_items,
+                     self.locked_item, self.hover_item, self.select_item):
             item.setData([], [])
         self.nodes.setData(pos=np.zeros((0, 2)))
         for label in [*self._labels, *self.lock_labels]:
@@ -179,7 +191,8 @@ class NetworkView(pg.GraphicsView):
     # ------------------------------------------------------------------ snapshots
     def set_snapshot(self, snap: dict[str, Any]) -> None:
         """Redraw every edge from a worker snapshot (see kanstudio.worker.snapshot)."""
-        self.set_structure(snap["width"], snap["input_names"], snap["target_names"])
+        self.set_structure(snap["width"], snap["input_names"], snap["target_names"],
+                           mult_arity=snap.get("mult_arity"))
         g = self.net_geometry
         assert g is not None
         self.edge_scores = np.concatenate([np.asarray(s, dtype=np.float64).ravel()
@@ -207,7 +220,7 @@ class NetworkView(pg.GraphicsView):
 
     def _label_locked(self, locked: list[Any]) -> None:
         """Each locked edge carries its function's name above its box."""
-        key = (tuple(self.net_geometry.width),
+        key = (tuple(self.net_geometry.width), str(self.net_geometry.mult_arity),
                tuple(tuple(tuple(e) for e in layer) for layer in locked))
         if key == self._lock_key:
             return
@@ -341,8 +354,10 @@ class NetworkView(pg.GraphicsView):
         src = (self.input_names[i] if layer == 0 and i < len(self.input_names)
                else f"node {i} of level {layer}")
         last = layer + 1 == len(g.width) - 1
-        dst = (self.target_names[j] if last and j < len(self.target_names)
-               else f"node {j} of level {layer + 1}")
+        node, factor = g.column_target(layer + 1, j)
+        name = (self.target_names[node] if last and node < len(self.target_names)
+                else f"node {node} of level {layer + 1}")
+        dst = name if factor < 0 else f"factor {factor + 1} of × {name}"
         return f"Edge ({layer}, {i}, {j}): {src} → {dst}"
 
     def describe_edge(self, e: int) -> str:

@@ -16,7 +16,7 @@ from kanstudio.defaults import default_width  # drawn before the engine has star
 from kanstudio.gui.menus import Actions
 from kanstudio.gui.messages import ENGINE_RESTARTED, engine_died, error_text
 from kanstudio.gui.state import EngineState
-from kanstudio.gui.training_panel import ARCHITECTURE_KEYS
+from kanstudio.gui.training_panel import ARCHITECTURE_KEYS, width_layout
 from kanstudio.gui.views import Views
 
 __all__ = ["RunController"]
@@ -225,7 +225,9 @@ class RunController(QObject):
         width = self.v.training_panel.validate_width()
         roles = self.v.data_panel.roles()
         if width is not None and self.v.data_panel.table is not None:
-            self.v.network_view.set_structure(width, roles.inputs, roles.targets)
+            nodes, arity = width_layout(width)
+            self.v.network_view.set_structure(nodes, roles.inputs, roles.targets,
+                                              mult_arity=arity)
 
     def _on_settings_edited(self) -> None:
         self.draw_planned_network()
@@ -268,7 +270,8 @@ class RunController(QObject):
         if model and not model.get("fitted"):
             # An untrained model (undo of the first run, New model) has no curves to show.
             self.v.network_view.set_structure(model["width"], model["input_names"],
-                                              model["target_names"], force=previous.fitted)
+                                              model["target_names"], force=previous.fitted,
+                                              mult_arity=model.get("mult_arity"))
         self.v.network_view.set_live(engine.training and not engine.paused)
         if engine.training:
             self.v.engine_label.setText("Engine: paused" if engine.paused else
@@ -287,9 +290,11 @@ class RunController(QObject):
             tp.apply_settings(engine.settings)
             before = None
         built = self.state.built_arch
-        if model and (before or {}).get("width") != model["width"] and (
-                built is None or built.get("width") != model["width"]):
-            tp.set_width(model["width"])
+        # The panel shows the KAN 2.0 notation (what new_model takes), not nodes per level.
+        notation = _notation(model)
+        if model and _notation(before) != notation and (
+                built is None or built.get("width") != notation):
+            tp.set_width(notation)
             self.state.built_arch = tp.architecture()
         if model and model.get("fitted") and model.get("grid") != tp.grid.value():
             tp.grid.setValue(int(model["grid"]))  # refine, or its undo
@@ -359,3 +364,10 @@ class RunController(QObject):
         layer, i, j, _score = info
         view = self.v.network_view
         self.v.notify.status(view.describe_edge(view.net_geometry.index_of(layer, i, j)))
+
+
+def _notation(model: dict[str, Any] | None) -> list[Any] | None:
+    """A model summary's width in KAN 2.0 notation (older summaries: nodes per level)."""
+    if not model:
+        return None
+    return model.get("notation") or model.get("width")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -22,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["TrainingPanel", "parse_width", "ARCHITECTURE_KEYS"]
+__all__ = ["TrainingPanel", "parse_width", "format_width", "width_layout", "ARCHITECTURE_KEYS"]
 
 # Settings that shape the model: changing one means training starts from a new model.
 ARCHITECTURE_KEYS = ("width", "grid", "k", "seed", "device")
@@ -30,21 +33,78 @@ _OPTIMIZERS = (("LBFGS", "lbfgs"), ("Adam", "adam"))
 _DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (GPU)", "mps": "MPS (Apple GPU)"}
 
 
-def parse_width(text: str, n_inputs: int | None, n_outputs: int | None) -> list[int]:
-    """'2, 5, 1' -> [2, 5, 1]; ValueError with a message that says what to type."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
-    try:
-        width = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError("Width: type whole numbers separated by commas, e.g. 2, 5, 1") from None
-    if len(width) < 2 or min(width) < 1:
-        raise ValueError("Width: at least two positive sizes (inputs, …, outputs)")
+WidthEntry = int | list[int]
+_ENTRY = re.compile(r"^(\d+)(?:\+(\d+))?$")
+_WIDTH_HINT = "e.g. 2, 5, 1 or, with a product node, 2, 0+1, 1"
+
+
+def parse_width(text: str, n_inputs: int | None, n_outputs: int | None) -> list[WidthEntry]:
+    """The width field in KAN 2.0 notation -> ``[2, [0, 1], 1]``; ValueError with a message
+    that says what to type.
+
+    An entry is a node count (``5``) or sums+products (``0+1``: no sum node, one product
+    node); ``2,[0,1],1`` and ``[2,[0,1],1]`` are accepted too (read with ``json``), as on
+    the command line (kanstudio.core.width, which the GUI cannot import: torch). The
+    engine checks the rest (arities) when it builds the model.
+    """
+    text = text.strip()
+    if "[" in text:
+        value: Any = None
+        for body in (text, f"[{text}]"):
+            try:
+                value = json.loads(body)
+                break
+            except json.JSONDecodeError:
+                continue
+        if not isinstance(value, list):
+            raise ValueError(f"Width: type a list such as 2,[0,1],1 ({_WIDTH_HINT})")
+        entries = value
+    else:
+        text = re.sub(r"\s*\+\s*", "+", text.replace(";", ","))
+        entries = []
+        for part in re.split(r"[\s,]+", text):
+            if not part:
+                continue
+            match = _ENTRY.match(part)
+            if match is None:
+                raise ValueError(f"Width: {part!r} is not a node count ({_WIDTH_HINT})")
+            s, p = match.groups()
+            entries.append([int(s), int(p)] if p is not None else int(s))
+    width: list[WidthEntry] = []
+    for entry in entries:
+        pair = entry if isinstance(entry, list) else [entry, 0]
+        if (len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 0
+                                  for v in pair) or sum(pair) < 1):
+            raise ValueError(f"Width: every level needs at least one node ({_WIDTH_HINT})")
+        width.append(list(pair) if pair[1] else pair[0])
+    if len(width) < 2:
+        raise ValueError("Width: at least two levels (inputs, …, outputs)")
+    if not isinstance(width[0], int):
+        raise ValueError("Width: input nodes cannot be product nodes")
     if n_inputs is not None and width[0] != n_inputs:
         raise ValueError(f"Width must start with {n_inputs}: the data has {n_inputs} input"
                          f"{'s' if n_inputs != 1 else ''}")
-    if n_outputs is not None and width[-1] != n_outputs:
+    if n_outputs is not None and level_nodes(width[-1]) != n_outputs:
         raise ValueError(f"Width must end with {n_outputs} (the number of targets)")
     return width
+
+
+def level_nodes(entry: WidthEntry) -> int:
+    """Nodes of one level (sums + products)."""
+    return entry if isinstance(entry, int) else entry[0] + entry[1]
+
+
+def width_layout(width: list[WidthEntry], arity: int = 2) -> tuple[list[int], list[list[int]]]:
+    """(nodes per level, product arities per level) for drawing a planned network (the
+    engine's default arity, 2, until a model says otherwise)."""
+    return ([level_nodes(e) for e in width],
+            [[arity] * (0 if isinstance(e, int) else e[1]) for e in width])
+
+
+def format_width(width: list[WidthEntry]) -> str:
+    """``[2, [0, 1], 1]`` -> ``"2, 0+1, 1"`` (the field's text)."""
+    return ", ".join(f"{int(e[0])}+{int(e[1])}" if isinstance(e, list | tuple) else str(int(e))
+                     for e in width)
 
 
 class TrainingPanel(QWidget):
@@ -83,8 +143,13 @@ class TrainingPanel(QWidget):
         """One editor per setting; any edit emits ``settings_edited``."""
         self.width_edit = QLineEdit()
         self.width_edit.setObjectName("widthEdit")
-        self.width_edit.setPlaceholderText("e.g. 2, 5, 1")
-        self.width_edit.setToolTip("Nodes per level: inputs, hidden levels…, outputs")
+        self.width_edit.setPlaceholderText("e.g. 2, 5, 1 or 2, 0+1, 1")
+        self.width_edit.setToolTip("Nodes per level: inputs, hidden levels…, outputs. "
+                                   "sums+products (3+1) adds product (×) nodes, each "
+                                   "multiplying two sums of edges")
+        self.products = self._spin(0, 16, 0, "Product (×) nodes in every hidden level: "
+                                   "each multiplies two sums of edges, for laws like a·b")
+        self.products.setObjectName("productNodes")
         self.width_error = QLabel("")
         self.width_error.setStyleSheet("color: #b41414")
         self.width_error.setWordWrap(True)
@@ -110,8 +175,9 @@ class TrainingPanel(QWidget):
         self.device = QComboBox()
         self.device.setObjectName("deviceCombo")
         self.set_devices([])
-        for w in (self.width_edit, self.lr):
-            w.textEdited.connect(lambda _t: self.settings_edited.emit())
+        self.width_edit.textEdited.connect(lambda _t: self._width_typed())
+        self.lr.textEdited.connect(lambda _t: self.settings_edited.emit())
+        self.products.valueChanged.connect(self._products_changed)
         for w in (self.grid, self.k, self.steps, self.seed):
             w.valueChanged.connect(lambda _v: self.settings_edited.emit())
         self.lamb.valueChanged.connect(lambda _v: self.settings_edited.emit())
@@ -122,7 +188,15 @@ class TrainingPanel(QWidget):
         """The Model and Training boxes."""
         model_box = QGroupBox("Model")
         model_form = QFormLayout(model_box)
-        model_form.addRow("Width:", self.width_edit)
+        # The product-node box shares the width's row: the panel must fit 800-pixel screens.
+        width_row = QHBoxLayout()
+        width_row.setContentsMargins(0, 0, 0, 0)
+        width_row.addWidget(self.width_edit, 1)
+        times = QLabel("× nodes:")
+        times.setToolTip(self.products.toolTip())
+        width_row.addWidget(times)
+        width_row.addWidget(self.products)
+        model_form.addRow("Width:", width_row)
         model_form.addRow("", self.width_error)
         model_form.addRow("Grid intervals:", self.grid)
         model_form.addRow("Spline order k:", self.k)
@@ -191,14 +265,44 @@ class TrainingPanel(QWidget):
         try:
             parse_width(self.width_edit.text(), n_inputs, n_outputs)
         except ValueError:
-            self.width_edit.setText(", ".join(str(w) for w in default_width))
-        self.validate_width()
+            self.width_edit.setText(format_width(default_width))
+        self._width_typed(emit=False)
 
-    def set_width(self, width: list[int]) -> None:
-        self.width_edit.setText(", ".join(str(int(w)) for w in width))
-        self.validate_width()
+    def set_width(self, width: list[WidthEntry]) -> None:
+        """Show a width (KAN 2.0 notation, or plain node counts)."""
+        self.width_edit.setText(format_width(width))
+        self._width_typed(emit=False)
 
-    def validate_width(self) -> list[int] | None:
+    def _width_typed(self, emit: bool = True) -> None:
+        """The product-node box follows the width field (its first hidden level)."""
+        width = self.validate_width()
+        if width is not None and len(width) > 2:
+            hidden = width[1]
+            self.products.blockSignals(True)
+            self.products.setValue(0 if isinstance(hidden, int) else hidden[1])
+            self.products.blockSignals(False)
+        if emit:
+            self.settings_edited.emit()
+
+    def _products_changed(self, count: int) -> None:
+        """Give every hidden level ``count`` product nodes (keeping its sum nodes)."""
+        try:
+            width = parse_width(self.width_edit.text(), None, None)
+        except ValueError:
+            return
+        if len(width) < 3:
+            return
+        for level in range(1, len(width) - 1):
+            e = width[level]
+            sums = e if isinstance(e, int) else e[0]
+            if sums + count < 1:
+                sums = 1
+            width[level] = [sums, count] if count else sums
+        self.width_edit.setText(format_width(width))
+        self.validate_width()
+        self.settings_edited.emit()
+
+    def validate_width(self) -> list[WidthEntry] | None:
         if self.n_inputs is None and not self.width_edit.text().strip():
             self.width_error.hide()  # no data yet: nothing to complain about
             return None
