@@ -319,7 +319,9 @@ def _write_outputs(args: argparse.Namespace, session: Any, payload: dict[str, An
     formula, so the result is not lost."""
     try:
         if args.out:
-            Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            from kanstudio.model.archive import write_text_atomic
+
+            write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
         if args.save:
             from kanstudio.session.project_file import save_project
 

@@ -13,13 +13,14 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["ArchiveError", "write_archive", "read_archive", "arrays_to_bytes", "arrays_from_bytes"]
+__all__ = ["ArchiveError", "write_archive", "write_atomic", "write_text_atomic", "read_archive",
+           "arrays_to_bytes", "arrays_from_bytes"]
 
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
@@ -38,16 +39,10 @@ def arrays_to_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def write_archive(
-    path: str | os.PathLike[str],
-    documents: Mapping[str, Any],
-    binaries: Mapping[str, bytes] | None = None,
-) -> None:
-    """Write ``documents`` (name -> JSON value) and ``binaries`` into a zip at ``path``.
-
-    Atomic: the zip is written to a temporary file in the same folder, flushed to disk and
-    renamed over ``path``, so a crash leaves either the old file or the new one.
-    """
+def write_atomic(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], None]) -> None:
+    """Write a file atomically: ``fill(handle)`` writes the content into a temporary file
+    in the same folder, which is flushed to disk and renamed over ``path``, so a crash
+    leaves either the old file or the new one, never half of one."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -62,12 +57,7 @@ def write_archive(
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for name, value in documents.items():
-                    text = json.dumps(value, indent=1, allow_nan=False)
-                    zf.writestr(name, text.encode("utf-8"))
-                for name, data in (binaries or {}).items():
-                    zf.writestr(name, data)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -87,6 +77,30 @@ def write_archive(
         pass
     finally:
         os.close(dir_fd)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """``text`` (UTF-8) into ``path`` atomically (see :func:`write_atomic`)."""
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_archive(
+    path: str | os.PathLike[str],
+    documents: Mapping[str, Any],
+    binaries: Mapping[str, bytes] | None = None,
+) -> None:
+    """Write ``documents`` (name -> JSON value) and ``binaries`` into a zip at ``path``,
+    atomically (:func:`write_atomic`)."""
+
+    def fill(handle: IO[bytes]) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, value in documents.items():
+                text = json.dumps(value, indent=1, allow_nan=False)
+                zf.writestr(name, text.encode("utf-8"))
+            for name, data in (binaries or {}).items():
+                zf.writestr(name, data)
+
+    write_atomic(path, fill)
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

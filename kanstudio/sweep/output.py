@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from kanstudio.model.archive import write_text_atomic
 from kanstudio.sweep.jobs import ROW_FIELDS
 
 __all__ = ["ResultsWriter", "write_json_atomic"]
@@ -17,20 +17,7 @@ __all__ = ["ResultsWriter", "write_json_atomic"]
 
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write temp, fsync, rename: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text_atomic(path, json.dumps(value, indent=1, allow_nan=False) + "\n")
 
 
 def _cell(value: Any) -> Any:
