@@ -7,6 +7,7 @@ down when they close, so no process or thread outlives a test.
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -33,6 +34,14 @@ def make_window(qtbot):
     from kanstudio.gui.main_window import MainWindow
 
     windows = []
+    # The thread-mode worker runs Python beside the window. Were the cyclic garbage
+    # collector to run in the worker thread, it could free Qt wrappers there, taking a
+    # Qt mutex while waiting for the GIL that the main thread holds while it waits for
+    # that mutex (seen once under load: a window's close hung with both threads idle). So
+    # automatic collection is off while a window lives, and garbage is collected here, in
+    # the main thread. (The app itself runs the worker in another process.)
+    gc.collect()
+    gc.disable()
 
     def make(mode: str = "thread"):
         window = MainWindow(worker_mode=mode)
@@ -45,10 +54,14 @@ def make_window(qtbot):
         windows.append(window)
         return window
 
-    yield make
-    for window in windows:
-        window.close()
-        assert not window.bridge.client.alive
+    try:
+        yield make
+        for window in windows:
+            window.close()
+            assert not window.bridge.client.alive
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 @pytest.fixture
