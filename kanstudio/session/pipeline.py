@@ -252,7 +252,7 @@ def _fit_network(run: _Run, width: list[int] | None, lamb: float) -> Iterator[Pi
     finally:
         s.settings.seed = base_seed
     if best is not None and best[1] is not s.model:
-        _adopt(s, best[1], "the best of the seeded starts")
+        s.adopt_model(best[1], "the best of the seeded starts")
     rest = p.sparse_steps - (p.start_steps if starts > 1 else 0)
     yield from run.train("train", max(rest, 1), lamb=lamb)
 
@@ -529,7 +529,7 @@ def discover(
         best = max(skipped, key=lambda a: -math.inf if math.isnan(a.network_r2)
                    else a.network_r2)
         if best.model is not session.model:
-            _adopt(session, best.model, f"width {best.width}")
+            session.adopt_model(best.model, f"width {best.width}")
         yield from _symbolic(run, best)
         best.model = session.model
         done.append(best)
@@ -545,7 +545,7 @@ def discover(
                 best.rel_mse, best.complexity, p.simplicity_weight):
             best = a
     if best.model is not session.model:
-        _adopt(session, best.model, f"width {best.width}")
+        session.adopt_model(best.model, f"width {best.width}")
 
     yield run.enter("formula", "composing the formula")
     result = _formula(run)
@@ -619,7 +619,7 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
         chosen = min((q for q in front if q[0] <= points[0][0] and q[1] >= points[0][1]),
                      key=lambda q: q[0])
         if chosen[2].model is not s.model:
-            _adopt(s, chosen[2].model, f"width {chosen[2].width}")
+            s.adopt_model(chosen[2].model, f"width {chosen[2].width}")
         reason = (f"the architecture pick (width {best.width}) was dominated: width "
                   f"{chosen[2].width} is as simple and at least as accurate on the held-out "
                   "rows")
@@ -636,11 +636,6 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
                      for c, v, a, r in front]
     result.choice_reason = reason
     return result, best
-
-
-def _adopt(session: Session, model: Any, what: str) -> None:
-    """Make an earlier model the session's current one, as one undo step."""
-    session.adopt_model(model, what)
 
 
 # ---------------------------------------------------------------- structure step
@@ -746,10 +741,9 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     nets = [a for a in attempts if a.network is not None]
     if not p.search or not nets or s.dataset.n_outputs != 1:
         return result, []
-    from kanstudio.session.structure_step import STRUCTURE_MAGNITUDE
+    from kanstudio.session.structure_step import squarable
 
-    peak = float(np.max(np.abs(s.dataset.y)))
-    if not STRUCTURE_MAGNITUDE[0] < peak < STRUCTURE_MAGNITUDE[1]:  # squares under/overflow
+    if not squarable(s.dataset.y):  # its scores square raw values
         return result, []
     from kanstudio.session.search_step import pick, search_candidates
 

@@ -46,6 +46,13 @@ def _score(rel_mse: float, size: int, floor: float) -> float:
 STRUCTURE_MAGNITUDE = (1e-100, 1e100)
 
 
+def squarable(y: np.ndarray) -> bool:
+    """Whether differences of ``y`` can be squared without under- or overflow (the
+    structure step's and the search step's scores need it)."""
+    peak = float(np.max(np.abs(y)))
+    return STRUCTURE_MAGNITUDE[0] < peak < STRUCTURE_MAGNITUDE[1]
+
+
 def structure_candidate(session: Session, network: Any, result: FormulaResult,
                         multi: Solver | None = None, solver: Solver | None = None
                         ) -> Generator[str, None, FormulaResult]:
@@ -58,10 +65,9 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
     # The oracle tests and the constant fits square differences of raw values: past
     # 1e±100 those squares under- or overflow (a 1e-300 law looked constant). The
     # network's own formula, computed in scaled units, stands alone there.
-    peak = float(np.max(np.abs(d.y)))
-    if not STRUCTURE_MAGNITUDE[0] < peak < STRUCTURE_MAGNITUDE[1]:
-        yield (f"structure: skipped (the target's magnitude {peak:.3g} is beyond what its "
-               "tests can square)")
+    if not squarable(d.y):
+        yield (f"structure: skipped (the target's magnitude {float(np.max(np.abs(d.y))):.3g} "
+               "is beyond what its tests can square)")
         return result
     tr, te = s.train_idx, (s.test_idx if len(s.test_idx) else s.train_idx)
 
