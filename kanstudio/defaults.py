@@ -4,7 +4,8 @@ torch."""
 
 from __future__ import annotations
 
-__all__ = ["NODE_THRESHOLD", "EDGE_THRESHOLD", "MAX_DEFAULT_HIDDEN", "default_width"]
+__all__ = ["NODE_THRESHOLD", "EDGE_THRESHOLD", "MAX_DEFAULT_HIDDEN", "FINE_TUNE_STEPS",
+           "default_width"]
 
 #: Pruning: a node whose attribution score is below this is removed (scores are relative:
 #: the largest node of a layer scores about 1).
@@ -14,6 +15,11 @@ EDGE_THRESHOLD = 3e-2
 #: The default hidden layer has 2n+1 nodes (the Kolmogorov-Arnold count) but no more than
 #: this: past it, training time grows while pruning removes the extra nodes anyway.
 MAX_DEFAULT_HIDDEN = 9
+#: Fine-tune (of a model with locked edges, in discovery or from the Model menu): this many
+#: L-BFGS steps without sparsity or grid updates. The symbolic parameters are few and start
+#: from a fit to the curve, so a fine-tune converges in a few steps; the training Steps
+#: value (hundreds or thousands) is for learning the curves themselves.
+FINE_TUNE_STEPS = 30
 
 
 def default_width(n_in: int, n_out: int) -> list[int]:

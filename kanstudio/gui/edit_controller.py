@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog, QMenu
 
 from kanstudio.gui.edit_dialogs import AutoPruneDialog, AutoSymbolicDialog, describe_auto_symbolic
+from kanstudio.gui.formula_panel import format_metric
 from kanstudio.gui.menus import EditActions
 from kanstudio.gui.messages import FORMULA_NOT_YET, error_text, is_notice
 from kanstudio.gui.run_controller import RunController
@@ -38,8 +39,11 @@ class EditController(QObject):
         self.pipeline_steps = 0  # Discover's training steps so far, drawn as one curve
         self.context_menu: QMenu | None = None
         self._connect()
-        self.state.observe("engine", self.update_actions)
+        # Discover and Fine-tune train: the same rule as Train gates them (RunController.
+        # can_train: data the Data panel accepts, loaded by the engine, a valid width).
+        self.state.observe(("engine", "data_ok", "built_arch"), self.update_actions)
         self.state.observe(("current_path", "current_project"), self.forget_model_views)
+        self.state.observe("engine", self._forget_untrained)
         self.update_actions()
 
     def _connect(self) -> None:
@@ -58,6 +62,7 @@ class EditController(QObject):
         v.inspector.prune_requested.connect(self.prune_edge)
         v.inspector.functions_changed.connect(self._set_functions)
         v.formula_panel.refresh_requested.connect(self.request_formula_by_user)
+        v.training_panel.settings_edited.connect(self.update_actions)
         for action, slot in ((a.undo, self.undo), (a.redo, self.redo),
                              (a.delete, self.delete_selected), (a.auto_prune, self.auto_prune),
                              (a.refine, self.refine_grid), (a.auto_symbolic, self.auto_symbolic),
@@ -70,6 +75,14 @@ class EditController(QObject):
         self.v.inspector.clear()
         self.v.formula_panel.set_unavailable(FORMULA_NOT_YET)
         self.state.last_snapshot = None
+
+    def _forget_untrained(self) -> None:
+        """A model with nothing learned (New model, undo of the first run) has no formula
+        and no edge to inspect: what the panels showed was another model's."""
+        if self.state.engine.fitted:
+            return
+        if self.v.formula_panel.result is not None or self.v.inspector.edge is not None:
+            self.forget_model_views()
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -96,10 +109,16 @@ class EditController(QObject):
         a, engine = self.actions, self.state.engine
         a.undo.setEnabled(engine.can_undo and not self.state.engine.busy)
         a.redo.setEnabled(engine.can_redo and not self.state.engine.busy)
-        for action in (a.auto_prune, a.refine, a.auto_symbolic, a.fine_tune, a.formula,
-                       a.delete):
+        for action in (a.auto_prune, a.refine, a.auto_symbolic, a.formula, a.delete):
             action.setEnabled(self.fitted and not self.state.engine.busy)
-        a.discover.setEnabled(engine.has_data and not self.state.engine.busy)
+        a.fine_tune.setEnabled(self.can_fine_tune())
+        a.discover.setEnabled(self.can_discover())
+
+    def can_discover(self) -> bool:
+        return self.runs.can_train() and not self.state.engine.busy
+
+    def can_fine_tune(self) -> bool:
+        return self.fitted and self.can_discover()
 
     # ------------------------------------------------------------------ inspector
     def inspect_edge(self, layer: int, i: int, j: int, raise_dock: bool = True) -> None:
@@ -246,13 +265,13 @@ class EditController(QObject):
         return True
 
     def fine_tune(self) -> None:
-        """Continue training the current model (locked edges keep their functions)."""
-        if self.fitted and not self.state.engine.busy:
-            self.runs.train()
+        """A short fine-tune of the current model (locked edges keep their functions)."""
+        if self.can_fine_tune():
+            self.runs.fine_tune()
 
     def discover(self) -> None:
         """The one-click pipeline: train, prune, refine, symbolic, fine-tune, formula."""
-        if not self.state.engine.has_data or self.state.engine.busy:
+        if not self.can_discover():
             return
         self.v.bridge.send("discover")
         self.runs.expect_state(discovering=True)
@@ -274,7 +293,7 @@ class EditController(QObject):
                 "step": self.pipeline_steps, "run_step": e["step"], "steps": e["steps"],
                 "train_loss": nan if loss is None else loss,
                 "test_loss": nan if e.get("test_loss") is None else e["test_loss"],
-                "steps_per_s": None}])
+                "steps_per_s": None, "label": f"Discover, {e['stage']}"}])
         else:
             text = f"Discover, {where}" + (f" — {e['message']}" if e.get("message") else "")
         self.v.notify.status(text)
@@ -321,6 +340,8 @@ class EditController(QObject):
     def _discover_ended(self, e: dict[str, Any]) -> None:
         finished = e.get("reason") == "finished"
         self.runs.drain_progress()  # Discover's last training steps, then its end
+        # the chosen model's own curve, not every trial's steps drawn one after another
+        self.v.loss_plot.set_history(e.get("losses") or {})
         self.v.training_panel.show_task("Discover finished" if finished else
                                       f"Discover {e.get('reason')} ({e.get('stage')})",
                                       1 if finished else 0, 1)
@@ -360,7 +381,7 @@ class EditController(QObject):
         elif command == "discover":
             text = (f"Discover {e.get('reason')} (last stage: {e.get('stage')}) after "
                     f"{e.get('seconds', 0):.0f} s.")
-            self.v.notify.info(text + " The formula panel shows the result.")
+            self._say_replaced(e.get("replaced"), text)
             self.v.formula_dock.show()
             self.v.formula_dock.raise_()  # it shares its place with the inspector
         elif command in ("undo", "redo"):
@@ -372,6 +393,22 @@ class EditController(QObject):
         else:
             text = f"{command.replace('_', ' ').capitalize()} done."
         self.v.notify.status(text, 10000)
+
+    def _say_replaced(self, replaced: dict[str, Any] | None, text: str) -> None:
+        """Discover's end: what it replaced, before and after on the held-out rows; a
+        warning when the result is worse (the replaced model is one Undo away)."""
+        if not replaced:
+            self.v.notify.info(text + " The formula panel shows the result.")
+            return
+        before, after = replaced.get("test_rmse_before"), replaced.get("test_rmse_after")
+        said = (f"{text} It replaced your trained model (width {replaced.get('width_before')}"
+                f", held-out test RMSE {format_metric(before)}) by a formula with held-out "
+                f"test RMSE {format_metric(after)}")
+        if replaced.get("worse"):
+            self.v.notify.warning(f"{said}: worse than your model. Edit ▸ Undo brings your "
+                                  "model back.")
+        else:
+            self.v.notify.info(f"{said}: no worse. Edit ▸ Undo brings your model back.")
 
     def _after_training(self, e: dict[str, Any]) -> None:
         if e.get("steps_done"):

@@ -71,13 +71,15 @@ class FormulaPanel(QWidget):
         return scroll
 
     def _build_metrics(self) -> None:
-        """Network vs formula, R² and RMSE on the held-out rows."""
+        """Network vs formula, R² and RMSE on the held-out rows (the network's numbers are
+        the loss panel's "network now": both are the engine's Session.metrics)."""
         self.metrics = QGridLayout()
-        heads = ("", "R² (held-out)", "RMSE (held-out)")
+        heads = ("", "R² (held-out rows)", "RMSE (held-out rows)")
         for col, text in enumerate(heads):
             self.metrics.addWidget(QLabel(f"<b>{text}</b>"), 0, col)
         self.metric_labels: dict[str, QLabel] = {}
-        for row, (key, title) in enumerate((("network", "Network"), ("formula", "Formula")), 1):
+        rows = (("network", "Network (now)"), ("formula", "Formula"))
+        for row, (key, title) in enumerate(rows, 1):
             self.metrics.addWidget(QLabel(title), row, 0)
             for col, what in enumerate(("r2", "rmse"), 1):
                 label = QLabel("—")

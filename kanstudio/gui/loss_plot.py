@@ -62,12 +62,14 @@ class LossPlot(QWidget):
         self.train = np.zeros(0)
         self.test = np.zeros(0)
         self.units = "target"
+        self.current: dict[str, Any] | None = None  # see set_current
 
     def clear(self) -> None:
         self.steps, self.train, self.test = np.zeros(0), np.zeros(0), np.zeros(0)
         self.train_curve.setData([], [])
         self.test_curve.setData([], [])
         self.summary.setText("No training yet.")
+        self.current = None
         self._ranges = None
         self._follow = True
 
@@ -87,6 +89,7 @@ class LossPlot(QWidget):
             keep = self.steps < steps[0]
             self.steps, self.train, self.test = (self.steps[keep], self.train[keep],
                                                  self.test[keep])
+        self.current = None  # training: the network changes with every step
         self.steps = np.concatenate([self.steps, steps])
         self.train = np.concatenate([self.train, [e["train_loss"] for e in events]])
         self.test = np.concatenate([self.test, [e["test_loss"] for e in events]])
@@ -107,10 +110,27 @@ class LossPlot(QWidget):
             self._redraw(run_end=float(self.steps[-1]))
             self._summarize()
 
+    def set_current(self, metrics: dict[str, Any] | None) -> None:
+        """The current network's RMSE on the training and the held-out rows (the engine's
+        ``Session.metrics``, the numbers the formula panel's Network row shows too), or
+        None: the summary then reads the curve's last step."""
+        self.current = metrics
+        if self.steps.size:
+            self._summarize()
+
     def _summarize(self) -> None:
         scaled = " (scaled units)" if self.units == "scaled" else ""
-        self.summary.setText(f"step {int(self.steps[-1])}   train RMSE {self.train[-1]:.4g}"
-                             f"   test RMSE {self.test[-1]:.4g}{scaled}")
+        head = f"step {int(self.steps[-1])} of the model's training"
+        now = self.current or {}
+        if now.get("test_rmse") is not None or now.get("train_rmse") is not None:
+            # the network as it is now: edits since the last step (prune, lock) count
+            self.summary.setText(
+                f"{head}   network now: train RMSE {_num(now.get('train_rmse'))}   "
+                f"test RMSE {_num(now.get('test_rmse'))} (held-out rows)")
+            return
+        # during a run: the step's own losses (the held-out rows, or a sample of them)
+        self.summary.setText(f"{head}   train RMSE {self.train[-1]:.4g}   test RMSE "
+                             f"{self.test[-1]:.4g} (held-out rows){scaled}")
 
     def _redraw(self, run_end: float) -> None:
         # Log axes cannot show 0 or NaN; clip to the smallest positive double.
@@ -129,3 +149,7 @@ class LossPlot(QWidget):
             self._ranges = ranges
             self.plot.setXRange(ranges[0], ranges[1], padding=0.02)
             self.plot.setYRange(ranges[2], ranges[3], padding=0.02)
+
+
+def _num(value: Any) -> str:
+    return "—" if value is None else f"{value:.4g}"

@@ -142,6 +142,7 @@ class NetworkView(pg.GraphicsView):
         self._draw_lines()
         for item in (*self.curve_items, self.locked_item, self.hover_item, self.select_item):
             item.setData([], [])
+        self._label_locked([])  # a re-laid network has no locks until a snapshot says so
         product = g.product_mask()
         # Product nodes: a larger × (KAN 2.0's multiplication node), sums the usual dot.
         self.nodes.setData(pos=np.concatenate(g.nodes, axis=0),

@@ -185,6 +185,10 @@ class ProjectController(QObject):
             self.remember(e["path"])
         self.project_opened()
         self.v.bridge.send("formula")  # a project with locks reopens with its formula
+        steps = len((e.get("losses") or {}).get("step", []))
+        trained = f"its model trained for {steps} steps" if steps else "its model"
+        self.v.notify.info(f"Opened {name} with {trained}, as saved. Undo history starts "
+                           "fresh: a project keeps the model, not the steps that led to it.")
 
     def _on_ready(self, e: dict[str, Any]) -> None:
         if not self.state.current_path and not self.state.current_project:

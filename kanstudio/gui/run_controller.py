@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from kanstudio.defaults import default_width  # drawn before the engine has started
+from kanstudio.defaults import FINE_TUNE_STEPS, default_width
 from kanstudio.gui.menus import Actions
 from kanstudio.gui.messages import ENGINE_RESTARTED, engine_died, error_text
 from kanstudio.gui.state import EngineState
@@ -39,6 +39,7 @@ class RunController(QObject):
         self.loaded_roles: tuple | None = None  # (path, inputs, targets, drop) the engine has
         self.devices_text = ""
         self.adopt_settings = False  # next state's settings come from an opened project
+        self.run_label = "this run"  # what the progress bar counts: "Fine-tune" for one
         # Loss plot and progress bar redraw at a few Hz: their axes and styles cost more
         # to paint than the information gained at the worker's step rate.
         self.pending_progress: list[dict[str, Any]] = []
@@ -142,8 +143,22 @@ class RunController(QObject):
     def train(self) -> None:
         if self.training or not self._start_run("train"):
             return
+        self.run_label = "this run"
         self.expect_state(training=True, paused=False)
         self.v.notify.status("Training…")
+
+    def fine_tune(self) -> None:
+        """A short fine-tune of the trained model: FINE_TUNE_STEPS L-BFGS steps without
+        sparsity or grid updates (the locked edges' few parameters converge in a few
+        steps), whatever the Steps value says; gated like Train."""
+        if self.training or not self.state.engine.fitted or not self.can_train():
+            return
+        # L-BFGS's own step length (its line search scales it), not a rate set for Adam
+        self.v.bridge.send("train", steps=FINE_TUNE_STEPS, opt="lbfgs", lr=1.0, lamb=0.0,
+                           update_grid=False)
+        self.run_label = "Fine-tune"
+        self.expect_state(training=True, paused=False)
+        self.v.notify.status(f"Fine-tuning ({FINE_TUNE_STEPS} steps)…")
 
     def toggle_pause(self) -> None:
         if not self.training:
@@ -157,6 +172,8 @@ class RunController(QObject):
             self.v.bridge.send("step")
         elif not self._start_run("step"):
             return
+        else:
+            self.run_label = "this run"
         self.expect_state(training=True, paused=True)
 
     def stop(self) -> None:
@@ -253,7 +270,9 @@ class RunController(QObject):
             self.state.built_arch = None
             self.adopt_settings = True
             self.v.loss_plot.clear()
-            self.v.loss_plot.set_history(e.get("losses") or {})  # the saved model's curve
+            losses = e.get("losses") or {}
+            self.v.loss_plot.set_history(losses)  # the saved model's curve
+            self.v.training_panel.show_trained(len(losses.get("step", [])))
         self.v.notify.status(
             f"Engine loaded {e['n_samples']:,} rows: {e['n_train']:,} for training, "
             f"{e['n_test']:,} for testing.", 6000)
@@ -267,11 +286,15 @@ class RunController(QObject):
         self.state.engine = engine  # first: what follows reads the new state
         self._follow_model(previous, engine)
         model = engine.model
+        if "metrics" in e:  # the model just changed: the loss panel says how it does now
+            self.v.loss_plot.set_current(e["metrics"])
         if model and not model.get("fitted"):
             # An untrained model (undo of the first run, New model) has no curves to show.
             self.v.network_view.set_structure(model["width"], model["input_names"],
                                               model["target_names"], force=previous.fitted,
                                               mult_arity=model.get("mult_arity"))
+            if previous.fitted and not engine.busy:
+                self.v.training_panel.show_trained(0)
         self.v.network_view.set_live(engine.training and not engine.paused)
         if engine.training:
             self.v.engine_label.setText("Engine: paused" if engine.paused else
@@ -313,7 +336,8 @@ class RunController(QObject):
         self.v.loss_plot.add_progress(events)
         last = events[-1]
         self.v.training_panel.set_progress(last["run_step"], last["steps"],
-                                           last.get("steps_per_s"))
+                                           last.get("steps_per_s"),
+                                           last.get("label", self.run_label))
 
     def drain_progress(self) -> None:
         """Draw the progress still waiting for the timer now, and stop the timer: called
@@ -325,16 +349,18 @@ class RunController(QObject):
         self.drain_progress()
         self.state.last_done = e
         m = e.get("metrics") or {}
-        test = m.get("test_rmse")
-        fit = f": test RMSE {test:.4g}, R² {m.get('test_r2', float('nan')):.4f}" if test else ""
+        test, r2 = m.get("test_rmse"), m.get("test_r2")
+        fit = (f": test RMSE {test:.4g}" + (f", R² {r2:.4f}" if r2 is not None else "")
+               + " (held-out rows, network)") if test is not None else ""
+        what = "Fine-tune" if self.run_label == "Fine-tune" else "Training"
         if e["reason"] == "finished":
-            text = f"Training finished after {e['steps_done']} steps{fit}."
+            text = f"{what} finished after {e['steps_done']} steps{fit}."
         elif e["reason"] == "stopped":
-            text = f"Training stopped at step {e['steps_done']} of {e['steps']}{fit}."
+            text = f"{what} stopped at step {e['steps_done']} of {e['steps']}{fit}."
         else:
-            text = f"Training ended by an error at step {e['steps_done']}."
+            text = f"{what} ended by an error at step {e['steps_done']}."
         self.v.notify.status(text, 20000)
-        self.v.training_panel.set_progress(e["steps_done"], e["steps"], None)
+        self.v.training_panel.set_progress(e["steps_done"], e["steps"], None, self.run_label)
 
     def _on_error(self, e: dict[str, Any]) -> None:
         if e.get("command") == "formula":

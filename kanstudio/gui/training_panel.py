@@ -369,8 +369,18 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(text.replace("%", "%%"))
         self.rate_label.setText("")
 
-    def set_progress(self, run_step: int, steps: int, steps_per_s: float | None) -> None:
-        self.progress.setFormat("step %v of %m")
+    def show_trained(self, steps: int) -> None:
+        """No run going: how many steps the model has been trained (0: not yet)."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if steps else 0)
+        self.progress.setFormat(f"trained for {steps} steps" if steps else "not trained yet")
+        self.rate_label.setText("")
+
+    def set_progress(self, run_step: int, steps: int, steps_per_s: float | None,
+                     label: str = "this run") -> None:
+        """``run_step`` of ``steps`` of the run ``label`` names (the model's own step count
+        is the loss panel's)."""
+        self.progress.setFormat(f"{label.replace('%', '%%')}: step %v of %m")
         self.progress.setRange(0, max(1, steps))
         self.progress.setValue(min(run_step, max(1, steps)))
         rate = "" if steps_per_s is None or not math.isfinite(steps_per_s) else (

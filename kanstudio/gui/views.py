@@ -39,6 +39,9 @@ class Notifier:
     def info(self, text: str, detail: str = "") -> None:
         self.bar.show_message("info", text, detail)
 
+    def warning(self, text: str, detail: str = "") -> None:
+        self.bar.show_message("warning", text, detail)
+
     def status(self, text: str, ms: int = 0) -> None:
         self.status_bar.showMessage(text, ms)
 

@@ -43,10 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
+from kanstudio.defaults import EDGE_THRESHOLD, FINE_TUNE_STEPS, NODE_THRESHOLD
 from kanstudio.session.session import FormulaResult, Session, SessionError
 
-__all__ = ["PipelineEvent", "PipelineSettings", "discover", "STAGES"]
+__all__ = ["PipelineEvent", "PipelineSettings", "discover", "replacement", "STAGES",
+           "WORSE_MARGIN"]
 
 #: Relative MSE below which two formulas count as equally exact (float64 rounding of a
 #: formula evaluated on data of unit spread is ~1e-16 relative; 1e-14 leaves room).
@@ -101,7 +102,7 @@ class PipelineSettings:
     refine_grid: int = 10
     refine_steps: int = 20
     min_network_r2: float = 0.99  # a smaller network's R² under this skips its symbolic stage
-    fine_tune_steps: int = 30
+    fine_tune_steps: int = FINE_TUNE_STEPS
     trial_steps: int = 10  # fine-tuning of each alternative candidate
     alternatives: int = 5  # other candidates (R² >= r2_threshold) tried per edge...
     max_search_edges: int = 12  # ...when the network has at most this many edges
@@ -490,8 +491,63 @@ def discover(
     session: Session, settings: PipelineSettings | None = None
 ) -> Iterator[PipelineEvent]:
     """Run the whole pipeline on ``session``; the last event carries the FormulaResult
-    in ``info["formula"]``."""
+    in ``info["formula"]`` and, when the session had a trained model, what Discover
+    replaced in ``info["replaced"]`` (see :func:`replacement`).
+
+    However many steps it takes, Discover is one undo step (named "Discover"): one Undo
+    brings back the model the session had, even after a stopped Discover."""
     p = settings or PipelineSettings()
+    before = _scores_before(session)
+    with session.one_undo_step("Discover"):
+        yield from _discover(session, p, before)
+
+
+#: A result whose held-out RMSE is above the replaced model's by more than this share is
+#: reported as worse (below it, the two agree to the digits the app shows).
+WORSE_MARGIN = 1e-2
+
+
+def _scores_before(session: Session) -> dict[str, Any] | None:
+    """The session's trained model before Discover: its width, training steps and
+    held-out RMSE (None when there is none)."""
+    model = session.model
+    if model is None or not model.is_fitted:
+        return None
+    try:
+        rmse = session.metrics()["test_rmse"]
+    except (ValueError, RuntimeError, ArithmeticError):
+        rmse = math.nan
+    return {"width": list(model.width_), "steps": len(getattr(model, "history_", ())),
+            "test_rmse": rmse}
+
+
+def replacement(session: Session, before: dict[str, Any] | None, result: FormulaResult
+                ) -> dict[str, Any] | None:
+    """What Discover replaced: ``test_rmse_before`` (the replaced network, held-out rows),
+    ``test_rmse_after`` (the chosen formula, the same rows), ``network_test_rmse_after``,
+    ``worse`` (after above before by more than WORSE_MARGIN, or not finite) and a
+    ``message`` for the stage log; None when the session had no trained model."""
+    if before is None:
+        return None
+    after = result.formula_test_rmse
+    network_after = session.metrics()["test_rmse"]
+    old = before["test_rmse"]
+    worse = not math.isfinite(after) or (math.isfinite(old)
+                                         and after > old * (1.0 + WORSE_MARGIN))
+    verdict = ("worse than the model it replaced" if worse
+               else "no worse than the model it replaced")
+    message = (f"Discover replaced the trained model (width {before['width']}, "
+               f"{before['steps']} training steps, test RMSE {old:.4g} on the held-out rows) "
+               f"by a formula with test RMSE {after:.4g} on the same rows: {verdict}. "
+               "One Undo brings the replaced model back.")
+    return {"test_rmse_before": old, "test_rmse_after": after,
+            "network_test_rmse_after": network_after, "width_before": before["width"],
+            "steps_before": before["steps"], "worse": worse, "message": message}
+
+
+def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | None
+              ) -> Iterator[PipelineEvent]:
+    """:func:`discover`'s stages (inside its one undo step)."""
     run = _Run(session, p)
     widths = _widths(session, p)
     attempts: list[_Attempt] = []
@@ -556,10 +612,14 @@ def discover(
     also += [(best, r) for r in searched]
     result, best = _pareto(run, done, best, result, also)
     session.remember_formula(result)  # _formula may pick an earlier snapping than its last
+    replaced = replacement(session, before, result)
+    if replaced is not None:
+        yield PipelineEvent("formula", 5, "note", message=replaced["message"])
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
                               "training_steps": run.steps_done,
-                              "attempts": [a.width for a in attempts]})
+                              "attempts": [a.width for a in attempts],
+                              "replaced": replaced})
 
 
 def formula_complexity(expr: Any) -> int:

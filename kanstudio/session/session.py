@@ -15,6 +15,7 @@ import copy
 import math
 import time
 from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -313,6 +314,21 @@ class Session:
         self._checkpoint(f"adopt {what}")
         self.model = copy.deepcopy(model)
         self._record("adopt", what=what)
+
+    @contextmanager
+    def one_undo_step(self, label: str) -> Iterator[None]:
+        """Every change made inside the block is one undo step named ``label``: undone, the
+        model is the one before the block (however many steps were taken or undone inside,
+        and even past MAX_UNDO of them). The block's own undo steps work inside it."""
+        before, undo, redo = copy.deepcopy(self.model), list(self._undo), list(self._redo)
+        try:
+            yield
+        finally:
+            if self._undo != undo:  # something changed the model
+                self._undo = [*undo, (label, before)][-MAX_UNDO:]
+                self._redo.clear()
+            else:  # whatever was done inside was undone inside: nothing to redo either
+                self._redo = redo
 
     @property
     def can_undo(self) -> bool:

@@ -106,10 +106,11 @@ class Train(Command):
     lr: float | None = None
     lamb: float | None = None
     batch_size: int | None = None
+    update_grid: bool | None = None  # False: the knots stay (a fine-tune)
 
     def overrides(self) -> dict[str, Any]:
         """The fields :meth:`Session.train_iter` takes as overrides, where given."""
-        return {k: getattr(self, k) for k in ("opt", "lr", "lamb", "batch_size")
+        return {k: getattr(self, k) for k in ("opt", "lr", "lamb", "batch_size", "update_grid")
                 if getattr(self, k) is not None}
 
 

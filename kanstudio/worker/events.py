@@ -90,6 +90,9 @@ class State(Event):
     can_undo: bool
     can_redo: bool
     settings: dict[str, Any]
+    # the current network's RMSE and R² on the training and held-out rows (Session.metrics)
+    # when the model has just changed (an edit, a run's end, a project); left out otherwise
+    metrics: dict[str, Any] | None = field(default=None, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True, kw_only=True)

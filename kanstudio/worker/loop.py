@@ -157,7 +157,9 @@ class Worker:
                 self.send(error_event(exc, "snapshot"))
             self._snapshot_failed = True
 
-    def emit_state(self) -> None:
+    def emit_state(self, metrics: dict[str, Any] | None = None) -> None:
+        """The engine's state; ``metrics``: the current network's scores, sent when the
+        model has just changed (one source for the numbers the panels show)."""
         s, run = self.session, self.run
         model = None if s is None else s.model
         training = run if isinstance(run, TrainingRun) else None
@@ -176,6 +178,7 @@ class Worker:
             can_undo=bool(s is not None and s.can_undo),
             can_redo=bool(s is not None and s.can_redo),
             settings=self.settings.to_dict() if self.settings is not None else {},
+            metrics=metrics,
         ))
 
     def set_session(self, session: Any, source: str, path: str | None,
@@ -197,7 +200,18 @@ class Worker:
     def after_model_change(self) -> None:
         self.throttle.reset()
         self.send_snapshot(fresh=True)
-        self.emit_state()
+        self.emit_state(metrics=self.current_metrics())
+
+    def current_metrics(self) -> dict[str, Any] | None:
+        """The session's model's scores (original units; non-finite ones None), or None
+        when there is no trained model (or it cannot predict)."""
+        model = None if self.session is None else self.session.model
+        if model is None or not model.is_fitted:
+            return None
+        try:
+            return {k: p.finite(v) for k, v in self.session.metrics().items()}
+        except Exception:  # noqa: BLE001 - a model that cannot predict has no scores
+            return None
 
     def need_session(self) -> Any:
         if self.session is None:

@@ -147,17 +147,12 @@ class TrainingRun(Run):
     def finish(self, worker: Worker, reason: str) -> None:
         """Final snapshot, ``done`` (with the metrics) and ``state``; the partly trained
         model stays (the session records the steps)."""
-        metrics: dict[str, float] = {}
-        model = worker.session.model
-        if model is not None and model.is_fitted:
-            try:
-                metrics = worker.session.metrics()
-            except Exception:  # noqa: BLE001 - a broken model still ends its run
-                metrics = {}
+        metrics = worker.current_metrics()
+        if metrics is not None:
             worker.send_snapshot(fresh=True)
         worker.send(Done(reason=reason, steps_done=self.run_step, steps=self.steps,
-                         seconds=time.perf_counter() - self.started, metrics=metrics))
-        worker.emit_state()
+                         seconds=time.perf_counter() - self.started, metrics=metrics or {}))
+        worker.emit_state(metrics=metrics)
 
 
 class DiscoverRun(Run):
@@ -175,10 +170,14 @@ class DiscoverRun(Run):
         self.stages = list(STAGES)
         self.stage = ""
         self.changed_model = False  # a stage ended: worth a fresh snapshot
+        self.replaced: dict[str, Any] | None = None  # what the pipeline says it replaced
 
     def describe(self, e: Any) -> Pipeline:
         self.changed_model = e.kind != "step" or e.stage != self.stage
         self.stage = e.stage
+        if e.info.get("replaced") is not None:
+            self.replaced = {k: finite(v) if isinstance(v, float) else v
+                             for k, v in e.info["replaced"].items()}
         return Pipeline(stage=e.stage, stage_index=int(e.stage_index), stages=self.stages,
                         kind=e.kind, step=int(e.step), steps=int(e.steps),
                         train_loss=finite(e.train_loss), test_loss=finite(e.test_loss),
@@ -189,8 +188,11 @@ class DiscoverRun(Run):
             worker.send_snapshot(fresh=self.changed_model)
 
     def finish(self, worker: Worker, reason: str) -> None:
+        """The result says what was replaced and carries the model's own loss curve (not
+        the steps of every trial Discover ran)."""
         worker.send(Result(command="discover", reason=reason, fields={
-            "stage": self.stage, "seconds": time.perf_counter() - self.started}))
+            "stage": self.stage, "seconds": time.perf_counter() - self.started,
+            "replaced": self.replaced, "losses": loss_history(worker.session)}))
         worker.after_model_change()
 
 
