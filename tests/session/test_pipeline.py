@@ -120,3 +120,56 @@ def test_discover_returns_its_pareto_front_with_the_knee_marked(toy_sin):
     assert chosen["formula"] == sympy.sstr(result.expressions[0])
     assert chosen["status"] == result.status == "verified"
     assert "knee" in result.choice_reason or "dominated" in result.choice_reason
+
+
+# Discover made small and fast (and poor: it replaces a well-trained model by a worse one).
+def _quick():
+    from kanstudio.session.pipeline import PipelineSettings
+
+    return PipelineSettings(search_widths=False, starts=1, sparse_steps=2,
+                            after_prune_steps=1, refine_steps=1, fine_tune_steps=1,
+                            trial_steps=1, alternatives=0, step_budget=3, structure=False,
+                            search=None, search_leaf=None)
+
+
+def _trained_sine():
+    import numpy as np
+
+    from kanstudio.session import SessionSettings
+
+    data = load_dataset(SAMPLES / "toy_sin.csv", target="f")
+    session = Session(data, SessionSettings(width=[1, 1, 1], seed=0))
+    session.train(20)
+    rows = session.dataset.X[:50]
+    return session, session.predict(rows), rows, np, len(session.model.history_)
+
+
+def test_discover_is_one_undo_step_and_says_what_it_replaced():
+    session, before, rows, np, steps = _trained_sine()
+    rmse = session.metrics()["test_rmse"]
+    events = list(discover(session, _quick()))
+    replaced = events[-1].info["replaced"]
+    assert replaced["test_rmse_before"] == pytest.approx(rmse, rel=1e-12)
+    assert replaced["worse"] and replaced["test_rmse_after"] > rmse  # 3 steps vs 20
+    assert replaced["width_before"] == [1, 1, 1] and replaced["steps_before"] == steps
+    notes = [e.message for e in events if e.kind == "note"]
+    assert any(m.startswith("Discover replaced the trained model") and "worse" in m
+               for m in notes)
+    assert session.undo() == "Discover"  # one step back: the model as it was
+    np.testing.assert_allclose(session.predict(rows), before, rtol=0, atol=0)
+    assert len(session.model.history_) == steps
+
+
+def test_a_stopped_discover_is_one_undo_step_too():
+    session, before, rows, np, _steps = _trained_sine()
+    pipeline = discover(session, _quick())
+    for event in pipeline:
+        if event.kind == "step":
+            break
+    pipeline.close()  # Stop
+    assert session.undo() == "Discover"
+    np.testing.assert_allclose(session.predict(rows), before, rtol=0, atol=0)
+
+
+def test_discover_on_a_fresh_session_replaces_nothing(toy_sin):
+    assert toy_sin[1][-1].info["replaced"] is None
