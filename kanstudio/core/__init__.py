@@ -3,7 +3,14 @@
 from kanstudio.core.device import available_devices, resolve_device, resolve_dtype
 from kanstudio.core.layer import KANLayer
 from kanstudio.core.network import Activations, EdgeCurves, KANNetwork
-from kanstudio.core.pruning import prune, prune_edge, prune_node, subnetwork
+from kanstudio.core.pruning import (
+    PruneReport,
+    prune,
+    prune_edge,
+    prune_node,
+    prune_with_report,
+    subnetwork,
+)
 from kanstudio.core.spline import fit_coefficients, spline_basis, uniform_knots
 from kanstudio.core.state import StateError, network_from_state, network_to_state
 from kanstudio.core.training import STEP_EVENTS, StepRecord, TrainSettings, train_steps
@@ -14,6 +21,7 @@ __all__ = [
     "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "STEP_EVENTS", "StateError",
     "StepRecord",
     "TrainSettings", "available_devices", "fit_coefficients", "network_from_state",
-    "network_to_state", "prune", "prune_edge", "prune_node", "resolve_device",
+    "network_to_state", "prune", "prune_edge", "prune_node", "prune_with_report",
+    "PruneReport", "resolve_device",
     "resolve_dtype", "spline_basis", "subnetwork", "train_steps", "uniform_knots",
 ]

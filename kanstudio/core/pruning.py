@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 
 from kanstudio.core.network import KANNetwork
 from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 
-__all__ = ["prune", "prune_edge", "prune_node", "subnetwork"]
+__all__ = ["PruneReport", "prune", "prune_edge", "prune_node", "prune_with_report",
+           "subnetwork"]
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune removed, in the addresses of the network before it (design.md §4.2):
+    ``edges`` every active edge that goes ``(layer, i, j)`` (cut, or at a removed node),
+    ``nodes`` every removed node ``(level, i)``."""
+
+    edges: list[tuple[int, int, int]] = field(default_factory=list)
+    nodes: list[tuple[int, int]] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -66,14 +78,25 @@ def prune_node(net: KANNetwork, level: int, i: int, x: torch.Tensor | None = Non
     return subnetwork(net, keep, x)
 
 
-@torch.no_grad()
 def prune(
     net: KANNetwork,
     x: torch.Tensor,
     node_threshold: float = NODE_THRESHOLD,
     edge_threshold: float = EDGE_THRESHOLD,
 ) -> KANNetwork:
-    """A smaller copy of ``net`` without the parts that hardly matter.
+    """A smaller copy of ``net`` without the parts that hardly matter (see
+    :func:`prune_with_report`)."""
+    return prune_with_report(net, x, node_threshold, edge_threshold)[0]
+
+
+@torch.no_grad()
+def prune_with_report(
+    net: KANNetwork,
+    x: torch.Tensor,
+    node_threshold: float = NODE_THRESHOLD,
+    edge_threshold: float = EDGE_THRESHOLD,
+) -> tuple[KANNetwork, PruneReport]:
+    """A smaller copy of ``net`` without the parts that hardly matter, and what went.
 
     An edge goes when it carries less than ``edge_threshold`` of its target node's
     activity; a node goes when its attribution to the outputs (the outputs have 1) is
@@ -109,7 +132,23 @@ def prune(
         if not alive:
             alive = [int(node_scores[level].argmax())]
         keep.append(alive)
-    return subnetwork(out, keep, x)
+    return subnetwork(out, keep, x), _report(net, out, keep)
+
+
+def _report(before: KANNetwork, cut: KANNetwork, keep: list[list[int]]) -> PruneReport:
+    """The edges and nodes of ``before`` that are gone once ``cut`` (its copy with edges
+    masked) keeps only the nodes ``keep``."""
+    nodes = [(level, i) for level, kept in enumerate(keep)
+             for i in range(before.width[level]) if i not in kept]
+    edges = []
+    for idx, (old, new) in enumerate(zip(before.layers, cut.layers, strict=True)):
+        kept_cols = {c for j in keep[idx + 1] for c in old.node_columns(j)}
+        was = old.mask.bool().cpu()
+        stays = new.mask.bool().cpu()
+        for i, j in was.nonzero().tolist():
+            if not stays[i, j] or i not in keep[idx] or j not in kept_cols:
+                edges.append((idx, int(i), int(j)))
+    return PruneReport(edges=edges, nodes=nodes)
 
 
 def _edges_into_nodes(layer) -> torch.Tensor:

@@ -38,6 +38,7 @@ class EditController(QObject):
         self.announce_formula = False  # Discover ended: say its formula when it arrives
         self.pipeline_steps = 0  # Discover's training steps so far, drawn as one curve
         self.context_menu: QMenu | None = None
+        self.prune_dialog: AutoPruneDialog | None = None  # open: prune previews go to it
         self._connect()
         # Discover and Fine-tune train: the same rule as Train gates them (RunController.
         # can_train: data the Data panel accepts, loaded by the engine, a valid width).
@@ -212,9 +213,26 @@ class EditController(QObject):
     def auto_prune(self) -> None:
         if not self.fitted:
             return
-        dialog = AutoPruneDialog(self.state.last_snapshot, self.v.window)
-        if dialog.exec():
+        dialog = AutoPruneDialog(self.v.window)
+        dialog.preview_requested.connect(lambda node, edge: self.v.bridge.send(
+            "prune_preview", node_threshold=node, edge_threshold=edge))
+        self.prune_dialog = dialog
+        dialog.request_preview()
+        try:
+            accepted = dialog.exec()
+        finally:
+            self.prune_dialog = None
+            self.v.network_view.mark_for_removal([], [])
+        if accepted:
             self._edit("prune", **dialog.thresholds())
+
+    def _show_prune_preview(self, e: dict[str, Any]) -> None:
+        """The engine's answer to the open auto-prune dialog: its text, and the marks in
+        the network view on what would go."""
+        dialog = self.prune_dialog
+        if dialog is not None and dialog.show_preview(e):
+            self.v.network_view.mark_for_removal(e.get("removed_edges") or [],
+                                                 e.get("removed_nodes") or [])
 
     def refine_grid(self) -> None:
         grid = int((self.state.engine.model or {}).get("grid", 5))
@@ -317,6 +335,8 @@ class EditController(QObject):
             self.v.inspector.show_edge(e, self._edge_text(e["edge"]))
         elif command == "suggest":
             self.v.inspector.show_candidates(e)
+        elif command == "prune_preview":
+            self._show_prune_preview(e)
         elif command == "formula":
             self.v.formula_panel.set_result(e)
             self._say_discovered_formula(e)

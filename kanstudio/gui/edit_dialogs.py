@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -18,46 +18,38 @@ from PySide6.QtWidgets import (
 
 from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD
 
-__all__ = ["AutoPruneDialog", "AutoSymbolicDialog", "describe_auto_symbolic", "prune_preview"]
+__all__ = ["AutoPruneDialog", "AutoSymbolicDialog", "describe_auto_symbolic",
+           "describe_prune_preview"]
 
 
-def prune_preview(snap: dict[str, Any] | None, node_threshold: float,
-                  edge_threshold: float) -> tuple[int, int] | None:
-    """How many (nodes, edges) a prune with these thresholds would remove, estimated from
-    the snapshot's scores with the engine's rule (an edge goes under ``edge_threshold`` of
-    its target node's activity; a node under ``node_threshold`` of the outputs' importance;
-    every level keeps its best node). None without a snapshot."""
-    if not snap or not snap.get("edge_scores"):
-        return None
-    edge_scores = [np.asarray(s, dtype=float) for s in snap["edge_scores"]]
-    node_scores = [np.asarray(s, dtype=float) for s in snap["node_scores"]]
-    active = [np.asarray(a, dtype=bool) for a in snap["active"]]
-    gone_nodes = []
-    for level, scores in enumerate(node_scores):
-        gone = scores < node_threshold
-        if level == len(node_scores) - 1:
-            gone[:] = False  # outputs always stay
-        elif gone.all():
-            gone[int(np.argmax(scores))] = False
-        gone_nodes.append(gone)
-    edges = 0
-    for layer, score in enumerate(edge_scores):
-        share = score / (node_scores[layer + 1][None, :] + 1e-12)
-        cut = (share < edge_threshold) | gone_nodes[layer][:, None] | gone_nodes[layer + 1]
-        edges += int(np.sum(cut & active[layer]))  # an edge of a removed node goes too
-    nodes = int(sum(g.sum() for g in gone_nodes))
-    return nodes, edges
+def describe_prune_preview(e: dict[str, Any]) -> str:
+    """The dialog's line for a ``prune_preview`` result: what goes and what it costs."""
+    nodes, edges = len(e.get("removed_nodes") or []), len(e.get("removed_edges") or [])
+    if not nodes and not edges:
+        return "Nothing is under these thresholds: Prune would change nothing."
+    before, after = e.get("test_rmse_before"), e.get("test_rmse_after")
+    cost = (f" Held-out test RMSE {before:.4g} → {after:.4g}."
+            if before is not None and after is not None else "")
+    return (f"Prune removes {nodes} node(s) and {edges} edge(s), marked red in the network: "
+            f"width {e.get('width_before')} → {e.get('width_after')}.{cost} "
+            "Edit ▸ Undo puts them back.")
 
 
 class AutoPruneDialog(QDialog):
-    def __init__(self, snap: dict[str, Any] | None, parent: QWidget | None = None) -> None:
+    """Thresholds for auto-prune; ``preview_requested`` asks the engine what a prune with
+    them would do (the same prune, on a copy), answered through :meth:`show_preview`."""
+
+    preview_requested = Signal(float, float)  # (node threshold, edge threshold)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Auto-prune")
-        self.snap = snap
         self.node_threshold = _spin(NODE_THRESHOLD, 0.0, 1.0, 0.005, 3)
         self.edge_threshold = _spin(EDGE_THRESHOLD, 0.0, 1.0, 0.01, 3)
+        self.shown_for: tuple[float, float] | None = None  # thresholds of the preview shown
         self.preview = QLabel()
         self.preview.setWordWrap(True)
+        self.preview.setMinimumWidth(420)
         form = QFormLayout()
         form.addRow("Node threshold (share of the outputs' importance):", self.node_threshold)
         form.addRow("Edge threshold (share of its target node's activity):",
@@ -71,23 +63,34 @@ class AutoPruneDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.preview)
         layout.addWidget(buttons)
+        # Typing 0.15 passes through 0.1 and 0.15: ask once the value has settled.
+        self._ask_later = QTimer(self, singleShot=True, interval=150)
+        self._ask_later.timeout.connect(self.request_preview)
         for box in (self.node_threshold, self.edge_threshold):
-            box.valueChanged.connect(self._update_preview)
-        self._update_preview()
+            box.valueChanged.connect(self._thresholds_changed)
+        self.preview.setText("Working out what would be removed…")
 
     def thresholds(self) -> dict[str, float]:
         return {"node_threshold": self.node_threshold.value(),
                 "edge_threshold": self.edge_threshold.value()}
 
-    def _update_preview(self) -> None:
-        counts = prune_preview(self.snap, self.node_threshold.value(),
-                               self.edge_threshold.value())
-        if counts is None:
-            self.preview.setText("No scores yet: train first.")
-        else:
-            self.preview.setText(f"About {counts[0]} node(s) and {counts[1]} edge(s) would "
-                                 "be removed. The loss before and after is shown when it is "
-                                 "done; Edit ▸ Undo puts them back.")
+    def request_preview(self) -> None:
+        self.preview_requested.emit(self.node_threshold.value(), self.edge_threshold.value())
+
+    def _thresholds_changed(self) -> None:
+        self.shown_for = None
+        self.preview.setText("Working out what would be removed…")
+        self._ask_later.start()
+
+    def show_preview(self, e: dict[str, Any]) -> bool:
+        """Show a ``prune_preview`` result; False (ignored) when it answers thresholds the
+        user has since changed."""
+        asked = (e.get("node_threshold"), e.get("edge_threshold"))
+        if asked != (self.node_threshold.value(), self.edge_threshold.value()):
+            return False
+        self.shown_for = (float(asked[0]), float(asked[1]))
+        self.preview.setText(describe_prune_preview(e))
+        return True
 
 
 class AutoSymbolicDialog(QDialog):

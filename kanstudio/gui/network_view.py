@@ -26,6 +26,7 @@ LINE_RGB = (70, 80, 95)
 CURVE_RGB = (25, 95, 190)
 LOCKED_RGB = (215, 110, 20)
 SELECT_RGB = (220, 40, 60)
+REMOVE_RGB = (225, 30, 30)  # what a prune would remove (auto-prune's preview)
 LABEL_CHARS = 14
 PRODUCT_SIZE = 17  # pixels: the × of a product node (sum nodes are 12-pixel dots)
 _NODE_BRUSHES = [pg.mkBrush(60, 66, 80, a) for a in (70, 120, 170, 215, 255)]
@@ -95,6 +96,15 @@ class NetworkView(pg.GraphicsView):
         self.nodes = pg.ScatterPlotItem(size=12, pen=pg.mkPen(40, 45, 55), brush=(60, 66, 80))
         self.nodes.setZValue(4)
         self.vb.addItem(self.nodes)
+        # Auto-prune's preview: the edges and nodes that would go, dashed red and crossed.
+        remove_pen = _pen(REMOVE_RGB, 0.9, 2.4)
+        remove_pen.setStyle(Qt.PenStyle.DashLine)
+        self.remove_item = self._curve_item(remove_pen, z=5.5)
+        self.remove_nodes = pg.ScatterPlotItem(size=20, symbol="x", pen=pg.mkPen(None),
+                                               brush=pg.mkBrush(*REMOVE_RGB, 230))
+        self.remove_nodes.setZValue(5.6)
+        self.vb.addItem(self.remove_nodes)
+        self.marked_for_removal: tuple[set, set] = (set(), set())
         self.placeholder = QLabel(
             "Open a CSV file to see the network here:\nFile ▸ Open CSV…, File ▸ Open Sample, "
             "or drag a file onto the window.", self)
@@ -140,9 +150,12 @@ class NetworkView(pg.GraphicsView):
         self._line_key = None
         self._node_levels = []
         self._draw_lines()
-        for item in (*self.curve_items, self.locked_item, self.hover_item, self.select_item):
+        for item in (*self.curve_items, self.locked_item, self.hover_item, self.select_item,
+                     self.remove_item):
             item.setData([], [])
         self._label_locked([])  # a re-laid network has no locks until a snapshot says so
+        self.remove_nodes.setData(pos=np.zeros((0, 2)))
+        self.marked_for_removal = (set(), set())
         product = g.product_mask()
         # Product nodes: a larger × (KAN 2.0's multiplication node), sums the usual dot.
         self.nodes.setData(pos=np.concatenate(g.nodes, axis=0),
@@ -157,9 +170,11 @@ class NetworkView(pg.GraphicsView):
         self.net_geometry = None
         self.input_names, self.target_names = [], []
         for item in (self.frames, self.factor_stubs, *self.line_items, *self.curve_items,
-                     self.locked_item, self.hover_item, self.select_item):
+                     self.locked_item, self.hover_item, self.select_item, self.remove_item):
             item.setData([], [])
         self.nodes.setData(pos=np.zeros((0, 2)))
+        self.remove_nodes.setData(pos=np.zeros((0, 2)))
+        self.marked_for_removal = (set(), set())
         for label in [*self._labels, *self.lock_labels]:
             self.vb.removeItem(label)
         self._labels, self.lock_labels, self._lock_key = [], [], None
@@ -424,6 +439,31 @@ class NetworkView(pg.GraphicsView):
         self.selected, self.selected_node = (layer, i, j), None
         self._outline(self.select_item, e)
         self.edge_selected.emit(layer, i, j)
+
+    def mark_for_removal(self, edges: list[Any], nodes: list[Any]) -> None:
+        """Mark the edges ``(layer, i, j)`` and nodes ``(level, i)`` a prune would remove
+        (both empty: no marks)."""
+        g = self.net_geometry
+        edge_set = {tuple(int(v) for v in e) for e in edges}
+        node_set = {tuple(int(v) for v in n) for n in nodes}
+        if g is None:
+            edge_set, node_set = set(), set()
+        self.marked_for_removal = (edge_set, node_set)
+        if not edge_set and not node_set:
+            self.remove_item.setData([], [])
+            self.remove_nodes.setData(pos=np.zeros((0, 2)))
+            return
+        assert g is not None
+        index = np.array(sorted(g.index_of(*e) for e in edge_set), dtype=np.int64)
+        lx, ly = g.line_paths(index)
+        fx, fy = g.frame_paths()
+        k = 6  # 5 corner points + NaN per box in frame_paths
+        boxes = np.concatenate([np.arange(e * k, (e + 1) * k) for e in index]) if len(
+            index) else np.zeros(0, dtype=np.int64)
+        self.remove_item.setData(np.concatenate([lx, fx[boxes]]),
+                                 np.concatenate([ly, fy[boxes]]))
+        pos = [g.nodes[level][i] for level, i in sorted(node_set)]
+        self.remove_nodes.setData(pos=np.asarray(pos, dtype=float).reshape(-1, 2))
 
     def _outline(self, item: pg.PlotCurveItem, e: int) -> None:
         g = self.net_geometry

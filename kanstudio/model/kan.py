@@ -21,6 +21,7 @@ from kanstudio.core import (
     STEP_EVENTS,
     EdgeCurves,
     KANNetwork,
+    PruneReport,
     StateError,
     StepRecord,
     TrainSettings,
@@ -31,9 +32,9 @@ from kanstudio.core import (
     resolve_dtype,
     train_steps,
 )
-from kanstudio.core import prune as core_prune
 from kanstudio.core import prune_edge as core_prune_edge
 from kanstudio.core import prune_node as core_prune_node
+from kanstudio.core import prune_with_report as core_prune_with_report
 from kanstudio.defaults import EDGE_THRESHOLD, NODE_THRESHOLD, default_width
 from kanstudio.model.archive import (
     ArchiveError,
@@ -302,9 +303,15 @@ class KAN(SymbolicMixin):
     def prune(self, node_threshold: float = NODE_THRESHOLD,
               edge_threshold: float = EDGE_THRESHOLD) -> KAN:
         """A new, smaller KAN without edges/nodes whose attribution is under the thresholds."""
-        net = core_prune(self._check_fitted(), self.reference_inputs(), node_threshold,
-                         edge_threshold)
-        return self._from_network(net)
+        return self.prune_with_report(node_threshold, edge_threshold)[0]
+
+    def prune_with_report(self, node_threshold: float = NODE_THRESHOLD,
+                          edge_threshold: float = EDGE_THRESHOLD) -> tuple[KAN, PruneReport]:
+        """:meth:`prune`, and what it removed (edges and nodes in this model's addresses):
+        a preview of a prune is this, with the new KAN thrown away."""
+        net, report = core_prune_with_report(self._check_fitted(), self.reference_inputs(),
+                                             node_threshold, edge_threshold)
+        return self._from_network(net), report
 
     def prune_node(self, layer: int, i: int) -> KAN:
         """A new KAN without node ``i`` of level ``layer`` (0 = inputs; outputs excluded)."""

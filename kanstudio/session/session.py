@@ -415,17 +415,32 @@ class Session:
 
     def prune(self, node_threshold: float = NODE_THRESHOLD,
               edge_threshold: float = EDGE_THRESHOLD) -> dict:
-        """Prune; returns the width and test RMSE (original units) before and after."""
-        model = self._need_model()
-        before = self.metrics()
+        """Prune; returns :meth:`prune_preview`'s report of what it did."""
+        pruned, info = self._pruned(node_threshold, edge_threshold)
         self._checkpoint("prune")
-        self.model = model.prune(node_threshold, edge_threshold)
-        after = self.metrics()
-        info = {"width_before": model.width_, "width_after": self.model.width_,
-                "test_rmse_before": before["test_rmse"], "test_rmse_after": after["test_rmse"]}
+        self.model = pruned
         self._record("prune", node_threshold=node_threshold, edge_threshold=edge_threshold,
-                     **info)
+                     **{k: v for k, v in info.items() if not k.startswith("removed_")})
         return info
+
+    def prune_preview(self, node_threshold: float = NODE_THRESHOLD,
+                      edge_threshold: float = EDGE_THRESHOLD) -> dict:
+        """What :meth:`prune` with these thresholds would do, exactly (the same prune, on a
+        copy; the session is unchanged): ``width_before``/``width_after``, the held-out
+        rows' RMSE (original units) ``test_rmse_before``/``test_rmse_after``, and
+        ``removed_edges`` [(layer, i, j)], ``removed_nodes`` [(level, i)] in the addresses
+        of the current model."""
+        return self._pruned(node_threshold, edge_threshold)[1]
+
+    def _pruned(self, node_threshold: float, edge_threshold: float) -> tuple[KAN, dict]:
+        model = self._need_model()
+        pruned, report = model.prune_with_report(node_threshold, edge_threshold)
+        info = {"width_before": model.width_, "width_after": pruned.width_,
+                "test_rmse_before": self.metrics(model)["test_rmse"],
+                "test_rmse_after": self.metrics(pruned)["test_rmse"],
+                "removed_edges": [list(e) for e in report.edges],
+                "removed_nodes": [list(n) for n in report.nodes]}
+        return pruned, info
 
     def prune_node(self, layer: int, i: int) -> None:
         model = self._need_model()
@@ -500,19 +515,22 @@ class Session:
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Network predictions in original units for original-unit inputs (n, n_inputs)."""
-        model = self._need_model()
+    def predict(self, X: np.ndarray, model: KAN | None = None) -> np.ndarray:
+        """Network predictions in original units for original-unit inputs (n, n_inputs),
+        of the session's model or of ``model`` (one of its candidates)."""
+        model = model if model is not None else self._need_model()
         return self.y_scaler.inverse_transform(model.predict(self.x_scaler.transform(X)))
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self, model: KAN | None = None) -> dict[str, float]:
+        """RMSE and R² (original units) on the training and the held-out rows, of the
+        session's model or of ``model``."""
         d = self.dataset
         out = {}
         for name, rows in (("train", self.train_idx), ("test", self.test_idx)):
             if len(rows) == 0:
                 out[f"{name}_rmse"] = out[f"{name}_r2"] = float("nan")
                 continue
-            pred = self.predict(d.X[rows])
+            pred = self.predict(d.X[rows], model)
             out[f"{name}_rmse"] = _rmse(d.y[rows], pred)
             out[f"{name}_r2"] = _r2(d.y[rows], pred)
         return out

@@ -21,7 +21,8 @@ from kanstudio.errors import EngineError
 __all__ = [
     "Command", "ProtocolError", "COMMAND_TYPES", "parse_command", "command",
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
-    "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
+    "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
+    "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
     "OpenProject", "Inspect",
 ]
@@ -166,6 +167,16 @@ class Prune(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrunePreview(Command):
+    """What ``prune`` with these thresholds would remove, and the held-out loss before and
+    after; the model is unchanged."""
+
+    name = "prune_preview"
+    node_threshold: float = NODE_THRESHOLD
+    edge_threshold: float = EDGE_THRESHOLD
+
+
+@dataclass(frozen=True, kw_only=True)
 class PruneNode(Command):
     name = "prune_node"
     layer: int = _missing("prune_node needs 'layer' and 'i'")
@@ -250,7 +261,8 @@ class Inspect(_Edge):
 
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
-    Shutdown, Prune, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock, AutoSymbolic,
+    Shutdown, Prune, PrunePreview, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock,
+    AutoSymbolic,
     Undo, Redo, Formula, Save, OpenProject, Inspect)}
 
 

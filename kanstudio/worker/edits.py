@@ -17,8 +17,8 @@ from kanstudio.worker.runs import loss_history
 if TYPE_CHECKING:
     from kanstudio.worker.loop import Worker
 
-__all__ = ["prune", "prune_node", "prune_edge", "suggest", "lock", "unlock", "undo", "redo",
-           "inspect", "formula", "save", "open_project"]
+__all__ = ["prune", "prune_preview", "prune_node", "prune_edge", "suggest", "lock", "unlock",
+           "undo", "redo", "inspect", "formula", "save", "open_project"]
 
 _PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
 _PLOT_ROWS = 2000  # held-out rows sent for the formula's predicted-vs-actual plot
@@ -28,6 +28,12 @@ _INSPECT_POINTS = 600  # data points the inspector plots (a scatter stays readab
 def prune(w: Worker, c: p.Prune) -> dict[str, Any]:
     info = w.session.prune(c.node_threshold, c.edge_threshold)
     return {k: (finite(v) if isinstance(v, float) else v) for k, v in info.items()}
+
+
+def prune_preview(w: Worker, c: p.PrunePreview) -> dict[str, Any]:
+    info = w.session.prune_preview(c.node_threshold, c.edge_threshold)
+    info = {k: (finite(v) if isinstance(v, float) else v) for k, v in info.items()}
+    return {**info, "node_threshold": c.node_threshold, "edge_threshold": c.edge_threshold}
 
 
 def _test_rmse(w: Worker) -> float | None:

@@ -175,6 +175,7 @@ ROUTES: dict[type[p.Command], Route] = {
     p.Undo: Route(edits.undo, interrupts="any", then="model"),
     p.Redo: Route(edits.redo, interrupts="any", then="model"),
     # questions about the model
+    p.PrunePreview: Route(edits.prune_preview),
     p.Suggest: Route(edits.suggest),
     p.Inspect: Route(edits.inspect),
     p.Formula: Route(edits.formula),

@@ -46,6 +46,7 @@ from kanstudio.worker.commands import (
     Prune,
     PruneEdge,
     PruneNode,
+    PrunePreview,
     Redo,
     Refine,
     Resume,
@@ -86,7 +87,8 @@ __all__ = [
     "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S", "CURVE_POINTS", "width_field",
     # commands
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
-    "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
+    "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
+    "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
     "OpenProject", "Inspect",
     # events

@@ -85,6 +85,11 @@ def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = N
     )
 
 
+def _architecture(model: Any) -> tuple[str, str]:
+    """What the shapes of a fitted model's scores depend on: its width and product nodes."""
+    return str(getattr(model, "width_", None)), str(getattr(model, "mult_arity_", None))
+
+
 class SnapshotThrottle:
     """Decides when a snapshot is due and caches the (slower to compute) scores."""
 
@@ -95,11 +100,13 @@ class SnapshotThrottle:
         self._next_due = -np.inf
         self._scores: tuple[list, list] | None = None
         self._scores_at = -np.inf
+        self._scores_of: Any = None  # the architecture the cached scores belong to
 
     def reset(self) -> None:
         """Forget cached scores (the model was replaced)."""
         self._scores = None
         self._scores_at = -np.inf
+        self._scores_of = None
 
     def due(self, now: float | None = None) -> bool:
         now = time.perf_counter() if now is None else now
@@ -109,9 +116,13 @@ class SnapshotThrottle:
              now: float | None = None) -> Snapshot:
         """Build a snapshot now; ``fresh`` forces new scores (end of a run, after an edit)."""
         now = time.perf_counter() if now is None else now
-        if fresh or self._scores is None or now - self._scores_at >= self.score_interval_s:
+        # A run may build a network of another width between two snapshots (Discover's
+        # next architecture, a prune): scores of the old one would not fit the new curves.
+        arch = _architecture(session.model)
+        if (fresh or self._scores is None or arch != self._scores_of
+                or now - self._scores_at >= self.score_interval_s):
             self._scores = session.model.scores()
-            self._scores_at = now
+            self._scores_at, self._scores_of = now, arch
         snap = build_snapshot(session, step, self._scores)
         # A schedule, not a gap since the last one: with steps of ~33 ms a gap rule would
         # send every other step (15/s); the schedule keeps the average at the full rate,

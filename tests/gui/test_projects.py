@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from kanstudio.gui.edit_dialogs import AutoPruneDialog, describe_auto_symbolic, prune_preview
+from kanstudio.gui.edit_dialogs import AutoPruneDialog, describe_auto_symbolic
 from kanstudio.gui.project_controller import export_view
 from tests.gui.conftest import open_and_load, open_and_train, set_training
 
@@ -48,20 +48,26 @@ def test_a_bad_project_shows_a_message_and_keeps_the_session(qtbot, window, samp
     assert state.step == before.step  # the trained model is still there
 
 
-def test_auto_prune_preview_counts(qtbot):
-    snap = {"edge_scores": [[[0.9, 0.001]], [[0.9], [0.001]]],
-            "node_scores": [[0.9], [0.9, 0.001], [1.0]],
-            "active": [[[True, True]], [[True], [True]]]}
-    assert prune_preview(snap, 0.01, 0.03) == (1, 2)
-    assert prune_preview(None, 0.01, 0.03) is None
-    dialog = AutoPruneDialog(snap)
+def test_auto_prune_dialog_shows_only_the_answer_to_its_current_thresholds(qtbot):
+    dialog = AutoPruneDialog()
     qtbot.addWidget(dialog)
-    assert "1 node(s) and 2 edge(s)" in dialog.preview.text()
-    dialog.node_threshold.setValue(0.0)
-    assert "0 node(s) and 1 edge(s)" in dialog.preview.text()  # the weak edge alone
-    dialog.edge_threshold.setValue(0.0)
-    assert "0 node(s) and 0 edge(s)" in dialog.preview.text()
-    assert dialog.thresholds() == {"node_threshold": 0.0, "edge_threshold": 0.0}
+    asked = []
+    dialog.preview_requested.connect(lambda node, edge: asked.append((node, edge)))
+    answer = {"node_threshold": 0.01, "edge_threshold": 0.03, "width_before": [3, 5, 1],
+              "width_after": [2, 4, 1], "test_rmse_before": 0.1, "test_rmse_after": 0.45,
+              "removed_nodes": [[0, 2], [1, 3]], "removed_edges": [[0, 2, 0], [1, 3, 0]]}
+    assert dialog.show_preview(answer)
+    text = dialog.preview.text()
+    assert "2 node(s) and 2 edge(s)" in text and "0.1 → 0.45" in text
+    assert "[3, 5, 1] → [2, 4, 1]" in text
+    dialog.edge_threshold.setValue(0.2)  # the answer above is for 0.03: stale now
+    assert "Working out" in dialog.preview.text()
+    assert not dialog.show_preview(answer)
+    qtbot.waitUntil(lambda: asked == [(0.01, 0.2)], timeout=2000)  # asked once it settled
+    assert dialog.show_preview({**answer, "edge_threshold": 0.2, "removed_nodes": [],
+                                "removed_edges": []})
+    assert "change nothing" in dialog.preview.text()
+    assert dialog.thresholds() == {"node_threshold": 0.01, "edge_threshold": 0.2}
 
 
 def test_auto_symbolic_summary_names_locked_and_numeric_edges():

@@ -156,3 +156,22 @@ def test_the_gui_side_of_the_worker_does_not_import_torch():
                           timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_cached_scores_of_another_architecture_are_never_sent(samples):
+    """Discover builds a new network of another width between two throttled snapshots:
+    the snapshot must not pair the new curves with the old network's scores (the GUI's
+    fading then failed with a ValueError on the mismatched arrays)."""
+    from kanstudio.data import load_dataset
+    from kanstudio.session import Session
+
+    session = Session(load_dataset(samples / "toy_xy.csv", target="f"))
+    session.new_model([2, 3, 1])
+    session.train(steps=2, opt="adam")
+    throttle = SnapshotThrottle()
+    throttle.take(session, 2, now=0.0)  # scores cached for width [2, 3, 1]
+    session.new_model([2, 2, 1])
+    session.train(steps=1, opt="adam")
+    snap = throttle.take(session, 3, now=0.01)  # within the score interval
+    assert [s.shape for s in snap.edge_scores] == [a.shape for a in snap.active]
+    assert [s.shape for s in snap.node_scores] == [(2,), (2,), (1,)]
