@@ -189,6 +189,7 @@ class DiscoverRun(Run):
             worker.send_snapshot(fresh=self.changed_model)
 
     def finish(self, worker: Worker, reason: str) -> None:
+        worker.send_front()  # before the result: the panel lists it when the formula comes
         worker.send(Result(command="discover", reason=reason, fields={
             "stage": self.stage, "seconds": time.perf_counter() - self.started}))
         worker.after_model_change()
