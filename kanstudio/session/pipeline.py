@@ -35,6 +35,7 @@ on a busy machine.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Iterator
@@ -549,6 +550,7 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
               ) -> Iterator[PipelineEvent]:
     """:func:`discover`'s stages (inside its one undo step)."""
     run = _Run(session, p)
+    session.front = None  # the previous run's front no longer describes what is found
     widths = _widths(session, p)
     attempts: list[_Attempt] = []
     for k, width in enumerate(widths):
@@ -610,8 +612,10 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
     also = [(best, network_result)] if result is not network_result else []
     result, searched = yield from _search_candidate(run, attempts, result)
     also += [(best, r) for r in searched]
-    result, best = _pareto(run, done, best, result, also)
-    session.remember_formula(result)  # _formula may pick an earlier snapping than its last
+    result, best = _pareto(run, done, best, result, also, _oracle(attempts))
+    # _formula may pick an earlier snapping than its last, the structure step or the search
+    # engine a formula other than the network's: the session's formula is the one chosen
+    session.pin_formula(result)
     replaced = replacement(session, before, result)
     if replaced is not None:
         yield PipelineEvent("formula", 5, "note", message=replaced["message"])
@@ -641,16 +645,30 @@ def pareto_front(points: list[tuple]) -> list[tuple]:
     return front
 
 
+def _oracle(attempts: list[_Attempt]) -> Any:
+    """The trained network that fits the held-out rows best (before any edge was locked):
+    what the data taught, the formulas are compared with beyond the data."""
+    nets = [a for a in attempts if a.network is not None]
+    if not nets:
+        return None
+    return max(nets, key=lambda a: -math.inf if math.isnan(a.network_r2)
+               else a.network_r2).network
+
+
 def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResult,
-            also: list[tuple[_Attempt, FormulaResult]] | None = None
+            also: list[tuple[_Attempt, FormulaResult]] | None = None, oracle: Any = None
             ) -> tuple[FormulaResult, _Attempt]:
     """The accuracy–complexity front of the formulas found (one per architecture read),
-    simplest first, attached to the returned result as ``pareto`` with ``choice_reason``.
+    simplest first, attached to the returned result as ``pareto`` with ``choice_reason``
+    and kept on the session as ``session.front`` (:mod:`kanstudio.session.front`: each
+    formula with the network to adopt with it and its accuracy on a wider input range,
+    compared with ``oracle``, the best trained network).
 
     The pipeline's pick (lowest ``log10(relative MSE) + simplicity_weight * complexity``)
     is the knee; should another formula dominate it (as simple or simpler and at least as
     accurate on the held-out rows), that one is taken instead.
     """
+    from kanstudio.session.front import FormulaFront, make_entry, plot_rows
     from kanstudio.symbolic.export import to_latex, to_sympy
 
     s = run.session
@@ -689,11 +707,17 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
                   f"{run.p.simplicity_weight:g} x complexity (one unit of edge complexity "
                   f"must buy {run.p.simplicity_weight:g} decades of accuracy), width "
                   f"{best.width}")
+    rows = plot_rows(s)
+    entries = [make_entry(s, r, copy.deepcopy(a.model), a.width, c, r is result, oracle,
+                          rows) for c, _v, a, r in front]
+    s.front = FormulaFront(entries, np.asarray(s.dataset.y[rows, 0], dtype=np.float64))
     result.pareto = [{"formula": to_sympy(r.expressions[0]),
                       "latex": to_latex(r.expressions[0], symbol_names=r.latex_names),
                       "complexity": c, "test_r2": v if math.isfinite(v) else None,
-                      "status": r.status, "width": a.width, "chosen": r is result}
-                     for c, v, a, r in front]
+                      "status": r.status, "width": a.width, "chosen": r is result,
+                      # R² against the network on each input's range widened by 25 %
+                      "wider_range": e.wider}
+                     for (c, v, a, r), e in zip(front, entries, strict=True)]
     result.choice_reason = reason
     return result, best
 

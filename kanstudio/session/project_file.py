@@ -91,6 +91,11 @@ def save_project(session: Session, path: str | os.PathLike[str],
     if session.formula_report is not None:  # status and scores only: no expression to parse
         doc["formula"] = session.formula_report
     arrays: dict[str, np.ndarray] = {"data.X": d.X, "data.y": d.y}
+    front = getattr(session, "front", None)
+    if front is not None and front.entries:  # Discover's front: display data only
+        doc["front"] = [e.info() for e in front.entries]
+        arrays["front.actual"] = np.asarray(front.actual, dtype=np.float64)
+        arrays["front.predicted"] = np.stack([e.predicted for e in front.entries])
     if session.model is not None and session.model.is_fitted:
         desc, model_arrays = session.model.to_state()
         doc["model"] = desc
@@ -182,6 +187,57 @@ def _formula_report(value: Any) -> dict[str, Any] | None:
     return {k: v for k, v in value.items() if k in known}
 
 
+def _number_or_none(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProjectError(f"{what} must be a number or null")
+    return float(value)
+
+
+def _front(value: Any, arrays: dict[str, Any]) -> Any:
+    """Discover's saved front (absent in files written before it was kept): plain data
+    for the list, without the networks (its formulas can be looked at, not used)."""
+    if value is None:
+        return None
+    from kanstudio.session.front import FormulaFront, FrontEntry
+
+    actual, predicted = arrays.get("front.actual"), arrays.get("front.predicted")
+    if not (isinstance(value, list) and value and isinstance(actual, np.ndarray)
+            and isinstance(predicted, np.ndarray) and actual.ndim == 1
+            and predicted.shape == (len(value), actual.shape[0])
+            and actual.dtype.kind == "f" and predicted.dtype.kind == "f"):
+        raise ProjectError("the saved formula front is malformed")
+    entries = []
+    for k, item in enumerate(value):
+        where = f"front[{k}]"
+        if not isinstance(item, dict):
+            raise ProjectError(f"{where} must be an object")
+        text = [item.get(key) for key in ("formula", "latex", "status")]
+        if not all(isinstance(t, str) for t in text) or text[2] not in ("verified",
+                                                                         "approximate"):
+            raise ProjectError(f"{where} needs formula and latex text and a status")
+        complexity, width, wider = item.get("complexity"), item.get("width"), item.get("wider")
+        if isinstance(complexity, bool) or not isinstance(complexity, int):
+            raise ProjectError(f"{where}.complexity must be an integer")
+        if not isinstance(width, list) or not isinstance(wider, dict):
+            raise ProjectError(f"{where} needs a width list and a wider object")
+        wider = {"margin": _number_or_none(wider.get("margin"), f"{where}.wider.margin"),
+                 "points": int(_number_or_none(wider.get("points"), where) or 0),
+                 "defined": _number_or_none(wider.get("defined"), f"{where}.wider"),
+                 "r2_network": _number_or_none(wider.get("r2_network"), f"{where}.wider"),
+                 "difference": _number_or_none(wider.get("difference"), f"{where}.wider"),
+                 "status": "verified" if wider.get("status") == "verified"
+                 else "approximate"}
+        entries.append(FrontEntry(
+            formula=text[0], latex=text[1], complexity=complexity,
+            test_r2=_number_or_none(item.get("test_r2"), f"{where}.test_r2"),
+            network_r2=_number_or_none(item.get("network_r2"), f"{where}.network_r2"),
+            status=text[2], width=width, chosen=item.get("chosen") is True, wider=wider,
+            predicted=predicted[k].astype(np.float64)))
+    return FormulaFront(entries, actual.astype(np.float64))
+
+
 def _finite_at_least(value: Any, lo: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value >= lo
 
@@ -205,6 +261,7 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
             raise ProjectError("history must be a list of objects")
         session.history = history
         session.formula_report = _formula_report(doc.get("formula"))
+        session.front = _front(doc.get("front"), arrays)
         session.created = _created(manifest)
         return session
     except ProjectError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import weakref
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -272,6 +273,11 @@ class Session:
         self._redo: list[tuple[str, KAN | None]] = []
         # status and scores of the last formula read off the current model (or None)
         self.formula_report: dict[str, Any] | None = None
+        # Discover's accuracy-complexity front (kanstudio.session.front.FormulaFront)
+        self.front: Any = None
+        # model -> the formula chosen for it when that is not the one read off its edges
+        # (Discover's pick from the structure step or the search engine, "use this formula")
+        self._pinned: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._prepare_data()
 
     # ------------------------------------------------------------------ data
@@ -302,7 +308,11 @@ class Session:
     # ------------------------------------------------------------------ undo
     def _checkpoint(self, label: str) -> None:
         self.formula_report = None  # the model is about to change
-        self._undo.append((label, copy.deepcopy(self.model)))
+        saved = copy.deepcopy(self.model)
+        pinned = None if self.model is None else self._pinned.get(self.model)
+        if pinned is not None:  # undo brings the formula back with the model
+            self._pinned[saved] = pinned
+        self._undo.append((label, saved))
         del self._undo[:-MAX_UNDO]
         self._redo.clear()
 
@@ -613,6 +623,22 @@ class Session:
         )
         self.remember_formula(result)
         return result
+
+    def pin_formula(self, result: FormulaResult) -> None:
+        """Make ``result`` the current model's formula (what :meth:`current_formula`
+        returns until the model changes; undo and redo bring it back with the model)."""
+        if self.model is not None:
+            self._pinned[self.model] = result
+        self.remember_formula(result)
+
+    def current_formula(self, numeric: str = "error") -> FormulaResult:
+        """The formula chosen for the current model (:meth:`pin_formula`), else the one
+        read off its edges (:meth:`formula`)."""
+        pinned = None if self.model is None else self._pinned.get(self.model)
+        if pinned is not None:
+            self.remember_formula(pinned)
+            return pinned
+        return self.formula(numeric=numeric)
 
     def remember_formula(self, result: FormulaResult) -> None:
         """Keep ``result``'s status and scores as the session's formula report (saved in

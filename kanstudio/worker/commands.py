@@ -24,7 +24,7 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect",
+    "OpenProject", "Inspect", "UseFormula",
 ]
 
 
@@ -259,11 +259,18 @@ class Inspect(_Edge):
     name = "inspect"
 
 
+@dataclass(frozen=True, kw_only=True)
+class UseFormula(Command):
+    """Make formula ``index`` of Discover's front the model's (one undo step)."""
+
+    name = "use_formula"
+    index: int = _missing("use_formula needs the 'index' of a formula in the front")
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PrunePreview, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock,
-    AutoSymbolic,
-    Undo, Redo, Formula, Save, OpenProject, Inspect)}
+    AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:

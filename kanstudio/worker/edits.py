@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kanstudio.worker.loop import Worker
 
 __all__ = ["prune", "prune_preview", "prune_node", "prune_edge", "suggest", "lock", "unlock",
-           "undo", "redo", "inspect", "formula", "save", "open_project"]
+           "undo", "redo", "inspect", "formula", "use_formula", "save", "open_project"]
 
 _PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
 _PLOT_ROWS = 2000  # held-out rows sent for the formula's predicted-vs-actual plot
@@ -154,9 +154,10 @@ def _locked_text(name: str, params: list[float]) -> str:
 
 
 def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
+    from kanstudio.session.front import network_r2
     from kanstudio.symbolic.export import to_latex, to_python, to_sympy
 
-    result = w.session.formula(numeric=c.numeric)
+    result = w.session.current_formula(numeric=c.numeric)
     names = list(result.input_names)
     session = w.session
     rows = session.test_idx if len(session.test_idx) else session.train_idx
@@ -175,8 +176,23 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
             "formula_test_r2": finite(result.formula_test_r2),
             "network_test_rmse": finite(result.network_test_rmse),
             "network_test_r2": finite(result.network_test_r2),
+            # "verified" | "approximate" (session.VERIFY_TOLERANCE), why, and the formula's
+            # R² against the network on the held-out rows
+            "status": result.status, "status_reason": result.status_reason,
+            "formula_network_r2": finite(network_r2(result.network_difference)),
+            # the first formula's free constants with their standard errors
+            "constants": [{"value": finite(k.get("value")), "stderr": finite(k.get("stderr")),
+                           "shown": str(k.get("shown", "")), "reason": k.get("reason")}
+                          for k in result.constants],
             # held-out rows, for the predicted-vs-actual plot: (n, n_out) each
             "actual": session.dataset.y[rows].astype(float), "predicted": predicted}
+
+
+def use_formula(w: Worker, c: p.UseFormula) -> dict[str, Any]:
+    from kanstudio.session.front import use_formula as use
+
+    what = use(w.session, c.index)
+    return {"index": c.index, "what": what}
 
 
 def save(w: Worker, c: p.Save) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from kanstudio.worker.commands import ProtocolError
 
 __all__ = [
     "Event", "EVENT_TYPES", "EVENTS", "parse_event", "Ready", "Loaded", "State", "Progress",
-    "Snapshot", "Done", "Error", "Result", "Pipeline", "EditProgress", "Bye",
+    "Snapshot", "Done", "Error", "Result", "Pipeline", "EditProgress", "Front", "Bye",
 ]
 
 
@@ -199,6 +199,23 @@ class EditProgress(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Front(Event):
+    """The accuracy–complexity front of the session's last Discover
+    (:mod:`kanstudio.session.front`), simplest first; empty when there is none.
+
+    Each entry: ``formula``, ``latex``, ``complexity``, ``test_r2`` (against the data),
+    ``network_r2`` (against the network), ``status``, ``width``, ``chosen`` (the pick),
+    ``wider`` (its agreement with the network on a 25 % wider input range), ``predicted``
+    (float64 (n,), the formula on the held-out plot rows) and ``usable`` (the network to
+    adopt with it is at hand: "use" works). ``actual``: the target on those rows (n,)."""
+
+    name = "front"
+    entries: list[dict[str, Any]]
+    actual: Any = None
+    reply_to: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Bye(Event):
     """The worker has left its loop."""
 
@@ -207,7 +224,7 @@ class Bye(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {e.name: e for e in (
     Ready, Loaded, State, Progress, Snapshot, Done, Error, Result, Pipeline, EditProgress,
-    Bye)}
+    Front, Bye)}
 EVENTS = tuple(EVENT_TYPES)
 
 

@@ -195,7 +195,19 @@ class Worker:
             n_dropped=int(d.n_dropped), warnings=[str(w) for w in d.warnings],
             default_width=session.default_width(), reply_to=self.reply_to,
             extra=dict(extra or {})))
+        self.send_front()
         self.after_model_change()
+
+    def send_front(self) -> None:
+        """The session's Discover front (:class:`~kanstudio.worker.events.Front`; empty
+        entries when it has none)."""
+        front = None if self.session is None else self.session.front
+        if front is None:
+            self.send(p.Front(entries=[], reply_to=self.reply_to))
+            return
+        entries = [{**e.info(), "predicted": e.predicted, "usable": e.usable}
+                   for e in front.entries]
+        self.send(p.Front(entries=entries, actual=front.actual, reply_to=self.reply_to))
 
     def after_model_change(self) -> None:
         self.throttle.reset()

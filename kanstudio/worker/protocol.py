@@ -60,6 +60,7 @@ from kanstudio.worker.commands import (
     Train,
     Undo,
     Unlock,
+    UseFormula,
     command,
     parse_command,
 )
@@ -71,6 +72,7 @@ from kanstudio.worker.events import (
     EditProgress,
     Error,
     Event,
+    Front,
     Loaded,
     Pipeline,
     Progress,
@@ -90,10 +92,10 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect",
+    "OpenProject", "Inspect", "UseFormula",
     # events
     "Ready", "Loaded", "State", "Progress", "Snapshot", "Done", "Error", "Result",
-    "Pipeline", "EditProgress", "Bye",
+    "Pipeline", "EditProgress", "Front", "Bye",
 ]
 
 SNAPSHOT_INTERVAL_S = 1.0 / 30.0  # at most ~30 snapshots a second reach the GUI
@@ -132,6 +134,7 @@ _ACTIONS = {
     "load": "loading the data", "train": "training", "step": "training",
     "new_model": "building the model", "open_project": "opening the project",
     "save": "saving the project", "formula": "building the formula",
+    "use_formula": "switching to the chosen formula",
     "snapshot": "drawing the network (training goes on)",
     "refine": "refining the grid", "auto_symbolic": "fitting functions to the edges",
 }

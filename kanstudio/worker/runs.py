@@ -190,6 +190,7 @@ class DiscoverRun(Run):
     def finish(self, worker: Worker, reason: str) -> None:
         """The result says what was replaced and carries the model's own loss curve (not
         the steps of every trial Discover ran)."""
+        worker.send_front()  # before the result: the panel lists it when the formula comes
         worker.send(Result(command="discover", reason=reason, fields={
             "stage": self.stage, "seconds": time.perf_counter() - self.started,
             "replaced": self.replaced, "losses": loss_history(worker.session)}))
