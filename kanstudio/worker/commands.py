@@ -23,7 +23,7 @@ __all__ = [
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect",
+    "OpenProject", "Inspect", "LiveLabels",
 ]
 
 
@@ -247,10 +247,18 @@ class Inspect(_Edge):
     name = "inspect"
 
 
+@dataclass(frozen=True, kw_only=True)
+class LiveLabels(Command):
+    """Name each edge's best-fitting function in the snapshots (on at start), or stop."""
+
+    name = "live_labels"
+    enabled: bool = _missing("live_labels needs 'enabled': true or false")
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock, AutoSymbolic,
-    Undo, Redo, Formula, Save, OpenProject, Inspect)}
+    Undo, Redo, Formula, Save, OpenProject, Inspect, LiveLabels)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:
