@@ -39,6 +39,12 @@ __all__ = ["MainWindow"]
 
 # Saved dock layouts of another version are not restored (the default layout changed).
 LAYOUT_VERSION = 2
+EDGE_LABELS_KEY = "view/edge_labels"
+
+
+def _as_bool(value: Any) -> bool:
+    """A stored setting as a bool (QSettings' INI files give back "true" / "false")."""
+    return value.lower() != "false" if isinstance(value, str) else bool(value)
 
 
 class MainWindow(QMainWindow):
@@ -94,6 +100,25 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(lambda _checked=False: self.close())
         a.fit_view.triggered.connect(lambda _checked=False: self.network_view.fit_to_window())
         a.about.triggered.connect(lambda _checked=False: show_about(self))
+        self._connect_edge_labels()
+
+    def _connect_edge_labels(self) -> None:
+        """View ▸ Edge Function Labels: remembered between sessions; when off the worker
+        stops fitting too (it is told again whenever it (re)starts)."""
+        action = self.actions.edge_labels
+        action.setChecked(_as_bool(self.settings.value(EDGE_LABELS_KEY, True)))
+        self.network_view.set_show_fits(action.isChecked())
+
+        def send(*_args: Any) -> None:
+            self.bridge.send("live_labels", enabled=action.isChecked())
+
+        def toggled(on: bool) -> None:
+            self.network_view.set_show_fits(on)
+            self.settings.setValue(EDGE_LABELS_KEY, on)
+            send()
+
+        action.toggled.connect(toggled)
+        self.bridge.ready.connect(send)
 
     def start_worker(self) -> None:
         self.runs.start_worker()

@@ -33,6 +33,7 @@ class Actions:
     stop: QAction
     new_model: QAction
     fit_view: QAction
+    edge_labels: QAction  # checkable: live best-fit labels on the network's edges
     about: QAction
     sample_menu: QMenu
     recent_menu: QMenu
@@ -68,6 +69,12 @@ def make_action(window: QMainWindow, text: str, shortcut: Any = None,
     return action
 
 
+def _checkable(action: QAction, checked: bool = True) -> QAction:
+    action.setCheckable(True)
+    action.setChecked(checked)
+    return action
+
+
 def make_actions(window: QMainWindow) -> Actions:
     sp, key, act = QStyle.StandardPixmap, QKeySequence.StandardKey, make_action
     return Actions(
@@ -85,6 +92,10 @@ def make_actions(window: QMainWindow) -> Actions:
                       "Start again from an untrained model"),
         fit_view=act(window, "Fit View", "Ctrl+0", sp.SP_TitleBarMaxButton,
                      "Show the whole network"),
+        edge_labels=_checkable(act(
+            window, "Edge &Function Labels",
+            tip="Name on each edge the library function that fits its curve best, with "
+                "R², updated while training")),
         about=act(window, "&About KAN Studio",
                   tip="Version, licence and the bundled libraries"),
         sample_menu=QMenu("Open &Sample", window),
@@ -146,6 +157,7 @@ def build_menu_bar(window: QMainWindow, a: Actions, e: EditActions,
         a.view_menu.addAction(toggle)
     a.view_menu.addSeparator()
     a.view_menu.addAction(a.fit_view)
+    a.view_menu.addAction(a.edge_labels)
     help_menu = bar.addMenu("&Help")
     help_menu.setObjectName("helpMenu")
     help_menu.addAction(a.about)

@@ -5,10 +5,18 @@ each of ``FADE_LEVELS`` importance levels one item for the edges' lines and one 
 curves (NaN-separated paths), plus one for locked edges, one for hover and one for the
 selection. A snapshot only calls ``setData``; items are created once per view (labels
 once per change of architecture).
+
+Edge labels: each locked edge shows its function above its box; each other edge may show
+the library function that fits its current curve best, with R² (the snapshot's
+``edge_fits``, computed by the worker a few times a second while training), below its
+box or above it. Labels are placed most important edge first and only where they do not
+overlap one already placed (a row of 30 names side by side is unreadable); zooming in
+shows more. The view option ``show_fits`` turns the live ones off.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 import numpy as np
@@ -27,6 +35,12 @@ CURVE_RGB = (25, 95, 190)
 LOCKED_RGB = (215, 110, 20)
 SELECT_RGB = (220, 40, 60)
 REMOVE_RGB = (225, 30, 30)  # what a prune would remove (auto-prune's preview)
+FIT_RGB = (25, 70, 140)  # a live label whose fit is good (R² >= FIT_GOOD_R2)
+FIT_WEAK_RGB = (120, 126, 136)  # one whose fit is only fair
+FIT_GOOD_R2 = 0.99
+FIT_MIN_R2 = 0.5  # below: no library function describes the curve; no label (tooltip says)
+FIT_FILL = (255, 255, 255, 200)  # behind a live label, so lines under it do not cross it
+FIT_GAP_PX = 4  # least room between two labels side by side
 LABEL_CHARS = 14
 PRODUCT_SIZE = 17  # pixels: the × of a product node (sum nodes are 12-pixel dots)
 _NODE_BRUSHES = [pg.mkBrush(60, 66, 80, a) for a in (70, 120, 170, 215, 255)]
@@ -80,6 +94,11 @@ class NetworkView(pg.GraphicsView):
         self.lock_labels: list[pg.TextItem] = []  # function names over locked edges
         self._lock_room: list[float] = []
         self._lock_key: tuple | None = None
+        self.show_fits = True  # the view option: live best-fit labels on edges
+        self.fit_labels: dict[int, pg.TextItem] = {}  # edge -> its label, made when needed
+        self.edge_fits: dict[int, tuple[str, str, float]] = {}  # edge -> (name, label, R²)
+        self._fit_key: tuple | None = None
+        self._fit_wanted: list[int] = []  # edges that should show their label, best first
         self._line_key: tuple[np.ndarray, np.ndarray] | None = None
         self._node_levels: list[int] = []
         self.live = False
@@ -113,7 +132,7 @@ class NetworkView(pg.GraphicsView):
         self.placeholder.setStyleSheet("color: #6e737d; font-size: 13pt; background: white;")
         self.vb.setRange(QRectF(-5, -2, 10, 4))
         self.vb.sigRangeChangedManually.connect(self._user_moved)
-        self.vb.sigRangeChanged.connect(lambda *_a: self._fit_lock_labels())
+        self.vb.sigRangeChanged.connect(lambda *_a: self._fit_all_labels())
         self.scene().sigMouseClicked.connect(self._clicked)
         self.setMouseTracking(True)
         self.paints = _PaintCounter(self)
@@ -162,6 +181,7 @@ class NetworkView(pg.GraphicsView):
                            symbol=np.where(product, "x", "o").tolist(),
                            size=np.where(product, PRODUCT_SIZE, 12).tolist())
         self._make_labels()
+        self._drop_fit_labels()
         self._auto_fit = True
         self.fit_to_window()
 
@@ -178,6 +198,7 @@ class NetworkView(pg.GraphicsView):
         for label in [*self._labels, *self.lock_labels]:
             self.vb.removeItem(label)
         self._labels, self.lock_labels, self._lock_key = [], [], None
+        self._drop_fit_labels()
         self.placeholder.setVisible(True)
         self.vb.setRange(QRectF(-5, -2, 10, 4))
 
@@ -225,6 +246,7 @@ class NetworkView(pg.GraphicsView):
             item.setData(*nan_join(px[rows], py[rows]))
         self.locked_item.setData(*nan_join(px[locked], py[locked]))
         self._label_locked(snap.get("locked") or [])
+        self._label_fits(snap.get("edge_fits"), locked, levels)
         if self._line_key is None or not (np.array_equal(levels, self._line_key[0])
                                           and np.array_equal(active, self._line_key[1])):
             self._line_key = (levels, active)  # lines change only when importance does
@@ -256,6 +278,96 @@ class NetworkView(pg.GraphicsView):
                 self.lock_labels.append(label)
                 self._lock_room.append(SLOT * float(w))  # scene units between box centres
         self._fit_lock_labels()
+
+    def _fit_all_labels(self) -> None:
+        self._fit_lock_labels()
+        self._place_fit_labels()
+
+    # ------------------------------------------------------------------ live fit labels
+    def set_show_fits(self, show: bool) -> None:
+        """The view option: show (True) or hide the live best-fit labels."""
+        self.show_fits = bool(show)
+        self._place_fit_labels()
+
+    def _drop_fit_labels(self) -> None:
+        for label in self.fit_labels.values():
+            self.vb.removeItem(label)
+        self.fit_labels, self.edge_fits, self._fit_key, self._fit_wanted = {}, {}, None, []
+
+    def _label_fits(self, fits: list[Any] | None, locked: np.ndarray,
+                    levels: np.ndarray) -> None:
+        """Take a snapshot's ``edge_fits`` (None: the worker sends none) and place them."""
+        key = (fits, locked.tobytes(), levels.tobytes())
+        if self._fit_key is not None and key == self._fit_key:
+            return  # the usual case: labels change a few times a second, snapshots 30
+        self._fit_key = key
+        g = self.net_geometry
+        assert g is not None
+        self.edge_fits = {}
+        for layer, entries in enumerate(fits or []):
+            for i, j, name, short, r2 in entries:
+                self.edge_fits[g.index_of(layer, int(i), int(j))] = (str(name), str(short),
+                                                                     float(r2))
+        wanted = [e for e, (_n, _s, r2) in self.edge_fits.items()
+                  if r2 >= FIT_MIN_R2 and not locked[e] and levels[e] > 0]
+        for e in wanted:
+            _name, short, r2 = self.edge_fits[e]
+            self._fit_label(e).setText(f"{short} {r2:.2f}",
+                                       color=FIT_RGB if r2 >= FIT_GOOD_R2 else FIT_WEAK_RGB)
+        scores = np.nan_to_num(self.edge_scores, nan=0.0)
+        self._fit_wanted = sorted(wanted, key=lambda e: -scores[e] if e < len(scores) else 0)
+        self._place_fit_labels()
+
+    def _fit_label(self, e: int) -> pg.TextItem:
+        label = self.fit_labels.get(e)
+        if label is None:
+            label = pg.TextItem("", color=FIT_RGB, fill=pg.mkBrush(*FIT_FILL))
+            font = label.textItem.font()
+            font.setPointSizeF(font.pointSizeF() * 0.85)
+            label.setFont(font)
+            label.setZValue(8)
+            label.setVisible(False)
+            self.vb.addItem(label)
+            self.fit_labels[e] = label
+        return label
+
+    def _place_fit_labels(self) -> None:
+        """Place the wanted labels, most important edge first, each below its box or else
+        above it, where it overlaps no label already in that row (lock labels first)."""
+        for label in self.fit_labels.values():
+            label.setVisible(False)
+        g = self.net_geometry
+        unit_px = self.vb.viewPixelSize()[0]  # scene units per screen pixel
+        if not (self.show_fits and self._fit_wanted and g is not None and unit_px > 0):
+            return
+        taken: dict[tuple[int, int], list[tuple[float, float]]] = {}  # (layer, side) spans
+        for label, e in zip(self.lock_labels, self._locked_edges(), strict=False):
+            if label.isVisible():
+                half = label.textItem.boundingRect().width() * unit_px / 2
+                cx = g.box_centers[e][0]
+                _claim(taken.setdefault((int(g.addresses[e][0]), 1), []),
+                       (cx - half, cx + half))
+        gap = FIT_GAP_PX * unit_px
+        for e in self._fit_wanted:
+            label = self.fit_labels[e]
+            (cx, cy), (_w, h) = g.box_centers[e], g.box_sizes[e]
+            half = label.textItem.boundingRect().width() * unit_px / 2 + gap / 2
+            span = (cx - half, cx + half)
+            layer = int(g.addresses[e][0])
+            for side in (0, 1):  # below the box, else above it
+                if _claim(taken.setdefault((layer, side), []), span):
+                    label.setAnchor((0.5, 0.0) if side == 0 else (0.5, 1.0))
+                    label.setPos(cx, cy - h / 2 if side == 0 else cy + h / 2)
+                    label.setVisible(True)
+                    break
+
+    def _locked_edges(self) -> list[int]:
+        """The edge of each lock label, in the labels' order."""
+        g = self.net_geometry
+        if self._lock_key is None or g is None:
+            return []
+        return [g.index_of(layer, int(i), int(j))
+                for layer, entries in enumerate(self._lock_key[2]) for i, j, _name in entries]
 
     def _fit_lock_labels(self) -> None:
         """Hide a function name wider than its edge's slot: side by side they overlap into
@@ -377,10 +489,17 @@ class NetworkView(pg.GraphicsView):
         return f"Edge ({layer}, {i}, {j}): {src} → {dst}"
 
     def describe_edge(self, e: int) -> str:
-        """The edge's label and its importance (the hover text)."""
+        """The edge's label, its importance and its best-fitting function (hover text)."""
         score = self.edge_info(e)[3]
         importance = "not trained yet" if not np.isfinite(score) else f"{score:.3g}"
-        return f"{self.edge_label(e)}   importance {importance}"
+        text = f"{self.edge_label(e)}   importance {importance}"
+        fit = self.edge_fits.get(e)
+        if fit is not None:
+            name, short, r2 = fit
+            text += (f"\nBest-fitting function now: {short} (R² {r2:.3f})" if r2 >= FIT_MIN_R2
+                     else f"\nNo library function fits this curve yet (best: {short}, "
+                          f"R² {r2:.2f})")
+        return text
 
     def mouseMoveEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         super().mouseMoveEvent(ev)
@@ -473,3 +592,14 @@ class NetworkView(pg.GraphicsView):
         k = 6  # 5 corner points + NaN per box in frame_paths
         item.setData(np.concatenate([lx, fx[e * k:(e + 1) * k]]),
                      np.concatenate([ly, fy[e * k:(e + 1) * k]]))
+
+
+def _claim(spans: list[tuple[float, float]], span: tuple[float, float]) -> bool:
+    """Add ``span`` (lo, hi) to the sorted, disjoint ``spans`` if it overlaps none."""
+    k = bisect_left(spans, span)
+    if k > 0 and spans[k - 1][1] > span[0]:
+        return False
+    if k < len(spans) and spans[k][0] < span[1]:
+        return False
+    spans.insert(k, span)
+    return True

@@ -24,7 +24,7 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect", "UseFormula",
+    "OpenProject", "Inspect", "UseFormula", "LiveLabels",
 ]
 
 
@@ -267,10 +267,18 @@ class UseFormula(Command):
     index: int = _missing("use_formula needs the 'index' of a formula in the front")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LiveLabels(Command):
+    """Name each edge's best-fitting function in the snapshots (on at start), or stop."""
+
+    name = "live_labels"
+    enabled: bool = _missing("live_labels needs 'enabled': true or false")
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PrunePreview, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock,
-    AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula)}
+    AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula, LiveLabels)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:

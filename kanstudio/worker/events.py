@@ -129,6 +129,11 @@ class Snapshot(Event):
     locked: list[list[tuple[int, int, str]]]
     edge_scores: list[Any]
     node_scores: list[Any]
+    # per layer, (i, j, function name, short label, R²) of the library function that fits
+    # each active, unlocked edge's curve best (kanstudio.symbolic.live_fit); refreshed a few
+    # times a second, so it may be a little older than the curves; absent when off
+    edge_fits: list[list[tuple[int, int, str, str, float]]] | None = field(
+        default=None, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -147,6 +147,15 @@ def take_snapshot(w: Worker, c: p.TakeSnapshot) -> None:
     w.send_snapshot(fresh=True)
 
 
+def live_labels(w: Worker, c: p.LiveLabels) -> None:
+    """Labels on or off; turned on with a trained model and no run, they appear at once."""
+    w.throttle.labels_enabled = c.enabled
+    if c.enabled:
+        w.throttle.reset()
+        if w.run is None:
+            w.send_snapshot(fresh=True)
+
+
 def shutdown(w: Worker, c: p.Shutdown) -> None:
     w.end_run()
     w.running = False
@@ -182,5 +191,6 @@ ROUTES: dict[type[p.Command], Route] = {
     p.Formula: Route(edits.formula),
     p.Save: Route(edits.save),
     p.TakeSnapshot: Route(take_snapshot, needs_session=False),
+    p.LiveLabels: Route(live_labels, needs_session=False),
     p.Shutdown: Route(shutdown, needs_session=False, interrupts="edit"),
 }

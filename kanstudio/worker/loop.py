@@ -152,6 +152,9 @@ class Worker:
         try:
             self.send(self.throttle.take(session, step, fresh=fresh))
             self._snapshot_failed = False
+            if self.throttle.label_error is not None:  # labels are off now: say so once
+                self.send(error_event(self.throttle.label_error, "live_labels"))
+                self.throttle.label_error = None
         except Exception as exc:  # noqa: BLE001 - drawing must never stop training
             if not self._snapshot_failed:  # say it once, not thirty times a second
                 self.send(error_event(exc, "snapshot"))

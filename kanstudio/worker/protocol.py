@@ -37,6 +37,7 @@ from kanstudio.worker.commands import (
     Discover,
     Formula,
     Inspect,
+    LiveLabels,
     Load,
     Lock,
     NewModel,
@@ -86,13 +87,14 @@ from kanstudio.worker.events import (
 __all__ = [
     "Command", "Event", "ProtocolError", "COMMAND_TYPES", "EVENT_TYPES", "EVENTS",
     "parse_command", "parse_event", "command", "finite", "describe_error", "error_event",
-    "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S", "CURVE_POINTS", "width_field",
+    "SNAPSHOT_INTERVAL_S", "SCORE_INTERVAL_S", "CURVE_POINTS", "LABEL_INTERVAL_S",
+    "LABEL_BUDGET", "width_field",
     # commands
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect", "UseFormula",
+    "OpenProject", "Inspect", "UseFormula", "LiveLabels",
     # events
     "Ready", "Loaded", "State", "Progress", "Snapshot", "Done", "Error", "Result",
     "Pipeline", "EditProgress", "Front", "Bye",
@@ -101,6 +103,8 @@ __all__ = [
 SNAPSHOT_INTERVAL_S = 1.0 / 30.0  # at most ~30 snapshots a second reach the GUI
 SCORE_INTERVAL_S = 0.25  # importance scores cost ~3x a curve sample; they change slowly
 CURVE_POINTS = 48  # samples per edge curve: smooth at the size an edge is drawn
+LABEL_INTERVAL_S = 1.0 / 3.0  # edges' best-fitting functions: at most ~3 times a second,
+LABEL_BUDGET = 0.04  # and never more than this share of the worker's time (measured)
 
 
 def finite(value: Any) -> float | None:
@@ -136,6 +140,8 @@ _ACTIONS = {
     "save": "saving the project", "formula": "building the formula",
     "use_formula": "switching to the chosen formula",
     "snapshot": "drawing the network (training goes on)",
+    "live_labels": "naming the edges' best-fitting functions (training goes on; the "
+                   "labels are off)",
     "refine": "refining the grid", "auto_symbolic": "fitting functions to the edges",
 }
 

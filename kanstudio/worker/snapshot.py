@@ -11,11 +11,17 @@ and ``node_scores``: one (n_l,) float32 array per level ``l = 0..L``. ``input_na
 the network's input nodes (a pruned network may use fewer columns than the dataset).
 
 :class:`SnapshotThrottle` keeps the stream at most ~30 a second and recomputes scores
-only every :data:`SCORE_INTERVAL_S`, so drawing costs training little.
+only every :data:`SCORE_INTERVAL_S`, so drawing costs training little. It also names each
+edge's best-fitting library function (``edge_fits``, :mod:`kanstudio.symbolic.live_fit`)
+from the snapshot's own curves, at most every :data:`LABEL_INTERVAL_S` and never more
+than :data:`LABEL_BUDGET` of the time: after a labelling that took ``c`` seconds the next
+waits ``max(LABEL_INTERVAL_S, c / LABEL_BUDGET)``; snapshots in between carry the last
+labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -23,6 +29,8 @@ import numpy as np
 
 from kanstudio.worker.protocol import (
     CURVE_POINTS,
+    LABEL_BUDGET,
+    LABEL_INTERVAL_S,
     SCORE_INTERVAL_S,
     SNAPSHOT_INTERVAL_S,
     Snapshot,
@@ -91,22 +99,36 @@ def _architecture(model: Any) -> tuple[str, str]:
 
 
 class SnapshotThrottle:
-    """Decides when a snapshot is due and caches the (slower to compute) scores."""
+    """Decides when a snapshot is due and caches the (slower to compute) scores and
+    edge labels. ``labels_enabled``: whether snapshots carry ``edge_fits``."""
 
     def __init__(self, interval_s: float = SNAPSHOT_INTERVAL_S,
-                 score_interval_s: float = SCORE_INTERVAL_S) -> None:
+                 score_interval_s: float = SCORE_INTERVAL_S,
+                 label_interval_s: float = LABEL_INTERVAL_S,
+                 label_budget: float = LABEL_BUDGET) -> None:
         self.interval_s = interval_s
         self.score_interval_s = score_interval_s
+        self.label_interval_s = label_interval_s
+        self.label_budget = label_budget
+        self.labels_enabled = True
+        self.label_error: Exception | None = None  # a failed labelling, to report once
+        self.label_seconds: list[float] = []  # what each labelling cost (the bench reads it)
         self._next_due = -np.inf
         self._scores: tuple[list, list] | None = None
         self._scores_at = -np.inf
         self._scores_of: Any = None  # the architecture the cached scores belong to
+        self._fits: list | None = None
+        self._fits_due = -np.inf
+        self._labeller: Any = None
+        self._labeller_key: tuple | None = None
 
     def reset(self) -> None:
-        """Forget cached scores (the model was replaced)."""
+        """Forget cached scores and labels (the model was replaced)."""
         self._scores = None
         self._scores_at = -np.inf
         self._scores_of = None
+        self._fits = None
+        self._fits_due = -np.inf
 
     def due(self, now: float | None = None) -> bool:
         now = time.perf_counter() if now is None else now
@@ -114,7 +136,8 @@ class SnapshotThrottle:
 
     def take(self, session: Any, step: int, fresh: bool = False,
              now: float | None = None) -> Snapshot:
-        """Build a snapshot now; ``fresh`` forces new scores (end of a run, after an edit)."""
+        """Build a snapshot now; ``fresh`` forces new scores and labels (end of a run,
+        after an edit)."""
         now = time.perf_counter() if now is None else now
         # A run may build a network of another width between two snapshots (Discover's
         # next architecture, a prune): scores of the old one would not fit the new curves.
@@ -124,8 +147,40 @@ class SnapshotThrottle:
             self._scores = session.model.scores()
             self._scores_at, self._scores_of = now, arch
         snap = build_snapshot(session, step, self._scores)
+        if self.labels_enabled:
+            snap = self._with_fits(session, snap, fresh, now)
         # A schedule, not a gap since the last one: with steps of ~33 ms a gap rule would
         # send every other step (15/s); the schedule keeps the average at the full rate,
         # catching up at most one interval after a slow step.
         self._next_due = max(self._next_due + self.interval_s, now - self.interval_s)
         return snap
+
+    def _with_fits(self, session: Any, snap: Snapshot, fresh: bool, now: float) -> Snapshot:
+        """``snap`` with the edges' best fits: new ones when due, else the last ones."""
+        if fresh or self._fits is None or now >= self._fits_due:
+            from kanstudio.symbolic.live_fit import best_fits  # sympy: the worker's only
+
+            started = time.perf_counter()
+            try:
+                self._fits = best_fits(self._labeller_for(session), snap.y, snap.active,
+                                       snap.locked)
+            except Exception as exc:  # noqa: BLE001 - labels must never stop drawing
+                self.label_error, self.labels_enabled, self._fits = exc, False, None
+                return snap
+            cost = time.perf_counter() - started
+            self.label_seconds.append(cost)
+            self._fits_due = started + max(self.label_interval_s, cost / self.label_budget)
+        return dataclasses.replace(snap, edge_fits=self._fits)
+
+    def _labeller_for(self, session: Any) -> Any:
+        """The labeller for the session's function selection (built once per selection)."""
+        from kanstudio.symbolic.live_fit import EdgeLabeller
+
+        settings = session.settings
+        functions = getattr(settings, "functions", None)
+        weight = float(getattr(settings, "simplicity_weight", 0.8))
+        key = (tuple(functions) if functions is not None else None, weight, CURVE_POINTS)
+        if key != self._labeller_key:
+            self._labeller = EdgeLabeller(functions, CURVE_POINTS, weight)
+            self._labeller_key = key
+        return self._labeller
