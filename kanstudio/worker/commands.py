@@ -23,7 +23,7 @@ __all__ = [
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect",
+    "OpenProject", "Inspect", "SearchEdge",
 ]
 
 
@@ -247,10 +247,21 @@ class Inspect(_Edge):
     name = "inspect"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SearchEdge(_Edge):
+    """Search expressions for the edge's curve with the symbolic search engine, in steps
+    (``edit_progress`` per chunk of generations; ``stop`` cancels). The ``result`` lists
+    the front as candidates whose ``name`` ``lock`` accepts. ``budget``: a named work size
+    ("small", "medium", "large")."""
+
+    name = "search_edge"
+    budget: Literal["small", "medium", "large"] = "small"
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock, AutoSymbolic,
-    Undo, Redo, Formula, Save, OpenProject, Inspect)}
+    Undo, Redo, Formula, Save, OpenProject, Inspect, SearchEdge)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:

@@ -50,6 +50,7 @@ from kanstudio.worker.commands import (
     Refine,
     Resume,
     Save,
+    SearchEdge,
     SetSettings,
     Shutdown,
     Step,
@@ -88,7 +89,7 @@ __all__ = [
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect",
+    "OpenProject", "Inspect", "SearchEdge",
     # events
     "Ready", "Loaded", "State", "Progress", "Snapshot", "Done", "Error", "Result",
     "Pipeline", "EditProgress", "Bye",
