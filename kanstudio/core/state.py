@@ -157,10 +157,12 @@ def _lock_edges(layer: KANLayer, idx: int, ldesc: Mapping[str, Any], n_in: int, 
         j = _int(entry[1], "locked edge j", 0, n_out - 1)
         try:
             fn = resolve_function(entry[2])  # type: ignore[misc]
-        except (KeyError, ValueError) as exc:
+        except KeyError as exc:
             raise StateError(
-                f"unknown function {entry[2]!r} on edge ({idx}, {i}, {j})"
+                f"unknown function {entry[2][:60]!r} on edge ({idx}, {i}, {j})"
             ) from exc
+        except ValueError as exc:  # e.g. a stored expression that is refused: say why
+            raise StateError(f"edge ({idx}, {i}, {j}) cannot be locked: {exc}") from exc
         layer.register_function(entry[2], fn)
         layer.symbolic_names[(i, j)] = entry[2]
     if set(layer.symbolic_names) != {

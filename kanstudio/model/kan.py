@@ -357,7 +357,7 @@ class KAN(SymbolicMixin):
 
     @classmethod
     def from_state(cls, desc: Any, arrays: dict[str, np.ndarray], device: str = "auto") -> KAN:
-        from kanstudio.symbolic.library import get_function
+        from kanstudio.symbolic.expression_lock import lock_function
 
         if not isinstance(desc, dict) or not isinstance(desc.get("params"), dict):
             raise StateError("model description must be an object with 'params'")
@@ -366,7 +366,7 @@ class KAN(SymbolicMixin):
                       if k.startswith("network.")}
 
         def resolve(name: str):
-            return get_function(name).torch_fn
+            return lock_function(name).torch_fn
 
         net = network_from_state(desc.get("network"), net_arrays, resolve)
         ref = arrays.get("reference_x")

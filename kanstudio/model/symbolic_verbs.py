@@ -14,7 +14,35 @@ import numpy as np
 import sympy
 import torch
 
-__all__ = ["SymbolicMixin", "AutoSymbolicResult", "run_to_end"]
+__all__ = ["SymbolicMixin", "AutoSymbolicResult", "run_to_end", "expression_lock_name",
+           "SEARCH_MARGIN", "SEARCH_POINTS"]
+
+#: An edge's curve is searched on the range of its inputs widened by this share of it on
+#: each side: a formula that fits only where the data are but turns away just beyond is
+#: not what the edge says.
+SEARCH_MARGIN = 0.1
+#: Points of an edge's curve the search sees (evenly spread: every part counts the same).
+SEARCH_POINTS = 256
+
+
+def expression_lock_name(expression: Any) -> str:
+    """The lock name of a search result, a one-variable tree or a formula in ``x`` (text,
+    parsed without eval); ValueError says why one is refused."""
+    from kanstudio.symbolic.expression_lock import expression_name, is_expression_name
+    from kanstudio.symbolic.search import parse_tree
+
+    if is_expression_name(expression):
+        from kanstudio.symbolic.expression_lock import expression_tree
+
+        expression_tree(expression)
+        return expression
+    tree = getattr(expression, "tree", expression)
+    names = getattr(expression, "names", ("x",))
+    if len(names) != 1:
+        raise ValueError(f"an edge takes an expression of one variable, got {list(names)}")
+    if isinstance(tree, str):
+        tree = parse_tree(tree, ["x"])
+    return expression_name(tree)
 
 
 def run_to_end(steps: Generator[Any, Any, Any]) -> Any:
@@ -92,30 +120,78 @@ class SymbolicMixin:
         name: str,
         params: Sequence[float] | None = None,
     ):
-        """Lock edge ``(layer, i, j)`` to library function ``name``.
+        """Lock edge ``(layer, i, j)`` to library function ``name``, or to a searched
+        expression by its lock name (:meth:`lock_expression` makes one).
 
         Without ``params`` the function is fitted to the edge's current curve (its locked
         function when it is locked already) and the fit (a ``SymbolicFit``) is returned;
-        ``a, b, c, d`` stay trainable.
+        for an expression only the scale ``c`` and offset ``d`` are fitted (``a = 1``,
+        ``b = 0``). ``a, b, c, d`` stay trainable.
         """
-        from kanstudio.symbolic.fitting import fit_function
-        from kanstudio.symbolic.library import get_function
+        from kanstudio.symbolic.expression_lock import is_expression_name, lock_function
+        from kanstudio.symbolic.fitting import fit_function, fit_scale
 
         net = self._check_fitted()
-        fn = get_function(name)
+        fn = lock_function(name)
         fit = None
         if params is None:
             locked = (layer, i, j) in self.locked_edges()
             x, y = self.edge_samples(layer, i, j, current=locked)
-            fit = fit_function(x, y, fn)
+            # an expression brings its own constants: only the scale and offset are fitted
+            fit = fit_scale(x, y, fn) if is_expression_name(name) else fit_function(x, y, fn)
             if not fit.ok:
-                raise ValueError(f"cannot lock edge ({layer}, {i}, {j}) to {fn.name}: {fit.reason}")
+                raise ValueError(f"cannot lock edge ({layer}, {i}, {j}) to {fn.label}: "
+                                 f"{fit.reason}")
             params = (fit.a, fit.b, fit.c, fit.d)
         values = tuple(float(v) for v in params)
         if len(values) != 4 or not all(np.isfinite(values)):
             raise ValueError(f"params must be four finite numbers (a, b, c, d), got {params}")
         net.layers[layer].lock_edge(i, j, fn.name, fn.torch_fn, values)
         return fit
+
+    def lock_expression(self, layer: int, i: int, j: int, expression: Any,
+                        params: Sequence[float] | None = None):
+        """Lock edge ``(layer, i, j)`` to any expression of one variable: a search result
+        (``kanstudio.symbolic.search.SearchResult``), its tree (``["sin", ["var", 0]]``)
+        or a formula in ``x`` as text (``"x**2 + sin(2*x)"``, read by our own parser,
+        never evaluated). Computes ``c·f(a·x + b) + d`` like a library lock (see
+        :meth:`lock_edge`); returns the fit of ``c, d`` when ``params`` is None."""
+        return self.lock_edge(layer, i, j, expression_lock_name(expression), params)
+
+    def search_edge(self, layer: int, i: int, j: int, budget: Any = "small", seed: int = 0,
+                    threads: int = 1, margin: float = SEARCH_MARGIN,
+                    progress: Any = None) -> list:
+        """Search expressions for the edge's current curve (the symbolic search engine;
+        optional, ``EngineUnavailableError`` when it cannot run here): the front of
+        ``SearchResult`` s over ``x``, simplest first. The curve is sampled from the
+        network at :data:`SEARCH_POINTS` points spread evenly over the inputs the edge sees
+        on the reference rows, widened by ``margin`` of their range on each side.
+        ``progress(done, total)`` as in ``kanstudio.symbolic.search.search``."""
+        from kanstudio.symbolic.search import search_curve
+
+        x, y = self.edge_curve_on_range(layer, i, j, margin)
+        return search_curve(x, y, budget=budget, seed=seed, threads=threads, name="x",
+                            progress=progress)
+
+    def edge_curve_on_range(self, layer: int, i: int, j: int,
+                            margin: float = SEARCH_MARGIN,
+                            n_points: int = SEARCH_POINTS) -> tuple[np.ndarray, np.ndarray]:
+        """What edge ``(layer, i, j)`` computes now at ``n_points`` even points over the
+        range of its inputs on the reference rows, ``margin`` of that range wider on each
+        side: two (n,) float64 arrays. ValueError when the curve is not finite there."""
+        x_data, _ = self.edge_samples(layer, i, j)
+        lo, hi = float(x_data[0]), float(x_data[-1])
+        span = hi - lo if hi > lo else max(abs(lo), 1.0)
+        x = np.linspace(lo - margin * span, hi + margin * span, int(n_points))
+        net = self._check_fitted()
+        lay = net.layers[layer]
+        with torch.no_grad():
+            inputs = torch.zeros(len(x), lay.n_in, dtype=net.dtype, device=net.device)
+            inputs[:, i] = torch.as_tensor(x, dtype=net.dtype, device=net.device)
+            y = lay.edge_activations(inputs)[:, i, j].double().cpu().numpy()
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"edge ({layer}, {i}, {j}) is not finite on its input range")
+        return x, y
 
     def unlock_edge(self, layer: int, i: int, j: int) -> None:
         """Return edge ``(layer, i, j)`` to its numeric spline."""

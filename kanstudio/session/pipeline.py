@@ -394,7 +394,7 @@ def _off_domain_edges(session: Session) -> list[tuple[int, int, int]]:
     formula would be undefined (a sqrt or log of a shifted argument turning negative)."""
     import torch
 
-    from kanstudio.symbolic.library import get_function
+    from kanstudio.symbolic.expression_lock import lock_function
 
     model = session.model
     net = model.network_
@@ -403,7 +403,7 @@ def _off_domain_edges(session: Session) -> list[tuple[int, int, int]]:
     inputs = net.layer_inputs(x)
     bad = []
     for (layer, i, j), name in model.locked_edges().items():
-        fn = get_function(name)
+        fn = lock_function(name)
         if fn.full_domain:
             continue
         a, b = net.layers[layer].symbolic_params[i, j, :2].tolist()

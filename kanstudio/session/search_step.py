@@ -34,7 +34,7 @@ from kanstudio.session.structure_solve import (
     expression_size,
 )
 
-__all__ = ["engine_available", "search_leaf_solver", "search_candidates", "pick"]
+__all__ = ["engine_available", "engine_problem", "search_leaf_solver", "search_candidates", "pick"]
 
 
 def engine_available() -> bool:
@@ -44,6 +44,19 @@ def engine_available() -> bool:
     except ImportError:
         return False
     return bool(engine.available())
+
+
+def engine_problem() -> str:
+    """'' when the search engine can run here; else why not, and how to install it."""
+    try:
+        from kanstudio.symbolic.search import EngineUnavailableError, get_engine
+    except ImportError as exc:
+        return f"the symbolic search engine cannot be loaded ({exc})"
+    try:
+        get_engine()
+    except EngineUnavailableError as exc:
+        return str(exc)
+    return ""
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

@@ -481,9 +481,24 @@ class Session:
         return self._need_model().suggest_symbolic(
             layer, i, j, s.functions, simplicity_weight=s.simplicity_weight, top_k=top_k)
 
+    def search_edge(self, layer: int, i: int, j: int, budget: str = "small",
+                    threads: int = 1, progress: Any = None) -> list:
+        """Search expressions for edge ``(layer, i, j)``'s curve with the symbolic search
+        engine (seeded by the session's seed; ``threads`` engine threads): the front of
+        ``SearchResult`` s, simplest first (:meth:`KAN.search_edge`). Changes nothing;
+        :meth:`lock` with ``expression_lock_name(result)`` locks one. Raises
+        ``EngineUnavailableError`` when the engine cannot run here."""
+        return self._need_model().search_edge(layer, i, j, budget=budget,
+                                              seed=self.settings.seed, threads=threads,
+                                              progress=progress)
+
     def lock(self, layer: int, i: int, j: int, name: str) -> Any:
+        """Lock an edge to a library function or an expression (its lock name,
+        ``kanstudio.model.symbolic_verbs.expression_lock_name``); one undo step."""
+        from kanstudio.symbolic.expression_lock import lock_label
+
         model = self._need_model()
-        self._checkpoint(f"lock ({layer}, {i}, {j}) to {name}")
+        self._checkpoint(f"lock ({layer}, {i}, {j}) to {lock_label(name)}")
         self.model = copy.deepcopy(model)
         try:
             fit = self.model.lock_edge(layer, i, j, name)

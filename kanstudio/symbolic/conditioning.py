@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from kanstudio.symbolic.library import get_function
+from kanstudio.symbolic.expression_lock import lock_function
 
 __all__ = ["TAYLOR_TOLERANCE", "CANCEL_RATIO", "POLYNOMIAL_DEGREE", "stand_in", "cancels"]
 
@@ -48,7 +48,7 @@ def _curve(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float):
     t = np.linspace(-1.0, 1.0, _POINTS)
     x = x_lo + (t + 1.0) * 0.5 * (x_hi - x_lo)
     with np.errstate(all="ignore"):
-        g = c * np.asarray(get_function(name).numpy_fn(a * x + b), dtype=float)
+        g = c * np.asarray(lock_function(name).numpy_fn(a * x + b), dtype=float)
     return (t, g) if np.all(np.isfinite(g)) else None
 
 

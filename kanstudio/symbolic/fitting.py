@@ -43,6 +43,7 @@ from kanstudio.symbolic.edge_search import (
     prepare,
     refine,
 )
+from kanstudio.symbolic.expression_lock import lock_function
 from kanstudio.symbolic.library import LIBRARY, LibraryFunction, get_function, resolve_names
 
 #: Unexplained variance below which fits count as equally good (see :func:`rank_score`).
@@ -81,8 +82,8 @@ class SymbolicFit:
 
     @property
     def function(self) -> LibraryFunction:
-        """The library entry this fit uses."""
-        return get_function(self.name)
+        """The library entry (or searched expression, :mod:`.expression_lock`) it uses."""
+        return lock_function(self.name)
 
     def expression(self, x: sympy.Symbol) -> sympy.Expr:
         """The exact formula ``c·f(a·x + b) + d`` in the variable ``x``, constants as Floats."""
@@ -220,6 +221,27 @@ def fit_function(
     func = fn if isinstance(fn, LibraryFunction) else get_function(fn)
     samples = prepare(x, y, a_range, b_range, grid_points, max_samples, seed)
     return _fit_prepared(func, samples)
+
+
+def fit_scale(x: np.ndarray, y: np.ndarray, fn: LibraryFunction) -> SymbolicFit:
+    """Fit ``c·f(x) + d`` (``a = 1``, ``b = 0``) by linear least squares: for a function
+    that brings its own constants, such as a searched expression
+    (:mod:`kanstudio.symbolic.expression_lock`). ``ok=False`` when ``f`` is not finite on
+    every sample."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(f"x and y must be non-empty and of one length, got {x.shape}, {y.shape}")
+    with np.errstate(all="ignore"):
+        g = np.asarray(fn.numpy_fn(x), dtype=float)
+    if not np.all(np.isfinite(g)):
+        return SymbolicFit(fn.name, 1.0, 0.0, 0.0, 0.0, -math.inf, fn.complexity, math.inf,
+                           False, "the expression is undefined on part of the edge's inputs")
+    design = np.stack([g, np.ones_like(g)], axis=1)
+    (c, d), *_ = np.linalg.lstsq(design, y, rcond=None)
+    r2 = _r2(y, c * g + d)
+    return SymbolicFit(fn.name, 1.0, 0.0, float(c), float(d), r2, fn.complexity,
+                       rank_score(r2, fn.complexity, DEFAULT_SIMPLICITY_WEIGHT), True)
 
 
 def _without_stand_ins(fits: list[SymbolicFit], samples: Samples) -> list[SymbolicFit]:

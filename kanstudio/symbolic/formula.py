@@ -26,7 +26,6 @@ import numpy as np
 import sympy
 
 from kanstudio.core import KANNetwork
-from kanstudio.symbolic.library import get_function
 
 __all__ = [
     "NumericEdgeError",
@@ -110,6 +109,8 @@ def network_formulas(
         raise ValueError(f"numeric must be 'error' or 'placeholder', got {numeric!r}")
     if len(names) != net.n_features_in:
         raise ValueError(f"expected {net.n_features_in} names, got {len(names)}")
+    from kanstudio.symbolic.expression_lock import lock_function
+
     symbols = [sympy.Symbol(str(n)) for n in names]
     nodes: list[sympy.Expr] = [symbols[i] for i in net.input_ids]
     missing: list[tuple[int, int, int]] = []
@@ -130,7 +131,7 @@ def network_formulas(
                     continue
                 a, b, c, d = (float(v) for v in params[i, j])
                 inner = _num(a) * nodes[i] + _num(b)
-                terms.append(_num(c) * get_function(name).sympy_fn(inner) + _num(d))
+                terms.append(_num(c) * lock_function(name).sympy_fn(inner) + _num(d))
             columns.append(sympy.Add(*terms))
         nodes = [sympy.Mul(*(columns[c] for c in layer.node_columns(node)))
                  for node in range(layer.n_nodes)]

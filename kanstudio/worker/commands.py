@@ -24,7 +24,7 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect", "UseFormula", "LiveLabels",
+    "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge",
 ]
 
 
@@ -275,10 +275,22 @@ class LiveLabels(Command):
     enabled: bool = _missing("live_labels needs 'enabled': true or false")
 
 
+@dataclass(frozen=True, kw_only=True)
+class SearchEdge(_Edge):
+    """Search expressions for the edge's curve with the symbolic search engine, in steps
+    (``edit_progress`` per chunk of generations; ``stop`` cancels). The ``result`` lists
+    the front as candidates whose ``name`` ``lock`` accepts. ``budget``: a named work size
+    ("small", "medium", "large")."""
+
+    name = "search_edge"
+    budget: Literal["small", "medium", "large"] = "small"
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PrunePreview, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock,
-    AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula, LiveLabels)}
+    AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula, LiveLabels,
+    SearchEdge)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:

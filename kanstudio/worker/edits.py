@@ -84,8 +84,10 @@ def suggest(w: Worker, c: p.Suggest) -> dict[str, Any]:
 
 
 def lock(w: Worker, c: p.Lock) -> dict[str, Any]:
+    from kanstudio.symbolic.expression_lock import lock_label
+
     fit = w.session.lock(*c.edge, c.function)
-    return {"edge": list(c.edge), "name": c.function,
+    return {"edge": list(c.edge), "name": c.function, "label": lock_label(c.function),
             "r2": None if fit is None else finite(fit.r2)}
 
 
@@ -133,6 +135,9 @@ def inspect(w: Worker, c: p.Inspect) -> dict[str, Any]:
            "score": finite(float(edge_scores[layer][i, j])),
            "locked": None if locked is None else str(locked)}
     if locked is not None:  # the function the edge computes now, with its trained constants
+        from kanstudio.symbolic.expression_lock import lock_label
+
+        out["locked_label"] = lock_label(str(locked))
         params = [float(v) for v in lay.symbolic_params[i, j].detach().cpu().tolist()]
         out["locked_params"] = params
         out["locked_expression"] = _locked_text(str(locked), params)
@@ -143,14 +148,17 @@ def _locked_text(name: str, params: list[float]) -> str:
     """``c*f(a*x + b) + d`` of a locked edge, constants to 4 significant digits."""
     import sympy
 
-    from kanstudio.symbolic.library import get_function
+    from kanstudio.symbolic.expression_lock import lock_function, lock_label
 
     a, b, c, d = (sympy.Float(v, 4) for v in params)
     x = sympy.Symbol("x")
     try:
-        return sympy.sstr(c * get_function(name).sympy_fn(a * x + b) + d)
+        fn = lock_function(name).sympy_fn(a * x + b)
+        fn = fn.xreplace({f: sympy.Float(f, 4) for f in fn.atoms(sympy.Float)})
+        return sympy.sstr(c * fn + d)
     except Exception:  # noqa: BLE001 - the text is a courtesy; the lock itself is fine
-        return f"{params[2]:.4g}*{name}({params[0]:.4g}*x + {params[1]:.4g}) + {params[3]:.4g}"
+        return (f"{params[2]:.4g}*{lock_label(name)}({params[0]:.4g}*x + {params[1]:.4g}) "
+                f"+ {params[3]:.4g}")
 
 
 def formula(w: Worker, c: p.Formula) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from kanstudio.worker import edits
+from kanstudio.worker import edits, search
 from kanstudio.worker import protocol as p
 from kanstudio.worker.runs import DiscoverRun, EditRun, TrainingRun, auto_symbolic_run, refine_run
 
@@ -120,10 +120,14 @@ def stop(w: Worker, c: p.Stop) -> None:
 
 
 def discover(w: Worker, c: p.Discover) -> None:
+    import torch
+
     if isinstance(w.run, DiscoverRun):
         raise ValueError("Discover is already running: stop it first.")
     w.end_run()
-    w.start_run(DiscoverRun(w.session, c.settings))
+    # the search engine's threads follow the worker's thread setting unless asked
+    settings = {"search_threads": torch.get_num_threads(), **(c.settings or {})}
+    w.start_run(DiscoverRun(w.session, settings))
 
 
 def refine(w: Worker, c: p.Refine) -> None:
@@ -175,6 +179,8 @@ ROUTES: dict[type[p.Command], Route] = {
     p.Discover: Route(discover, interrupts="edit", then="state"),
     p.Refine: Route(refine, interrupts="any", then="state"),
     p.AutoSymbolic: Route(auto_symbolic, interrupts="any", then="state"),
+    # reads the model only: ends a running edit or Discover, but not before checking
+    p.SearchEdge: Route(search.search_edge, then="state"),
     # edits: done at once; the model changed
     p.Prune: Route(edits.prune, interrupts="any", then="model"),
     p.PruneNode: Route(edits.prune_node, interrupts="any", then="model"),

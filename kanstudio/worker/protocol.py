@@ -52,6 +52,7 @@ from kanstudio.worker.commands import (
     Refine,
     Resume,
     Save,
+    SearchEdge,
     SetSettings,
     Shutdown,
     Step,
@@ -94,7 +95,7 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect", "UseFormula", "LiveLabels",
+    "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge",
     # events
     "Ready", "Loaded", "State", "Progress", "Snapshot", "Done", "Error", "Result",
     "Pipeline", "EditProgress", "Front", "Bye",

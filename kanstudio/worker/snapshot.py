@@ -4,7 +4,8 @@ A snapshot event holds, per layer ``l`` of a network of width ``[n0, ..., nL]``:
 
 - ``x[l]``: (n_l, P) float32, where each input node's curves are sampled;
 - ``y[l]``: (n_l, n_{l+1}, P) float32, the edge values there (0 for pruned edges);
-- ``active[l]``: (n_l, n_{l+1}) bool; ``locked[l]``: list of ``(i, j, function name)``;
+- ``active[l]``: (n_l, n_{l+1}) bool; ``locked[l]``: list of ``(i, j, function name)``
+  (a locked expression as its formula in ``x``);
 - ``edge_scores[l]``: (n_l, n_{l+1}) float32 attribution to the output;
 
 and ``node_scores``: one (n_l,) float32 array per level ``l = 0..L``. ``input_names`` label
@@ -86,7 +87,7 @@ def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = N
         x=[np.ascontiguousarray(a, dtype=np.float32) for a in curves.x],
         y=[np.ascontiguousarray(a, dtype=np.float32) for a in curves.y],
         active=[np.asarray(a, dtype=bool) for a in curves.active],
-        locked=[[(int(i), int(j), str(name)) for (i, j), name in sorted(layer.items())]
+        locked=[[(int(i), int(j), _shown(name)) for (i, j), name in sorted(layer.items())]
                 for layer in curves.locked],
         edge_scores=[np.asarray(a, dtype=np.float32) for a in edge_scores],
         node_scores=[np.asarray(a, dtype=np.float32) for a in node_scores],
@@ -96,6 +97,13 @@ def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = N
 def _architecture(model: Any) -> tuple[str, str]:
     """What the shapes of a fitted model's scores depend on: its width and product nodes."""
     return str(getattr(model, "width_", None)), str(getattr(model, "mult_arity_", None))
+
+
+def _shown(name: str) -> str:
+    """A lock's name as drawn: a library name, or a searched expression in ``x``."""
+    from kanstudio.symbolic.expression_lock import lock_label
+
+    return lock_label(str(name))
 
 
 class SnapshotThrottle:
