@@ -24,9 +24,11 @@ settings.register_profile("kanstudio-large", max_examples=max(_LARGE, 1), derand
 settings.load_profile("kanstudio-large" if _LARGE else "kanstudio-ci")
 
 
-def examples(ci: int) -> settings:
-    """This property's own budget in the default run (the large profile overrides it)."""
-    return settings(max_examples=_LARGE or ci)
+def examples(ci: int, share: float = 1.0) -> settings:
+    """This property's own budget in the default run; in the large profile ``share`` of
+    ``KANSTUDIO_FUZZ_EXAMPLES`` (a property whose example costs seconds takes a sample,
+    while a cheaper property covers the same inputs at the full count)."""
+    return settings(max_examples=max(int(_LARGE * share), 1) if _LARGE else ci)
 
 
 @pytest.fixture

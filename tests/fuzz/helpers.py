@@ -101,3 +101,12 @@ def log_example(data: bytes, run: Run) -> None:
     if "no finite fit" in reason:
         keep = Path(log).with_suffix(f".{abs(hash(data)) % 10**8}.csv")
         keep.write_bytes(data)
+
+
+def progress(outcome: str = "") -> None:
+    """With KANSTUDIO_FUZZ_PROGRESS=FILE (a long hunt), one line per example: the time and
+    its outcome, so that the rate and the count can be read while the run goes."""
+    path = os.environ.get("KANSTUDIO_FUZZ_PROGRESS")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.time():.3f} {outcome[:80]!r}\n")

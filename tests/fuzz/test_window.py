@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz import test_project_files as projects
 from tests.fuzz.conftest import examples
-from tests.fuzz.helpers import listing
+from tests.fuzz.helpers import listing, progress
 from tests.fuzz.strategies import csv_files
 from tests.fuzz.test_csv_cli import CLEAN, ISSUE_ROW
 from tests.gui import conftest as gui
@@ -64,6 +64,7 @@ def open_csv_in_window(qtbot, window, folder, data: bytes) -> str:
         qtbot.wait(20)  # queued events run inside the capture
     assert not exceptions, exceptions
     _no_internal_errors(window, start)
+    progress(outcome)
     return outcome
 
 
@@ -102,3 +103,4 @@ def test_any_damaged_project_in_the_window(qtbot, window, tmp_path, valid, data)
     if window.state.current_project != str(path):
         assert window.messages.history[start].text  # refused, saying why
     assert listing(folder) == before  # opening writes nothing beside the file
+    progress("opened" if window.state.current_project == str(path) else "refused")
