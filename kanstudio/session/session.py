@@ -272,6 +272,8 @@ class Session:
         self._redo: list[tuple[str, KAN | None]] = []
         # status and scores of the last formula read off the current model (or None)
         self.formula_report: dict[str, Any] | None = None
+        # the formula Discover chose for the current model (see choose_formula), or None
+        self.chosen_formula: FormulaResult | None = None
         self._prepare_data()
 
     # ------------------------------------------------------------------ data
@@ -302,6 +304,7 @@ class Session:
     # ------------------------------------------------------------------ undo
     def _checkpoint(self, label: str) -> None:
         self.formula_report = None  # the model is about to change
+        self.chosen_formula = None
         self._undo.append((label, copy.deepcopy(self.model)))
         del self._undo[:-MAX_UNDO]
         self._redo.clear()
@@ -350,6 +353,7 @@ class Session:
             raise SessionError(f"nothing to {op}")
         label, model = source.pop()
         self.formula_report = None
+        self.chosen_formula = None
         target.append((label, self.model))
         self.model = model
         self._record(op, what=label)
@@ -519,7 +523,24 @@ class Session:
 
     def formula(self, numeric: str = "error", tol: float = 1e-3, digits: int = 4
                 ) -> FormulaResult:
-        """The model's formula in the CSV's units, verified against the network."""
+        """The model's formula in the CSV's units, verified against the network: the one
+        Discover chose (:meth:`choose_formula`) until the model changes, else the one read
+        off the network's edges."""
+        if self.chosen_formula is not None:
+            return self.chosen_formula
+        return self.network_formula(numeric, tol, digits)
+
+    def choose_formula(self, result: FormulaResult) -> None:
+        """Make ``result`` the session's formula until the model changes: what Discover
+        chose (the network's own, snapped at the tolerance it picked, or one the structure
+        step or the search engine found with the network as oracle), so that the window,
+        the saved project and the CLI show the same formula."""
+        self.chosen_formula = result
+        self.remember_formula(result)
+
+    def network_formula(self, numeric: str = "error", tol: float = 1e-3, digits: int = 4
+                        ) -> FormulaResult:
+        """The formula read off the network's edges (locked ones as their functions)."""
         import sympy
 
         from kanstudio.session.errors import FormulaNotSymbolicError
