@@ -455,14 +455,14 @@ def _formula(run: _Run) -> FormulaResult:
     scale = SNAP_NOISE * peak * (float(np.std(s.dataset.y / peak)) or 1.0)
     results = []
     for tol in sorted(p.snap_tolerances, reverse=True):
-        r = s.formula(tol=tol)
+        r = s.network_formula(tol=tol)
         if not math.isfinite(r.formula_test_rmse):
             continue
         if r.formula_test_rmse <= 1.05 * r.network_test_rmse + scale:
             return r
         results.append(r)
     if not results:
-        return s.formula(tol=min(p.snap_tolerances))
+        return s.network_formula(tol=min(p.snap_tolerances))
     floor = min(r.formula_test_rmse for r in results)
     return next(r for r in results if r.formula_test_rmse <= 1.05 * floor + scale)
 
@@ -681,7 +681,7 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
             continue
         s.model = a.model  # read its formula; the session's model is restored below
         try:
-            found.append((a, s.formula()))
+            found.append((a, s.network_formula()))
         except Exception:  # noqa: BLE001 - a formula that cannot be read is not on the front
             pass
         finally:

@@ -90,6 +90,9 @@ def save_project(session: Session, path: str | os.PathLike[str],
     }
     if session.formula_report is not None:  # status and scores only: no expression to parse
         doc["formula"] = session.formula_report
+    chosen = _chosen_trees(session)
+    if chosen is not None:  # Discover's formula, as trees of data (rebuilt, never parsed)
+        doc["chosen_formula"] = chosen
     arrays: dict[str, np.ndarray] = {"data.X": d.X, "data.y": d.y}
     front = getattr(session, "front", None)
     if front is not None and front.entries:  # Discover's front: display data only
@@ -238,6 +241,55 @@ def _front(value: Any, arrays: dict[str, Any]) -> Any:
     return FormulaFront(entries, actual.astype(np.float64))
 
 
+def _chosen_trees(session: Session) -> dict[str, Any] | None:
+    """The formula Discover chose (``Session.chosen_formula``) as expression trees over the
+    input columns' positions (kanstudio.symbolic.search.tree): ``exact`` and ``shown``, one
+    per target; None when there is none or it has no tree form (the file then reopens with
+    the network's own formula)."""
+    from kanstudio.symbolic.search.tree import TreeError, to_tree
+
+    result = session.chosen_formula
+    if result is None or session.model is None or not session.model.is_fitted:
+        return None
+    names = list(result.input_names)
+    try:
+        return {"exact": [to_tree(e, names) for e in result.exact],
+                "shown": [to_tree(e, names) for e in result.expressions]}
+    except (TreeError, TypeError):
+        return None
+
+
+def _restore_chosen(session: Session, value: Any) -> None:
+    """Rebuild Discover's formula from its trees (absent in files written before it was
+    saved), scored again on the stored data; its status is the one saved with it (it was
+    verified against the network Discover used as oracle)."""
+    from kanstudio.symbolic.search.tree import TreeError, from_tree
+
+    if value is None:
+        return
+    n_out = session.dataset.n_outputs
+    if not (isinstance(value, dict) and all(
+            isinstance(value.get(k), list) and len(value[k]) == n_out
+            for k in ("exact", "shown"))):
+        raise ProjectError(f"chosen_formula must hold 'exact' and 'shown': {n_out} "
+                           "expression tree(s) each")
+    if session.model is None or not session.model.is_fitted:
+        raise ProjectError("chosen_formula needs the trained model it was chosen for")
+    try:
+        exact = [from_tree(t, session.symbols) for t in value["exact"]]
+        shown = [from_tree(t, session.symbols) for t in value["shown"]]
+    except (TreeError, TypeError) as exc:
+        raise ProjectError(f"chosen_formula: {exc}") from exc
+    report = session.formula_report
+    result = session.describe_formula(exact, shown=shown)
+    if report is not None:
+        result.status = report["status"]
+        result.status_reason = report.get("status_reason", result.status_reason)
+        difference = report.get("network_difference")
+        result.network_difference = math.nan if difference is None else float(difference)
+    session.pin_formula(result)
+
+
 def _finite_at_least(value: Any, lo: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value >= lo
 
@@ -262,6 +314,7 @@ def load_project(path: str | os.PathLike[str], device: str | None = None) -> Ses
         session.history = history
         session.formula_report = _formula_report(doc.get("formula"))
         session.front = _front(doc.get("front"), arrays)
+        _restore_chosen(session, doc.get("chosen_formula"))
         session.created = _created(manifest)
         return session
     except ProjectError:

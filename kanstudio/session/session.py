@@ -562,7 +562,23 @@ class Session:
 
     def formula(self, numeric: str = "error", tol: float = 1e-3, digits: int = 4
                 ) -> FormulaResult:
-        """The model's formula in the CSV's units, verified against the network."""
+        """The model's formula in the CSV's units, verified against the network: the one
+        chosen for it (:meth:`pin_formula`: Discover's pick, "Use this formula") while it
+        is the model, else the one read off the network's edges."""
+        chosen = self.chosen_formula
+        if chosen is not None:
+            self.remember_formula(chosen)
+            return chosen
+        return self.network_formula(numeric, tol, digits)
+
+    @property
+    def chosen_formula(self) -> FormulaResult | None:
+        """The formula pinned to the current model (:meth:`pin_formula`), or None."""
+        return None if self.model is None else self._pinned.get(self.model)
+
+    def network_formula(self, numeric: str = "error", tol: float = 1e-3, digits: int = 4
+                        ) -> FormulaResult:
+        """The formula read off the network's edges (locked ones as their functions)."""
         import sympy
 
         from kanstudio.session.errors import FormulaNotSymbolicError
@@ -640,20 +656,14 @@ class Session:
         return result
 
     def pin_formula(self, result: FormulaResult) -> None:
-        """Make ``result`` the current model's formula (what :meth:`current_formula`
-        returns until the model changes; undo and redo bring it back with the model)."""
+        """Make ``result`` the current model's formula until the model changes (what
+        :meth:`formula` returns; undo and redo bring it back with the model): what Discover
+        chose (the network's own, snapped at the tolerance it picked, or one the structure
+        step or the search engine found with the network as oracle), so that the window,
+        the saved project and the CLI show the same formula."""
         if self.model is not None:
             self._pinned[self.model] = result
         self.remember_formula(result)
-
-    def current_formula(self, numeric: str = "error") -> FormulaResult:
-        """The formula chosen for the current model (:meth:`pin_formula`), else the one
-        read off its edges (:meth:`formula`)."""
-        pinned = None if self.model is None else self._pinned.get(self.model)
-        if pinned is not None:
-            self.remember_formula(pinned)
-            return pinned
-        return self.formula(numeric=numeric)
 
     def remember_formula(self, result: FormulaResult) -> None:
         """Keep ``result``'s status and scores as the session's formula report (saved in

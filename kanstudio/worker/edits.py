@@ -165,7 +165,7 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
     from kanstudio.session.front import network_r2
     from kanstudio.symbolic.export import to_latex, to_python, to_sympy
 
-    result = w.session.current_formula(numeric=c.numeric)
+    result = w.session.formula(numeric=c.numeric)
     names = list(result.input_names)
     session = w.session
     rows = session.test_idx if len(session.test_idx) else session.train_idx

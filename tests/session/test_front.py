@@ -78,7 +78,7 @@ def test_use_formula_adopts_its_network_and_formula_as_one_undo_step():
     undo_depth = len(session._undo)
     what = use_formula(session, 1)
     assert len(session._undo) == undo_depth + 1 and what.startswith("adopt formula 2")
-    assert session.current_formula().formula_test_r2 == cubic_result.formula_test_r2
+    assert session.formula().formula_test_r2 == cubic_result.formula_test_r2
     assert session.model.locked_edges() == {(0, 0, 0): "x^3"}
     assert session.undo() == what
     assert session.model.locked_edges() == {(0, 0, 0): "x^2"}
@@ -98,7 +98,7 @@ def test_undo_brings_back_the_formula_chosen_for_a_model():
     session.unlock(0, 0, 0)
     assert session.formula_report is None
     session.undo()
-    assert session.current_formula() is chosen
+    assert session.formula() is chosen
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_discover_keeps_its_front_on_the_session(discovered):
     assert chosen.status == "verified" and chosen.network_r2 == pytest.approx(1.0)
     assert chosen.predicted.shape == front.actual.shape == (len(session.test_idx),)
     assert result.pareto[0]["wider_range"]["points"] > 1000
-    assert session.current_formula() is result
+    assert session.formula() is result
 
 
 def test_the_front_survives_save_and_reopen_as_display_data(discovered, tmp_path):

@@ -618,3 +618,44 @@ def test_a_model_change_clears_the_formula_status(locked_session: Session) -> No
     session.formula()
     session.undo()
     assert session.formula_report is None
+
+
+def test_the_formula_discover_chose_is_the_session_s_and_the_project_s(tmp_path):
+    """A formula found otherwise than from the network's edges (the structure step, the
+    search engine) is what the session, and the reopened project, say; the network's own
+    formula would differ (here: it has numeric edges and none). A model change drops it."""
+    from kanstudio.session.errors import FormulaNotSymbolicError
+
+    path = Path(__file__).resolve().parents[2] / "sample_datasets" / "toy_sin.csv"
+    session = Session(load_dataset(path, target="f"), SessionSettings(width=[1, 1, 1]))
+    session.train(10)
+    x = sympy.Symbol(session.symbols[0])
+    chosen = session.describe_formula([sympy.sin(sympy.pi * x)])
+    chosen.status, chosen.status_reason = "verified", "as the structure step said"
+    session.pin_formula(chosen)
+    assert str(session.formula().expressions[0]) == "sin(pi*x)"
+    save_project(session, tmp_path / "p.kstudio")
+    again = load_project(tmp_path / "p.kstudio")
+    result = again.formula()
+    assert str(result.expressions[0]) == "sin(pi*x)" and str(result.exact[0]) == "sin(pi*x)"
+    assert result.status == "verified" and result.status_reason == "as the structure step said"
+    assert result.formula_test_r2 > 0.999999
+    again.train(1)  # the model changed: its formula is the network's again
+    with pytest.raises(FormulaNotSymbolicError):
+        again.formula()
+
+
+def test_a_chosen_formula_that_is_not_a_tree_is_refused(tmp_path):
+    session = Session(_tiny_dataset(), _settings())
+    session.train(2)
+    x = sympy.Symbol(session.symbols[0])
+    session.pin_formula(session.describe_formula([x + 1]))
+    save_project(session, tmp_path / "p.kstudio")
+    members = _members((tmp_path / "p.kstudio").read_bytes())
+    doc = json.loads(members["session.json"])
+    assert doc["chosen_formula"]["exact"] == [["add", 1, ["var", 0]]]
+    doc["chosen_formula"]["exact"] = [["__import__", "os"]]
+    members["session.json"] = json.dumps(doc).encode()
+    (tmp_path / "bad.kstudio").write_bytes(_zip(members))
+    with pytest.raises(ProjectError, match="chosen_formula"):
+        load_project(tmp_path / "bad.kstudio")
