@@ -119,13 +119,15 @@ def resolve_roles(
 
 
 def build_dataset(
-    table: RawTable, roles: ColumnRoles, *, drop_missing: bool = False, min_rows: int = 10
+    table: RawTable, roles: ColumnRoles, *, drop_missing: bool = False,
+    drop_non_numeric: bool = False, min_rows: int = 10
 ) -> Dataset:
     """Validate `table` for `roles` and build the arrays; DataError on the first error.
 
     The error's message is the first problem's; `error.issues` lists all of them.
     """
-    report = validate(table, roles, drop_missing=drop_missing, min_rows=min_rows)
+    report = validate(table, roles, drop_missing=drop_missing,
+                      drop_non_numeric=drop_non_numeric, min_rows=min_rows)
     if report.errors:
         raise DataError(report.errors[0].message, issues=report.issues)
     kept = report.kept_rows
@@ -147,6 +149,7 @@ def load_dataset(
     inputs: list[str] | None = None,
     *,
     drop_missing: bool = False,
+    drop_non_numeric: bool = False,
     min_rows: int = 10,
 ) -> Dataset:
     """Read the CSV at `path` and build a validated `Dataset`.
@@ -154,12 +157,14 @@ def load_dataset(
     target: column name(s) to predict; default the last numeric column.
     inputs: columns to predict from; default every other numeric column.
     drop_missing: drop rows with an empty cell in a used column instead of failing.
+    drop_non_numeric: drop rows with a value that is not a number in a used column.
     min_rows: fewest usable rows accepted.
     Raises DataError (a ValueError) with a one-line message; `.issues` lists every problem.
     """
     table = read_csv(path)
     roles = resolve_roles(table, target, inputs)
-    return build_dataset(table, roles, drop_missing=drop_missing, min_rows=min_rows)
+    return build_dataset(table, roles, drop_missing=drop_missing,
+                         drop_non_numeric=drop_non_numeric, min_rows=min_rows)
 
 
 def _stack(table: RawTable, names: Sequence[str], kept: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ worked out on demand, once per column.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RawTable"]
+
+# A number written with a decimal comma (1,5  -0,25  3,0e-4), as many spreadsheets export.
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*$")
 
 
 class RawTable:
@@ -111,6 +115,28 @@ class RawTable:
         filled = int(np.count_nonzero(~self.missing_mask(index)))
         numbers = int(np.count_nonzero(~np.isnan(self.numeric_values(index))))
         return filled > 0 and 2 * numbers >= filled
+
+    def decimal_comma_mask(self, index: int) -> np.ndarray:
+        """(n_rows,) bool: the cell is not a number as read but is one with its comma read as
+        a decimal point (``1,5``)."""
+        non_numeric = self.non_numeric_mask(index)
+        if not non_numeric.any():
+            return non_numeric
+        cells = pd.Series(self.columns[index][non_numeric], dtype=object).astype(str)
+        out = np.zeros(self.n_rows, dtype=bool)
+        out[non_numeric] = cells.str.match(_DECIMAL_COMMA).to_numpy(dtype=bool)
+        return out
+
+    def looks_numeric(self, index: int) -> bool:
+        """:meth:`is_numeric`, or would be with decimal commas read as points: a column of
+        measurements that the user means as numbers (so it is offered, and its cells get a
+        message, rather than the column quietly left out)."""
+        if self.is_numeric(index):
+            return True
+        filled = int(np.count_nonzero(~self.missing_mask(index)))
+        numbers = int(np.count_nonzero(~np.isnan(self.numeric_values(index))))
+        commas = int(np.count_nonzero(self.decimal_comma_mask(index)))
+        return filled > 0 and 2 * (numbers + commas) >= filled
 
     def cell_text(self, index: int, position: int) -> str:
         """The cell at data position `position` (0-based) as the user would read it."""

@@ -60,6 +60,8 @@ class ValidationReport:
     issues: list[Issue]
     n_rows: int
     kept_rows: np.ndarray = field(repr=False)
+    #: rows with a cell in a used column that is not a number (dropped or not)
+    non_numeric_rows: int = 0
 
     @property
     def errors(self) -> list[Issue]:
@@ -81,9 +83,11 @@ class ValidationReport:
 def default_roles(table: RawTable) -> ColumnRoles:
     """Last numeric column is the target, other numeric columns are inputs, the rest ignored.
 
+    A column of numbers written with decimal commas counts as numeric here (validation then
+    says what is wrong with its cells), so the intended target is never quietly replaced.
     Unnamed columns (e.g. the index column pandas writes with an empty header) are ignored.
     """
-    numeric = [name for i, name in enumerate(table.names) if name and table.is_numeric(i)]
+    numeric = [name for i, name in enumerate(table.names) if name and table.looks_numeric(i)]
     numeric_set = set(numeric)
     ignored = [name for name in table.names if name not in numeric_set]
     if not numeric:
@@ -92,12 +96,15 @@ def default_roles(table: RawTable) -> ColumnRoles:
 
 
 def validate(
-    table: RawTable, roles: ColumnRoles, *, drop_missing: bool = False, min_rows: int = 10
+    table: RawTable, roles: ColumnRoles, *, drop_missing: bool = False,
+    drop_non_numeric: bool = False, min_rows: int = 10
 ) -> ValidationReport:
     """Check `table` for use with `roles`; never raises for bad data.
 
     drop_missing: rows with an empty cell in a used column are dropped (reported as a
         warning) instead of being an error.
+    drop_non_numeric: rows with a cell that is not a number in a used column are dropped
+        (reported as a warning) instead of being an error.
     min_rows: fewest usable data rows the model needs.
     """
     issues: list[Issue] = []
@@ -106,13 +113,27 @@ def validate(
     kept = np.ones(table.n_rows, dtype=bool)
     found = [name for name in dict.fromkeys(roles.used) if len(table.indices_of(name)) == 1]
     missing_rows = np.zeros(table.n_rows, dtype=bool)
+    text_rows = np.zeros(table.n_rows, dtype=bool)
+    for name in found:
+        text_rows |= table.non_numeric_mask(table.indices_of(name)[0])
     for name in found:
         index = table.indices_of(name)[0]
-        column_issues, missing = _cell_issues(table, index, drop_missing=drop_missing)
+        column_issues, missing = _cell_issues(
+            table, index, drop_missing=drop_missing, drop_non_numeric=drop_non_numeric,
+            text_rows=int(np.count_nonzero(text_rows)), is_target=name in roles.targets)
         issues += column_issues
         missing_rows |= missing
+    if drop_non_numeric and text_rows.any():
+        kept &= ~text_rows
+        count = int(np.count_nonzero(text_rows))
+        first_row = int(table.row_numbers[np.argmax(text_rows)])
+        issues.append(Issue(
+            "warning", None, first_row,
+            f"{_plural(count, 'row')} whose value is not a number will be dropped "
+            f"(the first is row {first_row}).",
+        ))
     if drop_missing and missing_rows.any():
-        kept = ~missing_rows
+        kept &= ~missing_rows
         count = int(np.count_nonzero(missing_rows))
         first_row = int(table.row_numbers[np.argmax(missing_rows)])
         issues.append(Issue(
@@ -123,8 +144,10 @@ def validate(
     for name in found:
         issues += _constant_issues(table, name, kept, is_target=name in roles.targets)
         issues += _dwarfing_issues(table, name, kept)
-    issues += _row_count_issues(table, kept, min_rows)
-    return ValidationReport(issues=issues, n_rows=table.n_rows, kept_rows=kept)
+    why = " with missing values" if not (drop_non_numeric and text_rows.any()) else ""
+    issues += _row_count_issues(table, kept, min_rows, why)
+    return ValidationReport(issues=issues, n_rows=table.n_rows, kept_rows=kept,
+                            non_numeric_rows=int(np.count_nonzero(text_rows)))
 
 
 def _name_issues(table: RawTable, roles: ColumnRoles) -> list[Issue]:
@@ -189,9 +212,12 @@ def _role_issues(table: RawTable, roles: ColumnRoles) -> list[Issue]:
 
 
 def _cell_issues(
-    table: RawTable, index: int, *, drop_missing: bool
+    table: RawTable, index: int, *, drop_missing: bool, drop_non_numeric: bool = False,
+    text_rows: int = 0, is_target: bool = False
 ) -> tuple[list[Issue], np.ndarray]:
-    """Non-numeric, missing and infinite cells of one used column; also its missing mask."""
+    """Non-numeric, missing and infinite cells of one used column; also its missing mask.
+    ``text_rows``: how many rows of all used columns hold a value that is not a number
+    (what dropping them would cost)."""
     name = table.names[index]
     issues: list[Issue] = []
     missing = table.missing_mask(index)
@@ -199,16 +225,8 @@ def _cell_issues(
         issues.append(Issue("error", name, None, f"Column '{name}' is empty: it has no values."))
         return issues, np.zeros(table.n_rows, dtype=bool)
     non_numeric = table.non_numeric_mask(index)
-    if non_numeric.any():
-        count = int(np.count_nonzero(non_numeric))
-        position = int(np.argmax(non_numeric))
-        row = int(table.row_numbers[position])
-        value = _shorten(table.cell_text(index, position))
-        issues.append(Issue(
-            "error", name, row,
-            f"Column '{name}' has {_plural(count, 'non-numeric value')}; the first is "
-            f"'{value}' in row {row}. Fix it, or leave the column out.",
-        ))
+    if non_numeric.any() and not drop_non_numeric:
+        issues.append(_non_numeric_issue(table, index, non_numeric, text_rows, is_target))
     if missing.any():
         count = int(np.count_nonzero(missing))
         row = int(table.row_numbers[np.argmax(missing)])
@@ -232,6 +250,32 @@ def _cell_issues(
             f"(the first in row {row}); replace {_them(count)} with finite numbers.",
         ))
     return issues, missing
+
+
+def _non_numeric_issue(table: RawTable, index: int, non_numeric: np.ndarray,
+                       text_rows: int, is_target: bool) -> Issue:
+    """What is wrong with the column's text cells and the ways out: fix them, drop their
+    rows, or (an input) leave the column out; a hint when they are decimal commas."""
+    name = table.names[index]
+    count = int(np.count_nonzero(non_numeric))
+    position = int(np.argmax(non_numeric))
+    row = int(table.row_numbers[position])
+    value = _shorten(table.cell_text(index, position))
+    text = (f"Column '{name}' has {_plural(count, 'non-numeric value')}; the first is "
+            f"'{value}' in row {row}.")
+    commas = table.decimal_comma_mask(index)
+    if commas.any():
+        example = _shorten(table.cell_text(index, int(np.argmax(commas))))
+        text += (f" {'It looks' if count == 1 else 'They look'} like numbers written with a "
+                 f"decimal comma ('{example}'): export the file with decimal points "
+                 "(e.g. 1.5), then open it again.")
+    rows = max(text_rows, 1)
+    drop = f"drop {'that row' if rows == 1 else f'those {rows} rows'}"
+    if is_target:
+        text += f" Fix {_them(count)}, or {drop}."
+    else:
+        text += f" Fix {_them(count)}, {drop}, or leave the column out."
+    return Issue("error", name, row, text)
 
 
 def _constant_issues(
@@ -300,7 +344,8 @@ def _dwarfing_issues(table: RawTable, name: str, kept: np.ndarray) -> list[Issue
     )]
 
 
-def _row_count_issues(table: RawTable, kept: np.ndarray, min_rows: int) -> list[Issue]:
+def _row_count_issues(table: RawTable, kept: np.ndarray, min_rows: int,
+                      why: str = " with missing values") -> list[Issue]:
     usable = int(np.count_nonzero(kept))
     if table.n_rows == 0:
         return [Issue("error", None, None,
@@ -308,7 +353,7 @@ def _row_count_issues(table: RawTable, kept: np.ndarray, min_rows: int) -> list[
     if usable >= min_rows:
         return []
     dropped = table.n_rows - usable
-    after = f" after dropping {_plural(dropped, 'row')} with missing values" if dropped else ""
+    after = f" after dropping {_plural(dropped, 'row')}{why}" if dropped else ""
     return [Issue(
         "error", None, None,
         f"Only {_plural(usable, 'usable data row')}{after}; at least {min_rows} are needed.",

@@ -37,7 +37,8 @@ _SEVERITY_COLOR = {"error": QColor(180, 20, 20), "warning": QColor(150, 95, 0)}
 
 
 class DataPanel(QWidget):
-    data_ready = Signal(object, bool)  # ColumnRoles, drop_missing: usable data to load
+    # usable data to load: ColumnRoles, {"drop_missing": bool, "drop_non_numeric": bool}
+    data_ready = Signal(object, object)
     data_blocked = Signal(str)  # the first error: training is not possible as chosen
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -68,6 +69,15 @@ class DataPanel(QWidget):
         self.drop_missing.setToolTip("Rows with an empty cell in a used column are left out "
                                      "instead of blocking training")
         self.drop_missing.toggled.connect(lambda _on: self._revalidate())
+        # Shown while a used column has text cells: the other way out than leaving the
+        # column out (which a target cannot be).
+        self.drop_non_numeric = QCheckBox("Drop rows whose value is not a number")
+        self.drop_non_numeric.setObjectName("dropNonNumeric")
+        self.drop_non_numeric.setToolTip("Rows with a text cell (a typo, a note, a unit) in "
+                                         "a used column are left out instead of blocking "
+                                         "training")
+        self.drop_non_numeric.toggled.connect(lambda _on: self._revalidate())
+        self.drop_non_numeric.hide()
         target_row = QHBoxLayout()
         target_row.addWidget(QLabel("Target (predict):"))
         target_row.addWidget(self.target_combo, 1)
@@ -116,6 +126,7 @@ class DataPanel(QWidget):
             top_layout.addWidget(w)
         top_layout.addLayout(target_row)
         top_layout.addWidget(self.drop_missing)
+        top_layout.addWidget(self.drop_non_numeric)
         top_layout.addWidget(self.columns_view, 1)
         top_layout.addWidget(self.status_label)
         top_layout.addWidget(self.issues_list)
@@ -151,12 +162,14 @@ class DataPanel(QWidget):
         self.columns_model.editable = editable
         self.target_combo.setEnabled(editable)
         self.drop_missing.setEnabled(editable)
+        self.drop_non_numeric.setEnabled(editable)
+        self.drop_non_numeric.setChecked(False)  # a choice made for the previous file
         self.columns_model.set_table(table, self._roles)
         self.preview_model.set_table(table, self._roles)
         self.preview_view.resizeColumnsToContents()  # measures the first 200 rows only
         self.target_combo.clear()
         self.target_combo.addItems([n for i, n in enumerate(table.names)
-                                    if n and table.is_numeric(i)])
+                                    if n and table.looks_numeric(i)])
         self._revalidate()
 
     def clear(self) -> None:
@@ -206,7 +219,13 @@ class DataPanel(QWidget):
         if table is None:
             return
         roles = self.roles()
-        self.report = report = validate(table, roles, drop_missing=self.drop_missing.isChecked())
+        drop = self.drop_choices()
+        self.report = report = validate(table, roles, **drop)
+        rows = report.non_numeric_rows
+        self.drop_non_numeric.setText(
+            "Drop rows whose value is not a number"
+            + (f" ({rows} row{'s' if rows != 1 else ''})" if rows else ""))
+        self.drop_non_numeric.setVisible(bool(rows) or drop["drop_non_numeric"])
         self.columns_model.set_roles(self._roles, report)
         self.preview_model.set_roles(self._roles)
         targets = roles.targets
@@ -221,11 +240,16 @@ class DataPanel(QWidget):
             kept = table.n_rows - report.n_dropped
             self.status_label.setText(f"<span style='color:#1a7f37'>✔ Ready to train on "
                                       f"{kept:,} rows.</span>")
-            self.data_ready.emit(roles, self.drop_missing.isChecked())
+            self.data_ready.emit(roles, drop)
         else:
             self.status_label.setText("<span style='color:#b41414'>✖ Fix the problems below "
                                       "to train.</span>")
             self.data_blocked.emit(report.errors[0].message)
+
+    def drop_choices(self) -> dict[str, bool]:
+        """Which rows the user chose to drop (``validate``'s and ``load``'s fields)."""
+        return {"drop_missing": self.drop_missing.isChecked(),
+                "drop_non_numeric": self.drop_non_numeric.isChecked()}
 
     def _show_issues(self, report: ValidationReport) -> None:
         self.issues_list.clear()

@@ -33,11 +33,36 @@ __all__ = ["EdgeInspector"]
 _DATA_PEN = (70, 110, 200)
 _PREVIEW_PEN = (220, 80, 40)
 _COLUMNS = ("Function", "R²", "Complexity", "Fitted expression")
+_FORM = "c·f(a·x + b) + d"
+_PARAMETERS = (f"Each candidate is {_FORM} for a library function f: a scales and b shifts "
+               "the edge's input, c scales and d shifts the function's value. They are "
+               "fitted to the edge's curve and stay trainable once locked.")
+_HEADER_TIPS = (
+    "The library function f",
+    "R² of the fit to the edge's curve (1 = the same curve)",
+    "How complex f is; the ranking trades R² against it (the simplicity weight, the rule "
+    "auto-symbolic and Discover use)",
+    f"The fitted {_FORM}, constants to 4 significant digits (hover a row for all digits). "
+    + _PARAMETERS,
+)
 WIDE_LAYOUT_PX = 520  # from this width on, the plot and the candidates sit side by side
-_NUMERIC_HINT = ("Symbolic candidates, best first — click one to preview it over the curve; "
-                 "Lock (or double-click) applies it.")
+_NUMERIC_HINT = ("Symbolic candidates c·f(a·x + b) + d, best first — click one to preview "
+                 "it over the curve; Lock (or double-click) applies it.")
 _LOCKED_HINT = ("This edge is locked to {name}. Candidates are fitted to its current curve: "
                 "Lock replaces {name} by the selected one; Unlock returns the learned spline.")
+
+
+def _candidate_tip(c: dict[str, Any]) -> str:
+    """A candidate's full text: its expression and every constant at full precision."""
+    lines = [c.get("expression", "")]
+    params = c.get("params")
+    if params and len(params) == 4:
+        lines.append(f"{_FORM} with f = {c['name']}:")
+        lines += [f"{name} = {v:.17g}" for name, v in zip("abcd", params, strict=True)]
+    if not c.get("ok", True) and c.get("reason"):
+        lines.append(str(c["reason"]))
+    lines.append(_PARAMETERS)
+    return "\n".join(lines)
 
 
 class EdgeInspector(QWidget):
@@ -93,6 +118,8 @@ class EdgeInspector(QWidget):
         """The ranked symbolic candidates: a click previews one, a double click locks it."""
         self.table = QTableWidget(0, len(_COLUMNS))
         self.table.setHorizontalHeaderLabels(_COLUMNS)
+        for col, tip in enumerate(_HEADER_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -185,7 +212,8 @@ class EdgeInspector(QWidget):
             parts.append(f"<b>locked: {html.escape(function)}</b>")
             params = e.get("locked_params")
             if params:
-                parts.append("a, b, c, d = " + ", ".join(f"{v:.4g}" for v in params))
+                parts.append(f"{_FORM}: " + ", ".join(
+                    f"{name} = {v:.4g}" for name, v in zip("abcd", params, strict=False)))
         else:
             parts.append("numeric spline")
             parts.append(f"{len(self.knot_lines)} grid knots (dotted)")
@@ -209,8 +237,10 @@ class EdgeInspector(QWidget):
             r2 = c.get("r2")
             cells = (c["name"], "—" if r2 is None else f"{r2:.4f}",
                      str(c.get("complexity", "")), c.get("expression", ""))
+            tip = _candidate_tip(c)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(tip)
                 if col in (1, 2):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)

@@ -195,9 +195,10 @@ class RunController(QObject):
         self.state.engine = self.state.engine.but(**fields)
 
     # ------------------------------------------------------------------ data
-    def _on_data_ready(self, roles: Any, drop_missing: bool) -> None:
+    def _on_data_ready(self, roles: Any, drop: dict[str, bool]) -> None:
         st = self.state
-        key = (st.current_path, tuple(roles.inputs), tuple(roles.targets), drop_missing)
+        key = (st.current_path, tuple(roles.inputs), tuple(roles.targets),
+               tuple(sorted(drop.items())))
         n_in, n_out = len(roles.inputs), len(roles.targets)
         self.v.training_panel.set_data_shape(n_in, n_out, default_width(n_in, n_out))
         if key != self.loaded_roles and st.current_path:
@@ -219,7 +220,7 @@ class RunController(QObject):
             return
         path, inputs, targets, drop = self.loaded_roles
         self.v.bridge.send("load", path=path, inputs=list(inputs), target=list(targets),
-                           drop_missing=drop)
+                           **dict(drop))
 
     def forget_loaded_data(self) -> None:
         """A file is opened (again): the next columns chosen always reload the engine."""

@@ -76,6 +76,7 @@ class Load(Command):
     target: str | list[str] | None = None
     inputs: list[str] | None = None
     drop_missing: bool = False
+    drop_non_numeric: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,6 +60,8 @@ def suggest(w: Worker, c: p.Suggest) -> dict[str, Any]:
     import numpy as np
     import sympy
 
+    from kanstudio.symbolic.export import to_short_text
+
     fits = w.session.suggest(*c.edge, top_k=c.top_k)
     x_data, _ = w.session.model.edge_samples(*c.edge)
     lo, hi = (float(x_data[0]), float(x_data[-1])) if len(x_data) else (-1.0, 1.0)
@@ -70,11 +72,9 @@ def suggest(w: Worker, c: p.Suggest) -> dict[str, Any]:
         with np.errstate(all="ignore"):
             curve = np.asarray(f.evaluate(grid), dtype=np.float64)
         try:
-            expr = f.expression(x)
-            expr = expr.xreplace({n: sympy.Float(n, 4) for n in expr.atoms(sympy.Float)})
-            text = sympy.sstr(expr)
+            text = to_short_text(f.expression(x))  # 4 significant digits, for reading
         except Exception:  # noqa: BLE001 - the text is a courtesy, the fit stays usable
-            text = f"{f.c:.3g}*{f.name}({f.a:.3g}*x + {f.b:.3g}) + {f.d:.3g}"
+            text = f"{f.c:.4g}*{f.name}({f.a:.4g}*x + {f.b:.4g}) + {f.d:.4g}"
         out.append({"name": f.name, "r2": finite(f.r2),
                     "complexity": getattr(f, "complexity", None),
                     "params": [float(getattr(f, p)) for p in "abcd"],
@@ -148,14 +148,13 @@ def _locked_text(name: str, params: list[float]) -> str:
     """``c*f(a*x + b) + d`` of a locked edge, constants to 4 significant digits."""
     import sympy
 
+    from kanstudio.symbolic.export import to_short_text
     from kanstudio.symbolic.expression_lock import lock_function, lock_label
 
-    a, b, c, d = (sympy.Float(v, 4) for v in params)
+    a, b, c, d = (sympy.Float(v) for v in params)
     x = sympy.Symbol("x")
     try:
-        fn = lock_function(name).sympy_fn(a * x + b)
-        fn = fn.xreplace({f: sympy.Float(f, 4) for f in fn.atoms(sympy.Float)})
-        return sympy.sstr(c * fn + d)
+        return to_short_text(c * lock_function(name).sympy_fn(a * x + b) + d)
     except Exception:  # noqa: BLE001 - the text is a courtesy; the lock itself is fine
         return (f"{params[2]:.4g}*{lock_label(name)}({params[0]:.4g}*x + {params[1]:.4g}) "
                 f"+ {params[3]:.4g}")

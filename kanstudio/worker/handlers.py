@@ -50,7 +50,8 @@ def load(w: Worker, c: p.Load) -> None:
 
     table = read_csv(c.path)
     roles = resolve_roles(table, c.target, c.inputs)
-    dataset = build_dataset(table, roles, drop_missing=c.drop_missing)
+    dataset = build_dataset(table, roles, drop_missing=c.drop_missing,
+                            drop_non_numeric=c.drop_non_numeric)
     session = Session(dataset, w.settings)  # may refuse (too few rows)
     w.end_run()  # only now: a file that fails to load leaves training going
     w.set_session(session, source="csv", path=str(c.path))

@@ -188,3 +188,38 @@ def test_roles_round_trip_through_dict() -> None:
     assert ColumnRoles.from_dict(roles.to_dict()) == roles
     with pytest.raises(DataError, match="'inputs' must be a list"):
         ColumnRoles.from_dict({"inputs": "a"})
+
+
+def test_rows_whose_value_is_not_a_number_can_be_dropped_with_their_count(
+        tmp_path: Path) -> None:
+    rows = good_rows(14)
+    rows[4] = "4,abc,16"
+    rows[8] = "8,n/a?,64"
+    path = make_csv(tmp_path, "x,y,f", rows)
+    message = str(load_error(path))
+    assert "drop those 2 rows" in message and "leave the column out" in message
+    report = validate(read_csv(path), ColumnRoles(["x", "y"], ["f"]))
+    assert report.non_numeric_rows == 2
+    data = load_dataset(path, drop_non_numeric=True)
+    assert data.n_samples == 12 and data.n_dropped == 2
+    assert any("2 rows whose value is not a number will be dropped" in str(w)
+               for w in data.warnings)
+
+
+def test_cells_with_a_decimal_comma_get_a_hint(tmp_path: Path) -> None:
+    # Quoted in a comma-separated file (a ';' file with only decimal commas reads as is).
+    rows = [f'{i},"{i % 5},5",{i * 2}.25' for i in range(12)]
+    message = str(load_error(make_csv(tmp_path, "x,y,f", rows)))
+    assert "decimal comma" in message and "'0,5'" in message
+
+
+def test_a_target_written_with_decimal_commas_is_not_silently_replaced(
+        tmp_path: Path) -> None:
+    # The last column is the one to predict; its decimal commas make it text. It must stay
+    # the target (with a message) rather than quietly giving way to another column.
+    rows = [f'{i},{i % 5 + 0.5},"{i * 2},25"' for i in range(12)]
+    table = read_csv(make_csv(tmp_path, "x,y,f", rows))
+    assert default_roles(table).targets == ["f"]
+    report = validate(table, default_roles(table))
+    assert not report.ok and "decimal comma" in report.errors[0].message
+    assert report.errors[0].column == "f"

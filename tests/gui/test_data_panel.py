@@ -88,3 +88,36 @@ def test_a_bad_csv_shows_its_message_and_keeps_the_previous_data(qtbot, window, 
     assert window.data_panel.describe()["rows"] == 1000
     assert window.state.engine.has_data
     assert window.training_panel.train_button.isEnabled()
+
+
+def test_rows_whose_value_is_not_a_number_can_be_dropped(qtbot, window, tmp_path):
+    rows = ["a,b,f"] + [f"{i / 10},{i % 7},{i * 0.3}" for i in range(30)]
+    rows[4] = "0.3,oops,0.9"
+    rows[9] = "0.8,??,2.4"
+    path = tmp_path / "typos.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert window.projects.open_csv(str(path))
+    panel = window.data_panel
+    box = panel.drop_non_numeric
+    assert box.isVisibleTo(window) and "2 rows" in box.text()
+    assert not window.training_panel.train_button.isEnabled()
+    loaded = []
+    window.bridge.loaded.connect(loaded.append)
+    box.setChecked(True)
+    assert panel.report.ok and "28 rows" in panel.status_label.text()
+    qtbot.waitUntil(lambda: bool(loaded), timeout=30_000)
+    assert loaded[-1]["n_samples"] == 28 and loaded[-1]["n_dropped"] == 2  # the engine too
+    qtbot.waitUntil(lambda: bool(window.state.engine.has_data), timeout=30_000)
+    assert window.training_panel.train_button.isEnabled()
+
+
+def test_a_target_with_decimal_commas_stays_the_target(qtbot, window, tmp_path):
+    rows = ["a,b,rate_per_s"] + [f'{i / 10},{i % 7},"{i * 3},5"' for i in range(30)]
+    path = tmp_path / "comma.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert window.projects.open_csv(str(path))
+    panel = window.data_panel
+    assert panel.role_of("rate_per_s") == "target"
+    assert panel.target_combo.currentText() == "rate_per_s"
+    assert any("decimal comma" in m for m in panel.issue_messages())
+    assert not window.training_panel.train_button.isEnabled()

@@ -68,3 +68,14 @@ def test_each_free_constant_comes_with_its_standard_error(result) -> None:
         assert c["stderr"] is not None and 0 <= c["stderr"] < 1.0
         assert len(c["shown"].lstrip("-").replace(".", "").lstrip("0")) <= 4
     assert {c["shown"].lstrip("-") for c in r.constants} <= {s.lstrip("-") for s in shown}
+
+
+def test_names_with_underscores_print_as_written_in_latex() -> None:
+    rate, k_b, t = sympy.symbols("rate_per_s k_B T")
+    latex = to_latex(2 * rate + k_b * t, "flux_out")
+    assert latex.startswith("\\mathrm{flux\\_out} = ")
+    assert "\\mathrm{rate\\_per\\_s}" in latex and "\\mathrm{k\\_B}" in latex
+    assert "_{" not in latex  # no subscripts made from the names
+    # The names the session maps keep their LaTeX (lambda_ -> \lambda).
+    assert to_latex(sympy.Symbol("lambda_"), symbol_names={"lambda_": "\\lambda"}) == (
+        "\\lambda")

@@ -2,7 +2,7 @@
 
 from kanstudio.symbolic.export.latex import to_latex
 from kanstudio.symbolic.export.python import to_python
-from kanstudio.symbolic.export.text import to_c, to_mathml, to_sympy
+from kanstudio.symbolic.export.text import short_number, to_c, to_mathml, to_short_text, to_sympy
 
 FORMATS = {
     "latex": to_latex,
@@ -12,4 +12,5 @@ FORMATS = {
     "mathml": to_mathml,
 }
 
-__all__ = ["FORMATS", "to_c", "to_latex", "to_mathml", "to_python", "to_sympy"]
+__all__ = ["FORMATS", "short_number", "to_c", "to_latex", "to_mathml", "to_python",
+           "to_short_text", "to_sympy"]

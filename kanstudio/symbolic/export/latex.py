@@ -22,6 +22,13 @@ class FormulaLatexPrinter(LatexPrinter):
         merged.update(settings or {})
         super().__init__(merged)
 
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:  # noqa: N802
+        # sympy reads ``rate_per_s`` as rate with the subscript "per s"; a column name is
+        # a name: it prints as written (upright, underscores kept).
+        if expr in self._settings["symbol_names"] or "_" not in expr.name:
+            return super()._print_Symbol(expr, style)
+        return r"\mathrm{" + expr.name.replace("_", r"\_") + "}"
+
 
 def to_latex(expr: sympy.Expr, target: str | None = None,
              symbol_names: Mapping[str, str] | None = None) -> str:
