@@ -1,6 +1,6 @@
 """Formula exporters, one module per format, each built on a sympy printer."""
 
-from kanstudio.symbolic.export.latex import to_latex
+from kanstudio.symbolic.export.latex import constants_table, to_latex
 from kanstudio.symbolic.export.python import to_python
 from kanstudio.symbolic.export.text import to_c, to_mathml, to_sympy
 
@@ -12,4 +12,4 @@ FORMATS = {
     "mathml": to_mathml,
 }
 
-__all__ = ["FORMATS", "to_c", "to_latex", "to_mathml", "to_python", "to_sympy"]
+__all__ = ["FORMATS", "constants_table", "to_c", "to_latex", "to_mathml", "to_python", "to_sympy"]
