@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("project", help=".kstudio project file")
     export.add_argument("--format", default="latex",
                         choices=["latex", "python", "sympy", "json", "c", "mathml"])
+    export.add_argument("--constants", action="store_true", help=(
+        "with --format latex: add a table of the formula's free constants with their "
+        "standard errors"))
     return parser
 
 
@@ -333,7 +336,7 @@ def _write_outputs(args: argparse.Namespace, session: Any, payload: dict[str, An
 
 def cmd_export(args: argparse.Namespace) -> int:
     from kanstudio.session.project_file import ProjectError, load_project
-    from kanstudio.symbolic.export import FORMATS, to_python
+    from kanstudio.symbolic.export import FORMATS, constants_table, to_python
     from kanstudio.symbolic.formula import NumericEdgeError
 
     try:
@@ -359,6 +362,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(to_python(expr, result.input_names, target), end="")
     elif args.format == "latex":
         print(FORMATS["latex"](expr, target, result.latex_names))
+        if args.constants and result.constants:
+            print("\n" + constants_table(result.constants))
+        elif args.constants:
+            print("kanstudio: note: the formula has no free constants", file=sys.stderr)
     else:
         print(FORMATS[args.format](expr))
     return EXIT_OK

@@ -41,6 +41,7 @@ class WorkerBridge(QObject):
     result = Signal(dict)
     pipeline = Signal(dict)  # a stage of Discover (kanstudio.session.pipeline) as it runs
     edit_progress = Signal(dict)  # a step of a refine or auto-symbolic edit
+    front = Signal(dict)  # Discover's accuracy-complexity front (kanstudio.session.front)
     died = Signal(dict)  # the worker ended unexpectedly; "restarting" says what follows
 
     def __init__(self, mode: str = "process", parent: QObject | None = None,
@@ -54,7 +55,8 @@ class WorkerBridge(QObject):
         # event name -> the signal that carries it (progress and ready are handled apart)
         self.signals = {"loaded": self.loaded, "state": self.state, "snapshot": self.snapshot,
                         "done": self.done, "error": self.error, "result": self.result,
-                        "pipeline": self.pipeline, "edit_progress": self.edit_progress}
+                        "pipeline": self.pipeline, "edit_progress": self.edit_progress,
+                        "front": self.front}
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)

@@ -16,7 +16,13 @@ from PySide6.QtWidgets import QInputDialog, QMenu
 from kanstudio.gui.edit_dialogs import AutoPruneDialog, AutoSymbolicDialog, describe_auto_symbolic
 from kanstudio.gui.formula_panel import format_metric
 from kanstudio.gui.menus import EditActions
-from kanstudio.gui.messages import FORMULA_NOT_YET, error_text, is_notice
+from kanstudio.gui.messages import (
+    FORMULA_NOT_YET,
+    discover_ended,
+    discovered_formula,
+    error_text,
+    is_notice,
+)
 from kanstudio.gui.run_controller import RunController
 from kanstudio.gui.views import Views
 
@@ -24,7 +30,7 @@ __all__ = ["EditController", "MODEL_EDITS"]
 
 # Results that change the model: the formula is rebuilt and the project becomes unsaved.
 MODEL_EDITS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
-               "auto_symbolic", "undo", "redo", "discover")
+               "auto_symbolic", "undo", "redo", "discover", "use_formula")
 
 
 class EditController(QObject):
@@ -54,6 +60,7 @@ class EditController(QObject):
         b.done.connect(self._after_training)
         b.pipeline.connect(self._on_pipeline)
         b.edit_progress.connect(self._on_edit_progress)
+        b.front.connect(v.formula_panel.set_front)
         b.error.connect(self.formula_error)
         v.network_view.edge_selected.connect(self.inspect_edge)
         v.network_view.node_selected.connect(self._on_node_selected)
@@ -64,6 +71,7 @@ class EditController(QObject):
         v.inspector.functions_changed.connect(self._set_functions)
         v.formula_panel.refresh_requested.connect(self.request_formula_by_user)
         v.training_panel.settings_edited.connect(self.update_actions)
+        v.formula_panel.use_requested.connect(self.use_formula)
         for action, slot in ((a.undo, self.undo), (a.redo, self.redo),
                              (a.delete, self.delete_selected), (a.auto_prune, self.auto_prune),
                              (a.refine, self.refine_grid), (a.auto_symbolic, self.auto_symbolic),
@@ -75,6 +83,7 @@ class EditController(QObject):
         """Other data or another project: what the inspector and formula showed is gone."""
         self.v.inspector.clear()
         self.v.formula_panel.set_unavailable(FORMULA_NOT_YET)
+        self.v.formula_panel.set_front({"entries": []})
         self.state.last_snapshot = None
 
     def _forget_untrained(self) -> None:
@@ -317,6 +326,11 @@ class EditController(QObject):
         self.v.notify.status(text)
         self.state.last_pipeline = e
 
+    def use_formula(self, index: int) -> None:
+        """Make formula ``index`` of Discover's front the model's (one undo step)."""
+        if not self.state.engine.busy:
+            self._edit("use_formula", index=index)
+
     def request_formula_by_user(self) -> None:
         self.v.formula_dock.show()
         self.v.formula_dock.raise_()
@@ -374,7 +388,11 @@ class EditController(QObject):
         shown = [f"{t} = {f}" for t, f in zip(e.get("target_names") or [],
                                               e.get("formulas") or [], strict=False)]
         if shown:
-            self.v.notify.status(f"Discover finished: {'; '.join(shown)}")
+            bar, status = discovered_formula(e.get("status"), shown,
+                                             e.get("formula_test_r2"),
+                                             e.get("formula_network_r2"))
+            self.v.notify.info(bar)
+            self.v.notify.status(status)
 
     def _edge_text(self, edge: list[int]) -> str:
         g = self.v.network_view.net_geometry
@@ -399,13 +417,16 @@ class EditController(QObject):
             self.v.notify.info(describe_auto_symbolic(e.get("edges", [])))
             text = "Auto-symbolic done."
         elif command == "discover":
-            text = (f"Discover {e.get('reason')} (last stage: {e.get('stage')}) after "
-                    f"{e.get('seconds', 0):.0f} s.")
+            # what the formula is worth is said when it arrives (_say_discovered_formula)
+            text = discover_ended(str(e.get("reason")), str(e.get("stage")),
+                                  float(e.get("seconds", 0)))
             self._say_replaced(e.get("replaced"), text)
             self.v.formula_dock.show()
             self.v.formula_dock.raise_()  # it shares its place with the inspector
         elif command in ("undo", "redo"):
             text = f"{command.capitalize()}: {e.get('what')}"
+        elif command == "use_formula":
+            text = f"Model and formula switched ({e.get('what')}); Edit ▸ Undo goes back."
         elif command == "lock":
             r2 = e.get("r2")
             text = f"Locked edge {tuple(e['edge'])} to {e['name']}" + (
@@ -418,7 +439,7 @@ class EditController(QObject):
         """Discover's end: what it replaced, before and after on the held-out rows; a
         warning when the result is worse (the replaced model is one Undo away)."""
         if not replaced:
-            self.v.notify.info(text + " The formula panel shows the result.")
+            self.v.notify.info(text)
             return
         before, after = replaced.get("test_rmse_before"), replaced.get("test_rmse_after")
         said = (f"{text} It replaced your trained model (width {replaced.get('width_before')}"

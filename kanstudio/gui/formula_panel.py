@@ -1,5 +1,7 @@
 """The formula panel: the model's formula drawn as mathematics, its accuracy next to the
-network's, a predicted-vs-actual plot, and copy / export in the usual formats."""
+network's (an "approximate" badge with both R² when it is not verified), its free constants
+with their standard errors, a predicted-vs-actual plot, the formulas Discover found
+(:mod:`kanstudio.gui.pareto_view`), and copy / export in the usual formats."""
 
 from __future__ import annotations
 
@@ -11,18 +13,25 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from kanstudio.gui.formula_render import render_latex
-from kanstudio.gui.messages import FORMULA_NOT_YET
+from kanstudio.gui.messages import FORMULA_NOT_YET, approximate_badge
+from kanstudio.gui.pareto_view import ParetoView
 
 __all__ = ["FormulaPanel", "format_metric"]
 
@@ -33,8 +42,13 @@ def format_metric(value: float | None, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}g}"
 
 
+_BADGE_STYLE = ("background:#fff4d6; border:1px solid #e6c36a; color:#6b4a00; "
+                "padding:3px 6px; font-weight:bold;")
+
+
 class FormulaPanel(QWidget):
     refresh_requested = Signal()
+    use_requested = Signal(int)  # "Use this formula" on entry (index) of Discover's front
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,16 +56,28 @@ class FormulaPanel(QWidget):
         self.rendered_png: list[bytes] = []
         self.status = QLabel(FORMULA_NOT_YET)
         self.status.setWordWrap(True)
+        self.badge = QLabel()  # "approximate", with both R² values
+        self.badge.setWordWrap(True)
+        self.badge.setStyleSheet(_BADGE_STYLE)
+        self.badge.setVisible(False)
         scroll = self._build_math()
         self._build_metrics()
+        self._build_constants()
         self._build_plot()
+        self.pareto = ParetoView()
+        self.pareto.use_requested.connect(self.use_requested.emit)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plot, "Predicted vs actual")
+        self.tabs.addTab(self.pareto, "Formulas found")
         buttons = self._build_buttons()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status)
+        layout.addWidget(self.badge)
         layout.addWidget(scroll)
         layout.addLayout(self.metrics)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.constants)
+        layout.addWidget(self.tabs, 1)
         layout.addStretch(0)
         layout.addLayout(buttons)
         self.plot.setVisible(False)  # predicted vs actual: only with a formula
@@ -87,6 +113,20 @@ class FormulaPanel(QWidget):
                 self.metric_labels[f"{key}_test_{what}"] = label
                 self.metrics.addWidget(label, row, col)
 
+    def _build_constants(self) -> None:
+        """The formula's free constants: as the formula shows them, value ± standard error
+        (from the least-squares Jacobian on the training rows)."""
+        self.constants = QTableWidget(0, 2)
+        self.constants.setHorizontalHeaderLabels(["Constant (as shown)",
+                                                  "Value ± standard error"])
+        self.constants.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.constants.verticalHeader().setVisible(False)
+        header = self.constants.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.constants.setMaximumHeight(110)
+        self.constants.setVisible(False)
+
     def _build_plot(self) -> None:
         """The formula's prediction against the actual target, with the diagonal."""
         self.plot = pg.PlotWidget(background="w")
@@ -111,9 +151,12 @@ class FormulaPanel(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the formula as .tex, .py or .txt")
         self.export_button.clicked.connect(self.choose_export)
+        self.constants_in_tex = QCheckBox("Constants table in .tex")
+        self.constants_in_tex.setToolTip("Add a table of the free constants with their "
+                                         "standard errors to the exported LaTeX")
         buttons = QHBoxLayout()
         for b in (self.refresh_button, self.copy_latex_button, self.copy_python_button,
-                  self.export_button):
+                  self.export_button, self.constants_in_tex):
             buttons.addWidget(b)
         buttons.addStretch(1)
         return buttons
@@ -142,6 +185,14 @@ class FormulaPanel(QWidget):
             label.setText(f"{value:.6f}" if key.endswith("r2") and value is not None
                           else format_metric(value))
         self.status.setText("Formula of the current model, in the CSV's columns and units.")
+        approximate = r.get("status") == "approximate"
+        self.badge.setText(approximate_badge(r.get("formula_test_r2"),
+                                             r.get("formula_network_r2")))
+        self.badge.setToolTip(r.get("status_reason", ""))
+        self.badge.setVisible(approximate)
+        self._show_constants(r.get("constants") or [])
+        self.pareto.set_current_formula((r.get("formulas") or [""])[0])
+        self.pareto.set_target(r["target_names"][0])
         actual = np.asarray(r.get("actual", np.zeros((0, 1))), dtype=float)
         predicted = np.asarray(r.get("predicted", np.zeros((0, 1))), dtype=float)
         if actual.size:
@@ -163,9 +214,32 @@ class FormulaPanel(QWidget):
         self.diagonal.setData([], [])
         for label in self.metric_labels.values():
             label.setText("—")
+        self.badge.setVisible(False)
+        self._show_constants([])
+        self.pareto.set_current_formula("")
         self.status.setText(message)
         self.plot.setVisible(False)
         self._update_buttons()
+
+    def set_front(self, e: dict[str, Any]) -> None:
+        """Discover's front (a ``front`` event); a new, non-empty one is brought forward."""
+        self.pareto.set_front(e)
+        if self.pareto.entries:
+            self.tabs.setCurrentWidget(self.pareto)
+
+    def _show_constants(self, constants: list[dict[str, Any]]) -> None:
+        self.constants.setRowCount(len(constants))
+        for row, c in enumerate(constants):
+            shown = QTableWidgetItem(c.get("shown") or "")
+            text = c.get("text") or ""
+            if c.get("stderr") is None:
+                text += " (standard error n/a)"
+            value = QTableWidgetItem(text)
+            value.setToolTip(c.get("reason") or f"{c.get('value')!r} ± {c.get('stderr')!r}")
+            self.constants.setItem(row, 0, shown)
+            self.constants.setItem(row, 1, value)
+        self.constants.setVisible(bool(constants))
+        self.constants_in_tex.setEnabled(bool(constants))
 
     # ------------------------------------------------------------------ texts
     def plain_lines(self) -> list[str]:
@@ -193,6 +267,9 @@ class FormulaPanel(QWidget):
         if suffix == ".tex":
             body = "\n".join(f"\\begin{{equation}}\n{line}\n\\end{{equation}}"
                              for line in (self.result or {}).get("latex_eq", []))
+            table = (self.result or {}).get("latex_constants")
+            if self.constants_in_tex.isChecked() and table:
+                body += "\n\n" + table
         elif suffix == ".py":
             body = "import numpy\n\n\n" + self.python_text()
         else:

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 __all__ = ["MessageBar", "Message", "error_text", "is_notice", "formula_not_symbolic",
-           "engine_died", "ENGINE_NOT_STARTED", "ENGINE_RESTARTED", "FORMULA_NOT_YET"]
+           "engine_died", "discover_ended", "discovered_formula", "approximate_badge",
+           "ENGINE_NOT_STARTED", "ENGINE_RESTARTED", "FORMULA_NOT_YET"]
 
 _EDGES_SHOWN = 8  # edges named in a message before "and N more"
 
@@ -73,6 +74,37 @@ def engine_died(exit_code: int | None, restarting: bool) -> str:
 
 def _not_started(fields: dict[str, Any]) -> str:
     return f"The training engine has not started after {fields.get('seconds', 0):.0f} s."
+
+
+def discover_ended(reason: str, stage: str, seconds: float) -> str:
+    """Discover's end, before its formula is known (that is said when it arrives)."""
+    return f"Discover {reason} (last stage: {stage}) after {seconds:.0f} s."
+
+
+def _r2(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def discovered_formula(status: str | None, lines: Sequence[str], data_r2: float | None,
+                       network_r2: float | None) -> tuple[str, str]:
+    """(message bar text, status bar text) once Discover's formula has arrived: a verified
+    formula is announced as the result; an approximate one says so, with both R²."""
+    shown = "; ".join(lines)
+    if status == "verified":
+        return ("Discover finished with a verified formula (it reproduces the network on "
+                "the held-out rows). The formula panel shows it and the other formulas "
+                "found.", f"Discover finished: {shown}")
+    return (f"Discover finished, but its formula is approximate: R² {_r2(data_r2)} against "
+            f"the held-out data, {_r2(network_r2)} against the network (verified means it "
+            "reproduces the network). Compare it with the other formulas found in the "
+            "formula panel before using it.",
+            f"Discover finished with an approximate formula: {shown}")
+
+
+def approximate_badge(data_r2: float | None, network_r2: float | None) -> str:
+    """The formula panel's badge for a formula that is not verified."""
+    return (f"APPROXIMATE — R² {_r2(data_r2)} against the held-out data, "
+            f"{_r2(network_r2)} against the network")
 
 
 FORMULA_NOT_YET = ("The formula appears here once every edge is symbolic (lock edges, or "

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-__all__ = ["free_constants", "constant_errors"]
+__all__ = ["free_constants", "constant_errors", "format_with_error"]
 
 _RELATIVE_STEP = 1e-6
 _MAX_CONDITION = 1e12  # of JᵀJ after column scaling; beyond it the constants are not separate
@@ -88,3 +88,17 @@ def constant_errors(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.nda
         out.append({"value": float(v), "stderr": stderr} if stderr is not None else
                    {"value": float(v), "stderr": None, "reason": "negative variance"})
     return out
+
+
+def format_with_error(value: float, stderr: float | None) -> tuple[str, str | None, int]:
+    """(value, error, exponent) as text for ``value ± stderr × 10^exponent``: the error to
+    two significant digits and the value to the same decimal place; a value far from 1
+    (below 1e-3 or from 1e5 on) shares a power of ten with its error (exponent 0 else).
+    Without a (positive, finite) error: the value to 6 significant digits and None."""
+    if stderr is None or not math.isfinite(stderr) or stderr <= 0 or not math.isfinite(value):
+        return f"{value:.6g}", None, 0
+    magnitude = math.floor(math.log10(abs(value))) if value != 0 else 0
+    exponent = magnitude if (magnitude < -3 or magnitude >= 5) else 0
+    value_m, error_m = value / 10.0**exponent, stderr / 10.0**exponent
+    decimals = min(max(0, 1 - math.floor(math.log10(error_m))), 15)
+    return f"{value_m:.{decimals}f}", f"{error_m:.{decimals}f}", exponent

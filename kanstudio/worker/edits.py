@@ -162,7 +162,7 @@ def _locked_text(name: str, params: list[float]) -> str:
 
 def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
     from kanstudio.session.front import network_r2
-    from kanstudio.symbolic.export import to_latex, to_python, to_sympy
+    from kanstudio.symbolic.export import constants_table, to_latex, to_python, to_sympy
 
     result = w.session.formula(numeric=c.numeric)
     names = list(result.input_names)
@@ -188,11 +188,26 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
             "status": result.status, "status_reason": result.status_reason,
             "formula_network_r2": finite(network_r2(result.network_difference)),
             # the first formula's free constants with their standard errors
-            "constants": [{"value": finite(k.get("value")), "stderr": finite(k.get("stderr")),
-                           "shown": str(k.get("shown", "")), "reason": k.get("reason")}
-                          for k in result.constants],
+            "constants": [_constant(k) for k in result.constants],
+            "latex_constants": constants_table(result.constants),
             # held-out rows, for the predicted-vs-actual plot: (n, n_out) each
             "actual": session.dataset.y[rows].astype(float), "predicted": predicted}
+
+
+def _constant(c: dict[str, Any]) -> dict[str, Any]:
+    """A free constant for the formula panel: as the formula shows it, its value and
+    standard error (None, with a reason, when not determined) and ``text`` "v ± e"."""
+    from kanstudio.symbolic.uncertainty import format_with_error
+
+    value, error, exponent = format_with_error(float(c["value"]), c.get("stderr"))
+    if error is None:
+        text = value
+    elif exponent:
+        text = f"({value} ± {error})e{exponent}"
+    else:
+        text = f"{value} ± {error}"
+    return {"value": finite(c.get("value")), "stderr": finite(c.get("stderr")),
+            "shown": str(c.get("shown", "")), "reason": c.get("reason"), "text": text}
 
 
 def use_formula(w: Worker, c: p.UseFormula) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sympy
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["to_latex"]
+__all__ = ["to_latex", "constants_table"]
 
 
 class FormulaLatexPrinter(LatexPrinter):
@@ -43,3 +44,37 @@ def to_latex(expr: sympy.Expr, target: str | None = None,
     if target:
         return f"{printer.doprint(sympy.Symbol(target))} = {body}"
     return body
+
+
+def constants_table(constants: Sequence[Mapping[str, Any]]) -> str:
+    """A LaTeX ``table`` of a formula's free constants (``{"value", "stderr", "shown"}``,
+    :func:`kanstudio.symbolic.uncertainty.constant_errors`): each as it reads in the
+    formula, and its full value ± standard error; '' when there are none."""
+    from kanstudio.symbolic.uncertainty import format_with_error
+
+    if not constants:
+        return ""
+    rows, reasons = [], []
+    for c in constants:
+        value, error, exponent = format_with_error(float(c["value"]), c.get("stderr"))
+        power = rf" \times 10^{{{exponent}}}" if exponent else ""
+        if error is None:
+            cell = f"${value}$ (n/a)"
+            if c.get("reason") and c["reason"] not in reasons:
+                reasons.append(c["reason"])
+        elif exponent:
+            cell = rf"$({value} \pm {error}){power}$"
+        else:
+            cell = rf"${value} \pm {error}$"
+        shown = str(c.get("shown") or f"{float(c['value']):.4g}")
+        if "e" in shown:  # sympy's 3.2e-7, as its LaTeX prints it in the formula
+            mantissa, _, power_of_ten = shown.partition("e")
+            shown = rf"{mantissa} \cdot 10^{{{int(power_of_ten)}}}"
+        rows.append(rf"${shown}$ & {cell} \\")
+    note = (" Standard error not determined: " + "; ".join(reasons) + ".") if reasons else ""
+    caption = ("Free constants of the formula, with standard errors from the least-squares "
+               f"Jacobian on the training rows.{note}")
+    return "\n".join([
+        r"\begin{table}[h]", r"\centering", r"\begin{tabular}{ll}", r"\hline",
+        r"In the formula & Value $\pm$ standard error \\", r"\hline", *rows, r"\hline",
+        r"\end{tabular}", rf"\caption{{{caption}}}", r"\end{table}"])

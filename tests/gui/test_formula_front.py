@@ -1,0 +1,125 @@
+"""What a scientist needs to judge a formula (issue 13): the formulas Discover found, each
+with its residuals and its agreement with the network beyond the data, "Use this formula"
+as one undo step, the constants with their standard errors (in the panel and in the
+exported LaTeX), and an approximate formula that looks approximate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.gui.conftest import open_and_load
+
+WAIT = 60_000
+
+
+def _front_rows(view) -> list[list[str]]:
+    return [[view.table.item(r, c).text() for c in range(view.table.columnCount())]
+            for r in range(view.table.rowCount())]
+
+
+def test_judge_the_formulas_discover_found(qtbot, window, sample, tmp_path):
+    open_and_load(qtbot, window, sample("toy_exp_sin"))
+    window.edit_actions.discover.trigger()
+    qtbot.waitUntil(lambda: "discover" in window.state.last_result, timeout=300_000)
+    panel = window.formula_panel
+    view = panel.pareto
+    qtbot.waitUntil(lambda: panel.result is not None and bool(view.entries), timeout=WAIT)
+
+    # the list: simplest first, the pick marked and in use, brought to the front
+    entries = view.entries
+    assert panel.tabs.currentWidget() is view and view.isVisible()
+    complexities = [e["complexity"] for e in entries]
+    assert complexities == sorted(complexities)
+    rows = _front_rows(view)
+    assert [r[1] for r in rows] == [str(c) for c in complexities]
+    assert [r[3] for r in rows] == [e["status"] for e in entries]
+    pick = next(k for k, e in enumerate(entries) if e["chosen"])
+    assert rows[pick][0] == "★ pick, in use" and sum("★" in r[0] for r in rows) == 1
+    assert entries[pick]["formula"] == panel.result["formulas"][0]
+    assert not view.use_button.isEnabled()  # the pick is selected, and already in use
+
+    # a row: rendered, its residuals, its agreement with the network beyond the data
+    for k, e in enumerate(entries):
+        view.table.selectRow(k)
+        assert view.selected == k and view.rendered_png
+        _x, residuals = view.residual_data()
+        np.testing.assert_allclose(residuals, e["predicted"] - view.actual)
+        assert "range widened by 25%" in view.wider.text()
+        assert f"R² {e['wider']['r2_network']:.4f} against the network" in view.wider.text()
+
+    # Use this formula: the model's formula, one Undo away
+    other = next(k for k, e in enumerate(entries) if e["status"] == "approximate")
+    wanted = entries[other]["formula"]
+    view.table.selectRow(other)
+    view.use_button.click()
+    qtbot.waitUntil(lambda: panel.result["formulas"][0] == wanted, timeout=WAIT)
+    assert "in use" in view.table.item(other, 0).text() and not view.use_button.isEnabled()
+    assert window.state.last_result["use_formula"]["what"].startswith(f"adopt formula {other + 1}")
+    # ... an approximate formula looks approximate: the badge with both R²
+    r = panel.result
+    assert panel.badge.isVisible() and panel.badge.text().startswith("APPROXIMATE")
+    assert f"{r['formula_test_r2']:.4f} against the held-out data" in panel.badge.text()
+    assert f"{r['formula_network_r2']:.4f} against the network" in panel.badge.text()
+    # ... its constants with standard errors, in the panel and in the exported LaTeX
+    constants = r["constants"]
+    assert constants and all(c["stderr"] is not None for c in constants)
+    assert panel.constants.isVisible() and panel.constants.rowCount() == len(constants)
+    first = panel.constants.item(0, 1).text()
+    assert first == constants[0]["text"] and " ± " in first
+    assert panel.constants.item(0, 0).text() in wanted  # as the formula shows it
+    panel.constants_in_tex.setChecked(True)
+    panel.export(str(tmp_path / "formula.tex"))
+    tex = (tmp_path / "formula.tex").read_text(encoding="utf-8")
+    assert tex.startswith("\\begin{equation}") and "\\begin{tabular}{ll}" in tex
+    assert tex.count(" \\pm ") == len(constants) and tex.rstrip().endswith("\\end{table}")
+    panel.constants_in_tex.setChecked(False)
+    panel.export(str(tmp_path / "plain.tex"))
+    assert "tabular" not in (tmp_path / "plain.tex").read_text(encoding="utf-8")
+
+    window.edit_actions.undo.trigger()
+    qtbot.waitUntil(lambda: panel.result["formulas"][0] == entries[pick]["formula"],
+                    timeout=WAIT)
+    assert not panel.badge.isVisible()  # the pick is verified
+    assert view.table.item(pick, 0).text() == "★ pick, in use"
+
+    # saved and reopened: the list is back, to look at (its networks are not saved)
+    path = tmp_path / "judged.kstudio"
+    assert window.projects.save_project_to(str(path))
+    qtbot.waitUntil(lambda: path.exists(), timeout=WAIT)
+    window.projects.open_project(str(path))
+    qtbot.waitUntil(lambda: window.state.current_project == str(path), timeout=WAIT)
+    # the same rows (complexity, R², status, formula; the marks follow the formula shown)
+    qtbot.waitUntil(lambda: [r[1:] for r in _front_rows(view)] == [r[1:] for r in rows],
+                    timeout=WAIT)
+    assert [e["formula"] for e in view.entries] == [e["formula"] for e in entries]
+    view.table.selectRow(other)
+    assert not view.use_button.isEnabled() and "Discover again" in view.use_button.toolTip()
+
+    # another CSV: the list of the previous data is gone
+    open_and_load(qtbot, window, sample("toy_sin"))
+    qtbot.waitUntil(lambda: not view.entries, timeout=WAIT)
+    assert not view.table.isVisible()
+
+
+def test_an_approximate_discovery_is_not_announced_as_the_result(qtbot, window):
+    # Discover's end, then its formula, as the worker sends them: an approximate formula
+    # is said to be approximate, with both R², never "the formula panel shows the result"
+    formula = {"event": "result", "command": "formula", "formulas": ["1.722*x + 1.932"],
+               "latex": ["1.722 x + 1.932"], "latex_eq": ["f = 1.722 x + 1.932"],
+               "python": [""], "input_names": ["x"], "target_names": ["f"],
+               "formula_test_rmse": 0.5, "formula_test_r2": 0.3643,
+               "network_test_rmse": 0.001, "network_test_r2": 0.99999,
+               "status": "approximate", "status_reason": "differs by 80%",
+               "formula_network_r2": 0.3641, "constants": [], "latex_constants": "",
+               "actual": np.ones((4, 1)), "predicted": np.ones((4, 1))}
+    window.bridge.result.emit({"event": "result", "command": "discover",
+                               "reason": "finished", "stage": "formula", "seconds": 9.0})
+    assert "shows the result" not in window.messages.current_text()
+    window.bridge.result.emit(formula)
+    text = window.messages.current_text()
+    assert "approximate" in text and "R² 0.3643 against the held-out data" in text
+    assert "0.3641 against the network" in text and "shows" not in text
+    assert window.statusBar().currentMessage().startswith(
+        "Discover finished with an approximate formula: f = 1.722*x + 1.932")
+    badge = window.formula_panel.badge
+    assert badge.isVisible() and "0.3643" in badge.text() and "0.3641" in badge.text()
