@@ -26,9 +26,13 @@ from kanstudio.gui.messages import (
 from kanstudio.gui.run_controller import RunController
 from kanstudio.gui.views import Views
 
-__all__ = ["EditController", "MODEL_EDITS"]
+__all__ = ["EditController", "MODEL_EDITS", "SEARCH_BUDGET"]
 
 # Results that change the model: the formula is rebuilt and the project becomes unsaved.
+#: Work size of "Search expressions…" on one edge (kanstudio.symbolic.search.BUDGETS):
+#: seconds on one core for a 1-D curve.
+SEARCH_BUDGET = "small"
+
 MODEL_EDITS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
                "auto_symbolic", "undo", "redo", "discover", "use_formula")
 
@@ -62,10 +66,12 @@ class EditController(QObject):
         b.edit_progress.connect(self._on_edit_progress)
         b.front.connect(v.formula_panel.set_front)
         b.error.connect(self.formula_error)
+        b.error.connect(self._search_failed)
         v.network_view.edge_selected.connect(self.inspect_edge)
         v.network_view.node_selected.connect(self._on_node_selected)
         v.network_view.context_requested.connect(self._context_menu)
         v.inspector.lock_requested.connect(self.lock_edge)
+        v.inspector.search_requested.connect(self.search_edge)
         v.inspector.unlock_requested.connect(self.unlock_edge)
         v.inspector.prune_requested.connect(self.prune_edge)
         v.inspector.functions_changed.connect(self._set_functions)
@@ -144,6 +150,25 @@ class EditController(QObject):
 
     def lock_edge(self, layer: int, i: int, j: int, name: str) -> None:
         self._edit("lock", layer=layer, i=i, j=j, name=name)
+
+    def search_edge(self, layer: int, i: int, j: int) -> None:
+        """Search expressions for the edge's curve (a worker run: progress, Cancel)."""
+        if self.state.engine.training or self.state.engine.discovering:
+            self.v.notify.status("Stop training or Discover first, then search.", 8000)
+            return
+        if self._edit("search_edge", layer=layer, i=i, j=j, budget=SEARCH_BUDGET):
+            self.v.inspector.set_searching(True)
+            self._task_started("search_edge", f"Searching expressions for edge "
+                               f"{(layer, i, j)}…")
+
+    def _search_failed(self, e: dict[str, Any]) -> None:
+        if e.get("command") != "search_edge":
+            return
+        self.v.inspector.set_searching(False)
+        if e.get("kind") == "search_unavailable":  # said once: the button stays off
+            self.v.inspector.set_search_unavailable(
+                str((e.get("fields") or {}).get("reason") or e.get("message", "")))
+        self.v.training_panel.show_task("Expression search failed", 0, 1)
 
     def unlock_edge(self, layer: int, i: int, j: int) -> None:
         self._edit("unlock", layer=layer, i=i, j=j)
@@ -272,15 +297,16 @@ class EditController(QObject):
         self.v.notify.status(f"{text} Cancel (Stop) leaves the model as it was.")
 
     def _on_edit_progress(self, e: dict[str, Any]) -> None:
-        label = {"refine": "Refine: layer", "auto_symbolic": "Auto-symbolic: edge"}.get(
-            e.get("command"), "step")
+        label = {"refine": "Refine: layer", "auto_symbolic": "Auto-symbolic: edge",
+                 "search_edge": "Expression search: generation"}.get(e.get("command"), "step")
         self.v.training_panel.show_task(f"{label} {e['step']} of {e['steps']}", e["step"],
                                       e["steps"])
         self.v.notify.status(e.get("message", ""))
 
     def _task_ended(self, e: dict[str, Any]) -> bool:
         """The end of a stepped edit; True when it changed nothing (cancelled, failed)."""
-        name = "Refine grid" if e["command"] == "refine" else "Auto-symbolic"
+        name = {"refine": "Refine grid", "search_edge": "Expression search"}.get(
+            e["command"], "Auto-symbolic")
         reason = e.get("reason", "finished")
         if reason == "finished":
             self.v.training_panel.show_task(f"{name} done", 1, 1)
@@ -354,6 +380,8 @@ class EditController(QObject):
         elif command == "formula":
             self.v.formula_panel.set_result(e)
             self._say_discovered_formula(e)
+        elif command == "search_edge":
+            self._search_ended(e)
         elif command in ("refine", "auto_symbolic") and self._task_ended(e):
             return  # cancelled or failed: nothing changed, nothing to undo
         elif command in ("undo", "redo"):
@@ -370,6 +398,20 @@ class EditController(QObject):
                 self.v.bridge.send("formula")
             else:
                 self.request_formula()
+
+    def _search_ended(self, e: dict[str, Any]) -> None:
+        """The search's expressions join the inspector's candidates (it changed nothing)."""
+        self.v.inspector.set_searching(False)
+        if self._task_ended(e):
+            return
+        found = e.get("candidates") or []
+        self.v.inspector.show_search_results(e)
+        best = found[0] if found else None
+        self.v.notify.status(
+            f"Expression search: {len(found)} expression(s) for edge {tuple(e['edge'])}"
+            + (f"; most accurate {best['expression']} (R² {best['r2']:.6f})"
+               if best and best.get("r2") is not None else "")
+            + ". Select one and Lock it.", 15000)
 
     def _discover_ended(self, e: dict[str, Any]) -> None:
         finished = e.get("reason") == "finished"
@@ -429,7 +471,7 @@ class EditController(QObject):
             text = f"Model and formula switched ({e.get('what')}); Edit ▸ Undo goes back."
         elif command == "lock":
             r2 = e.get("r2")
-            text = f"Locked edge {tuple(e['edge'])} to {e['name']}" + (
+            text = f"Locked edge {tuple(e['edge'])} to {e.get('label') or e['name']}" + (
                 f" (R² {r2:.4f})." if r2 is not None else ".")
         else:
             text = f"{command.replace('_', ' ').capitalize()} done."

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["EdgeInspector"]
+__all__ = ["EdgeInspector", "SEARCH_TIP"]
 
 _DATA_PEN = (70, 110, 200)
 _PREVIEW_PEN = (220, 80, 40)
@@ -48,6 +48,8 @@ _HEADER_TIPS = (
 WIDE_LAYOUT_PX = 520  # from this width on, the plot and the candidates sit side by side
 _NUMERIC_HINT = ("Symbolic candidates c·f(a·x + b) + d, best first — click one to preview "
                  "it over the curve; Lock (or double-click) applies it.")
+SEARCH_TIP = ("Search expressions for this edge's curve with the symbolic search engine "
+              "(seconds); the results join the candidates and lock like them")
 _LOCKED_HINT = ("This edge is locked to {name}. Candidates are fitted to its current curve: "
                 "Lock replaces {name} by the selected one; Unlock returns the learned spline.")
 
@@ -67,6 +69,7 @@ def _candidate_tip(c: dict[str, Any]) -> str:
 
 class EdgeInspector(QWidget):
     lock_requested = Signal(int, int, int, str)
+    search_requested = Signal(int, int, int)  # "Search expressions…" for the shown edge
     unlock_requested = Signal(int, int, int)
     prune_requested = Signal(int, int, int)
     functions_changed = Signal(object)  # list of enabled names, or None for all
@@ -79,6 +82,10 @@ class EdgeInspector(QWidget):
         self.candidates: list[dict[str, Any]] = []
         self.known_functions: list[str] = []
         self.enabled_functions: set[str] | None = None  # None: every function
+        # the search engine's front for the shown edge, listed after the library's
+        self.search_results: list[dict[str, Any]] = []
+        self.searching = False
+        self.search_unavailable = ""  # why the search engine cannot run here ("" = it can)
 
         self.title = QLabel("Click an edge in the network to inspect it.")
         self.title.setObjectName("inspectorTitle")
@@ -145,13 +152,17 @@ class EdgeInspector(QWidget):
         self.unlock_button = QPushButton("Unlock")
         self.unlock_button.setToolTip("Return this edge to its learned spline")
         self.unlock_button.clicked.connect(self._unlock)
+        self.search_button = QPushButton("Search expressions…")
+        self.search_button.setToolTip(SEARCH_TIP)
+        self.search_button.clicked.connect(self._search)
         self.prune_button = QPushButton("Prune edge")
         self.prune_button.setToolTip("Remove this edge from the network (Delete)")
         self.prune_button.clicked.connect(self._prune)
         buttons = QHBoxLayout()
         buttons.addWidget(self.filter_button)
         buttons.addStretch(1)
-        for b in (self.lock_button, self.unlock_button, self.prune_button):
+        for b in (self.search_button, self.lock_button, self.unlock_button,
+                  self.prune_button):
             buttons.addWidget(b)
         return buttons
 
@@ -190,7 +201,10 @@ class EdgeInspector(QWidget):
     # ------------------------------------------------------------------ from the worker
     def show_edge(self, e: dict[str, Any], description: str = "") -> None:
         """Draw an ``inspect`` result: the data points, the spline through them, knots."""
-        self.edge = tuple(int(v) for v in e["edge"])  # type: ignore[assignment]
+        edge = tuple(int(v) for v in e["edge"])
+        if edge != self.edge:
+            self.search_results = []  # another edge: the last search was not about it
+        self.edge = edge  # type: ignore[assignment]
         self.locked = e.get("locked")
         self.locked_expression = e.get("locked_expression")
         x, y = np.asarray(e["x"], dtype=float), np.asarray(e["y"], dtype=float)
@@ -218,8 +232,8 @@ class EdgeInspector(QWidget):
             parts.append("numeric spline")
             parts.append(f"{len(self.knot_lines)} grid knots (dotted)")
         self.title.setText(" &nbsp;·&nbsp; ".join(parts))
-        self.hint.setText(_LOCKED_HINT.format(name=self.locked) if self.locked
-                          else _NUMERIC_HINT)
+        self.hint.setText(_LOCKED_HINT.format(name=e.get("locked_label") or self.locked)
+                          if self.locked else _NUMERIC_HINT)
         self.preview_item.setData([], [])
         self._update_buttons()
 
@@ -245,11 +259,56 @@ class EdgeInspector(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
+        self._append_search_rows()
         if self.candidates and not (self.locked and self.select_function(self.locked)):
             self.table.selectRow(0)
         self._update_buttons()
 
+    def show_search_results(self, e: dict[str, Any]) -> None:
+        """Add a ``search_edge`` result's expressions (most accurate first) after the
+        library's candidates; each locks like any candidate."""
+        if self.edge is None or tuple(e.get("edge", ())) != self.edge:
+            return
+        self.search_results = list(e.get("candidates") or [])
+        library = [c for c in self.candidates if c.get("source") != "search"]
+        self.candidates = library
+        self.table.setRowCount(len(library))
+        first = self._append_search_rows()
+        if first is not None:
+            self.table.selectRow(first)
+        self._update_buttons()
+
+    def _append_search_rows(self) -> int | None:
+        """Rows for the search results after those in the table; the first one's row."""
+        if not self.search_results:
+            return None
+        start = len(self.candidates)
+        self.candidates = self.candidates + self.search_results
+        self.table.setRowCount(len(self.candidates))
+        for row, c in enumerate(self.search_results, start=start):
+            r2 = c.get("r2")
+            cells = ("searched", "—" if r2 is None else f"{r2:.4f}",
+                     str(c.get("complexity", "")), c.get("expression", ""))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col in (1, 2):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+        return start
+
+    def set_searching(self, on: bool) -> None:
+        self.searching = on
+        self._update_buttons()
+
+    def set_search_unavailable(self, reason: str) -> None:
+        """The search engine cannot run here: the button stays off and says why."""
+        self.search_unavailable = reason
+        self.search_button.setToolTip(f"Expression search is not available: {reason}")
+        self._update_buttons()
+
     def clear(self) -> None:
+        self.search_results = []
         self.edge, self.locked, self.candidates = None, None, []
         self.locked_expression = None
         self.title.setText("Click an edge in the network to inspect it.")
@@ -287,6 +346,10 @@ class EdgeInspector(QWidget):
         if self.edge is not None and c is not None:
             self.lock_requested.emit(*self.edge, c["name"])
 
+    def _search(self) -> None:
+        if self.edge is not None:
+            self.search_requested.emit(*self.edge)
+
     def _unlock(self) -> None:
         if self.edge is not None:
             self.unlock_requested.emit(*self.edge)
@@ -317,3 +380,5 @@ class EdgeInspector(QWidget):
         self.lock_button.setEnabled(has and self.selected_candidate() is not None)
         self.unlock_button.setEnabled(has and self.locked is not None)
         self.prune_button.setEnabled(has)
+        self.search_button.setEnabled(has and not self.searching
+                                      and not self.search_unavailable)

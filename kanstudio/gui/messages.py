@@ -124,6 +124,9 @@ _ERRORS: dict[str, Callable[[dict[str, Any]], str]] = {
     "internal": _internal,
     "worker_died": lambda f: engine_died(f.get("exit_code"), bool(f.get("restarting"))),
     "not_started": _not_started,
+    "search_unavailable": lambda f: (
+        "Expression search is not available on this machine; the function library works "
+        f"as before. {f.get('reason', '')}".strip()),
 }
 # Kinds that describe a normal state of the work, shown as information, not as a failure.
 _NOTICES = ("formula_not_symbolic",)

@@ -787,13 +787,16 @@ def _structure_candidate(run: _Run, attempts: list[_Attempt], result: FormulaRes
         try:
             message = next(steps)
         except StopIteration as stop:
-            for note in notes:
+            for note in notes:  # the last search's line
                 yield PipelineEvent("formula", 5, "note", message=note)
             return stop.value
         except (ArithmeticError, ValueError, TypeError, RecursionError,
                 np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
             yield PipelineEvent("formula", 5, "note", message=f"structure step failed: {exc}")
             return result
+        for note in notes:  # said when the search ran, among the step's own lines
+            yield PipelineEvent("formula", 5, "note", message=note)
+        notes.clear()
         yield PipelineEvent("formula", 5, "note", message=message)
 
 
@@ -819,8 +822,8 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
         if not run.engine_said:
             run.engine_said = True
             yield PipelineEvent("formula", 5, "note", message=(
-                "search engine unavailable (pip install pyoperon): formulas from the "
-                "function library only"))
+                "expression search engine unavailable (pip install pyoperon): formulas "
+                "come from the function library only"))
         return result, []
     nets = [a for a in attempts if a.network is not None]
     if not p.search or not nets or s.dataset.n_outputs != 1:
@@ -846,18 +849,21 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
                                          seed=s.settings.seed, threads=p.search_threads)
     except (ArithmeticError, ValueError, TypeError, RecursionError,
             np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
-        yield PipelineEvent("formula", 5, "note", message=f"search engine failed: {exc}")
+        yield PipelineEvent("formula", 5, "note", message=(
+            f"expression search engine failed on the whole dataset ({exc}); the formula "
+            "found stays"))
         return result, []
     chosen = pick(s, result, found, net_rel)
     names = ", ".join(s.symbols[i] for i in kept)
     best = max(found, key=lambda r: r.formula_test_r2, default=None)
     yield PipelineEvent("formula", 5, "note", message=(
-        f"search engine ({p.search} budget) on the training rows over {names}: "
-        f"{len(front)} expressions, {len(found)} scored"
-        + (f"; most accurate {best.expressions[0]} (held-out R²={best.formula_test_r2:.6f}, "
-           f"{best.status})" if best is not None else "")
+        f"expression search engine ({p.search} budget) used on the whole dataset "
+        f"(training rows, inputs {names}): {len(front)} expression(s), {len(found)} "
+        "checked against the network"
+        + (f"; the most accurate is {best.expressions[0]} (held-out R² "
+           f"{best.formula_test_r2:.6f}, {best.status})" if best is not None else "")
         + (f"; {chosen.expressions[0]} ({chosen.status}) replaces {result.expressions[0]}"
-           if chosen is not None else "; none replaces the formula found")))
+           if chosen is not None else "; the formula found stays")))
     if chosen is None:
         return result, found
     return chosen, [result, *(r for r in found if r is not chosen)]

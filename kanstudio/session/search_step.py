@@ -91,18 +91,36 @@ def search_leaf_solver(base: Solver, seed: int, threads: int = 1,
             best = max((_r2(y, _evaluate(e, names, x)) for e, _ in found), default=-math.inf)
             if best >= r2_threshold:
                 return found
+            why = ("no function of the library fits it" if not math.isfinite(best) else
+                   f"the best function of the library fits it only to R² {best:.4f}")
         elif x.shape[1] > 3:
             return found
+        else:
+            why = "one library function of one input cannot describe it"
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
             return found
         front = search(x, y, budget=budget, seed=seed, threads=threads, names=list(names))
-        if notes is not None and front:
-            top = max(front, key=lambda r: r.r2)
-            notes.append(f"search engine on a {x.shape[1]}-input part: {len(front)} "
-                         f"expressions, best {top.display} (R²={top.r2:.6f})")
+        if notes is not None:
+            notes.append(_leaf_note(front, x.shape[1], names, budget, why))
         return found + [(r.expression, expression_size(r.expression)) for r in front]
 
     return solve
+
+
+def _leaf_note(front: Sequence[Any], d: int, names: Sequence[str], budget: Any,
+               why: str) -> str:
+    """The stage log's line for one search of a part of the formula."""
+    import sympy
+
+    inputs = ", ".join(n.lstrip("_") for n in names)
+    text = (f"expression search engine ({budget} budget) used on a part of the formula with "
+            f"{d} input{'s' if d > 1 else ''} ({inputs}), because {why}: ")
+    if not front:
+        return text + "it found no expression"
+    top = max(front, key=lambda r: r.r2)
+    plain = {sympy.Symbol(n): sympy.Symbol(n.lstrip("_")) for n in names}
+    return (text + f"{len(front)} expression(s); the most accurate is "
+            f"{top.display.xreplace(plain)} (R² {top.r2:.6f} on the network's values)")
 
 
 def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],

@@ -77,7 +77,8 @@ def test_a_two_input_leaf_the_library_misses_is_solved_by_search():
     found = search_leaf_solver(base, seed=0, budget="medium", notes=notes)(x, y, names)
     exact = [e for e, _ in found if r2(e) > 1 - 1e-12]
     assert exact and sympy.simplify(exact[0] - sympy.sqrt(u0**2 + u1**2)) == 0
-    assert len(notes) == 1 and "2-input part" in notes[0]
+    assert len(notes) == 1 and "part of the formula with 2 inputs (u0, u1)" in notes[0]
+    assert "because one library function of one input cannot describe it" in notes[0]
 
 
 def test_a_one_input_leaf_the_library_fits_is_not_searched(monkeypatch):
@@ -105,7 +106,7 @@ def test_discovery_without_the_engine_says_so_once(monkeypatch):
     events = list(discover(session, settings))
     said = [e.message for e in events if "search engine unavailable" in e.message]
     assert len(said) == 1
-    assert not any("search engine (" in e.message for e in events)
+    assert not any("search engine (" in e.message for e in events)  # never "used"
     assert isinstance(events[-1].info["formula"], FormulaResult)
 
 

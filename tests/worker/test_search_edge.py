@@ -104,3 +104,52 @@ def test_a_missing_engine_is_said_once_and_everything_else_works(thread_client, 
     assert state["editing"] is None and state["fitted"]
     thread_client.send("lock", layer=0, i=0, j=0, name="sin")  # the library still works
     assert _until_result(thread_client, "lock")[-1]["event"] == "result"
+
+
+@pytest.fixture
+def two_thread_client():
+    """A worker set to two torch threads (the app's thread setting), shut down after."""
+    import torch
+
+    from kanstudio.worker import WorkerClient
+
+    before = torch.get_num_threads()
+    client = WorkerClient(mode="thread", torch_threads=2)
+    client.start()
+    assert client.wait_for("ready", timeout=60)["torch_threads"] == 2
+    yield client
+    client.shutdown(timeout=10)
+    torch.set_num_threads(before)
+
+
+def test_the_engine_threads_follow_the_workers_thread_setting(two_thread_client, samples,
+                                                              monkeypatch):
+    from kanstudio.session import Session
+    from kanstudio.worker import handlers
+
+    thread_client = two_thread_client
+
+    asked: dict[str, int] = {}
+
+    def fake_search(self, layer, i, j, budget="small", threads=1, progress=None):
+        asked["search"] = threads
+        progress(10, 10)
+        return []
+
+    class FakeDiscover:  # records the settings Discover would run with, then refuses
+        def __init__(self, session, settings, reply_to=None):
+            asked["discover"] = settings["search_threads"]
+            raise ValueError("not this time")
+
+    monkeypatch.setattr(Session, "search_edge", fake_search)
+    monkeypatch.setattr(handlers, "DiscoverRun", FakeDiscover)
+    monkeypatch.setattr("kanstudio.session.search_step.engine_problem", lambda: "")
+    _train(thread_client, samples, steps=3)
+    thread_client.send("search_edge", layer=0, i=0, j=0)
+    assert _until_result(thread_client, "search_edge")[-1]["candidates"] == []
+    thread_client.send("discover")
+    thread_client.wait_for("error", timeout=30)
+    assert asked == {"search": 2, "discover": 2}
+    thread_client.send("discover", settings={"search_threads": 1})
+    thread_client.wait_for("error", timeout=30)
+    assert asked["discover"] == 1  # an explicit setting wins
