@@ -23,7 +23,7 @@ __all__ = ["EditController", "MODEL_EDITS"]
 
 # Results that change the model: the formula is rebuilt and the project becomes unsaved.
 MODEL_EDITS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
-               "auto_symbolic", "undo", "redo", "discover")
+               "auto_symbolic", "undo", "redo", "discover", "adopt_project")
 
 
 class EditController(QObject):
@@ -309,6 +309,8 @@ class EditController(QObject):
             self.v.training_panel.show_task(f"{command.capitalize()}: {e.get('what')}", 1, 1)
         elif command == "discover":
             self._discover_ended(e)
+        elif command == "adopt_project":  # a seed of Discover across seeds
+            self.v.loss_plot.set_history(e.get("losses") or {})
         if command in MODEL_EDITS:
             self.state.dirty = True
             self._describe_edit(e)
@@ -365,6 +367,10 @@ class EditController(QObject):
             self.v.formula_dock.raise_()  # it shares its place with the inspector
         elif command in ("undo", "redo"):
             text = f"{command.capitalize()}: {e.get('what')}"
+        elif command == "adopt_project":
+            text = f"Loaded {e.get('what')}."
+            self.v.notify.info(f"Loaded {e.get('what')} (its seed, split and settings "
+                               "with it). Edit ▸ Undo puts the previous model back.")
         elif command == "lock":
             r2 = e.get("r2")
             text = f"Locked edge {tuple(e['edge'])} to {e['name']}" + (

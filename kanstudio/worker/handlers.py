@@ -174,6 +174,7 @@ ROUTES: dict[type[p.Command], Route] = {
     p.Unlock: Route(edits.unlock, interrupts="any", then="model"),
     p.Undo: Route(edits.undo, interrupts="any", then="model"),
     p.Redo: Route(edits.redo, interrupts="any", then="model"),
+    p.AdoptProject: Route(edits.adopt_project, interrupts="any", then="model"),
     # questions about the model
     p.Suggest: Route(edits.suggest),
     p.Inspect: Route(edits.inspect),

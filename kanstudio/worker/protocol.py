@@ -32,6 +32,7 @@ from typing import Any
 from kanstudio.errors import EngineError
 from kanstudio.worker.commands import (
     COMMAND_TYPES,
+    AdoptProject,
     AutoSymbolic,
     Command,
     Discover,
@@ -88,7 +89,7 @@ __all__ = [
     "Load", "SetSettings", "NewModel", "Train", "Step", "Pause", "Resume", "Stop",
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PruneNode", "PruneEdge", "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect",
+    "OpenProject", "AdoptProject", "Inspect",
     # events
     "Ready", "Loaded", "State", "Progress", "Snapshot", "Done", "Error", "Result",
     "Pipeline", "EditProgress", "Bye",
