@@ -34,7 +34,7 @@ __all__ = ["EditController", "MODEL_EDITS", "SEARCH_BUDGET"]
 SEARCH_BUDGET = "small"
 
 MODEL_EDITS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
-               "auto_symbolic", "undo", "redo", "discover", "use_formula")
+               "auto_symbolic", "undo", "redo", "discover", "use_formula", "adopt_project")
 
 
 class EditController(QObject):
@@ -390,6 +390,8 @@ class EditController(QObject):
             self.v.training_panel.show_task(f"{command.capitalize()}: {e.get('what')}", 1, 1)
         elif command == "discover":
             self._discover_ended(e)
+        elif command == "adopt_project":  # a seed of Discover across seeds
+            self.v.loss_plot.set_history(e.get("losses") or {})
         if command in MODEL_EDITS:
             self.state.dirty = True
             self._describe_edit(e)
@@ -469,6 +471,10 @@ class EditController(QObject):
             text = f"{command.capitalize()}: {e.get('what')}"
         elif command == "use_formula":
             text = f"Model and formula switched ({e.get('what')}); Edit ▸ Undo goes back."
+        elif command == "adopt_project":
+            text = f"Loaded {e.get('what')}."
+            self.v.notify.info(f"Loaded {e.get('what')} (its seed, split and settings "
+                               "with it). Edit ▸ Undo puts the previous model back.")
         elif command == "lock":
             r2 = e.get("r2")
             text = f"Locked edge {tuple(e['edge'])} to {e.get('label') or e['name']}" + (

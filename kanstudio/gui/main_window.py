@@ -7,7 +7,9 @@ controllers that own the work, and wires the menus to them.
 - :class:`~kanstudio.gui.edit_controller.EditController` (``window.edits``): inspector,
   prune, lock, refine, auto-symbolic, undo, Discover, the formula;
 - :class:`~kanstudio.gui.project_controller.ProjectController` (``window.projects``):
-  opening CSVs and projects, recent files, saving, recovery, image export.
+  opening CSVs and projects, recent files, saving, recovery, image export;
+- :class:`~kanstudio.gui.seed_sweep.SeedSweepController` (``window.seeds``): Discover
+  across seeds, in parallel local processes, and loading a seed's model.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kanstudio.gui.messages import MessageBar
 from kanstudio.gui.network_view import NetworkView
 from kanstudio.gui.project_controller import CSV_SUFFIXES, PROJECT_SUFFIX, ProjectController
 from kanstudio.gui.run_controller import RunController
+from kanstudio.gui.seed_sweep import SeedSweepController
 from kanstudio.gui.settings_store import app_settings
 from kanstudio.gui.state import AppState
 from kanstudio.gui.training_panel import TrainingPanel
@@ -79,6 +82,7 @@ class MainWindow(QMainWindow):
         self.edits = EditController(views, self.edit_actions, self.runs)
         self.projects = ProjectController(views, self.actions, self.edit_actions, self.runs,
                                           self.settings)
+        self.seeds = SeedSweepController(views, self.edit_actions.discover_seeds, self.runs)
         self._connect_window_actions()
         self.setAcceptDrops(True)
         self._initial_size()
@@ -204,6 +208,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_layout()
+        self.seeds.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)
 

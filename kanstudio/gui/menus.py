@@ -52,6 +52,7 @@ class EditActions:
     auto_symbolic: QAction
     fine_tune: QAction
     discover: QAction
+    discover_seeds: QAction
     formula: QAction
     export_menu: QMenu  # one item per view; its data names the view (EXPORT_VIEWS)
 
@@ -126,6 +127,9 @@ def make_edit_actions(window: QMainWindow) -> EditActions:
         discover=act(window, "&Discover", "Ctrl+D", sp.SP_CommandLink,
                      "One click: train, prune, refine, lock functions, fine-tune and read "
                      "off the formula"),
+        discover_seeds=act(window, "Discover across &Seeds…", "Ctrl+Shift+D",
+                           tip="Run Discover with several seeds at once, on this machine's "
+                               "cores, and see how often each formula comes out"),
         formula=act(window, "Update &Formula", "Ctrl+F",
                     tip="Build the formula of the current model"),
         export_menu=QMenu("&Export Image", window),
@@ -147,8 +151,8 @@ def build_menu_bar(window: QMainWindow, a: Actions, e: EditActions,
     for action in (a.train, a.pause, a.step, a.stop, None, a.new_model):
         _add(train_menu, action)
     model_menu = bar.addMenu("&Model")
-    for action in (e.discover, None, e.auto_prune, e.refine, e.auto_symbolic, e.fine_tune,
-                   None, e.formula):
+    for action in (e.discover, e.discover_seeds, None, e.auto_prune, e.refine,
+                   e.auto_symbolic, e.fine_tune, None, e.formula):
         _add(model_menu, action)
     bar.addMenu(a.view_menu)
     for number, dock in enumerate(docks, start=1):

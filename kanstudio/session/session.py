@@ -269,8 +269,10 @@ class Session:
         self.settings = settings or SessionSettings()
         self.model: KAN | None = None
         self.history: list[dict[str, Any]] = []
-        self._undo: list[tuple[str, KAN | None]] = []
-        self._redo: list[tuple[str, KAN | None]] = []
+        # (what, model, data preparation): the preparation (settings, split, scalers) is
+        # kept only by a step that changed it (adopt_session), None otherwise
+        self._undo: list[tuple[str, KAN | None, tuple | None]] = []
+        self._redo: list[tuple[str, KAN | None, tuple | None]] = []
         # status and scores of the last formula read off the current model (or None)
         self.formula_report: dict[str, Any] | None = None
         # Discover's accuracy-complexity front (kanstudio.session.front.FormulaFront)
@@ -306,15 +308,29 @@ class Session:
         return default_width(n_in, n_out)
 
     # ------------------------------------------------------------------ undo
-    def _checkpoint(self, label: str) -> None:
+    def _checkpoint(self, label: str, preparation: tuple | None = None) -> None:
         self.formula_report = None  # the model is about to change
-        saved = copy.deepcopy(self.model)
-        pinned = None if self.model is None else self._pinned.get(self.model)
-        if pinned is not None:  # undo brings the formula back with the model
-            self._pinned[saved] = pinned
-        self._undo.append((label, saved))
+        self._undo.append((label, self._saved_model(), preparation))
         del self._undo[:-MAX_UNDO]
         self._redo.clear()
+
+    def _saved_model(self) -> KAN | None:
+        """A copy of the model for the undo stack, with the formula pinned to it (undo and
+        redo bring the formula back with the model)."""
+        saved = copy.deepcopy(self.model)
+        pinned = self.chosen_formula
+        if pinned is not None:
+            self._pinned[saved] = pinned
+        return saved
+
+    def _preparation(self) -> tuple:
+        """What a model is trained against besides the data: the settings (the seed picks
+        the split), the split and the scalers."""
+        return (self.settings, self.train_idx, self.test_idx, self.x_scaler, self.y_scaler)
+
+    def _restore_preparation(self, preparation: tuple) -> None:
+        (self.settings, self.train_idx, self.test_idx, self.x_scaler,
+         self.y_scaler) = preparation
 
     def _record(self, op: str, **info: Any) -> None:
         self.history.append({"op": op, "time": time.time(), **info})
@@ -330,15 +346,34 @@ class Session:
         """Every change made inside the block is one undo step named ``label``: undone, the
         model is the one before the block (however many steps were taken or undone inside,
         and even past MAX_UNDO of them). The block's own undo steps work inside it."""
-        before, undo, redo = copy.deepcopy(self.model), list(self._undo), list(self._redo)
+        before, undo, redo = self._saved_model(), list(self._undo), list(self._redo)
         try:
             yield
         finally:
             if self._undo != undo:  # something changed the model
-                self._undo = [*undo, (label, before)][-MAX_UNDO:]
+                self._undo = [*undo, (label, before, None)][-MAX_UNDO:]
                 self._redo.clear()
             else:  # whatever was done inside was undone inside: nothing to redo either
                 self._redo = redo
+
+    def adopt_session(self, other: Session, what: str) -> None:
+        """Make ``other``'s model the current one, as one undo step named ``what``, with
+        the settings, split and scaling it was trained with (its seed may differ from
+        this session's, and the seed picks the split). ``other`` must hold the same data.
+        """
+        mine, theirs = self.dataset, other.dataset
+        if other.model is None or not other.model.is_fitted:
+            raise SessionError(f"{what} has no trained model")
+        if (list(mine.input_names) != list(theirs.input_names)
+                or list(mine.target_names) != list(theirs.target_names)
+                or not np.array_equal(mine.X, theirs.X)
+                or not np.array_equal(mine.y, theirs.y)):
+            raise SessionError(f"{what} was trained on other data than the data open now "
+                               "(has the file changed since?)")
+        self._checkpoint(f"adopt {what}", self._preparation())
+        self._restore_preparation(copy.deepcopy(other._preparation()))
+        self.model = copy.deepcopy(other.model)
+        self._record("adopt", what=what, seed=self.settings.seed)
 
     @property
     def can_undo(self) -> bool:
@@ -358,9 +393,12 @@ class Session:
     def _swap(self, source: list, target: list, op: str) -> str:
         if not source:
             raise SessionError(f"nothing to {op}")
-        label, model = source.pop()
+        label, model, preparation = source.pop()
         self.formula_report = None
-        target.append((label, self.model))
+        target.append((label, self.model,
+                       None if preparation is None else self._preparation()))
+        if preparation is not None:
+            self._restore_preparation(preparation)
         self.model = model
         self._record(op, what=label)
         return label

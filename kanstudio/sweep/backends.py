@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -18,6 +19,9 @@ from kanstudio.sweep.jobs import Job, failed_row, run_job, run_job_with_threads,
 from kanstudio.sweep.machine import RAY_INSTALL
 
 __all__ = ["local_rows", "ray_rows", "RayMissingError", "ClusterResourceError"]
+
+_STOP_POLL_S = 0.1  # how often a local run looks at its stop event
+
 
 class RayMissingError(ImportError):
     """``--ray`` was asked for but Ray is not installed."""
@@ -42,17 +46,23 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
     if stop is not None:
         stop()
         return
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
         if process.is_alive():
             process.terminate()
+    for process in processes:
+        process.join(timeout=5.0)
 
 
-def local_rows(jobs: Sequence[Job], processes: int, threads: int = 1) -> Iterator[dict[str, Any]]:
+def local_rows(jobs: Sequence[Job], processes: int, threads: int = 1,
+               stop: threading.Event | None = None) -> Iterator[dict[str, Any]]:
     """Run ``jobs`` in ``processes`` spawned worker processes of ``threads`` threads each.
 
     At most ``processes`` jobs are handed out at a time, so a stop cancels little and a
     worker that dies (a crash, the kernel's out-of-memory killer) costs only the jobs it
     and its siblings were running: those become error rows and a fresh pool carries on.
+    ``stop``: set from another thread (a window's Cancel), it ends the generator within
+    a fraction of a second, as closing it would (running jobs are stopped, no more rows).
     """
     context = multiprocessing.get_context("spawn")  # never fork: torch/Qt state
     queue = list(reversed(jobs))
@@ -65,10 +75,13 @@ def local_rows(jobs: Sequence[Job], processes: int, threads: int = 1) -> Iterato
     running: dict[Future, Job] = {}
     try:
         while queue or running:
+            if stop is not None and stop.is_set():
+                return
             while queue and len(running) < processes:
                 job = queue.pop()
                 running[executor.submit(run_job, job)] = job
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=None if stop is None else _STOP_POLL_S,
+                           return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
                 job = running.pop(future)
@@ -84,9 +97,9 @@ def local_rows(jobs: Sequence[Job], processes: int, threads: int = 1) -> Iterato
                 executor.shutdown(wait=False, cancel_futures=True)
                 executor = new_pool()
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
-        if running:
+        if running:  # before shutdown(), which forgets the executor's processes
             _terminate(executor)
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _import_ray() -> Any:

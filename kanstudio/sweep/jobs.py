@@ -50,6 +50,9 @@ class Job:
     pipeline: dict[str, Any] = field(default_factory=dict)  # other PipelineSettings fields
     experiment: int = 0  # jobs that differ only in their seed share this number
     save_to: str | None = None  # save the session here as a .kstudio project
+    # other SessionSettings fields (test_fraction, scale_target, ...): the window's own,
+    # so that a seed's model can be taken back into the window's session
+    session: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """The row's columns that say what was asked."""
@@ -141,13 +144,19 @@ def _discover(job: Job) -> dict[str, Any]:
     from kanstudio.session.pipeline import discover
     from kanstudio.symbolic.export import to_sympy
 
-    dataset = load_dataset(job.data, target=job.target,
-                           inputs=list(job.inputs) if job.inputs else None,
-                           drop_missing=job.drop_missing)
+    if str(job.data).lower().endswith(".kstudio"):  # the data a project holds
+        from kanstudio.session.project_file import load_project
+
+        dataset = load_project(job.data, device="cpu").dataset
+    else:
+        dataset = load_dataset(job.data, target=job.target,
+                               inputs=list(job.inputs) if job.inputs else None,
+                               drop_missing=job.drop_missing)
     if dataset.n_outputs != 1:
         raise JobInputError("one target at a time")
-    settings = SessionSettings(width=job.width, grid=job.grid, k=job.k, seed=job.seed,
-                               device=job.device, functions=list(job.lib) if job.lib else None)
+    settings = SessionSettings.from_dict({
+        **job.session, "width": job.width, "grid": job.grid, "k": job.k, "seed": job.seed,
+        "device": job.device, "functions": list(job.lib) if job.lib else None})
     session = Session(dataset, settings)
     result = None
     for event in discover(session, _pipeline_settings(job)):
@@ -182,12 +191,13 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run one discovery; never raises for a job's own failure: the row carries the error."""
     from kanstudio.data import DataError
     from kanstudio.session import SessionError
+    from kanstudio.session.project_file import ProjectError
 
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         row = _empty_row(job)
         row.update(_discover(job))
-    except (DataError, SessionError, JobInputError) as exc:
+    except (DataError, SessionError, ProjectError, JobInputError) as exc:
         row = failed_row(job, str(exc), kind="bad_input")
     except Exception as exc:  # noqa: BLE001 - a failed job is a row, never the end of a sweep
         row = failed_row(job, exc)

@@ -24,7 +24,7 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge",
+    "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge", "AdoptProject",
 ]
 
 
@@ -254,6 +254,16 @@ class OpenProject(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AdoptProject(Command):
+    """Take the model of a project saved from the same data (a seed of a sweep) as one
+    undo step, with the settings, split and scaling it was trained with."""
+
+    name = "adopt_project"
+    path: str = _missing("adopt_project needs a 'path' to a .kstudio file")
+    what: str = ""  # how the undo step and the history name it
+
+
+@dataclass(frozen=True, kw_only=True)
 class Inspect(_Edge):
     """The data the edge sees, its inner knots, importance score and lock."""
 
@@ -291,7 +301,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PrunePreview, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock,
     AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula, LiveLabels,
-    SearchEdge)}
+    SearchEdge, AdoptProject)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:

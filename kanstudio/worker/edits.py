@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from kanstudio.worker.loop import Worker
 
 __all__ = ["prune", "prune_preview", "prune_node", "prune_edge", "suggest", "lock", "unlock",
-           "undo", "redo", "inspect", "formula", "use_formula", "save", "open_project"]
+           "undo", "redo", "inspect", "formula", "use_formula", "save", "open_project",
+           "adopt_project"]
 
 _PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
 _PLOT_ROWS = 2000  # held-out rows sent for the formula's predicted-vs-actual plot
@@ -99,12 +100,27 @@ def unlock(w: Worker, c: p.Unlock) -> dict[str, Any]:
 def undo(w: Worker, c: p.Undo) -> dict[str, Any]:
     # The loss curve goes back with the model: it is the restored model's step history.
     what = w.session.undo()
+    w.settings = w.session.settings  # an adopted seed's settings go back with its model
     return {"what": what, "losses": loss_history(w.session)}
 
 
 def redo(w: Worker, c: p.Redo) -> dict[str, Any]:
     what = w.session.redo()
+    w.settings = w.session.settings
     return {"what": what, "losses": loss_history(w.session)}
+
+
+def adopt_project(w: Worker, c: p.AdoptProject) -> dict[str, Any]:
+    """The model of a project saved from the same data, as one undo step."""
+    from pathlib import Path
+
+    from kanstudio.session.project_file import load_project
+
+    other = load_project(c.path, device=w.session.settings.device)
+    what = c.what or Path(c.path).stem
+    w.session.adopt_session(other, what)
+    w.settings = w.session.settings
+    return {"what": what, "seed": w.session.settings.seed, "losses": loss_history(w.session)}
 
 
 def inspect(w: Worker, c: p.Inspect) -> dict[str, Any]:

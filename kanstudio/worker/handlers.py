@@ -191,6 +191,7 @@ ROUTES: dict[type[p.Command], Route] = {
     p.Undo: Route(edits.undo, interrupts="any", then="model"),
     p.Redo: Route(edits.redo, interrupts="any", then="model"),
     p.UseFormula: Route(edits.use_formula, interrupts="any", then="model"),
+    p.AdoptProject: Route(edits.adopt_project, interrupts="any", then="model"),
     # questions about the model
     p.PrunePreview: Route(edits.prune_preview),
     p.Suggest: Route(edits.suggest),

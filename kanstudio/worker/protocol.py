@@ -32,6 +32,7 @@ from typing import Any
 from kanstudio.errors import EngineError
 from kanstudio.worker.commands import (
     COMMAND_TYPES,
+    AdoptProject,
     AutoSymbolic,
     Command,
     Discover,
@@ -95,7 +96,7 @@ __all__ = [
     "Discover", "TakeSnapshot", "Shutdown", "Prune", "PrunePreview", "PruneNode", "PruneEdge",
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
-    "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge",
+    "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge", "AdoptProject",
     # events
     "Ready", "Loaded", "State", "Progress", "Snapshot", "Done", "Error", "Result",
     "Pipeline", "EditProgress", "Front", "Bye",
