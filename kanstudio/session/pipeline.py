@@ -497,12 +497,15 @@ def _formula(run: _Run, network: Any = None) -> FormulaResult:
     reference = _network_values(s, network)
     peak = float(np.max(np.abs(s.dataset.y))) or 1.0
     scale = SNAP_NOISE * peak * (float(np.std(s.dataset.y / peak)) or 1.0)
+    # what snapping may cost is judged against the locked network (the unsnapped formula),
+    # not the reference it is verified against
+    locked = s.metrics()["test_rmse" if len(s.test_idx) else "train_rmse"]
     results = []
     for tol in sorted(p.snap_tolerances, reverse=True):
         r = s.formula(tol=tol, network=reference)
         if not math.isfinite(r.formula_test_rmse):
             continue
-        if r.formula_test_rmse <= 1.05 * r.network_test_rmse + scale:
+        if r.formula_test_rmse <= 1.05 * locked + scale:
             return r
         results.append(r)
     if not results:
