@@ -173,6 +173,9 @@ def score_row(row: dict, equation: Equation, seed: int) -> dict:
         return row
     row["formula_status"] = payload.get("formula_status")
     row["tool_seconds"] = payload.get("seconds")
+    budget = payload.get("budget") or {}  # the work done, and whether the safety cap fired
+    row["training_steps"] = budget.get("training_steps")
+    row["wall_clock_cap_fired"] = budget.get("wall_clock_cap_fired")
     text = payload.get("formula")
     try:
         # Our own tool's output for rows we generated: trusted text (see feynman_score).
@@ -244,7 +247,8 @@ def summary_lines(rows: list[dict], tool: str, noise: float) -> list[str]:
                else "")
         lines.append(
             f"{tool} {half:>4} (noise {noise:g}): n={s['n']}  exact {s['exact_pct']:.1f} %  "
-            f"R²>=0.999 {s['r2_0999_pct']:.1f} %  median {median}{cpu}  crashes {s['crashes']}  "
+            f"R²>=0.999 {s['r2_0999_pct']:.1f} %  median {median}{cpu}  "
+            f"verified-not-exact {s['verified_not_exact']}  crashes {s['crashes']}  "
             f"timeouts {s['timeouts']}")
     return lines
 

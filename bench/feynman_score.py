@@ -378,7 +378,8 @@ def json_number(value: float | None) -> float | str | None:
 
 
 def summarise(rows: Iterable[Mapping]) -> dict:
-    """Exact %, R² >= 0.999 % (in range), median wall and CPU seconds, crashes, timeouts."""
+    """Exact %, R² >= 0.999 % (in range), median wall and CPU seconds, how many were called
+    verified while not exact, crashes, timeouts."""
     rows = list(rows)
     n = len(rows)
     if n == 0:
@@ -393,6 +394,9 @@ def summarise(rows: Iterable[Mapping]) -> dict:
         "r2_0999_pct": 100.0 * good / n,
         "median_seconds": float(np.median(seconds)) if seconds else None,
         "median_cpu_seconds": float(np.median(cpu)) if cpu else None,
+        # the honesty figure (issue 12): formulas called verified that are not the law
+        "verified_not_exact": sum(1 for r in rows if r.get("formula_status") == "verified"
+                                  and not r.get("exact")),
         "crashes": sum(1 for r in rows if r.get("status") == "crash"),
         "timeouts": sum(1 for r in rows if r.get("status") == "timeout"),
     }

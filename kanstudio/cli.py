@@ -130,6 +130,12 @@ def summary_line(payload: dict[str, Any], seconds: float) -> str:
         lines.append(f"verified: {payload.get('formula_status_reason', '')}")
     if payload.get("defined_on_margin") is False:
         lines.append(f"warning: {payload.get('margin_reason')}")
+    budget = payload.get("budget") or {}
+    if budget.get("wall_clock_cap_fired"):
+        lines.append(f"warning: the wall-clock safety cap ({budget['wall_clock_cap_s']:g} s) "
+                     f"ended discovery after {budget['training_steps']} of "
+                     f"{budget['step_budget']} training steps; the same seed may give another "
+                     "formula on another machine")
     return "\n".join(lines)
 
 
@@ -172,6 +178,9 @@ def _result_json(session: Any, result: Any, seconds: float) -> dict[str, Any]:
         "defined_on_margin": result.defined_on_margin,
         "margin_reason": result.margin_reason or None,
         "seconds": round(seconds, 3),
+        # work done against discover()'s budgets; wall_clock_cap_fired: the safety cap
+        # ended it, so the same seed may give another formula on another machine
+        "budget": dict(result.budget) or None,
         "formulas": [to_sympy(e) for e in result.expressions],
         "formula_exact": to_sympy(result.exact[0]),
         # the formula's free constants (its floats, reading order) at full precision, as

@@ -29,8 +29,11 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
   the first formula as accurate on the held-out rows as the exact one is kept, so a float
   near a simple constant by chance stays a float.
 
-Budgets are counted in training steps, not seconds, so that a seed gives the same formula
-on a busy machine.
+Budgets are counted in work (training steps; the search engine's generations and
+evaluations), never in seconds, so that a seed gives the same formula on a busy machine.
+A wall-clock cap (``time_budget_s``) remains only as a safety net a normal run never
+reaches; when it fires, the stage log says so and the last event's ``info["budget"]``
+records it, because the result then depends on the machine's speed.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ NO_BETTER = 0.8
 MUCH_BETTER = 0.5
 #: (patience, stall tolerance) of the short fine-tunes that score a candidate function.
 QUICK_PATIENCE = (2, 0.5)
+
+#: The pipeline's clock, for its wall-clock safety cap only (a test slows it down).
+_clock = time.perf_counter
 
 STAGES = ("train", "prune", "refine", "symbolic", "fine-tune", "formula")
 
@@ -112,8 +118,11 @@ class PipelineSettings:
     snap_tolerances: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
     patience: int = 3  # training stops after this many steps without progress...
     stall_tolerance: float = 1e-3  # ...of at least this relative decrease of the loss
-    step_budget: int = 400  # training steps after which no architecture or trial starts...
-    time_budget_s: float = 120.0  # ...nor after this many seconds
+    step_budget: int = 400  # training steps after which no architecture or trial starts
+    # A safety net, not a budget: wall-clock seconds after which nothing new starts either.
+    # Far above what ``step_budget`` costs on a slow machine; reported when it fires
+    # (then a seed may give another formula on a busier machine).
+    time_budget_s: float = 1200.0
     r2_threshold: float = 0.99  # a candidate's curve fit must reach this to be tried
     structure: bool = True  # also split the problem with the network as oracle (structure.py)
     structure_leaf_steps: int = 120  # step budget of the short run on a 2-3 input part
@@ -144,7 +153,9 @@ class _Run:
 
     def __init__(self, session: Session, p: PipelineSettings) -> None:
         self.session, self.p = session, p
-        self.started = time.perf_counter()
+        self.started = _clock()
+        self.cap_fired = False  # the wall-clock safety cap ended some work
+        self.cap_said = False  # ...and the stage log said so
         self.announced = -1
         self.steps_done = 0
         self.engine_ok: bool | None = None  # the search engine runs here (checked once)
@@ -152,9 +163,29 @@ class _Run:
 
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
-        machine; the wall-clock limit is only a safety net."""
-        return (self.steps_done > self.p.step_budget
-                or time.perf_counter() - self.started > self.p.time_budget_s)
+        machine; the wall-clock cap is only a safety net, and remembered when it fires."""
+        if self.steps_done > self.p.step_budget:
+            return True
+        if _clock() - self.started > self.p.time_budget_s:
+            self.cap_fired = True
+            return True
+        return False
+
+    def cap_note(self) -> Iterator[PipelineEvent]:
+        """The stage log's line, once, when the wall-clock safety cap has ended work."""
+        if self.cap_fired and not self.cap_said:
+            self.cap_said = True
+            yield PipelineEvent("formula", 5, "note", message=(
+                f"wall-clock safety cap of {self.p.time_budget_s:g} s reached after "
+                f"{self.steps_done} of {self.p.step_budget} training steps: this result "
+                "depends on the machine's speed (the same seed may give another formula "
+                "on a faster or less busy machine)"))
+
+    def budget(self) -> dict[str, Any]:
+        """The work done against the budgets, for the result's report."""
+        return {"training_steps": self.steps_done, "step_budget": self.p.step_budget,
+                "wall_clock_cap_s": self.p.time_budget_s,
+                "wall_clock_cap_fired": self.cap_fired}
 
     def enter(self, stage: str, message: str) -> PipelineEvent:
         idx = STAGES.index(stage)
@@ -447,22 +478,40 @@ def _defined_on_margin(run: _Run, cands: dict, choice: dict, current: float, sco
     return current, choice
 
 
-def _formula(run: _Run) -> FormulaResult:
+def _network_values(session: Session, network: Any) -> np.ndarray | None:
+    """A fitted network's predictions on every row in the CSV's units ``(n, n_out)``: the
+    reference a formula read off it after locking is verified against (the locked
+    network *is* the formula, so it verifies nothing)."""
+    if network is None or network is session.model:
+        return None
+    try:
+        return session.y_scaler.inverse_transform(
+            network.predict(session.x_scaler.transform(session.dataset.X)))
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+
+
+def _formula(run: _Run, network: Any = None) -> FormulaResult:
     """The formula snapped at the loosest tolerance that costs no accuracy on the held-out
-    rows (all edges are locked, so the network *is* the exact formula)."""
+    rows (all edges are locked, so the network *is* the exact formula), verified against
+    ``network`` (the attempt's network before edges were locked)."""
     s, p = run.session, run.p
+    reference = _network_values(s, network)
     peak = float(np.max(np.abs(s.dataset.y))) or 1.0
     scale = SNAP_NOISE * peak * (float(np.std(s.dataset.y / peak)) or 1.0)
+    # what snapping may cost is judged against the locked network (the unsnapped formula),
+    # not the reference it is verified against
+    locked = s.metrics()["test_rmse" if len(s.test_idx) else "train_rmse"]
     results = []
     for tol in sorted(p.snap_tolerances, reverse=True):
-        r = s.network_formula(tol=tol)
+        r = s.network_formula(tol=tol, network=reference)
         if not math.isfinite(r.formula_test_rmse):
             continue
-        if r.formula_test_rmse <= 1.05 * r.network_test_rmse + scale:
+        if r.formula_test_rmse <= 1.05 * locked + scale:
             return r
         results.append(r)
     if not results:
-        return s.network_formula(tol=min(p.snap_tolerances))
+        return s.network_formula(tol=min(p.snap_tolerances), network=reference)
     floor = min(r.formula_test_rmse for r in results)
     return next(r for r in results if r.formula_test_rmse <= 1.05 * floor + scale)
 
@@ -606,7 +655,7 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
         session.adopt_model(best.model, f"width {best.width}")
 
     yield run.enter("formula", "composing the formula")
-    result = _formula(run)
+    result = _formula(run, best.network)
     network_result = result
     result = yield from _structure_candidate(run, attempts, result)
     also = [(best, network_result)] if result is not network_result else []
@@ -616,12 +665,14 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
     # _formula may pick an earlier snapping than its last, the structure step or the search
     # engine a formula other than the network's: the session's formula is the one chosen
     session.pin_formula(result)
+    yield from run.cap_note()
+    result.budget = run.budget()
     replaced = replacement(session, before, result)
     if replaced is not None:
         yield PipelineEvent("formula", 5, "note", message=replaced["message"])
     yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
                         info={"formula": result, "width": best.width,
-                              "training_steps": run.steps_done,
+                              "training_steps": run.steps_done, "budget": result.budget,
                               "attempts": [a.width for a in attempts],
                               "replaced": replaced})
 
@@ -681,7 +732,7 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
             continue
         s.model = a.model  # read its formula; the session's model is restored below
         try:
-            found.append((a, s.network_formula()))
+            found.append((a, s.network_formula(network=_network_values(s, a.network))))
         except Exception:  # noqa: BLE001 - a formula that cannot be read is not on the front
             pass
         finally:
@@ -749,6 +800,7 @@ def _leaf_discovery(run: _Run) -> Any:
         for event in discover(sub, sub_settings):
             run.steps_done += event.kind == "step"
             result = event.info.get("formula", result)
+            run.cap_fired |= bool(event.info.get("budget", {}).get("wall_clock_cap_fired"))
         if result is None:
             return []
         back = {sympy.Symbol(a): sympy.Symbol(b) for a, b in zip(sub.symbols, names,

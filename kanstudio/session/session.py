@@ -52,6 +52,28 @@ MARGIN = 0.25
 #: network says. Anything else is "approximate", reported with both R² values.
 VERIFY_TOLERANCE = 1e-2
 
+#: Trust rules a formula must also pass to be "verified" (issue 12 §4), each documented
+#: where it is checked (:func:`lack_of_fit`, :func:`ill_conditioned`, and the margin):
+#: residuals against the data within this share of the target's spread count as exact
+#: (a snapped law in float64, or one fitted constant to ~5 digits) and are not examined...
+EXACT_RESIDUAL = 1e-4
+#: ...larger residuals must look like noise: the share of their variance predicted by the
+#: mean of their ``FIT_NEIGHBOURS`` nearest neighbours in input space must stay below
+#: ``LACK_OF_FIT`` (pure noise gives about -1/k; a smooth misfit close to 1).
+LACK_OF_FIT = 0.5
+FIT_NEIGHBOURS = 10
+#: Rounded to ``SHOWN_DIGITS`` significant digits (how it is displayed), a formula must stay
+#: within ``VERIFY_TOLERANCE`` of its spread; one that does not is a small difference of
+#: large, cancelling constants (``2e41·exp(-60·atan(1e3·x))``) and is not trusted.
+SHOWN_DIGITS = 4
+#: A sum whose terms average more than this many times its own size on the data (its
+#: spread or its mean, whichever is larger) is a small difference of large numbers
+#: (``1e6·sqrt(1e-6·x + 1) - 1e6`` for ``x/2``): a Taylor-regime stand-in, not a law. A
+#: legitimate offset (``1000 + 0.001·x``) keeps the sum's mean as large as its terms; a
+#: quantity measured in a narrow band far from 0 (``sqrt(T) - 17.3``, T in 300..301)
+#: stays near 1e3.
+CANCEL_TERMS = 1e4
+
 
 class SessionError(ValueError):
     """An operation that cannot be done in the session's current state; says what to do."""
@@ -129,6 +151,9 @@ class FormulaResult:
     margin_reason: str = ""
     # LaTeX of the symbols printed otherwise than written (``lambda_`` -> ``\lambda``)
     latex_names: dict[str, str] = field(default_factory=dict)
+    # discover()'s work against its budgets: training_steps, step_budget,
+    # wall_clock_cap_s, wall_clock_cap_fired (empty for a formula read otherwise)
+    budget: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
         """What the project file keeps of this result: plain data, no expression."""
@@ -171,6 +196,71 @@ def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
     return "approximate", rel, (f"the formula differs from the network by {rel:.2%} of its "
                                 f"spread on the held-out rows (tolerance "
                                 f"{VERIFY_TOLERANCE:.0%})")
+
+
+def lack_of_fit(X: np.ndarray, residual: np.ndarray, spread: float) -> float | None:
+    """The share of the residuals' variance that their ``FIT_NEIGHBOURS`` nearest
+    neighbours predict (inputs standardised), or None when the residuals are within
+    ``EXACT_RESIDUAL`` of ``spread`` (nothing left to examine) or too few.
+
+    A formula that misses part of the law leaves residuals that follow the inputs: a
+    point's neighbours share its residual, and the statistic nears 1. Residuals that are
+    noise share nothing (the statistic is about ``-1/k``), whatever their size, so a right
+    formula on noisy data passes. ``X``: (n, n_in); ``residual``: (n,) data - formula.
+    """
+    from scipy.spatial import cKDTree
+
+    r = np.asarray(residual, dtype=float)
+    with np.errstate(all="ignore"):
+        size = float(np.sqrt(np.mean((r - r.mean()) ** 2)))
+    if not (math.isfinite(size) and size > EXACT_RESIDUAL * spread) or (
+            len(r) <= 2 * FIT_NEIGHBOURS):
+        return None
+    if len(r) > 2000:  # a seeded subsample bounds the cost (a k-d tree, n log n)
+        keep = np.random.default_rng(0).choice(len(r), 2000, replace=False)
+        X, r = X[keep], r[keep]
+    scale = X.std(axis=0)
+    z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    _, near = cKDTree(z).query(z, FIT_NEIGHBOURS + 1)  # (n, k + 1), itself first
+    centred = r - r.mean()
+    predicted = centred[near[:, 1:]].mean(axis=1)
+    return 1.0 - float(np.mean((centred - predicted) ** 2) / np.mean(centred**2))
+
+
+def ill_conditioned(values: np.ndarray, shown: np.ndarray) -> float | None:
+    """max|shown - values| / std(values) when it exceeds ``VERIFY_TOLERANCE`` (the
+    formula rounded to ``SHOWN_DIGITS`` digits is not the formula: the display's own rule,
+    ``Session._tidy``), else None."""
+    with np.errstate(all="ignore"):
+        unit = _unit(values)
+        spread = float(np.std(values / unit))
+        moved = float(np.max(np.abs(shown / unit - values / unit)))
+    if not spread > 0:
+        return None
+    rel = moved / spread
+    return rel if not rel <= VERIFY_TOLERANCE else None
+
+
+def cancelling_sum(expr: Any, evaluate: Any) -> float | None:
+    """The largest ratio, over the sums inside ``expr``, of their terms' mean magnitudes
+    added up to the sum's own size on the data, when it exceeds ``CANCEL_TERMS``; else
+    None. ``evaluate``: sympy expression -> values on the data's rows."""
+    import sympy
+
+    worst = None
+    for node in sympy.preorder_traversal(expr):
+        if not isinstance(node, sympy.Add) or not node.free_symbols:
+            continue
+        with np.errstate(all="ignore"):
+            total = np.asarray(evaluate(node), dtype=float)
+            size = max(float(np.std(total)), abs(float(np.mean(total))))
+            terms = sum(abs(float(t)) if t.is_Number else abs(float(np.mean(evaluate(t))))
+                        for t in node.args)
+        if not (math.isfinite(size) and math.isfinite(terms)):
+            continue
+        if terms > CANCEL_TERMS * size and (worst is None or terms / size > worst):
+            worst = terms / size if size > 0 else math.inf
+    return worst
 
 
 def _printed_constants(expr: Any) -> set[str]:
@@ -614,9 +704,13 @@ class Session:
         """The formula pinned to the current model (:meth:`pin_formula`), or None."""
         return None if self.model is None else self._pinned.get(self.model)
 
-    def network_formula(self, numeric: str = "error", tol: float = 1e-3, digits: int = 4
-                        ) -> FormulaResult:
-        """The formula read off the network's edges (locked ones as their functions)."""
+    def network_formula(self, numeric: str = "error", tol: float = 1e-3, digits: int = 4,
+                        network: np.ndarray | None = None) -> FormulaResult:
+        """The formula read off the network's edges (locked ones as their functions), in
+        the CSV's units, verified against the network (``network``: that network's
+        predictions on every row, when the formula was read off another one: discovery
+        verifies against the network before edges were locked, not against the locked
+        one, which *is* the formula)."""
         import sympy
 
         from kanstudio.session.errors import FormulaNotSymbolicError
@@ -635,7 +729,7 @@ class Session:
                 for i, (n, sym) in enumerate(zip(scaled_names, symbols, strict=True))}
         exact = [e.xreplace(subs) * float(y_scale[o]) + float(y_off[o])
                  for o, e in enumerate(raw)]
-        return self.describe_formula(exact, tol=tol, digits=digits)
+        return self.describe_formula(exact, network=network, tol=tol, digits=digits)
 
     def describe_formula(self, exact: list, network: np.ndarray | None = None,
                          tol: float = 1e-3, digits: int = 4, shown: list | None = None,
@@ -667,6 +761,8 @@ class Session:
             f_tidy[:, 0], net_te[:, 0], not tidy[0].free_symbols)
         formula_scores = _test_scores("formula", d.y[te], f_tidy)
         network_scores = _test_scores("network", d.y[te], net_te)
+        status, why = self._trust(status, why, full[0], formula_scores, network_scores,
+                                  bool(tidy[0].free_symbols))
         # The CSV's names, as written, replace the internal safe ones (beta_ -> beta).
         taken = set().union(*(_printed_constants(e) for e in [*tidy, *exact]))
         printed = printed_symbol_names(d.input_names, taken)
@@ -674,6 +770,8 @@ class Session:
         tidy, exact, full = _renamed(self.symbols, printed, tidy, exact, full)
         latex_names = _latex_names([*printed, *targets], [*d.input_names, *d.target_names])
         defined, margin_reason = self.margin_check(tidy)
+        if not defined and status == "verified":
+            status, why = "approximate", margin_reason + "; " + why
         model = self.model if model is None else model
         fitted = model is not None and getattr(model, "network_", None) is not None
         missing = self._missing_inputs(model, tidy[0], printed) if fitted else []
@@ -702,6 +800,63 @@ class Session:
         if self.model is not None:
             self._pinned[self.model] = result
         self.remember_formula(result)
+
+    def _trust(self, status: str, why: str, full: Any, formula_scores: dict,
+               network_scores: dict, varies: bool) -> tuple[str, str]:
+        """(status, why) once the trust rules have been applied to the formula (``full``:
+        snapped, other constants at full precision) beside its agreement with the network.
+
+        * A formula that explains the held-out rows at least as well as the network it
+          was read from (RMSE no larger) agrees with the data better than the network
+          does: that counts as reproducing it.
+        * No lack of fit: the residuals against the data must look like noise
+          (:func:`lack_of_fit`), or a formula that reproduces a mediocre network would
+          be verified with the network's misfit.
+        * Well-conditioned: rounded to the digits shown it stays the same formula
+          (:func:`ill_conditioned`).
+        """
+        from kanstudio.symbolic.formula import round_constants
+
+        d = self.dataset
+        f_rmse, n_rmse = formula_scores["formula_test_rmse"], network_scores["network_test_rmse"]
+        if (status == "approximate" and varies and math.isfinite(f_rmse)
+                and math.isfinite(n_rmse) and f_rmse <= n_rmse):
+            status, why = "verified", (
+                f"the formula explains the held-out rows at least as well as the network "
+                f"(RMSE {f_rmse:.4g} against {n_rmse:.4g})")
+        if status != "verified":
+            return status, why
+        values = self.evaluate_formula([full], d.X)[:, 0]
+        y = d.y[:, 0]
+        unit = _unit(y)
+        with np.errstate(all="ignore"):
+            spread = unit * float(np.std(y / unit))
+            share = lack_of_fit(d.X, y - values, spread) if np.all(np.isfinite(values)) \
+                else None
+        if share is not None and share > LACK_OF_FIT:
+            return "approximate", (
+                f"the formula misses part of the law: {share:.0%} of its residuals' variance "
+                f"follows the inputs (noise would give about 0; limit {LACK_OF_FIT:.0%}); "
+                + why)
+        try:
+            shown = self.evaluate_formula([round_constants(full, SHOWN_DIGITS)], d.X)[:, 0]
+        except (TypeError, ValueError, RecursionError, ZeroDivisionError):
+            shown = None
+        moved = None if shown is None else ill_conditioned(values, shown)
+        if moved is not None:
+            return "approximate", (
+                f"its constants cancel: rounded to {SHOWN_DIGITS} significant digits the "
+                f"formula moves by {moved:.2%} of its spread (ill-conditioned); " + why)
+        try:
+            rows = d.X[:500]  # the sums' sizes, not a score: a few hundred rows tell
+            ratio = cancelling_sum(full, lambda e: self.evaluate_formula([e], rows)[:, 0])
+        except (TypeError, ValueError, RecursionError, ZeroDivisionError):
+            ratio = None
+        if ratio is not None:
+            return "approximate", (
+                f"its constants cancel: a sum in it has terms {ratio:.3g} times larger than "
+                "the sum itself on the data (a small difference of large numbers); " + why)
+        return status, why
 
     def remember_formula(self, result: FormulaResult) -> None:
         """Keep ``result``'s status and scores as the session's formula report (saved in

@@ -2,10 +2,11 @@
 predictor (the trained network) as the oracle (its questions: :mod:`.structure_oracle`).
 
 **The tree** (:func:`find_structure`): drop irrelevant inputs; a 1-input problem is a
-leaf; else split by additive, then multiplicative separability (the partition with the
-smallest residual/bound ratio), else remove the constant that makes it a product, else
-merge the best symmetric pair into one input, else
-transform the target, else scale it by an input, else stop: a leaf of several inputs.
+leaf; else split by additive, then multiplicative separability (on ``log|f|``, or on
+``f`` itself when it changes sign; the partition with the smallest residual/bound ratio),
+else remove the constant that makes it a product, else merge the best symmetric pair into
+one input, else transform the target, else scale it by an input, else stop: a leaf of
+several inputs.
 Children are the oracle on a slice (``g(a) = f(a, b0)``, ``h(b) = f(a0, b) - f(a0, b0)``
 or ``/ f(a0, b0)``) at a reference row near the data's median, so each child is itself a
 problem to split further.
@@ -261,7 +262,8 @@ def find_structure(problem: Problem, seed: int = 0, depth: int = 0) -> Node:
                     [find_structure(child, seed, depth + 1)])
     if problem.d == 1 or depth >= _MAX_DEPTH:
         return Node("leaf", problem)
-    split = _best_split(problem, ("identity", "log"), seed)
+    # "product" after "log": the same split, tested on f itself when f changes sign
+    split = _best_split(problem, ("identity", "log", "product"), seed)
     if split is not None:
         transform, group, ratio = split
         node = _split(problem, group, "sum" if transform == "identity" else "product")

@@ -11,7 +11,8 @@ from pairs of training rows, so the oracle is only queried inside the box the da
 * **additive separability** ``f(a, b) = g(a) + h(b)``:
   ``f(a, b) + f(a', b') - f(a, b') - f(a', b) = 0``;
 * **multiplicative separability** ``f = g(a)·h(b)``: the same on ``log|f|`` when ``f``
-  keeps one sign and stays away from 0;
+  keeps one sign and stays away from 0; else (``m·r·v·sin θ`` over θ in 1..5 changes
+  sign) ``f(a, b)·f(a', b') - f(a, b')·f(a', b) = 0`` on ``f`` itself ("product");
 * **symmetric combination** ``u = x_i - x_j`` (``+``, ``·``, ``/``): ``f`` does not
   change when ``x_i, x_j`` move together along ``u = const``;
 * **transformed separability**: ``f²``, ``√f``, ``1/f`` additively separable
@@ -135,6 +136,8 @@ def separability(problem: Problem, group: Sequence[int], transform: str = "ident
     """How far ``T(f)`` is from ``g(x_group) + h(x_rest)``: the RMS four-point residual
     over the RMS bound the oracle's error allows (module docstring). <= 1 passes;
     ``inf`` when the transform does not apply (``f`` changes sign, say)."""
+    if transform == "product":
+        return _product_separability(problem, group, seed)
     t = _IDENTITY if transform == "identity" else TRANSFORMS[transform]
     x, rng = problem.x, np.random.default_rng(seed)
     mask = np.zeros(problem.d, dtype=bool)
@@ -150,6 +153,28 @@ def separability(problem: Problem, group: Sequence[int], transform: str = "ident
         residual = tf[0] + tf[1] - tf[2] - tf[3]
         bound = problem.sigma * t.slope(f).sum(axis=0)
     floor = FLOOR * (float(np.std(tf)) + float(np.mean(np.abs(tf))))
+    if not np.all(np.isfinite(residual)):
+        return math.inf
+    return rms(residual) / (rms(bound) + floor)
+
+
+def _product_separability(problem: Problem, group: Sequence[int], seed: int) -> float:
+    """How far ``f`` is from ``g(x_group)·h(x_rest)`` whatever its sign: the RMS of
+    ``f1·f2 - f3·f4`` over its bound ``sigma·(|f1| + |f2| + |f3| + |f4|)`` (each factor
+    off by up to ``sigma``); a sum ``a + b`` leaves ``-(a - a')(b - b')``."""
+    x, rng = problem.x, np.random.default_rng(seed)
+    mask = np.zeros(problem.d, dtype=bool)
+    mask[list(group)] = True
+    i, j = _pairs(x.shape[0], rng)
+    p, q = x[i], x[j]
+    f = problem.predict(np.concatenate([p, q, np.where(mask, p, q), np.where(mask, q, p)]))
+    if not np.all(np.isfinite(f)):
+        return math.inf
+    f1, f2, f3, f4 = f.reshape(4, -1)
+    with np.errstate(all="ignore"):
+        residual = f1 * f2 - f3 * f4
+        bound = problem.sigma * (np.abs(f1) + np.abs(f2) + np.abs(f3) + np.abs(f4))
+    floor = FLOOR * (float(np.std(f)) + float(np.mean(np.abs(f)))) ** 2
     if not np.all(np.isfinite(residual)):
         return math.inf
     return rms(residual) / (rms(bound) + floor)

@@ -57,6 +57,20 @@ def test_multiplicative_law_separates_on_log_not_additively():
     assert separability(problem, [0], "identity") > 10.0
 
 
+def test_a_product_that_changes_sign_separates_on_f_itself():
+    # m·r·v·sin θ over θ in 1..5: log|f| is not defined where sin θ crosses 0
+    fn = lambda m, r, v, t: m * r * v * np.sin(t)  # noqa: E731
+    problem, _ = _problem(fn, [(1, 5), (1, 5), (1, 5), (1, 5)], ["m", "r", "v", "theta"])
+    assert separability(problem, [3], "log") == np.inf
+    assert separability(problem, [3], "product") <= 1.0
+    additive, _ = _problem(lambda a, b: a + np.sin(b), [(1, 5), (1, 5)], ["a", "b"])
+    assert separability(additive, [1], "product") > 10.0
+    tree, found = _recover(fn, [(1, 5), (1, 5), (1, 5), (1, 5)], ["m", "r", "v", "theta"])
+    assert tree.kind == "product"
+    m, r, v, t = sympy.symbols("m r v theta")
+    assert sympy.simplify(found.expr - m * r * v * sympy.sin(t)) == 0
+
+
 def test_a_law_that_does_not_separate_passes_neither_test():
     problem, _ = _problem(lambda a, b: np.exp(a * b) + a, [(0, 1), (0, 1)], ["a", "b"])
     assert separability(problem, [0], "identity") > 10.0

@@ -1,0 +1,71 @@
+"""What may be called "verified" (issue 12 §4): a formula that reproduces a network is not
+enough when it misses part of the law, when its constants cancel, or when it is undefined
+just past the data; a right formula on noisy data stays verified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from kanstudio.data import Dataset
+from kanstudio.session import Session, SessionSettings
+from kanstudio.session.session import LACK_OF_FIT, lack_of_fit
+
+x = sympy.Symbol("x")
+rng = np.random.default_rng(0)
+
+
+def _describe(X: np.ndarray, y: np.ndarray, formula: sympy.Expr):
+    """``formula`` described as every formula the app offers, with a network that
+    reproduces it exactly (so only the trust rules can refuse it)."""
+    session = Session(Dataset.from_arrays(X, y, ["x"], ["y"]),
+                      SessionSettings(seed=0, device="cpu"))
+    values = session.evaluate_formula([formula], X)
+    return session.describe_formula([formula], network=values)
+
+
+def test_noise_is_not_a_lack_of_fit_but_a_smooth_misfit_is() -> None:
+    X = rng.uniform(-2, 2, (1000, 3))
+    noise = rng.normal(0, 0.1, 1000)
+    assert lack_of_fit(X, noise, 1.0) < 0.1
+    assert lack_of_fit(X, noise + 0.3 * np.sin(2 * X[:, 0]), 1.0) > LACK_OF_FIT
+    assert lack_of_fit(X, 1e-9 * X[:, 0], 1.0) is None  # within rounding: nothing to examine
+
+
+def test_a_formula_reproducing_a_mediocre_network_is_not_verified() -> None:
+    X = rng.uniform(0, 3, (500, 1))
+    y = np.sin(3 * X[:, 0])
+    cubic = np.polynomial.polynomial.polyfit(X[:, 0], y, 3)
+    formula = sum(float(c) * x**k for k, c in enumerate(cubic))
+    result = _describe(X, y, formula)
+    assert result.status == "approximate"
+    assert "misses part of the law" in result.status_reason
+
+
+def test_the_right_formula_on_noisy_data_stays_verified() -> None:
+    X = rng.uniform(0, 3, (500, 1))
+    y = 2 * X[:, 0] + rng.normal(0, 0.05, 500)
+    result = _describe(X, y, 2 * x)
+    assert result.status == "verified", result.status_reason
+
+
+def test_cancelling_constants_are_not_verified() -> None:
+    X = rng.uniform(0, 1, (300, 1))
+    formula = sympy.Float(1000.123456) * sympy.sqrt(x + 1e6) - sympy.Float(1000123.456)
+    y = Session(Dataset.from_arrays(X, X[:, 0], ["x"], ["y"])).evaluate_formula(
+        [formula], X)[:, 0]
+    result = _describe(X, y, formula)
+    assert result.status == "approximate"
+    assert "constants cancel" in result.status_reason
+
+
+@pytest.mark.parametrize("shift, verified", [(0.9, False), (0.0, True)])
+def test_a_formula_undefined_just_past_the_data_is_not_verified(shift: float,
+                                                                 verified: bool) -> None:
+    X = rng.uniform(1, 2, (300, 1))
+    formula = sympy.sqrt(x - shift)
+    result = _describe(X, np.sqrt(X[:, 0] - shift), formula)
+    assert (result.status == "verified") is verified, result.status_reason
+    if not verified:
+        assert "25%" in result.status_reason
