@@ -208,6 +208,7 @@ class RunController(QObject):
             self.loaded_roles = key
             st.engine = st.engine.but(has_data=False, has_model=False, fitted=False)
             st.built_arch = None
+            self.v.network_view.clear_network()  # the old model's curves and locks go too
             self.v.loss_plot.clear()
             self.v.loss_plot.set_target(", ".join(roles.targets))
             self.send_load()

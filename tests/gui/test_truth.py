@@ -81,12 +81,26 @@ def test_new_model_and_other_data_clear_the_formula_and_lock_labels(qtbot, windo
     train(qtbot, window, 5)
     _lock(qtbot, window, (1, 0, 0), "sin")
     qtbot.waitUntil(lambda: len(view.lock_labels) == 1, timeout=WAIT)
+    open_and_load(qtbot, window, sample("toy_sin"))  # the same file again: the same drawing
+    assert view.lock_labels == [] and _curve_points(window) == 0
+    assert view.locked_item.yData is None or not np.isfinite(view.locked_item.yData).any()
+    assert panel.result is None and window.loss_plot.steps.size == 0
+
+    train(qtbot, window, 5)
+    _lock(qtbot, window, (1, 0, 0), "sin")
+    qtbot.waitUntil(lambda: len(view.lock_labels) == 1, timeout=WAIT)
     open_and_load(qtbot, window, sample("toy_xy"))  # another CSV
     assert panel.result is None and panel.metric_labels["network_test_r2"].text() == "—"
     qtbot.waitUntil(lambda: view.net_geometry is not None
                     and view.net_geometry.width[0] == 2, timeout=WAIT)
     assert view.lock_labels == []
     assert window.loss_plot.steps.size == 0
+
+
+def _curve_points(window) -> int:
+    """Points of edge curves the network view draws now."""
+    return sum(int(np.isfinite(item.yData).sum()) for item in window.network_view.curve_items
+               if item.yData is not None)
 
 
 # ---------------------------------------------------------------------------- gating
