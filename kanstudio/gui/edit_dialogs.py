@@ -90,6 +90,7 @@ class AutoPruneDialog(QDialog):
             return False
         self.shown_for = (float(asked[0]), float(asked[1]))
         self.preview.setText(describe_prune_preview(e))
+        self.adjustSize()  # the wrapped text may need more lines than the last one
         return True
 
 

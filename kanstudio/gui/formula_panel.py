@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from kanstudio.gui.formula_render import render_latex
 from kanstudio.gui.messages import FORMULA_NOT_YET, approximate_badge
 from kanstudio.gui.pareto_view import ParetoView
+from kanstudio.gui.settings_store import app_settings, remember_folder, save_start
 
 __all__ = ["FormulaPanel", "format_metric"]
 
@@ -279,9 +280,11 @@ class FormulaPanel(QWidget):
     def choose_export(self) -> None:
         if not self.result:
             return
-        path, chosen = QFileDialog.getSaveFileName(self, "Export Formula", "formula.tex",
-                                                   _EXPORT_FILTERS)
+        settings = app_settings()
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export Formula", save_start(settings, "formula.tex"), _EXPORT_FILTERS)
         if path:
+            remember_folder(settings, path)
             if not Path(path).suffix:
                 path += {"Python": ".py", "Plain": ".txt"}.get(chosen.split()[0], ".tex")
             self.export(path)

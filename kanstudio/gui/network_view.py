@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QLabel, QToolTip
 
 from kanstudio.gui.network_geometry import SLOT, NetworkGeometry, level_arities, nan_join
@@ -41,7 +41,7 @@ FIT_GOOD_R2 = 0.99
 FIT_MIN_R2 = 0.5  # below: no library function describes the curve; no label (tooltip says)
 FIT_FILL = (255, 255, 255, 200)  # behind a live label, so lines under it do not cross it
 FIT_GAP_PX = 4  # least room between two labels side by side
-LABEL_CHARS = 14
+LABEL_GAP_PX = 8  # pixels kept free between two column names side by side
 PRODUCT_SIZE = 17  # pixels: the × of a product node (sum nodes are 12-pixel dots)
 _NODE_BRUSHES = [pg.mkBrush(60, 66, 80, a) for a in (70, 120, 170, 215, 255)]
 
@@ -91,6 +91,7 @@ class NetworkView(pg.GraphicsView):
         self._hover_edge: int | None = None
         self._auto_fit = True
         self._labels: list[pg.TextItem] = []
+        self._label_room: list[float] = []  # per label: scene units to its neighbour
         self.lock_labels: list[pg.TextItem] = []  # function names over locked edges
         self._lock_room: list[float] = []
         self._lock_key: tuple | None = None
@@ -210,12 +211,15 @@ class NetworkView(pg.GraphicsView):
         assert g is not None
         levels = ((0, self.input_names, (0.5, -0.25)),
                   (len(g.width) - 1, self.target_names, (0.5, 1.25)))
+        self._label_room = []
         for level, names, anchor in levels:
+            xs = np.sort(np.asarray(g.nodes[level], dtype=float)[:, 0])
+            gap = float(np.min(np.diff(xs))) if len(xs) > 1 else np.inf
             for k, (x, y) in enumerate(g.nodes[level]):
                 name = names[k] if k < len(names) else f"#{k}"
-                shown = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
-                label = pg.TextItem(shown, color=(20, 25, 35), anchor=anchor)
+                label = pg.TextItem(name, color=(20, 25, 35), anchor=anchor)
                 label.setToolTip(name)
+                self._label_room.append(gap)  # scene units between this node and the next
                 font = label.textItem.font()
                 font.setPointSizeF(font.pointSizeF() * 1.1)
                 font.setBold(level > 0)
@@ -224,6 +228,28 @@ class NetworkView(pg.GraphicsView):
                 label.setZValue(7)
                 self.vb.addItem(label)
                 self._labels.append(label)
+        self._fit_node_labels()
+
+    def input_labels(self) -> list[pg.TextItem]:
+        """The labels under the input nodes (their tooltips hold the full column names)."""
+        g = self.net_geometry
+        return [] if g is None else self._labels[:len(g.nodes[0])]
+
+    def _fit_node_labels(self) -> None:
+        """Cut each column name to the room between its node and the next (side by side,
+        long names ran into each other); the whole name stays in its tooltip. Zooming in
+        gives them room again."""
+        unit_px = self.vb.viewPixelSize()[0]  # scene units per screen pixel
+        if not self._labels or not unit_px > 0:
+            return
+        for label, room in zip(self._labels, self._label_room, strict=True):
+            name = label.toolTip()
+            font = label.textItem.font()
+            room_px = room / unit_px - LABEL_GAP_PX if np.isfinite(room) else 10_000.0
+            shown = QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight,
+                                                   max(int(room_px), 0))
+            if label.toPlainText() != shown:
+                label.setText(shown)
 
     # ------------------------------------------------------------------ snapshots
     def set_snapshot(self, snap: dict[str, Any]) -> None:
@@ -281,6 +307,7 @@ class NetworkView(pg.GraphicsView):
 
     def _fit_all_labels(self) -> None:
         self._fit_lock_labels()
+        self._fit_node_labels()
         self._place_fit_labels()
 
     # ------------------------------------------------------------------ live fit labels

@@ -17,7 +17,13 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from kanstudio.gui.menus import Actions, EditActions
 from kanstudio.gui.run_controller import RunController
 from kanstudio.gui.samples import Sample, load_catalog
-from kanstudio.gui.settings_store import add_recent_file, recent_files
+from kanstudio.gui.settings_store import (
+    add_recent_file,
+    inside_the_app,
+    recent_files,
+    remember_folder,
+    save_start,
+)
 from kanstudio.gui.views import Views
 
 __all__ = ["ProjectController", "export_view", "AUTOSAVE_MS", "CSV_SUFFIXES",
@@ -52,6 +58,12 @@ def export_view(widget: Any, path: str) -> None:
             painter.end()
     elif not widget.grab().save(path):
         raise OSError(f"could not write {Path(path).name}")
+
+
+def window_title(name: str) -> str:
+    """The window's title for an open file. It ends with the app's name: Qt adds the
+    application's display name to a title that does not, which would show it twice."""
+    return f"{name} — KAN Studio"
 
 
 class ProjectController(QObject):
@@ -150,7 +162,7 @@ class ProjectController(QObject):
         self.state.update(current_path=str(path), current_project=None)
         self.runs.forget_loaded_data()  # opening a file (again) always reloads the engine
         self.v.notify.dismiss()
-        self.v.window.setWindowTitle(f"KAN Studio — {name}")
+        self.v.window.setWindowTitle(window_title(name))
         self.v.data_panel.set_table(table, roles, name)
         self.remember(path)
         self.v.notify.status(f"Opened {name}: {table.n_rows:,} rows", 5000)
@@ -178,7 +190,7 @@ class ProjectController(QObject):
         name = Path(e.get("path") or "project").name
         self.state.update(current_project=e.get("path"), current_path=None,
                           pending_project=None)
-        self.v.window.setWindowTitle(f"KAN Studio — {name}")
+        self.v.window.setWindowTitle(window_title(name))
         self.v.data_panel.set_table(table, roles, f"{name} (data stored in the project)",
                                     editable=False)
         if e.get("path"):
@@ -197,6 +209,7 @@ class ProjectController(QObject):
     # ------------------------------------------------------------------ recent files
     def remember(self, path: str) -> None:
         add_recent_file(self.settings, path)
+        remember_folder(self.settings, path)
         self.settings.sync()
         self.refresh_recent_menu()
 
@@ -235,8 +248,11 @@ class ProjectController(QObject):
 
     def save_project_as(self) -> bool:
         path_now = self.state.current_path
-        start = self.state.current_project or (str(Path(path_now).with_suffix(".kstudio"))
-                                               if path_now else "untitled.kstudio")
+        name = Path(path_now).with_suffix(".kstudio").name if path_now else "untitled.kstudio"
+        start = save_start(self.settings, name)
+        project = self.state.current_project
+        if project and not inside_the_app(Path(project).parent):
+            start = project  # where it was saved or opened from
         path, _ = QFileDialog.getSaveFileName(self.v.window, "Save Project", start,
                                               "KAN Studio projects (*.kstudio)")
         if not path:
@@ -261,7 +277,7 @@ class ProjectController(QObject):
             return  # an autosave: the user's project and its unsaved state are unchanged
         self.state.current_project = path
         self.state.dirty = False
-        self.v.window.setWindowTitle(f"KAN Studio — {Path(path).name}")
+        self.v.window.setWindowTitle(window_title(Path(path).name))
         self.remember(path)
         self.v.notify.status(f"Saved {Path(path).name}.", 6000)
         if self.close_after_save:
@@ -273,7 +289,7 @@ class ProjectController(QObject):
             self.restoring = False
             self.state.current_project = None
             self.state.dirty = True
-            self.v.window.setWindowTitle("KAN Studio — recovered session (not saved)")
+            self.v.window.setWindowTitle(window_title("recovered session (not saved)"))
 
     # ------------------------------------------------------------------ recovery
     def autosave(self) -> None:
@@ -332,9 +348,11 @@ class ProjectController(QObject):
     def export_image(self, which: str) -> None:
         widget = {"network": self.v.network_view, "loss": self.v.loss_plot.plot,
                   "inspector": self.v.inspector.plot, "formula": self.v.formula_panel.plot}[which]
-        path, _ = QFileDialog.getSaveFileName(self.v.window, "Export Image", f"{which}.png",
+        path, _ = QFileDialog.getSaveFileName(self.v.window, "Export Image",
+                                              save_start(self.settings, f"{which}.png"),
                                               "PNG image (*.png);;SVG image (*.svg)")
         if path:
+            remember_folder(self.settings, path)
             try:
                 export_view(widget, path)
             except Exception as exc:  # noqa: BLE001 - report, never crash the session

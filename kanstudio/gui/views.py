@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar
 
 from kanstudio.gui.bridge import WorkerBridge
@@ -24,6 +25,9 @@ from kanstudio.gui.training_panel import TrainingPanel
 
 __all__ = ["Views", "Notifier"]
 
+STATUS_MARGIN_PX = 40  # the status bar's size grip and its message's padding
+STATUS_MIN_PX = 240  # before the window is laid out, its bar reports a tiny width
+
 
 class Notifier:
     """Errors and notices in the message bar; passing news in the status bar."""
@@ -34,7 +38,7 @@ class Notifier:
 
     def error(self, text: str, detail: str = "") -> None:
         self.bar.show_message("error", text, detail)
-        self.status_bar.showMessage(text, 15000)
+        self.status(text, 15000)
 
     def info(self, text: str, detail: str = "") -> None:
         self.bar.show_message("info", text, detail)
@@ -43,7 +47,21 @@ class Notifier:
         self.bar.show_message("warning", text, detail)
 
     def status(self, text: str, ms: int = 0) -> None:
-        self.status_bar.showMessage(text, ms)
+        """Show ``text`` in the status bar, cut to its width (a long formula would run off
+        the window); the whole text is then the status bar's tooltip."""
+        one_line = " ".join(text.split())
+        shown = self._fitted(one_line)
+        self.status_bar.showMessage(shown, ms)
+        self.status_bar.setToolTip(text if shown != one_line else "")
+
+    def _fitted(self, text: str) -> str:
+        bar = self.status_bar
+        room = bar.width() - STATUS_MARGIN_PX
+        for child in bar.findChildren(QLabel):  # the permanent widgets' share
+            if child.isVisible() and child.parent() is bar:
+                room -= child.width()
+        room = max(room, STATUS_MIN_PX)
+        return bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
 
     def clear_status(self) -> None:
         self.status_bar.clearMessage()

@@ -58,8 +58,9 @@ def test_snapshots_update_a_fixed_set_of_items(qtbot, view):
     items = list(view.vb.addedItems)
     labels = [i for i in items if isinstance(i, pg.TextItem)]
     assert len(labels) == 5 + 1  # one per input and output node
-    # not one item per edge (+6: frames, locked, hover, select, nodes, product-node stubs)
-    assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 6
+    # not one item per edge (+8: frames, locked, hover, select, nodes, product-node stubs,
+    # and auto-prune's marks on edges and nodes)
+    assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 8
     start = time.perf_counter()
     for step in range(1, 31):
         view.set_snapshot(fake_snapshot(step))

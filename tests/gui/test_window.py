@@ -99,7 +99,7 @@ def test_open_project_shows_its_data_model_and_settings(qtbot, window, tmp_path)
     assert window.training_panel.width_edit.text() == "2, 3, 1"
     assert window.training_panel.seed.value() == 2
     assert window.network_view.net_geometry.width == [2, 3, 1]
-    assert window.windowTitle().endswith("study.kstudio")
+    assert window.windowTitle() == "study.kstudio — KAN Studio"
     sent = []
     send = window.bridge.send
     window.bridge.send = lambda command, **fields: (sent.append(command),
