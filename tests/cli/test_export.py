@@ -60,6 +60,8 @@ def exports(projects: Projects) -> dict[str, Run]:
     """One export per format, all started together."""
     procs = {fmt: start(["export", "study.kstudio", "--format", fmt], projects.folder)
              for fmt in FORMATS}
+    procs["latex --constants"] = start(["export", "study.kstudio", "--format", "latex",
+                                        "--constants"], projects.folder)
     return {fmt: finish(proc, 240) for fmt, proc in procs.items()}
 
 
@@ -122,6 +124,25 @@ def test_latex_format_names_the_target(exports: dict[str, Run]) -> None:
     line = exports["latex"].stdout.strip()
     assert "\n" not in line
     assert line == f"g = {doc['latex']}"
+
+
+def test_latex_with_constants_adds_their_table_with_standard_errors(
+    exports: dict[str, Run]
+) -> None:
+    doc = json.loads(exports["json"].stdout)
+    constants = doc["constants"]
+    assert constants and all(c["stderr"] > 0 for c in constants)  # {value, stderr} each
+    out = exports["latex --constants"].stdout
+    assert out.startswith(exports["latex"].stdout.strip() + "\n\n\\begin{table}")
+    rows = [line for line in out.splitlines() if " \\pm " in line]
+    assert len(rows) == len(constants)
+    for row, c in zip(rows, constants, strict=True):
+        shown, cell = row.removesuffix(" \\\\").split(" & ")
+        assert shown == f"${c['shown']}$"
+        value, error = (float(t) for t in cell.strip("$").split(" \\pm "))
+        assert value == pytest.approx(c["value"], rel=1e-3, abs=2 * c["stderr"])
+        assert error == pytest.approx(c["stderr"], rel=0.05)
+    assert "standard errors from the least-squares Jacobian" in out
 
 
 # ---------------------------------------------------------------------------- refusals

@@ -287,6 +287,20 @@ def test_fit_lists_the_free_constants_with_standard_errors(result: dict) -> None
         assert c["stderr"] is None and c["reason"] or c["stderr"] >= 0.0
 
 
+def test_fit_gives_each_pareto_formula_its_agreement_beyond_the_data(result: dict) -> None:
+    front = result["pareto"]
+    assert front and sum(p["chosen"] for p in front) == 1
+    for p in front:
+        wider = p["wider_range"]  # on each input's range widened by 25 %, vs the network
+        assert wider["margin"] == 0.25 and wider["points"] >= 2000
+        assert 0.0 <= wider["defined"] <= 1.0 and wider["status"] in ("verified",
+                                                                        "approximate")
+        # R² against the network there: 1 - (rms(formula - network) / std(network))²
+        assert wider["r2_network"] == pytest.approx(1.0 - wider["difference"] ** 2)
+    chosen = next(p for p in front if p["chosen"])
+    assert chosen["wider_range"]["defined"] == 1.0  # 2x + 1 is defined everywhere
+
+
 def test_fit_says_the_exact_linear_law_is_verified(fit_run: Run, result: dict) -> None:
     assert result["formula_status"] == "verified"
     assert result["formula_network_difference"] <= 1e-2

@@ -34,3 +34,29 @@ def test_constants_that_trade_off_get_null_with_a_reason() -> None:
 
 def test_a_formula_without_floats_has_no_constants() -> None:
     assert constant_errors(sympy.exp(-x), [x], X[:, None], Y) == []
+
+
+def test_a_value_is_shown_to_the_decimal_place_of_its_two_digit_error():
+    from kanstudio.symbolic.uncertainty import format_with_error
+
+    assert format_with_error(1.76912345, 0.00123) == ("1.7691", "0.0012", 0)
+    assert format_with_error(-0.5, 0.25) == ("-0.50", "0.25", 0)
+    # far from 1: value and error share a power of ten
+    assert format_with_error(3.2e-7, 1.1e-9) == ("3.200", "0.011", -7)
+    assert format_with_error(2.0, None) == ("2", None, 0)
+
+
+def test_the_latex_constants_table_has_one_row_per_constant_and_says_what_is_unknown():
+    from kanstudio.symbolic.export import constants_table
+
+    table = constants_table([
+        {"value": 1.76912345, "stderr": 0.00123, "shown": "1.769"},
+        {"value": 3.2e-7, "stderr": 1.1e-9, "shown": "3.200e-7"},
+        {"value": 2.5, "stderr": None, "reason": "the constants trade off", "shown": "2.5"}])
+    lines = table.splitlines()
+    assert lines[0] == r"\begin{table}[h]" and lines[-1] == r"\end{table}"
+    assert r"$1.769$ & $1.7691 \pm 0.0012$ \\" in lines
+    assert r"$3.200 \cdot 10^{-7}$ & $(3.200 \pm 0.011) \times 10^{-7}$ \\" in lines
+    assert r"$2.5$ & $2.5$ (n/a) \\" in lines
+    assert "not determined: the constants trade off" in table
+    assert constants_table([]) == ""
