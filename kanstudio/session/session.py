@@ -461,7 +461,8 @@ class Session:
             raise SessionError(f"{what} was trained on other data than the data open now "
                                "(has the file changed since?)")
         self._checkpoint(f"adopt {what}", self._preparation())
-        self._restore_preparation(copy.deepcopy(other._preparation()))
+        self._restore_preparation(copy.deepcopy(
+            (other.settings, other.train_idx, other.test_idx, other.x_scaler, other.y_scaler)))
         self.model = copy.deepcopy(other.model)
         self._record("adopt", what=what, seed=self.settings.seed)
 

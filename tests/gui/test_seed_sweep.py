@@ -69,7 +69,9 @@ def test_seeds_run_in_parallel_and_a_row_loads_as_one_undo_step(qtbot, window, t
     qtbot.waitUntil(lambda: not seeds.running, timeout=SWEEP_WAIT)
     timer.stop()
     gaps = np.diff(ticks)
-    assert len(ticks) > 20 and gaps.max() < 2.0, gaps.max()  # responsive throughout
+    # responsive throughout: the seeds' processes do the work, the window only waits (the
+    # bound leaves room for a machine shared with others; a blocked loop takes the run)
+    assert len(ticks) > 20 and gaps.max() < 3.0, gaps.max()
 
     # One row per seed, sorted by seed, and the stability table over them.
     assert dialog.seed_table.rowCount() == 2
