@@ -161,13 +161,23 @@ class SnapshotThrottle:
             self._fits_due = started + max(self.label_interval_s, cost / self.label_budget)
         return dataclasses.replace(snap, edge_fits=self._fits)
 
+    def warm_up(self) -> None:
+        """Import the labeller (sympy, scipy: ~0.5 s) and build the default one now,
+        before the first training run, not during it."""
+        from kanstudio.symbolic.fitting import DEFAULT_SIMPLICITY_WEIGHT
+        from kanstudio.symbolic.live_fit import EdgeLabeller
+
+        self._labeller = EdgeLabeller(None, CURVE_POINTS, DEFAULT_SIMPLICITY_WEIGHT)
+        self._labeller_key = (None, DEFAULT_SIMPLICITY_WEIGHT, CURVE_POINTS)
+
     def _labeller_for(self, session: Any) -> Any:
         """The labeller for the session's function selection (built once per selection)."""
+        from kanstudio.symbolic.fitting import DEFAULT_SIMPLICITY_WEIGHT
         from kanstudio.symbolic.live_fit import EdgeLabeller
 
         settings = session.settings
         functions = getattr(settings, "functions", None)
-        weight = float(getattr(settings, "simplicity_weight", 0.8))
+        weight = float(getattr(settings, "simplicity_weight", DEFAULT_SIMPLICITY_WEIGHT))
         key = (tuple(functions) if functions is not None else None, weight, CURVE_POINTS)
         if key != self._labeller_key:
             self._labeller = EdgeLabeller(functions, CURVE_POINTS, weight)
