@@ -65,14 +65,13 @@ class Worker:
         """torch's optimisers import torch._dynamo on first use (seconds): pay that after
         ``ready`` is out, while the user is still choosing data, not at the first Train.
         The fused CPU spline kernels load (or, once per machine, compile) in the background
-        for the same reason, and the live edge labeller is built."""
+        for the same reason."""
         import torch
 
         from kanstudio.core.fused_cpu import warm_up
 
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         warm_up()
-        self.throttle.warm_up()  # the live edge labeller: sympy's import, its bank
 
     @property
     def busy(self) -> bool:

@@ -149,10 +149,12 @@ class SnapshotThrottle:
         if fresh or self._fits is None or now >= self._fits_due:
             from kanstudio.symbolic.live_fit import best_fits  # sympy: the worker's only
 
-            started = time.perf_counter()
             try:
-                self._fits = best_fits(self._labeller_for(session), snap.y, snap.active,
-                                       snap.locked)
+                # built once per function selection (the first also imports sympy, ~0.5 s):
+                # not part of the cost that spaces the labellings
+                labeller = self._labeller_for(session)
+                started = time.perf_counter()
+                self._fits = best_fits(labeller, snap.y, snap.active, snap.locked)
             except Exception as exc:  # noqa: BLE001 - labels must never stop drawing
                 self.label_error, self.labels_enabled, self._fits = exc, False, None
                 return snap
@@ -160,15 +162,6 @@ class SnapshotThrottle:
             self.label_seconds.append(cost)
             self._fits_due = started + max(self.label_interval_s, cost / self.label_budget)
         return dataclasses.replace(snap, edge_fits=self._fits)
-
-    def warm_up(self) -> None:
-        """Import the labeller (sympy, scipy: ~0.5 s) and build the default one now,
-        before the first training run, not during it."""
-        from kanstudio.symbolic.fitting import DEFAULT_SIMPLICITY_WEIGHT
-        from kanstudio.symbolic.live_fit import EdgeLabeller
-
-        self._labeller = EdgeLabeller(None, CURVE_POINTS, DEFAULT_SIMPLICITY_WEIGHT)
-        self._labeller_key = (None, DEFAULT_SIMPLICITY_WEIGHT, CURVE_POINTS)
 
     def _labeller_for(self, session: Any) -> Any:
         """The labeller for the session's function selection (built once per selection)."""
