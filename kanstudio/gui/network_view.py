@@ -339,8 +339,10 @@ class NetworkView(pg.GraphicsView):
                   if r2 >= FIT_MIN_R2 and not locked[e] and levels[e] > 0]
         for e in wanted:
             _name, short, r2 = self.edge_fits[e]
-            self._fit_label(e).setText(f"{short} {r2:.2f}",
-                                       color=FIT_RGB if r2 >= FIT_GOOD_R2 else FIT_WEAK_RGB)
+            label, text = self._fit_label(e), f"{short} {r2:.2f}"
+            if label.textItem.toPlainText() != text:  # a new layout only when it changed
+                good = round(r2, 2) >= FIT_GOOD_R2  # as shown: the text decides the colour
+                label.setText(text, color=FIT_RGB if good else FIT_WEAK_RGB)
         scores = np.nan_to_num(self.edge_scores, nan=0.0)
         self._fit_wanted = sorted(wanted, key=lambda e: -scores[e] if e < len(scores) else 0)
         self._place_fit_labels()

@@ -227,6 +227,7 @@ class EdgeLabeller:
         self.bank = np.concatenate(rows).astype(np.float32)  # (K, P) unit, centred rows
         self.bank_owner = np.concatenate(owner)  # (K,) function index of each row
         self.bank_ends = np.concatenate(ends)  # (K, 2) (u1, u2) of each row
+        self._exact = np.array([f.name == "x" for f in self.functions], dtype=bool)
         # rows of each function are contiguous: reduceat over their starts
         self._starts = np.searchsorted(self.bank_owner, np.arange(len(self.functions)))
 
@@ -252,7 +253,7 @@ class EdgeLabeller:
         yn = yc[edges] / norm[edges, None]  # (n, P) unit, centred
         # 1. coarse: every bank row against every curve
         corr = _product(self.bank, yn.T.astype(np.float32))  # (K, n)
-        r2_rows = np.square(corr, dtype=np.float64)
+        r2_rows = np.square(corr)  # float32: only picks each function's best row
         best_row = np.empty((n_funcs, edges.size), dtype=np.int64)
         coarse = np.empty((edges.size, n_funcs))
         for k in range(n_funcs):
@@ -263,15 +264,16 @@ class EdgeLabeller:
                 continue
             arg = np.argmax(r2_rows[lo:hi], axis=0)
             best_row[k] = lo + arg
-            coarse[:, k] = r2_rows[lo + arg, np.arange(edges.size)]
+            coarse[:, k] = r2_rows[lo + arg, np.arange(edges.size)].astype(np.float64)
         coarse = np.minimum(coarse, 1.0)
         # 2. refine the best few functions per edge around their best interval
         # ranked as if refining could cut the unexplained variance tenfold: a function
         # whose coarse bank is sparse for this curve still gets its chance
         hopeful = 1.0 - (1.0 - coarse) / _REFINE_HOPE
+        hopeful[:, self._exact] = -np.inf  # x: any interval gives the same fit
         order = np.argsort(rank_scores(hopeful, self.complexity[None, :],
                                        self.simplicity_weight), axis=1, kind="stable")
-        todo = order[:, :min(_REFINE_FUNCTIONS, n_funcs)]  # (n, R)
+        todo = order[:, :min(_REFINE_FUNCTIONS, n_funcs - int(self._exact.sum()))]  # (n, R)
         rows = np.repeat(np.arange(edges.size), todo.shape[1])
         funcs = todo.ravel()
         sort = np.argsort(funcs, kind="stable")  # grouped by function: one call each

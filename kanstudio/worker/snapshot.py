@@ -168,10 +168,12 @@ class SnapshotThrottle:
         if fresh or self._fits is None or now >= self._fits_due:
             from kanstudio.symbolic.live_fit import best_fits  # sympy: the worker's only
 
-            started = time.perf_counter()
             try:
-                self._fits = best_fits(self._labeller_for(session), snap.y, snap.active,
-                                       snap.locked)
+                # built once per function selection (the first also imports sympy, ~0.5 s):
+                # not part of the cost that spaces the labellings
+                labeller = self._labeller_for(session)
+                started = time.perf_counter()
+                self._fits = best_fits(labeller, snap.y, snap.active, snap.locked)
             except Exception as exc:  # noqa: BLE001 - labels must never stop drawing
                 self.label_error, self.labels_enabled, self._fits = exc, False, None
                 return snap
@@ -182,11 +184,12 @@ class SnapshotThrottle:
 
     def _labeller_for(self, session: Any) -> Any:
         """The labeller for the session's function selection (built once per selection)."""
+        from kanstudio.symbolic.fitting import DEFAULT_SIMPLICITY_WEIGHT
         from kanstudio.symbolic.live_fit import EdgeLabeller
 
         settings = session.settings
         functions = getattr(settings, "functions", None)
-        weight = float(getattr(settings, "simplicity_weight", 0.8))
+        weight = float(getattr(settings, "simplicity_weight", DEFAULT_SIMPLICITY_WEIGHT))
         key = (tuple(functions) if functions is not None else None, weight, CURVE_POINTS)
         if key != self._labeller_key:
             self._labeller = EdgeLabeller(functions, CURVE_POINTS, weight)
