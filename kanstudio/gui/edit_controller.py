@@ -356,7 +356,7 @@ class EditController(QObject):
         best = found[0] if found else None
         self.v.notify.status(
             f"Expression search: {len(found)} expression(s) for edge {tuple(e['edge'])}"
-            + (f"; most accurate {best['expression']} (R² {best['r2']:.6f})"
+            + (f"; best for its size: {best['expression']} (R² {best['r2']:.6f})"
                if best and best.get("r2") is not None else "")
             + ". Select one and Lock it.", 15000)
 
