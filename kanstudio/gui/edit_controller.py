@@ -89,8 +89,8 @@ class EditController(QObject):
             self.v.notify.error("Train a model first: there is nothing to edit yet.")
             return False
         if self.state.engine.editing:
-            self.v.notify.error("A refine or auto-symbolic run is still going: wait for it or "
-                            "press Cancel first.")
+            self.v.notify.error("A refine, auto-symbolic or expression search is still going: "
+                                "wait for it or press Cancel first.")
             return False
         self.v.bridge.send(command, **fields)
         return True
