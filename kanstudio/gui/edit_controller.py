@@ -112,8 +112,8 @@ class EditController(QObject):
             self.v.notify.error("Train a model first: there is nothing to edit yet.")
             return False
         if self.state.engine.editing:
-            self.v.notify.error("A refine or auto-symbolic run is still going: wait for it or "
-                            "press Cancel first.")
+            self.v.notify.error("A refine, auto-symbolic or expression search is still going: "
+                                "wait for it or press Cancel first.")
             return False
         self.v.bridge.send(command, **fields)
         return True
@@ -411,7 +411,7 @@ class EditController(QObject):
         best = found[0] if found else None
         self.v.notify.status(
             f"Expression search: {len(found)} expression(s) for edge {tuple(e['edge'])}"
-            + (f"; most accurate {best['expression']} (R² {best['r2']:.6f})"
+            + (f"; best for its size: {best['expression']} (R² {best['r2']:.6f})"
                if best and best.get("r2") is not None else "")
             + ". Select one and Lock it.", 15000)
 

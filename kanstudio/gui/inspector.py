@@ -265,7 +265,7 @@ class EdgeInspector(QWidget):
         self._update_buttons()
 
     def show_search_results(self, e: dict[str, Any]) -> None:
-        """Add a ``search_edge`` result's expressions (most accurate first) after the
+        """Add a ``search_edge`` result's expressions (best for their size first) after the
         library's candidates; each locks like any candidate."""
         if self.edge is None or tuple(e.get("edge", ())) != self.edge:
             return

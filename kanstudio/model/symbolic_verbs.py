@@ -28,13 +28,15 @@ SEARCH_POINTS = 256
 def expression_lock_name(expression: Any) -> str:
     """The lock name of a search result, a one-variable tree or a formula in ``x`` (text,
     parsed without eval); ValueError says why one is refused."""
-    from kanstudio.symbolic.expression_lock import expression_name, is_expression_name
+    from kanstudio.symbolic.expression_lock import (
+        expression_name,
+        expression_tree,
+        is_expression_name,
+    )
     from kanstudio.symbolic.search import parse_tree
 
     if is_expression_name(expression):
-        from kanstudio.symbolic.expression_lock import expression_tree
-
-        expression_tree(expression)
+        expression_tree(expression)  # refuses a broken name
         return expression
     tree = getattr(expression, "tree", expression)
     names = getattr(expression, "names", ("x",))

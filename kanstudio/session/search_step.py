@@ -34,7 +34,8 @@ from kanstudio.session.structure_solve import (
     expression_size,
 )
 
-__all__ = ["engine_available", "engine_problem", "search_leaf_solver", "search_candidates", "pick"]
+__all__ = ["engine_available", "engine_problem", "best_first", "search_leaf_solver",
+           "search_candidates", "pick"]
 
 
 def engine_available() -> bool:
@@ -57,6 +58,21 @@ def engine_problem() -> str:
     except EngineUnavailableError as exc:
         return str(exc)
     return ""
+
+
+def best_first(front: Sequence[Any]) -> list[Any]:
+    """A search front (``SearchResult`` s) best first for a person choosing one: by
+    ``log10(1 - R² + R2_FLOOR) + NODE_WEIGHT * complexity``, the structure step's trade of
+    accuracy against size, with R² above ``1 - R2_FLOOR`` counting as equal (as for library
+    fits, :data:`kanstudio.symbolic.fitting.R2_FLOOR`); ties go to the simpler."""
+    from kanstudio.symbolic.fitting import R2_FLOOR
+
+    def score(r: Any) -> float:
+        if not math.isfinite(r.r2):
+            return math.inf
+        return math.log10(max(1.0 - r.r2, 0.0) + R2_FLOOR) + NODE_WEIGHT * r.complexity
+
+    return sorted(front, key=lambda r: (score(r), r.complexity))
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

@@ -8,8 +8,8 @@ report until the worker has read its commands; ``stop`` closes the generator, wh
 the engine to stop there and waits for the thread to end. The search only reads the
 model, so a cancelled search leaves nothing behind.
 
-The result lists the front as candidates shaped like ``suggest``'s, whose ``name`` is the
-expression's lock name: ``lock`` with it locks the edge to that expression.
+The result lists the front, best first, as candidates shaped like ``suggest``'s, whose
+``name`` is the expression's lock name: ``lock`` with it locks the edge to that expression.
 """
 
 from __future__ import annotations
@@ -112,17 +112,19 @@ def _search_steps(session: Any, edge: tuple[int, int, int], budget: str, threads
 
 def _candidates(session: Any, edge: tuple[int, int, int], front: list[Any]
                 ) -> list[dict[str, Any]]:
-    """The front, most accurate first, shaped like ``suggest``'s candidates."""
+    """The front, best first (accuracy against size: ``search_step.best_first``), shaped
+    like ``suggest``'s candidates."""
     import numpy as np
     import sympy
 
     from kanstudio.model.symbolic_verbs import expression_lock_name
+    from kanstudio.session.search_step import best_first
 
     x_data, _ = session.model.edge_samples(*edge)
     lo, hi = (float(x_data[0]), float(x_data[-1])) if len(x_data) else (-1.0, 1.0)
     grid = np.linspace(lo, hi, PREVIEW_POINTS)
     out = []
-    for r in sorted(front, key=lambda r: (-r.r2, r.complexity)):
+    for r in best_first(front):
         with np.errstate(all="ignore"):
             curve = np.asarray(r.predict(grid[:, None]), dtype=np.float64)
         out.append({"name": expression_lock_name(r), "r2": finite(r.r2),

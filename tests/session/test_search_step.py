@@ -117,3 +117,18 @@ def test_the_whole_dataset_search_can_be_turned_off():
     with pytest.raises(StopIteration) as stop:
         next(steps)
     assert stop.value.value == (None, [])
+
+
+def test_search_results_are_offered_best_for_their_size_first():
+    from types import SimpleNamespace
+
+    from kanstudio.session.search_step import best_first
+
+    front = [SimpleNamespace(complexity=c, r2=r2, name=n) for c, r2, n in (
+        (5, 0.2148, "line"), (8, 0.9996955, "sin"), (11, 0.9998986, "sin + line"),
+        (25, 0.9999986, "a monster"))]
+    order = [r.name for r in best_first(front)]
+    assert order[:2] == ["sin", "sin + line"]  # 14 more nodes buy too little accuracy
+    exact = [SimpleNamespace(complexity=9, r2=1.0, name="exact"),
+             SimpleNamespace(complexity=6, r2=1.0 - 1e-9, name="as good, simpler")]
+    assert best_first(exact)[0].name == "as good, simpler"
