@@ -35,15 +35,20 @@ import numpy as np
 import torch
 from torch import nn
 
+import kanstudio.core.fused_magnitudes as magnitudes_module
 import kanstudio.core.spline as spline_module
 from kanstudio.core import KANLayer, KANNetwork, TrainSettings
 
 _FUSED_BASIS = spline_module.fused_basis
+_FUSED_MAGNITUDES = magnitudes_module.magnitudes_available
 
 
 def use_path(path: str) -> None:
-    """Route the spline basis through the fused kernel or plain torch ops."""
+    """Route the spline basis and the penalty's magnitudes through the fused kernels or
+    plain torch ops."""
     spline_module.fused_basis = _FUSED_BASIS if path == "fused" else (lambda *a: None)
+    magnitudes_module.magnitudes_available = (_FUSED_MAGNITUDES if path == "fused"
+                                              else (lambda *a: False))
 
 REG_ROWS = TrainSettings().reg_rows or 10**9
 
