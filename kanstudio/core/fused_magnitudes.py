@@ -33,6 +33,10 @@ __all__ = ["fused_magnitudes", "fused_magnitudes_backward", "magnitudes_availabl
 
 _state: dict[str, object] = {}
 
+# Input nodes per thread task: their weights and sign sums stay in cache while the rows
+# stream past in order (one contiguous piece of each basis row per task).
+BLOCK = 16
+
 
 def _build(cache: bool):
     import numba
@@ -46,78 +50,90 @@ def _build(cache: bool):
     def forward(features, rows, weights, mag, cross, want_cross):
         n_in, width, n_out = weights.shape
         r = rows.shape[0]
-        for i in numba.prange(n_in):
-            wi = weights[i]  # (width, n_out)
-            ci = cross[i] if want_cross else cross[0]
+        n_blocks = (n_in + BLOCK - 1) // BLOCK
+        for blk in numba.prange(n_blocks):
+            i0 = blk * BLOCK
+            i1 = min(n_in, i0 + BLOCK)
             phi = np.empty(n_out, dtype=weights.dtype)
-            total = np.zeros(n_out, dtype=np.float64)
+            total = np.zeros((i1 - i0, n_out), dtype=np.float64)
             if want_cross:
-                ci[:] = 0.0
+                for i in range(i0, i1):
+                    cross[i, :, :] = 0.0
             for t in range(r):
-                f = features[rows[t], i]
-                phi[:] = 0.0
-                for m in range(width):
-                    fm = f[m]
-                    if fm != 0.0:
-                        wm = wi[m]
-                        for o in range(n_out):
-                            phi[o] += fm * wm[o]
-                for o in range(n_out):
-                    v = phi[o]
-                    total[o] += abs(v)
-                    phi[o] = np.sign(v)
-                if want_cross:
+                fb = features[rows[t]]
+                for i in range(i0, i1):
+                    f = fb[i]
+                    wi = weights[i]
+                    phi[:] = 0.0
                     for m in range(width):
                         fm = f[m]
                         if fm != 0.0:
-                            cm = ci[m]
+                            wm = wi[m]
                             for o in range(n_out):
-                                cm[o] += fm * phi[o]
-            for o in range(n_out):
-                mag[i, o] = total[o] / r
+                                phi[o] += fm * wm[o]
+                    ti = total[i - i0]
+                    for o in range(n_out):
+                        v = phi[o]
+                        ti[o] += abs(v)
+                        phi[o] = np.sign(v)
+                    if want_cross:
+                        ci = cross[i]
+                        for m in range(width):
+                            fm = f[m]
+                            if fm != 0.0:
+                                cm = ci[m]
+                                for o in range(n_out):
+                                    cm[o] += fm * phi[o]
+            for i in range(i0, i1):
+                for o in range(n_out):
+                    mag[i, o] = total[i - i0, o] / r
 
     def backward(features, rows, weights, scaled, k, nb, grad_features):
         n_in, width, n_out = weights.shape
         r = rows.shape[0]
-        for i in numba.prange(n_in):
-            wi = weights[i]  # (width, n_out)
-            si = scaled[i]
+        n_blocks = (n_in + BLOCK - 1) // BLOCK
+        for blk in numba.prange(n_blocks):
+            i0 = blk * BLOCK
+            i1 = min(n_in, i0 + BLOCK)
             phi = np.empty(n_out, dtype=weights.dtype)
             zero = np.zeros(1, dtype=weights.dtype)
             for t in range(r):
                 b = rows[t]
-                f = features[b, i]
-                phi[:] = 0.0
-                for m in range(width):
-                    fm = f[m]
-                    if fm != 0.0:
-                        wm = wi[m]
-                        for o in range(n_out):
-                            phi[o] += fm * wm[o]
-                for o in range(n_out):
-                    phi[o] = np.sign(phi[o])
-                # The k + 1 live functions hold every non-zero entry, so they lie in
-                # [last - k, first + k]; with none non-zero, take them all.
-                first = -1
-                last = -1
-                for m in range(nb):
-                    if f[m] != 0.0:
-                        if first < 0:
-                            first = m
-                        last = m
-                lo, hi = 0, nb - 1
-                if first >= 0:
-                    lo = max(0, last - k)
-                    hi = min(nb - 1, first + k)
-                g = grad_features[b, i]
-                for m in range(width):
-                    if m < nb and (m < lo or m > hi):
-                        continue
-                    sm = si[m]
-                    acc = zero[0]
+                for i in range(i0, i1):
+                    f = features[b, i]
+                    wi = weights[i]
+                    phi[:] = 0.0
+                    for m in range(width):
+                        fm = f[m]
+                        if fm != 0.0:
+                            wm = wi[m]
+                            for o in range(n_out):
+                                phi[o] += fm * wm[o]
                     for o in range(n_out):
-                        acc += phi[o] * sm[o]
-                    g[m] += acc
+                        phi[o] = np.sign(phi[o])
+                    # The k + 1 live functions hold every non-zero entry, so they lie
+                    # in [last - k, first + k]; with none non-zero, take them all.
+                    first = -1
+                    last = -1
+                    for m in range(nb):
+                        if f[m] != 0.0:
+                            if first < 0:
+                                first = m
+                            last = m
+                    lo, hi = 0, nb - 1
+                    if first >= 0:
+                        lo = max(0, last - k)
+                        hi = min(nb - 1, first + k)
+                    g = grad_features[b, i]
+                    si = scaled[i]
+                    for m in range(width):
+                        if m < nb and (m < lo or m > hi):
+                            continue
+                        sm = si[m]
+                        acc = zero[0]
+                        for o in range(n_out):
+                            acc += phi[o] * sm[o]
+                        g[m] += acc
 
     return jit(forward), jit(backward)
 
