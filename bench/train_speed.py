@@ -10,9 +10,9 @@ ratios. Peak memory is the process's maximum resident set size growth. Then the 
 ``KAN.fit`` itself (records, test loss, grid updates included), so the per-step overhead a
 user feels is visible.
 
-Every KAN figure is given for both basis paths, in the same run: "fused" (the numba CPU
-kernel) and "torch" (plain tensor ops, what runs where numba is absent or
-``KANSTUDIO_FUSED=0``). Also in the same run:
+Every KAN figure is given for both paths, in the same run: "fused" (the numba CPU
+kernels: the spline basis and the penalty's edge magnitudes) and "torch" (plain tensor
+ops, what runs where numba is absent or ``KANSTUDIO_FUSED=0``). Also in the same run:
 
 * the default user path: ``KAN.fit`` with its defaults (float64, L-BFGS, grid updates on)
   against the same-size MLP trained by torch's L-BFGS with the same settings (float64,

@@ -97,6 +97,10 @@ class _OutputAndMagnitudes(torch.autograd.Function):
     ``S`` and scale a small factor instead: ``d weights = (sub^T S) * g / r`` and
     ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place, and the
     magnitudes come from ``sub^T S`` too (see forward).
+
+    On the CPU with numba, :mod:`kanstudio.core.fused_magnitudes` computes the magnitudes,
+    ``sub^T S`` and ``d sub`` row by row from the basis rows' non-zero entries instead,
+    never building ``phi`` (same values and gradients; tests/core/test_penalty_fused.py).
     """
 
     @staticmethod
