@@ -23,15 +23,17 @@ the torch-op path of :mod:`kanstudio.core.layer` runs.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 
 import torch
 
-from kanstudio.core.fused_cpu import run_locked
+from kanstudio.core.fused_cpu import fused_available, run_locked
 
-__all__ = ["fused_magnitudes", "fused_magnitudes_backward", "magnitudes_available"]
+__all__ = ["fused_magnitudes", "fused_magnitudes_backward", "magnitudes_available", "warm_up"]
 
 _state: dict[str, object] = {}
+_build_lock = threading.Lock()  # one compile, whichever thread (warm-up, training) asks
 
 # Input nodes per thread task: their weights and sign sums stay in cache while the rows
 # stream past in order (one contiguous piece of each basis row per task).
@@ -154,6 +156,13 @@ def _smoke(kernels) -> None:
 def _kernels():
     if "kernels" in _state:
         return _state["kernels"]
+    with _build_lock:
+        if "kernels" not in _state:
+            _state["kernels"] = _compile()
+    return _state["kernels"]
+
+
+def _compile():
     kernels = None
     if os.environ.get("KANSTUDIO_FUSED", "1") != "0":
         try:
@@ -173,8 +182,21 @@ def _kernels():
                     continue
                 kernels = candidate
                 break
-    _state["kernels"] = kernels
     return kernels
+
+
+def warm_up() -> threading.Thread:
+    """Compile or load every fused CPU kernel (the basis's, then these) in a background
+    thread, so that neither the first step nor the first step with the penalty waits for
+    the compiler (the worker calls this at start)."""
+
+    def warm() -> None:
+        if fused_available():
+            magnitudes_available(torch.zeros(1, 1, 2), torch.zeros(1, 2, 1))
+
+    thread = threading.Thread(target=warm, name="kanstudio-fused-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def magnitudes_available(features: torch.Tensor, weights: torch.Tensor) -> bool:

@@ -86,3 +86,12 @@ def test_fused_penalty_passes_gradcheck() -> None:
         return out.sum() + net.penalty(mags)
 
     assert torch.autograd.gradcheck(loss, (x,))
+
+
+def test_warm_up_readies_both_kernels() -> None:
+    from kanstudio.core.fused_cpu import fused_available
+
+    thread = fm.warm_up()
+    thread.join(timeout=300)
+    assert not thread.is_alive() and fused_available()
+    assert fm.magnitudes_available(torch.zeros(1, 1, 2), torch.zeros(1, 2, 1))
