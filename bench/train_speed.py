@@ -10,9 +10,9 @@ ratios. Peak memory is the process's maximum resident set size growth. Then the 
 ``KAN.fit`` itself (records, test loss, grid updates included), so the per-step overhead a
 user feels is visible.
 
-Every KAN figure is given for both basis paths, in the same run: "fused" (the numba CPU
-kernel) and "torch" (plain tensor ops, what runs where numba is absent or
-``KANSTUDIO_FUSED=0``). Also in the same run:
+Every KAN figure is given for both paths, in the same run: "fused" (the numba CPU
+kernels: the spline basis and the penalty's edge magnitudes) and "torch" (plain tensor
+ops, what runs where numba is absent or ``KANSTUDIO_FUSED=0``). Also in the same run:
 
 * the default user path: ``KAN.fit`` with its defaults (float64, L-BFGS, grid updates on)
   against the same-size MLP trained by torch's L-BFGS with the same settings (float64,
@@ -35,15 +35,20 @@ import numpy as np
 import torch
 from torch import nn
 
+import kanstudio.core.fused_magnitudes as magnitudes_module
 import kanstudio.core.spline as spline_module
 from kanstudio.core import KANLayer, KANNetwork, TrainSettings
 
 _FUSED_BASIS = spline_module.fused_basis
+_FUSED_MAGNITUDES = magnitudes_module.magnitudes_available
 
 
 def use_path(path: str) -> None:
-    """Route the spline basis through the fused kernel or plain torch ops."""
+    """Route the spline basis and the penalty's magnitudes through the fused kernels or
+    plain torch ops."""
     spline_module.fused_basis = _FUSED_BASIS if path == "fused" else (lambda *a: None)
+    magnitudes_module.magnitudes_available = (_FUSED_MAGNITUDES if path == "fused"
+                                              else (lambda *a: False))
 
 REG_ROWS = TrainSettings().reg_rows or 10**9
 

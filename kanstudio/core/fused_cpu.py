@@ -24,7 +24,7 @@ import warnings
 
 import torch
 
-__all__ = ["fused_basis", "fused_available", "warm_up"]
+__all__ = ["fused_basis", "fused_available", "run_locked", "warm_up"]
 
 _lock = threading.Lock()  # numba's fallback "workqueue" thread pool is not reentrant
 _state: dict[str, object] = {}  # "kernels": (forward, backward) or None once known absent
@@ -179,6 +179,14 @@ def _use_torch_threads() -> None:
     import numba
 
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+def run_locked(kernel, *args):
+    """Call a numba kernel under the lock every parallel kernel shares, on torch's thread
+    count (other fused CPU kernels, e.g. the penalty's magnitudes, go through here)."""
+    with _lock:
+        _use_torch_threads()
+        return kernel(*args)
 
 
 def _run(kernels, x, knots, table, k, residual, want_grad):

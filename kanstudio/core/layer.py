@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from kanstudio.core import fused_magnitudes
 from kanstudio.core.spline import (
     extend_knots,
     fit_coefficients,
@@ -96,13 +97,27 @@ class _OutputAndMagnitudes(torch.autograd.Function):
     ``S`` and scale a small factor instead: ``d weights = (sub^T S) * g / r`` and
     ``d sub = S (weights * g / r)^T``. ``phi`` is turned into ``S`` in place, and the
     magnitudes come from ``sub^T S`` too (see forward).
+
+    On the CPU with numba, :mod:`kanstudio.core.fused_magnitudes` computes the magnitudes,
+    ``sub^T S`` and ``d sub`` row by row from the basis rows' non-zero entries instead,
+    never building ``phi`` (same values and gradients; tests/core/test_penalty_fused.py).
     """
 
     @staticmethod
-    def forward(ctx, features, weights, bias, rows):  # type: ignore[override]
+    def forward(ctx, features, weights, bias, rows, k):  # type: ignore[override]
         batch, n_in, width = features.shape
         flat = weights.reshape(n_in * width, -1)
         out = torch.addmm(bias, features.reshape(batch, -1), flat)
+        ctx.fused = fused_magnitudes.magnitudes_available(features, weights)
+        if ctx.fused:  # one pass over the basis rows, no (n_in, r, n_out) tensors
+            features, weights = features.contiguous(), weights.contiguous()
+            # in order: each thread walks one input node's column of the basis rows
+            rows = torch.arange(batch) if rows is None else torch.sort(rows).values
+            mag, cross = fused_magnitudes.fused_magnitudes(
+                features, weights, rows, ctx.needs_input_grad[1])
+            ctx.save_for_backward(features, weights, rows, cross)
+            ctx.k = k
+            return out, mag
         picked = features if rows is None else features.index_select(0, rows)
         sub = picked.transpose(0, 1)  # (n_in, r, width)
         phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
@@ -121,6 +136,8 @@ class _OutputAndMagnitudes(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out, grad_mag):  # type: ignore[override]
+        if ctx.fused:
+            return _OutputAndMagnitudes.fused_backward(ctx, grad_out, grad_mag)
         features, weights, rows, cross, sign = ctx.saved_tensors
         batch, n_in, width = features.shape
         flat = weights.reshape(n_in * width, -1)
@@ -146,7 +163,30 @@ class _OutputAndMagnitudes(torch.autograd.Function):
                 grad_weights = grad_weights + cross * scale[:, None, :]
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
-        return grad_features, grad_weights, grad_bias, None
+        return grad_features, grad_weights, grad_bias, None, None
+
+    @staticmethod
+    def fused_backward(ctx, grad_out, grad_mag):
+        features, weights, rows, cross = ctx.saved_tensors
+        batch, n_in, width = features.shape
+        flat = weights.reshape(n_in * width, -1)
+        if grad_out is None:
+            grad_out = features.new_zeros(batch, flat.shape[1])
+        scale = None if grad_mag is None else grad_mag / rows.shape[0]  # (n_in, n_out)
+        grad_features = grad_weights = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_features = (grad_out @ flat.t()).view(batch, n_in, width)
+            if scale is not None:
+                fused_magnitudes.fused_magnitudes_backward(
+                    features, weights, rows, weights * scale[:, None, :], ctx.k,
+                    grad_features)
+        if ctx.needs_input_grad[1]:
+            grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
+            if scale is not None:
+                grad_weights = grad_weights + cross * scale[:, None, :]
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum(0)
+        return grad_features, grad_weights, grad_bias, None, None
 
 
 class _Products(torch.autograd.Function):
@@ -413,7 +453,8 @@ class KANLayer(nn.Module):
             out, phi = self.forward_with_edges(x, rows)
             return out, phi.abs().mean(0)
         features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
-        out, mag = _OutputAndMagnitudes.apply(features, self._weights(), self.bias, rows)
+        out, mag = _OutputAndMagnitudes.apply(features, self._weights(), self.bias, rows,
+                                              self.k)
         return self.combine(out), mag
 
     def _symbolic_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:

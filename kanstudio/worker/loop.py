@@ -68,7 +68,7 @@ class Worker:
         for the same reason."""
         import torch
 
-        from kanstudio.core.fused_cpu import warm_up
+        from kanstudio.core.fused_magnitudes import warm_up  # the basis kernel too
 
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         warm_up()
