@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -61,16 +59,14 @@ def test_snapshots_update_a_fixed_set_of_items(qtbot, view):
     # not one item per edge (+8: frames, locked, hover, select, nodes, product-node stubs,
     # and auto-prune's marks on edges and nodes)
     assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 8
-    start = time.perf_counter()
     for step in range(1, 31):
         view.set_snapshot(fake_snapshot(step))
         qtbot.wait(1)
-    per_update = (time.perf_counter() - start) / 30
     assert list(view.vb.addedItems) == items  # the same objects, updated with setData
     assert view.snapshots_applied == 31
     drawn = sum(np.isfinite(item.yData).sum() for item in view.curve_items)
     assert drawn == 160 * 48  # every edge's curve, every point
-    assert per_update < 0.25  # generous: a loaded CI machine; ~5 ms on a quiet one
+    # its speed is measured by bench/gui_responsiveness.py, not asserted here
     labels = [label.toPlainText() for label in view._labels]
     assert labels == ["x0", "x1", "x2", "x3", "x4", "y"]
 
