@@ -123,6 +123,7 @@ def test_an_approximate_discovery_is_not_announced_as_the_result(qtbot, window):
         "Discover finished with an approximate formula: f = 1.722*x + 1.932")
     badge = window.formula_panel.badge
     assert badge.isVisible() and "0.3643" in badge.text() and "0.3641" in badge.text()
+    assert badge.text().endswith("Why: differs by 80%")  # said, not only in a tooltip
 
 
 def test_use_this_formula_takes_down_discover_s_notice(qtbot, window):
