@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -261,9 +261,27 @@ class DataPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, (issue.column, issue.row))
             self.issues_list.addItem(item)
         self.issues_list.setVisible(bool(ordered))
-        if ordered:
-            rows = min(len(ordered), 4)
-            self.issues_list.setMaximumHeight(12 + rows * 2 * self.fontMetrics().height())
+        self._fit_issues()
+
+    def _fit_issues(self) -> None:
+        """Tall enough for the messages as they wrap at the list's width (at most 12 lines),
+        so the first message is read whole without scrolling a four-line box."""
+        if self.issues_list.count() == 0:
+            return
+        metrics = self.issues_list.fontMetrics()
+        width = max(self.issues_list.viewport().width() - 8, 120)
+        lines = 0
+        for k in range(self.issues_list.count()):
+            box = metrics.boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap,
+                                       self.issues_list.item(k).text())
+            lines += max(1, round(box.height() / metrics.lineSpacing()))
+        height = 8 + min(lines, 12) * metrics.lineSpacing()
+        self.issues_list.setMinimumHeight(height)
+        self.issues_list.setMaximumHeight(height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_issues()  # wrapped text needs more or fewer lines at another width
 
     def _show_issue_cell(self, item: QListWidgetItem) -> None:
         """Scroll the preview to the row (and column) a message names."""

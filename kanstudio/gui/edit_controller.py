@@ -471,6 +471,7 @@ class EditController(QObject):
             text = f"{command.capitalize()}: {e.get('what')}"
         elif command == "use_formula":
             text = f"Model and formula switched ({e.get('what')}); Edit ▸ Undo goes back."
+            self.v.notify.dismiss()  # Discover's notice spoke of the formula it picked
         elif command == "adopt_project":
             text = f"Loaded {e.get('what')}."
             self.v.notify.info(f"Loaded {e.get('what')} (its seed, split and settings "

@@ -188,7 +188,8 @@ class FormulaPanel(QWidget):
         self.status.setText("Formula of the current model, in the CSV's columns and units.")
         approximate = r.get("status") == "approximate"
         self.badge.setText(approximate_badge(r.get("formula_test_r2"),
-                                             r.get("formula_network_r2")))
+                                             r.get("formula_network_r2"),
+                                             r.get("status_reason") or ""))
         self.badge.setToolTip(r.get("status_reason", ""))
         self.badge.setVisible(approximate)
         self._show_constants(r.get("constants") or [])

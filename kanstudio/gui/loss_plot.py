@@ -54,6 +54,8 @@ class LossPlot(QWidget):
                                          name="test")
         self.summary = QLabel("No training yet.")
         self.summary.setObjectName("lossSummary")
+        # wrapped, so a long summary never widens the dock (and the window past the screen)
+        self.summary.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.plot, 1)
@@ -125,11 +127,11 @@ class LossPlot(QWidget):
         if now.get("test_rmse") is not None or now.get("train_rmse") is not None:
             # the network as it is now: edits since the last step (prune, lock) count
             self.summary.setText(
-                f"{head}   network now: train RMSE {_num(now.get('train_rmse'))}   "
+                f"{head};\nnetwork now: train RMSE {_num(now.get('train_rmse'))}   "
                 f"test RMSE {_num(now.get('test_rmse'))} (held-out rows)")
             return
         # during a run: the step's own losses (the held-out rows, or a sample of them)
-        self.summary.setText(f"{head}   train RMSE {self.train[-1]:.4g}   test RMSE "
+        self.summary.setText(f"{head};\ntrain RMSE {self.train[-1]:.4g}   test RMSE "
                              f"{self.test[-1]:.4g} (held-out rows){scaled}")
 
     def _redraw(self, run_end: float) -> None:

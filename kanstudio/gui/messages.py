@@ -101,10 +101,13 @@ def discovered_formula(status: str | None, lines: Sequence[str], data_r2: float 
             f"Discover finished with an approximate formula: {shown}")
 
 
-def approximate_badge(data_r2: float | None, network_r2: float | None) -> str:
-    """The formula panel's badge for a formula that is not verified."""
-    return (f"APPROXIMATE — R² {_r2(data_r2)} against the held-out data, "
+def approximate_badge(data_r2: float | None, network_r2: float | None,
+                      reason: str = "") -> str:
+    """The formula panel's badge for a formula that is not verified, with why: with both
+    R² at 1.0000 the badge alone reads as a contradiction."""
+    text = (f"APPROXIMATE — R² {_r2(data_r2)} against the held-out data, "
             f"{_r2(network_r2)} against the network")
+    return f"{text}. Why: {reason}" if reason else text
 
 
 FORMULA_NOT_YET = ("The formula appears here once every edge is symbolic (lock edges, or "

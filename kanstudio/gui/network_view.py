@@ -469,6 +469,15 @@ class NetworkView(pg.GraphicsView):
             self.vb.setRange(QRectF(-5, -2, 10, 4))
             return
         x0, y0, x1, y1 = self.net_geometry.bounds()
+        # The input and target names are drawn at a fixed pixel size below and above the
+        # outer nodes: in a short view the scene's own room for them (0.9 units) is a few
+        # pixels and they were cut ("te", "pr" for temp_K, press_kPa). Keep room in pixels.
+        top = (len(self.net_geometry.width) - 1) * self.net_geometry.level_gap
+        label_px = 2.4 * self.fontMetrics().height()  # the names: 1.1× the font, a margin
+        height = float(self.viewport().height())  # the box fills it; its own size lags
+        if top > 0 and height > 3 * label_px:
+            pad = label_px * top / (height - 2 * label_px)  # scene units that many pixels
+            y0, y1 = min(y0, -pad), max(y1, top + pad)
         self.vb.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0.0)
 
     def close(self) -> bool:

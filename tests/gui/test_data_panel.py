@@ -121,3 +121,18 @@ def test_a_target_with_decimal_commas_stays_the_target(qtbot, window, tmp_path):
     assert panel.target_combo.currentText() == "rate_per_s"
     assert any("decimal comma" in m for m in panel.issue_messages())
     assert not window.training_panel.train_button.isEnabled()
+
+
+def test_the_messages_are_read_whole_without_scrolling(qtbot, window, tmp_path):
+    # a decimal-comma column and a target with gaps: two long messages that wrap
+    rows = ["x,y,f"] + [(f'"0,{i}"' if i % 7 == 0 else f"{i / 100}") + f",{i % 5},"
+                        + ("" if i % 11 == 0 else f"{i * 0.3}") for i in range(60)]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert window.projects.open_csv(str(path))
+    issues = window.data_panel.issues_list
+    assert issues.count() == 2
+    qtbot.wait(50)  # the layout settles
+    needed = sum(issues.visualItemRect(issues.item(k)).height() for k in range(2))
+    assert issues.viewport().height() >= needed
+    assert issues.verticalScrollBar().maximum() == 0

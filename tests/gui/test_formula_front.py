@@ -123,3 +123,23 @@ def test_an_approximate_discovery_is_not_announced_as_the_result(qtbot, window):
         "Discover finished with an approximate formula: f = 1.722*x + 1.932")
     badge = window.formula_panel.badge
     assert badge.isVisible() and "0.3643" in badge.text() and "0.3641" in badge.text()
+    assert badge.text().endswith("Why: differs by 80%")  # said, not only in a tooltip
+
+
+def test_use_this_formula_takes_down_discover_s_notice(qtbot, window):
+    # seen under Xvfb: after Use this formula switched to an approximate formula, the bar
+    # still said "Discover finished with a verified formula"
+    window.bridge.result.emit({"event": "result", "command": "discover",
+                               "reason": "finished", "stage": "formula", "seconds": 9.0})
+    window.bridge.result.emit({
+        "event": "result", "command": "formula", "formulas": ["exp(x)"], "latex": ["e^{x}"],
+        "latex_eq": ["f = e^{x}"], "python": [""], "input_names": ["x"],
+        "target_names": ["f"], "formula_test_rmse": 1e-8, "formula_test_r2": 1.0,
+        "network_test_rmse": 0.001, "network_test_r2": 0.99999, "status": "verified",
+        "status_reason": "", "formula_network_r2": 0.99999, "constants": [],
+        "latex_constants": "", "actual": np.ones((4, 1)), "predicted": np.ones((4, 1))})
+    assert "verified formula" in window.messages.current_text()
+    window.bridge.result.emit({"event": "result", "command": "use_formula", "index": 0,
+                               "what": "adopt formula 1 of the front: 1.722*x + 1.932"})
+    assert "verified" not in window.messages.current_text()
+    assert window.statusBar().currentMessage().startswith("Model and formula switched")

@@ -54,3 +54,17 @@ def test_a_saved_layout_of_the_old_version_is_not_restored(qtbot):
     again = MainWindow(worker_mode="thread", settings=settings)
     qtbot.addWidget(again)
     assert again.dockWidgetArea(again.formula_dock) == area.LeftDockWidgetArea  # the user's
+
+
+def test_the_loss_summary_after_training_does_not_widen_the_window(qtbot, window, sample):
+    # seen under Xvfb: the one-line summary ("step 150 of the model's training   network
+    # now: train RMSE …   test RMSE … (held-out rows)") pushed the window past a
+    # 1600-pixel screen, cutting off the Model & Training and Loss docks
+    from tests.gui.conftest import open_and_train
+
+    window.resize(1500, 950)
+    open_and_train(qtbot, window, sample("toy_sin"), "1, 1, 1", 5)
+    qtbot.waitUntil(lambda: "network now" in window.loss_plot.summary.text(), timeout=60_000)
+    qtbot.wait(100)
+    assert window.minimumSizeHint().width() <= 1500 and window.width() <= 1500
+    assert window.loss_plot.summary.minimumSizeHint().width() < 400

@@ -119,3 +119,17 @@ def test_function_names_that_would_overlap_are_hidden_until_there_is_room(qtbot,
     qtbot.waitUntil(lambda: not any(label.isVisible() for label in view.lock_labels))
     view.resize(1000, 700)
     qtbot.waitUntil(lambda: all(label.isVisible() for label in view.lock_labels))
+
+
+def test_input_and_target_names_stay_inside_a_short_view(qtbot, view):
+    # seen under Xvfb: with the Formula dock open the view was ~170 px tall and the input
+    # names were cut to "te", "pr" (temp_K, press_kPa), the target's to its lower half
+    view.set_snapshot(fake_snapshot(1, width=[2, 1, 1]))
+    for height in (170, 700):
+        view.resize(700, height)
+        qtbot.wait(50)
+        inside = view.vb.sceneBoundingRect()
+        for label in view._labels:
+            box = label.sceneBoundingRect()
+            assert inside.top() - 1 <= box.top() and box.bottom() <= inside.bottom() + 1, (
+                height, label.toPlainText())

@@ -79,3 +79,13 @@ def test_names_with_underscores_print_as_written_in_latex() -> None:
     # The names the session maps keep their LaTeX (lambda_ -> \lambda).
     assert to_latex(sympy.Symbol("lambda_"), symbol_names={"lambda_": "\\lambda"}) == (
         "\\lambda")
+
+
+def test_a_product_of_named_columns_is_read_with_dots() -> None:
+    # seen under Xvfb: 19.99 press_kPa e^(-1500/temp_K) printed side by side read as the
+    # one word "19.99press_kPae"; one-letter names keep the paper's juxtaposition
+    p, t, x, y = sympy.symbols("press_kPa temp_K x y")
+    latex = to_latex(sympy.Float(19.99) * p * sympy.exp(-1500 / t), "rate_per_s")
+    assert "19.99 \\cdot \\mathrm{press\\_kPa} \\cdot e^{" in latex
+    assert to_latex(2 * x * y) == "2 x y"
+    assert to_latex(sympy.Symbol("alpha") * x) == "\\alpha x"

@@ -39,11 +39,26 @@ def to_latex(expr: sympy.Expr, target: str | None = None,
     column called ``lambda`` prints as ``lambda_`` in text and code, as written here.
     """
     names = {sympy.Symbol(k): v for k, v in (symbol_names or {}).items()}
-    printer = FormulaLatexPrinter({"symbol_names": names} if names else None)
+    settings: dict[str, Any] = {"symbol_names": names} if names else {}
+    if any(_is_word(s, names) for s in expr.free_symbols):
+        # "19.99 press_kPa e^{...}" side by side reads as one word: products get a dot
+        settings["mul_symbol"] = "dot"
+    printer = FormulaLatexPrinter(settings or None)
     body = printer.doprint(expr)
     if target:
         return f"{printer.doprint(sympy.Symbol(target))} = {body}"
     return body
+
+
+def _is_word(symbol: sympy.Symbol, names: Mapping[sympy.Symbol, str]) -> bool:
+    """Whether ``symbol`` prints as a multi-letter word (``press_kPa``, ``rate``), not as
+    one letter, a Greek letter or a letter with a subscript (``x``, ``\\lambda``, ``x1``)."""
+    from sympy.printing.latex import greek_letters_set
+
+    if symbol in names:
+        return False
+    stem = symbol.name.rstrip("0123456789")
+    return "_" in stem or (len(stem) > 1 and stem.lower() not in greek_letters_set)
 
 
 def constants_table(constants: Sequence[Mapping[str, Any]]) -> str:
