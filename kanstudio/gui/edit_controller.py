@@ -46,6 +46,8 @@ class EditController(QObject):
         self.runs = runs
         self.formula_wanted_by_user = False
         self.announce_formula = False  # Discover ended: say its formula when it arrives
+        # (worse?, text): what the last Discover replaced, repeated with its formula
+        self.replaced_note: tuple[bool, str] | None = None
         self.pipeline_steps = 0  # Discover's training steps so far, drawn as one curve
         self.context_menu: QMenu | None = None
         self.prune_dialog: AutoPruneDialog | None = None  # open: prune previews go to it
@@ -435,7 +437,11 @@ class EditController(QObject):
             bar, status = discovered_formula(e.get("status"), shown,
                                              e.get("formula_test_r2"),
                                              e.get("formula_network_r2"))
-            self.v.notify.info(bar)
+            note = self.replaced_note
+            self.replaced_note = None
+            if note is not None:  # what Discover replaced stays in view beside its formula
+                bar = f"{bar} {note[1]}"
+            (self.v.notify.warning if note is not None and note[0] else self.v.notify.info)(bar)
             self.v.notify.status(status)
 
     def _edge_text(self, edge: list[int]) -> str:
@@ -486,19 +492,21 @@ class EditController(QObject):
 
     def _say_replaced(self, replaced: dict[str, Any] | None, text: str) -> None:
         """Discover's end: what it replaced, before and after on the held-out rows; a
-        warning when the result is worse (the replaced model is one Undo away)."""
+        warning when the result is worse (the replaced model is one Undo away). Kept in
+        :attr:`replaced_note` so that the formula's announcement repeats it."""
+        self.replaced_note = None
         if not replaced:
             self.v.notify.info(text)
             return
         before, after = replaced.get("test_rmse_before"), replaced.get("test_rmse_after")
-        said = (f"{text} It replaced your trained model (width {replaced.get('width_before')}"
+        said = (f"It replaced your trained model (width {replaced.get('width_before')}"
                 f", held-out test RMSE {format_metric(before)}) by a formula with held-out "
                 f"test RMSE {format_metric(after)}")
-        if replaced.get("worse"):
-            self.v.notify.warning(f"{said}: worse than your model. Edit ▸ Undo brings your "
-                                  "model back.")
-        else:
-            self.v.notify.info(f"{said}: no worse. Edit ▸ Undo brings your model back.")
+        worse = bool(replaced.get("worse"))
+        said += (": worse than your model. " if worse else ": no worse. ") + (
+            "Edit ▸ Undo brings your model back.")
+        self.replaced_note = (worse, said)
+        (self.v.notify.warning if worse else self.v.notify.info)(f"{text} {said}")
 
     def _after_training(self, e: dict[str, Any]) -> None:
         if e.get("steps_done"):

@@ -186,6 +186,7 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
     rows = session.test_idx if len(session.test_idx) else session.train_idx
     rows = rows[:_PLOT_ROWS]
     predicted = session.evaluate_formula(result.expressions, session.dataset.X[rows])
+    now = session.metrics()
     return {"formulas": [to_sympy(e) for e in result.expressions],
             "latex": [to_latex(e, symbol_names=result.latex_names)
                       for e in result.expressions],
@@ -197,8 +198,11 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
             "target_names": list(result.target_names),
             "formula_test_rmse": finite(result.formula_test_rmse),
             "formula_test_r2": finite(result.formula_test_r2),
-            "network_test_rmse": finite(result.network_test_rmse),
-            "network_test_r2": finite(result.network_test_r2),
+            # the model as it is now (Session.metrics: the loss panel's "network now" too),
+            # not the network a pinned formula was verified against before its edges were
+            # locked
+            "network_test_rmse": finite(now["test_rmse"]),
+            "network_test_r2": finite(now["test_r2"]),
             # "verified" | "approximate" (session.VERIFY_TOLERANCE), why, and the formula's
             # R² against the network on the held-out rows
             "status": result.status, "status_reason": result.status_reason,
