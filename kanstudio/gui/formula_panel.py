@@ -131,7 +131,7 @@ class FormulaPanel(QWidget):
     def _build_plot(self) -> None:
         """The formula's prediction against the actual target, with the diagonal."""
         self.plot = pg.PlotWidget(background="w")
-        self.plot.setMinimumHeight(150)
+        self.plot.setMinimumHeight(100)
         self.plot.setLabel("bottom", "actual")
         self.plot.setLabel("left", "formula")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -18,7 +18,15 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kanstudio.gui.about import show_about
 from kanstudio.gui.bridge import WorkerBridge
@@ -43,6 +51,7 @@ __all__ = ["MainWindow"]
 # Saved dock layouts of another version are not restored (the default layout changed).
 LAYOUT_VERSION = 2
 EDGE_LABELS_KEY = "view/edge_labels"
+FORMULA_DOCK_MIN_PX = 160  # below this the formula panel scrolls (a formula and its scores)
 
 
 def _as_bool(value: Any) -> bool:
@@ -146,7 +155,14 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.training_dock, self.loss_dock, Qt.Orientation.Vertical)
         self.inspector_dock = self._dock("Edge Inspector", "inspectorDock", self.inspector,
                                          area.BottomDockWidgetArea)
-        self.formula_dock = self._dock("Formula", "formulaDock", self.formula_panel,
+        # The formula panel (formula, scores, constants, the list of formulas found) is
+        # taller than the room under the network view on a small screen: it scrolls.
+        formula_scroll = QScrollArea()
+        formula_scroll.setWidgetResizable(True)
+        formula_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        formula_scroll.setWidget(self.formula_panel)
+        formula_scroll.setMinimumHeight(FORMULA_DOCK_MIN_PX)
+        self.formula_dock = self._dock("Formula", "formulaDock", formula_scroll,
                                        area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.inspector_dock, self.formula_dock)
         self.inspector_dock.raise_()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -81,14 +82,20 @@ class ParetoView(QWidget):
         for col in range(len(_HEADERS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(_HEADERS) - 1, QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(90)
+        self.table.setMinimumHeight(70)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self._build_detail()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.intro)
-        layout.addWidget(self.table, 2)
-        layout.addWidget(self.detail, 3)
+        # the list and the chosen formula's detail share the height; the user moves the line
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(self.table)
+        self.split.addWidget(self.detail)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        layout.addWidget(self.split, 1)
         self.set_front({"entries": []})
 
     def _build_detail(self) -> None:
@@ -99,7 +106,7 @@ class ParetoView(QWidget):
         self.wider = QLabel()
         self.wider.setWordWrap(True)
         self.residuals = pg.PlotWidget(background="w")
-        self.residuals.setMinimumHeight(110)
+        self.residuals.setMinimumHeight(80)
         self.residuals.setLabel("left", "formula − data")
         self.residuals.showGrid(x=True, y=True, alpha=0.2)
         self.residual_points = pg.ScatterPlotItem(size=4, pen=None,

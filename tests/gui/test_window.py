@@ -33,8 +33,9 @@ def test_menus_docks_and_shortcuts(qtbot):
     assert file_items == ["Open CSV…", "Open Sample", "Open Project…", "Recent Files",
                           "Save Project", "Save Project As…", "Export Image", "Quit"]
     assert _texts(_menu(window, "Edit")) == ["Undo", "Redo", "Prune Selected"]
-    assert _texts(_menu(window, "Model")) == ["Discover", "Auto-prune…", "Refine Grid…",
-                                              "Auto-symbolic…", "Fine-tune", "Update Formula"]
+    assert _texts(_menu(window, "Model")) == ["Discover", "Discover across Seeds…",
+                                              "Auto-prune…", "Refine Grid…", "Auto-symbolic…",
+                                              "Fine-tune", "Update Formula"]
     assert window.edit_actions.undo.shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
     assert window.edit_actions.redo.shortcut().toString() == "Ctrl+Shift+Z"
     assert not window.edit_actions.undo.isEnabled()  # nothing to undo yet
@@ -43,7 +44,7 @@ def test_menus_docks_and_shortcuts(qtbot):
     assert any(t.startswith("toy_xy") and "x*y" in t for t in samples)
     view_items = _texts(_menu(window, "View"))
     assert view_items[:5] == ["Data", "Model & Training", "Loss", "Edge Inspector", "Formula"]
-    assert "Fit View" in view_items
+    assert "Fit View" in view_items and "Edge Function Labels" in view_items
     assert _texts(_menu(window, "Help")) == ["About KAN Studio"]
     assert window.actions.open_csv.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
     assert window.actions.train.shortcut().toString() == "F5"
