@@ -476,7 +476,11 @@ class EditController(QObject):
         elif command in ("undo", "redo"):
             text = f"{command.capitalize()}: {e.get('what')}"
         elif command == "use_formula":
-            text = f"Model and formula switched ({e.get('what')}); Edit ▸ Undo goes back."
+            # a formula from the structure step or the search engine has no network of
+            # its own form: the view keeps the network it was found with
+            text = (f"Formula switched ({e.get('what')}). The network view shows the network "
+                    "it was found with; the Formula panel's R² against the network says how "
+                    "far the two agree. Edit ▸ Undo goes back.")
             self.v.notify.dismiss()  # Discover's notice spoke of the formula it picked
         elif command == "adopt_project":
             text = f"Loaded {e.get('what')}."

@@ -142,4 +142,4 @@ def test_use_this_formula_takes_down_discover_s_notice(qtbot, window):
     window.bridge.result.emit({"event": "result", "command": "use_formula", "index": 0,
                                "what": "adopt formula 1 of the front: 1.722*x + 1.932"})
     assert "verified" not in window.messages.current_text()
-    assert window.statusBar().currentMessage().startswith("Model and formula switched")
+    assert window.statusBar().currentMessage().startswith("Formula switched")
