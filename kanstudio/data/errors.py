@@ -8,10 +8,20 @@ value spanning several lines (rare in numeric data) shifts the numbers of the ro
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x1e``): a column name may
+    hold any character, and one such as U+001E would end the message's line in a terminal
+    or a message box (Python's ``splitlines`` treats it as a line break)."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,9 @@ class Issue:
     row: int | None
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", visible(self.message))
+
     def __str__(self) -> str:
         return self.message
 
@@ -38,5 +51,5 @@ class DataError(ValueError):
     """
 
     def __init__(self, message: str, issues: list[Issue] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(visible(message))
         self.issues: list[Issue] = list(issues) if issues else []

@@ -223,3 +223,13 @@ def test_a_target_written_with_decimal_commas_is_not_silently_replaced(
     report = validate(table, default_roles(table))
     assert not report.ok and "decimal comma" in report.errors[0].message
     assert report.errors[0].column == "f"
+
+
+def test_a_control_character_in_a_column_name_is_written_as_an_escape():
+    """A refusal naming a column stays one line, whatever characters the name holds."""
+    from kanstudio.data.errors import DataError, Issue
+
+    err = DataError("Column '0\x1e0' holds 1e+12 in row 13")
+    assert str(err).splitlines() == ["Column '0\\x1e0' holds 1e+12 in row 13"]
+    assert Issue("error", "a\u2028b", 2, "Column 'a\u2028b' is empty").message == (
+        "Column 'a\\u2028b' is empty")

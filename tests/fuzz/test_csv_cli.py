@@ -142,6 +142,10 @@ def load_scale_train(data: bytes) -> str:
 @example(data=ISSUE_ROW)
 @example(data=CLEAN)
 @example(data=SPREAD_TARGET)
+# found by the 10,000-example run: a control character (U+001E) in a column name ended the
+# refusal's line in the middle of the name
+@example(data=b"0\x1e0,x3,y\n" + b"".join(f"{v},{v / 7 - 1},{v / 3}\n".encode()
+                                            for v in [0.0] * 10 + [1.0, 1e12]))
 def test_any_csv_loads_scales_trains_and_evaluates(data):
     outcome = load_scale_train(data)
     progress(outcome)
