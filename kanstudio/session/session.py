@@ -219,8 +219,14 @@ def lack_of_fit(X: np.ndarray, residual: np.ndarray, spread: float) -> float | N
     if len(r) > 2000:  # a seeded subsample bounds the cost (a k-d tree, n log n)
         keep = np.random.default_rng(0).choice(len(r), 2000, replace=False)
         X, r = X[keep], r[keep]
-    scale = X.std(axis=0)
-    z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    with np.errstate(all="ignore"):  # inputs near the float limit: scaled to 1 first
+        unit = np.max(np.abs(X), axis=0)
+        X = X / np.where((unit > 0) & np.isfinite(unit), unit, 1.0)
+        scale = X.std(axis=0)
+        z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    z = z[:, np.all(np.isfinite(z), axis=0)]
+    if z.shape[1] == 0:
+        return None
     _, near = cKDTree(z).query(z, FIT_NEIGHBOURS + 1)  # (n, k + 1), itself first
     centred = r - r.mean()
     predicted = centred[near[:, 1:]].mean(axis=1)

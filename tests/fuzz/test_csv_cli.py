@@ -146,6 +146,9 @@ def load_scale_train(data: bytes) -> str:
 # refusal's line in the middle of the name
 @example(data=b"0\x1e0,x3,y\n" + b"".join(f"{v},{v / 7 - 1},{v / 3}\n".encode()
                                             for v in [0.0] * 10 + [1.0, 1e12]))
+# and an input column at the float limit broke the lack-of-fit test's neighbour search
+@example(data=b"x2,x3,y\n" + b"".join(f"{v / 9 - 1},1.7976931348623157e+308,{v / 5}\n".encode()
+                                       for v in range(30)))
 def test_any_csv_loads_scales_trains_and_evaluates(data):
     outcome = load_scale_train(data)
     progress(outcome)
