@@ -181,18 +181,21 @@ class NetworkGeometry:
             x = np.asarray(xs[layer], dtype=np.float64)  # (n_in, P)
             y = np.asarray(ys[layer], dtype=np.float64)  # (n_in, n_out, P)
             n_in, n_out = y.shape[:2]
-            x_lo, x_hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
-            u = (x - x_lo) / np.maximum(x_hi - x_lo, 1e-12)  # (n_in, P) in [0, 1]
-            y_lo, y_hi = y.min(axis=2, keepdims=True), y.max(axis=2, keepdims=True)
-            span = y_hi - y_lo
-            # Flat curves sit on the box's midline instead of amplifying noise.
-            v = np.where(span > 1e-9, (y - y_lo) / np.maximum(span, 1e-12), 0.5)
+            # a damaged file's curve may hold inf or NaN: those points are not drawn
+            with np.errstate(all="ignore"):
+                x_lo, x_hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+                u = (x - x_lo) / np.maximum(x_hi - x_lo, 1e-12)  # (n_in, P) in [0, 1]
+                y_lo, y_hi = y.min(axis=2, keepdims=True), y.max(axis=2, keepdims=True)
+                span = y_hi - y_lo
+                # Flat curves sit on the box's midline instead of amplifying noise.
+                v = np.where(span > 1e-9, (y - y_lo) / np.maximum(span, 1e-12), 0.5)
             c = self.box_centers[sl].reshape(n_in, n_out, 2)
             w, h = self.box_sizes[sl][0]  # one size per layer
             pad = PAD * w
             px = c[..., :1] - w / 2 + pad + (w - 2 * pad) * u[:, None, :]
             py = c[..., 1:] - h / 2 + pad + (h - 2 * pad) * v
-            keep = np.asarray(active[layer], dtype=bool)[..., None] & np.isfinite(py)
+            keep = (np.asarray(active[layer], dtype=bool)[..., None] & np.isfinite(py)
+                    & np.isfinite(px))
             out_x[sl] = np.where(keep, px, np.nan).reshape(-1, p)
             out_y[sl] = np.where(keep, py, np.nan).reshape(-1, p)
         return out_x, out_y

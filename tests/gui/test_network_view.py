@@ -133,3 +133,13 @@ def test_input_and_target_names_stay_inside_a_short_view(qtbot, view):
             box = label.sceneBoundingRect()
             assert inside.top() - 1 <= box.top() and box.bottom() <= inside.bottom() + 1, (
                 height, label.toPlainText())
+
+
+def test_a_curve_holding_inf_or_nan_is_not_drawn_and_raises_nothing(view):
+    """A damaged project's curve (found by the 10,000-example fuzz run: inf/inf warned
+    inside the event loop) leaves its points undrawn."""
+    snap = fake_snapshot(1)
+    snap["x"][0][0, :] = np.inf
+    snap["y"][0][1, 0, 3] = np.nan
+    view.set_snapshot(snap)
+    assert view.snapshots_applied == 1
