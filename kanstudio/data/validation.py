@@ -123,24 +123,17 @@ def validate(
             text_rows=int(np.count_nonzero(text_rows)), is_target=name in roles.targets)
         issues += column_issues
         missing_rows |= missing
-    if drop_non_numeric and text_rows.any():
-        kept &= ~text_rows
-        count = int(np.count_nonzero(text_rows))
-        first_row = int(table.row_numbers[np.argmax(text_rows)])
-        issues.append(Issue(
-            "warning", None, first_row,
-            f"{_plural(count, 'row')} whose value is not a number will be dropped "
-            f"(the first is row {first_row}).",
-        ))
-    if drop_missing and missing_rows.any():
-        kept &= ~missing_rows
-        count = int(np.count_nonzero(missing_rows))
-        first_row = int(table.row_numbers[np.argmax(missing_rows)])
-        issues.append(Issue(
-            "warning", None, first_row,
-            f"{_plural(count, 'row')} with missing values will be dropped "
-            f"(the first is row {first_row}).",
-        ))
+    for drop, rows, what in ((drop_non_numeric, text_rows, "whose value is not a number"),
+                             (drop_missing, missing_rows, "with missing values")):
+        if drop and rows.any():
+            kept &= ~rows
+            count = int(np.count_nonzero(rows))
+            first_row = int(table.row_numbers[np.argmax(rows)])
+            issues.append(Issue(
+                "warning", None, first_row,
+                f"{_plural(count, 'row')} {what} will be dropped "
+                f"(the first is row {first_row}).",
+            ))
     for name in found:
         issues += _constant_issues(table, name, kept, is_target=name in roles.targets)
         issues += _dwarfing_issues(table, name, kept)

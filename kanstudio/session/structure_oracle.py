@@ -158,16 +158,22 @@ def separability(problem: Problem, group: Sequence[int], transform: str = "ident
     return rms(residual) / (rms(bound) + floor)
 
 
-def _product_separability(problem: Problem, group: Sequence[int], seed: int) -> float:
-    """How far ``f`` is from ``g(x_group)·h(x_rest)`` whatever its sign: the RMS of
-    ``f1·f2 - f3·f4`` over its bound ``sigma·(|f1| + |f2| + |f3| + |f4|)`` (each factor
-    off by up to ``sigma``); a sum ``a + b`` leaves ``-(a - a')(b - b')``."""
+def _mixed_values(problem: Problem, group: Sequence[int], seed: int) -> np.ndarray:
+    """``f`` at seeded point pairs (p, q) and at their two mixes (``group``'s inputs from
+    one, the rest from the other): f1, f2, f3, f4 concatenated."""
     x, rng = problem.x, np.random.default_rng(seed)
     mask = np.zeros(problem.d, dtype=bool)
     mask[list(group)] = True
     i, j = _pairs(x.shape[0], rng)
     p, q = x[i], x[j]
-    f = problem.predict(np.concatenate([p, q, np.where(mask, p, q), np.where(mask, q, p)]))
+    return problem.predict(np.concatenate([p, q, np.where(mask, p, q), np.where(mask, q, p)]))
+
+
+def _product_separability(problem: Problem, group: Sequence[int], seed: int) -> float:
+    """How far ``f`` is from ``g(x_group)·h(x_rest)`` whatever its sign: the RMS of
+    ``f1·f2 - f3·f4`` over its bound ``sigma·(|f1| + |f2| + |f3| + |f4|)`` (each factor
+    off by up to ``sigma``); a sum ``a + b`` leaves ``-(a - a')(b - b')``."""
+    f = _mixed_values(problem, group, seed)
     if not np.all(np.isfinite(f)):
         return math.inf
     f1, f2, f3, f4 = f.reshape(4, -1)
@@ -184,12 +190,7 @@ def product_offset(problem: Problem, group: Sequence[int], seed: int = 0) -> flo
     """The constant ``c`` that makes ``f - c = g(x_group)·h(x_rest)`` fit best: the least
     squares of ``(f1 - c)(f2 - c) = (f3 - c)(f4 - c)`` over the mixed points. A part of a
     sum carries an arbitrary constant (``k·x²/2 + const``) that hides its product."""
-    x, rng = problem.x, np.random.default_rng(seed)
-    mask = np.zeros(problem.d, dtype=bool)
-    mask[list(group)] = True
-    i, j = _pairs(x.shape[0], rng)
-    p, q = x[i], x[j]
-    f = problem.predict(np.concatenate([p, q, np.where(mask, p, q), np.where(mask, q, p)]))
+    f = _mixed_values(problem, group, seed)
     f1, f2, f3, f4 = f.reshape(4, -1)
     a, b = f1 * f2 - f3 * f4, f1 + f2 - f3 - f4
     denominator = float(np.sum(b * b))
