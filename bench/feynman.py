@@ -30,15 +30,16 @@ knee of its front) on the same rows with the same scorer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,43 +108,45 @@ def tool_command(tool: str, data: Path, target: str, out: Path, seed: int) -> li
             "--out", str(out), "--seed", str(seed), "--quiet"]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_tool(command: list[str], time_limit: float, count_cpu: bool,
-             cpu_limit: float | None = None) -> dict:
+def run_tool(command: list[str], time_limit: float, cpu_limit: float | None = None) -> dict:
     """Run one fit in its own process group; on timeout the whole group is killed.
 
-    ``cpu_seconds`` (user + system of the finished child) is only measured when one fit runs
-    at a time (``count_cpu``): on a busy machine it says more than wall-clock seconds do.
-    ``cpu_limit`` caps the child's CPU seconds (RLIMIT_CPU via ``prlimit``); a fit stopped by
-    it is a ``timeout`` like one stopped by the wall-clock limit."""
+    ``cpu_seconds`` is the child's own user + system time (``os.wait4``), so it is right
+    whatever else runs: with ``--jobs 2`` or a busy machine it says more than wall-clock
+    seconds do. ``cpu_limit`` caps the child's CPU seconds (RLIMIT_CPU via ``prlimit``); a
+    fit stopped by it is a ``timeout`` like one stopped by the wall-clock limit."""
     if cpu_limit is not None:
         soft = max(1, round(cpu_limit))
         command = ["prlimit", f"--cpu={soft}:{soft + 5}", "--", *command]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    cpu_before = _children_cpu() if count_cpu else 0.0
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=time_limit)
-        status = "ok" if proc.returncode == 0 else ("bad_input" if proc.returncode == 2
-                                                    else "crash")
-        if cpu_limit is not None and proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-            status = "timeout"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
+    killed = threading.Event()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                start_new_session=True)
+
+        def kill() -> None:
+            killed.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(time_limit, kill)
+        timer.start()
+        _, wait_status, usage = os.wait4(proc.pid, 0)  # the child's own rusage
+        timer.cancel()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(wait_status)  # reaped here, not by Popen
+        err.seek(0)
+        stderr = err.read()
+    status = "ok" if proc.returncode == 0 else ("bad_input" if proc.returncode == 2
+                                                else "crash")
+    if killed.is_set() or (cpu_limit is not None
+                           and proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL)):
         status = "timeout"
-    seconds = time.perf_counter() - start
-    lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
-    cpu = round(_children_cpu() - cpu_before, 2) if count_cpu else None
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
     return {"status": status, "exit_code": proc.returncode, "seconds": round(seconds, 2),
-            "cpu_seconds": cpu,
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "stderr_tail": lines[-1] if lines and status != "ok" else None}
 
 
@@ -158,7 +161,7 @@ def run_one(equation: Equation, args: argparse.Namespace, workdir: Path) -> dict
            "bonus": equation.bonus, "n_vars": len(equation.variables),
            "truth": equation.formula}
     row.update(run_tool(tool_command(args.tool, data, target, out, args.seed), args.time_limit,
-                        count_cpu=args.jobs == 1, cpu_limit=args.cpu_limit))
+                        cpu_limit=args.cpu_limit))
     if row["status"] == "ok":
         try:
             row["payload"] = json.loads(out.read_text(encoding="utf-8"))
