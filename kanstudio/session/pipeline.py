@@ -880,6 +880,10 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     nets = [a for a in attempts if a.network is not None]
     if not p.search or not nets or s.dataset.n_outputs != 1:
         return result, []
+    te = s.test_idx if len(s.test_idx) else s.train_idx
+    if result.formula_test_rmse ** 2 <= p.exact_mse * (float(np.var(s.dataset.y[te, 0]))
+                                                        or 1.0):
+        return result, []  # exact on the held-out rows: nothing left for a search to find
     from kanstudio.session.structure_step import squarable
 
     if not squarable(s.dataset.y):  # its scores square raw values
@@ -893,7 +897,6 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     except (AttributeError, RuntimeError):
         kept = list(range(d.n_inputs))
     network = s.y_scaler.inverse_transform(oracle.network.predict(s.x_scaler.transform(d.X)))
-    te = s.test_idx if len(s.test_idx) else s.train_idx
     net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / (
         float(np.var(d.y[te, 0])) or 1.0)
     try:

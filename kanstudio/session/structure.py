@@ -278,9 +278,18 @@ def find_structure(problem: Problem, seed: int = 0, depth: int = 0) -> Node:
     combo = _best_combination(problem, seed)
     if combo is not None:
         i, j, op, ratio = combo
-        child = _combined(problem, i, j, op)
-        return Node("combine", problem, f"{child.inputs[-1]} (ratio {ratio:.3g})",
-                    [find_structure(child, seed, depth + 1)])
+        # x_i/x_j and x_j/x_i pass the test alike, but a leaf's library fits one of them
+        # only (exp(-u^2/2) of u = theta/sigma is a Gaussian; of sigma/theta it is not):
+        # both are solved and the held-out rows decide.
+        pairs = [(i, j), (j, i)] if op == "/" else [(i, j)]
+        combos = []
+        for a, b in pairs:
+            child = _combined(problem, a, b, op)
+            combos.append(Node("combine", problem, f"{child.inputs[-1]} (ratio {ratio:.3g})",
+                               [find_structure(child, seed, depth + 1)]))
+        if len(combos) == 1:
+            return combos[0]
+        return Node("choice", problem, "the quotient either way round", combos)
     split = _best_split(problem, ("square", "sqrt", "inverse"), seed)
     if split is not None:
         name = split[0]

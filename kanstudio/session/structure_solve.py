@@ -10,9 +10,10 @@ with ``p`` snapped to a simple rational; leaves of 2-3 inputs go to a ``multi`` 
 (the pipeline passes a short discovery run; without one, a small KAN via the model API).
 Another engine (a symbolic-regression search) plugs in as a solver without changes here.
 
-Each leaf keeps its best candidate by held-out error against complexity; the tree's
-formula is composed from them, its free constants (every Float) are fitted to the
-*data's* training rows by least squares, and it is scored on the held-out rows. Constants
+Each leaf ranks its candidates by held-out error against complexity on the oracle; the
+tree's formula is composed from the best, its free constants (every Float) are fitted to
+the *data's* training rows by least squares, and it is scored on the held-out rows; each
+leaf's runners-up are then tried in the whole formula and kept where that scores better. Constants
 are then snapped to simple values at the loosest tolerance that costs no held-out
 accuracy, refitting the ones that stay floats.
 """
@@ -51,6 +52,8 @@ NODE_WEIGHT = 0.25
 EXPONENT_DENOMINATORS = (1, 2, 3)
 MAX_EXPONENT = 6
 SNAP_TOLERANCES = (1e-2, 1e-3, 1e-4)
+#: Runners-up per leaf that the whole formula tries after the leaf's best (on the oracle).
+LEAF_ALTERNATIVES = 3
 
 
 def expression_size(expr: sympy.Expr) -> int:
@@ -219,49 +222,78 @@ def _leaf_names(problem: Problem) -> list[str]:
     return [f"_u{k}" for k in range(problem.d)]
 
 
-def _best_leaf(problem: Problem, solver: Solver) -> sympy.Expr | None:
-    """The leaf's candidate with the best held-out score, in the original symbols."""
+def _leaf_candidates(problem: Problem, solver: Solver) -> list[sympy.Expr]:
+    """The leaf's distinct candidates, best held-out score on the oracle first (at most
+    :data:`LEAF_ALTERNATIVES` + 1), in the original symbols."""
     names = _leaf_names(problem)
     y, y_test = problem.predict(problem.x), problem.predict(problem.x_test)
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(y_test))):
-        return None
+        return []
     symbols = [sympy.Symbol(n) for n in names]
     floor = (problem.sigma**2) / (float(np.var(y_test)) or 1.0) + 1e-14
-    best = None
-    for expr, complexity in solver(problem.x, y, names):
+    scored = []
+    for k, (expr, complexity) in enumerate(solver(problem.x, y, names)):
         rel = _rel_mse(y_test, _evaluate(expr, symbols, problem.x_test))
         score = math.log10(rel + floor) + NODE_WEIGHT * complexity
-        if math.isfinite(score) and (best is None or score < best[0]):
-            best = (score, expr)
-    if best is None:
-        return None
-    return best[1].xreplace(dict(zip(symbols, problem.inputs, strict=True)))
+        if math.isfinite(score):
+            scored.append((score, k, expr))
+    back = dict(zip(symbols, problem.inputs, strict=True))
+    out: list[sympy.Expr] = []
+    for _, _, expr in sorted(scored, key=lambda t: (t[0], t[1])):
+        expr = expr.xreplace(back)
+        if expr not in out:
+            out.append(expr)
+        if len(out) > LEAF_ALTERNATIVES:
+            break
+    return out
+
+
+class _Leaves:
+    """Each solved leaf stands in the composed formula as a placeholder symbol, with its
+    candidates best first; the whole formula then picks among them on the data."""
+
+    def __init__(self) -> None:
+        self.candidates: dict[sympy.Symbol, list[sympy.Expr]] = {}
+
+    def add(self, cands: list[sympy.Expr]) -> sympy.Symbol:
+        placeholder = sympy.Symbol(f"_leaf{len(self.candidates)}")
+        self.candidates[placeholder] = cands
+        return placeholder
+
+    def best(self) -> dict[sympy.Symbol, sympy.Expr]:
+        return {ph: c[0] for ph, c in self.candidates.items()}
 
 
 def _choose(node: Node, parts: list[sympy.Expr | None], symbols: Sequence[sympy.Symbol],
-            x_test: np.ndarray) -> sympy.Expr | None:
+            x_test: np.ndarray, leaves: _Leaves) -> sympy.Expr | None:
     """The alternative that best reproduces the node's oracle on the held-out rows
-    (``x_test``: those rows in the original inputs, which every node shares)."""
+    (``x_test``: those rows in the original inputs, which every node shares), each with
+    its leaves' best candidates."""
     target = node.problem.predict(node.problem.x_test)
     floor = node.problem.sigma**2 / (float(np.var(target)) or 1.0) + 1e-14
-    scored = [(math.log10(_rel_mse(target, _evaluate(e, symbols, x_test)) + floor)
-               + NODE_WEIGHT * complexity(e), k, e) for k, e in enumerate(parts)
-              if e is not None]
+    best = leaves.best()
+    scored = []
+    for k, part in enumerate(parts):
+        if part is None:
+            continue
+        e = part.xreplace(best)
+        scored.append((math.log10(_rel_mse(target, _evaluate(e, symbols, x_test)) + floor)
+                       + NODE_WEIGHT * complexity(e), k, part))
     scored = [s for s in scored if math.isfinite(s[0])]
     return min(scored)[2] if scored else None
 
 
-def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
-               x_test: np.ndarray | None = None) -> sympy.Expr | None:
-    """The tree's formula in the original ``symbols``, or None when a leaf has no
-    solution; ``x_test`` (held-out rows in those symbols) decides "choice" nodes."""
+def _solve_template(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
+                    x_test: np.ndarray | None, leaves: _Leaves) -> sympy.Expr | None:
+    """The tree's formula with a placeholder for each leaf (see :class:`_Leaves`)."""
     if node.kind == "constant":
         return sympy.Float(node.value)
     if node.kind == "leaf":
-        return _best_leaf(node.problem, solver)
-    parts = [solve_tree(c, solver, symbols, x_test) for c in node.children]
+        cands = _leaf_candidates(node.problem, solver)
+        return leaves.add(cands) if cands else None
+    parts = [_solve_template(c, solver, symbols, x_test, leaves) for c in node.children]
     if node.kind == "choice":
-        return None if x_test is None else _choose(node, parts, symbols, x_test)
+        return None if x_test is None else _choose(node, parts, symbols, x_test, leaves)
     if any(p is None for p in parts):
         return None
     if node.kind == "sum":
@@ -275,6 +307,16 @@ def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
     if node.kind == "scale":
         return parts[0] * node.problem.inputs[int(node.transform)] ** (-int(node.value))
     return parts[0]  # drop, combine: the child's inputs already say how
+
+
+def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
+               x_test: np.ndarray | None = None) -> sympy.Expr | None:
+    """The tree's formula in the original ``symbols``, each leaf its best candidate on
+    the oracle, or None when a leaf has no solution; ``x_test`` (held-out rows in those
+    symbols) decides "choice" nodes."""
+    leaves = _Leaves()
+    template = _solve_template(node, solver, symbols, x_test, leaves)
+    return None if template is None else template.xreplace(leaves.best())
 
 
 # ------------------------------------------------------------------ constants
@@ -364,14 +406,51 @@ class StructureFormula:
     tree: Node
 
 
+def _whole_formula_choice(template: sympy.Expr, leaves: _Leaves,
+                          symbols: Sequence[sympy.Symbol], x_train: np.ndarray,
+                          y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+                          ) -> sympy.Expr | None:
+    """``template`` with each leaf's candidate chosen by the fine-tuned whole formula's
+    held-out score (relative MSE against size), best oracle candidates first."""
+    floor = 1e-14
+
+    def scored(assignment: dict) -> tuple[float, sympy.Expr]:
+        tuned = fine_tune(template.xreplace(assignment), symbols, x_train, y_train)
+        rel = _rel_mse(y_test, _evaluate(tuned, symbols, x_test))
+        score = math.log10(rel + floor) + NODE_WEIGHT * complexity(tuned)
+        return (score if math.isfinite(score) else math.inf), tuned
+
+    assignment = leaves.best()
+    best_score, best = scored(assignment)
+    used = template.free_symbols
+    for ph, cands in leaves.candidates.items():
+        if ph not in used:
+            continue  # a leaf of a branch the choice did not take
+        for alternative in cands[1:]:
+            trial = {**assignment, ph: alternative}
+            score, tuned = scored(trial)
+            if score < best_score:
+                best_score, best, assignment = score, tuned, trial
+    return best if math.isfinite(best_score) else None
+
+
 def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
             x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
             y_test: np.ndarray) -> StructureFormula | None:
-    """Solve the leaves, fine-tune the whole formula on the data, snap its constants."""
-    raw = solve_tree(tree, solver, symbols, x_test)
-    if raw is None:
+    """Solve the leaves, fine-tune the whole formula on the data, snap its constants.
+
+    Each leaf's candidates are ranked on the oracle, which is only approximately the law
+    (a network's curve may favour ``tanh(1 - u)`` over the true Gaussian); so the leaves'
+    runners-up are tried in the whole formula, fine-tuned on the data's training rows, one
+    leaf at a time, and kept when the held-out score improves."""
+    leaves = _Leaves()
+    template = _solve_template(tree, solver, symbols, x_test, leaves)
+    if template is None:
         return None
-    exact = fine_tune(raw, symbols, x_train, y_train)
+    exact = _whole_formula_choice(template, leaves, symbols, x_train, y_train, x_test,
+                                  y_test)
+    if exact is None:
+        return None
     normal = normalise_constants(exact)
     if _rel_mse(y_test, _evaluate(normal, symbols, x_test)) <= 1.01 * _rel_mse(
             y_test, _evaluate(exact, symbols, x_test)) + 1e-20:

@@ -132,3 +132,31 @@ def test_search_results_are_offered_best_for_their_size_first():
     exact = [SimpleNamespace(complexity=9, r2=1.0, name="exact"),
              SimpleNamespace(complexity=6, r2=1.0 - 1e-9, name="as good, simpler")]
     assert best_first(exact)[0].name == "as good, simpler"
+
+
+def test_an_exact_formula_is_not_searched_again(monkeypatch):
+    """A formula exact on the held-out rows leaves nothing for the engine to find: the
+    whole-dataset search (the most costly part of discovery) is skipped."""
+    from types import SimpleNamespace
+
+    session, _ = _product_session()
+    exact = session.describe_formula([sympy.Symbol("a") * sympy.Symbol("b")],
+                                     network=session.dataset.y)
+    assert exact.formula_test_rmse < 1e-12
+    monkeypatch.setattr(search_step, "engine_available", lambda: True)
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the engine ran on an exact formula")
+
+    monkeypatch.setattr(search_step, "search_candidates", no_search)
+    run = pipeline._Run(session, PipelineSettings())
+    n = session.dataset.n_samples
+    network = SimpleNamespace(input_ids_=[0, 1], predict=lambda x: np.zeros((n, 1)))
+    attempt = SimpleNamespace(network=network, network_r2=1.0)
+    steps = pipeline._search_candidate(run, [attempt], exact)
+    with pytest.raises(StopIteration) as stop:
+        next(steps)
+    assert stop.value.value == (exact, [])
+    poor = _poor(session)  # ...while a poorer formula still goes to the engine
+    with pytest.raises(AssertionError, match="engine ran"):
+        next(pipeline._search_candidate(run, [attempt], poor))

@@ -160,6 +160,10 @@ def test_a_power_law_is_read_from_log_log_data():
     (lambda q1, q2, e, r: q1 * q2 / (4 * np.pi * e * r**2), [(1, 5)] * 4,
      ["q1", "q2", "eps", "r"], "q1*q2/(4*pi*eps*r**2)"),
     (lambda a, b: np.sqrt(a**2 + b**2), [(1, 5)] * 2, ["a", "b"], "sqrt(a**2 + b**2)"),
+    # a quotient whose leaf the library solves one way round only: a Gaussian of t/s, with
+    # s the first input (Feynman I.6.2's column order), so s/t is the quotient seen first
+    (lambda s, t: np.exp(-((t / s) ** 2) / 2) / (np.sqrt(2 * np.pi) * s), [(1, 3)] * 2,
+     ["s", "t"], "exp(-(t/s)**2/2)/(sqrt(2*pi)*s)"),
 ])
 def test_laws_are_recovered_exactly_from_1000_rows(fn, ranges, names, truth):
     _, found = _recover(fn, ranges, names)
