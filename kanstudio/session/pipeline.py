@@ -414,7 +414,8 @@ def _replace_stand_ins(run: _Run, current: float) -> Iterator[PipelineEvent]:
     yield from run.train("fine-tune", run.p.fine_tune_steps, lamb=0.0, update_grid=False)
     after = _rel_mse(s)
     yield PipelineEvent("fine-tune", 4, "note", message="; ".join(
-        f"edge {e}: {poly} instead of {name} (a Taylor-regime stand-in on the data)"
+        f"edge {e}: {poly} instead of {name} (a "
+        + ("pole" if poly == "1/x" else "Taylor") + "-regime stand-in on the data)"
         for e, (name, poly) in swaps.items()) + f" (relative MSE {current:.3g} -> {after:.3g})")
     return after
 

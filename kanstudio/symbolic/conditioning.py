@@ -14,6 +14,12 @@ Two ways a candidate can fit well and still say nothing (issue 12 §4), each wit
   the spread), so only a candidate whose own shape is invisible on the data is replaced;
   e.g. ``exp`` over an argument range of 1 departs from a parabola by about 0.7 % and is
   kept, over a range of 0.1 by 0.01 % and is replaced.
+* **Pole-regime stand-in.** ``tan`` next to one of its poles (``u0 = π/2 + kπ``) is
+  ``-1/(u - u0)`` to within ``(u - u0)/3``: ``tan(0.00227·x + 4.712)`` over ``x`` in
+  ``[1, 5]`` is a hyperbola with extreme constants. Rule: with ``x0`` where the argument
+  reaches the pole nearest the data, if ``p/(x - x0) + q`` (least squares) leaves a
+  residual within ``TAYLOR_TOLERANCE`` of the curve's spread, the candidate is replaced
+  by ``1/x``.
 * **Cancelling constants.** The curve is a small difference of large numbers: the term
   ``c·f(u)`` is more than ``CANCEL_RATIO`` times larger than its own variation over the
   data (``tanh`` of an argument offset by ``1e7``, a saturated sigmoid times ``1e9``).
@@ -30,12 +36,15 @@ import numpy as np
 
 from kanstudio.symbolic.expression_lock import lock_function
 
-__all__ = ["TAYLOR_TOLERANCE", "CANCEL_RATIO", "POLYNOMIAL_DEGREE", "stand_in", "cancels"]
+__all__ = ["TAYLOR_TOLERANCE", "CANCEL_RATIO", "POLYNOMIAL_DEGREE", "POLES", "stand_in",
+           "cancels"]
 
 TAYLOR_TOLERANCE = 1e-3
 CANCEL_RATIO = 1e6
 #: Library functions that are polynomials, by degree (the others count as degree inf).
 POLYNOMIAL_DEGREE = {"0": 0, "x": 1, "x^2": 2, "x^3": 3, "x^4": 4}
+#: Library functions with poles (their argument's values there: ``u0 + k·period``).
+POLES = {"tan": (math.pi / 2, math.pi)}
 #: The library function that stands for a polynomial of each degree.
 POLYNOMIAL_OF_DEGREE = {1: "x", 2: "x^2"}
 _POINTS = 65
@@ -53,8 +62,9 @@ def _curve(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float):
 
 
 def stand_in(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float) -> str:
-    """The library name of the polynomial ``c·f(a·x + b)`` mimics on ``[x_lo, x_hi]``
-    (``"x"`` or ``"x^2"``), or ``""`` when it shows a shape of its own there."""
+    """The library name of the simpler curve ``c·f(a·x + b)`` mimics on ``[x_lo, x_hi]``
+    (``"x"`` or ``"x^2"``; ``"1/x"`` for ``tan`` beside a pole), or ``""`` when it shows
+    a shape of its own there."""
     own = POLYNOMIAL_DEGREE.get(name, math.inf)
     curve = _curve(name, a, b, c, x_lo, x_hi)
     if curve is None:
@@ -70,7 +80,28 @@ def stand_in(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float) 
             t, np.polynomial.polynomial.polyfit(t, g, degree))
         if float(np.sqrt(np.mean(residual**2))) <= TAYLOR_TOLERANCE * spread:
             return poly
+    if name in POLES and _near_pole(name, a, b, x_lo, x_hi, g, spread):
+        return "1/x"
     return ""
+
+
+def _near_pole(name: str, a: float, b: float, x_lo: float, x_hi: float, g: np.ndarray,
+               spread: float) -> bool:
+    """Whether ``g`` (the curve on ``_POINTS`` points across the range) is a hyperbola
+    ``p/(x - x0) + q`` with ``x0`` where ``a·x + b`` meets ``name``'s nearest pole."""
+    if a == 0.0:
+        return False
+    first, period = POLES[name]
+    mid = a * 0.5 * (x_lo + x_hi) + b
+    pole = first + round((mid - first) / period) * period
+    x0 = (pole - b) / a
+    x = np.linspace(x_lo, x_hi, _POINTS)
+    if x_lo <= x0 <= x_hi:
+        return False  # the pole is inside the data: not a stand-in, a pole
+    design = np.column_stack([1.0 / (x - x0), np.ones_like(x)])
+    coef, *_ = np.linalg.lstsq(design, g, rcond=None)
+    residual = g - design @ coef
+    return float(np.sqrt(np.mean(residual**2))) <= TAYLOR_TOLERANCE * spread
 
 
 def cancels(name: str, a: float, b: float, c: float, x_lo: float, x_hi: float) -> bool:

@@ -249,9 +249,11 @@ def _without_stand_ins(fits: list[SymbolicFit], samples: Samples) -> list[Symbol
     mimics, and that polynomial is fitted too when the selection leaves it out (it is the
     same curve without the extreme constants)."""
     out = [replace(f, ok=False, score=math.inf, reason=(
-        f"{f.name} stands in for {f.mimics} on the data's range (its argument moves too "
-        f"little to show its own shape; a={f.a:.4g}, c={f.c:.4g}): {f.mimics} is the same "
-        "curve")) if f.ok and f.mimics else f for f in fits]
+        f"{f.name} stands in for {f.mimics} on the data's range ("
+        + ("its argument stays beside a pole" if f.mimics == "1/x" else
+           "its argument moves too little to show its own shape")
+        + f"; a={f.a:.4g}, b={f.b:.4g}, c={f.c:.4g}): {f.mimics} is the same curve"))
+        if f.ok and f.mimics else f for f in fits]
     names = {f.name for f in fits}
     for poly in dict.fromkeys(f.mimics for f in fits if f.ok and f.mimics):
         if poly not in names:

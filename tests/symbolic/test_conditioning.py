@@ -20,6 +20,10 @@ from kanstudio.symbolic.fitting import suggest_symbolic
     ("exp", 1.0, 0.0, 1.0, 0.0, 1.0, ""),          # exp over a range of 1 is exp
     ("log", 1.0, 0.0, 1.0, 1.0, 2.0, ""),
     ("x^2", 1.0, 0.0, 1.0, -1.0, 1.0, ""),         # a polynomial is not its own stand-in
+    # beside its pole tan is a hyperbola (Feynman I.27.6 came out as this tan)
+    ("tan", 0.002268446911, 4.712388935, -1.85e-5, 1.0, 5.0, "1/x"),
+    ("tan", 1.0, 0.0, 1.0, -1.0, 1.0, ""),         # a full-size tan is a tan
+    ("tan", 0.5, 1.0, 1.0, 0.0, 1.0, ""),          # nearing its pole, but still a tan
 ])
 def test_stand_in_names_the_polynomial_a_curve_mimics(name, a, b, c, lo, hi, mimics):
     assert stand_in(name, a, b, c, lo, hi) == mimics
@@ -44,6 +48,13 @@ def test_suggest_gives_the_parabola_not_a_cosine_standing_in_for_it():
     assert not fits["cos"].ok and "stands in for x^2" in fits["cos"].reason
     ranked = suggest_symbolic(x, np.cos(x), ["cos", "exp"])  # x^2 not selected: added
     assert ranked[0].name == "x^2" and ranked[0].ok
+
+
+def test_suggest_gives_the_hyperbola_not_a_tan_beside_its_pole():
+    x = np.linspace(1.0, 5.0, 200)
+    ranked = suggest_symbolic(x, 3.0 / x + 0.5, ["tan", "1/x"])
+    assert ranked[0].name == "1/x" and ranked[0].r2 > 1 - 1e-9
+    assert all(f.name != "tan" or not f.ok or f.r2 < ranked[0].r2 for f in ranked)
 
 
 def test_suggest_gives_the_line_for_a_huge_sine_of_a_tiny_argument():
