@@ -281,7 +281,9 @@ def find_structure(problem: Problem, seed: int = 0, depth: int = 0) -> Node:
         # x_i/x_j and x_j/x_i pass the test alike, but a leaf's library fits one of them
         # only (exp(-u^2/2) of u = theta/sigma is a Gaussian; of sigma/theta it is not):
         # both are solved and the held-out rows decide.
-        pairs = [(i, j), (j, i)] if op == "/" else [(i, j)]
+        x = problem.x[:, i]
+        one_signed = bool(np.all(x > 0) or np.all(x < 0))  # x_i may be a denominator too
+        pairs = [(i, j), (j, i)] if op == "/" and one_signed else [(i, j)]
         combos = []
         for a, b in pairs:
             child = _combined(problem, a, b, op)

@@ -249,16 +249,22 @@ def symmetric_combination(problem: Problem, i: int, j: int, op: str, seed: int =
                           ) -> float:
     """How much ``f`` changes when ``x_i, x_j`` move along ``x_i op x_j = const``, over
     the ``2·sigma`` the oracle's error allows; <= 1 passes. ``inf`` when the move does
-    not apply (``·`` and ``/`` need inputs of one sign) or ``f`` does not change when
-    ``x_i`` alone moves as far (then the test says nothing)."""
+    not apply (see below) or ``f`` does not change when
+    ``x_i`` alone moves as far (then the test says nothing). For ``·`` and ``/`` the
+    move multiplies by positive factors: a denominator must keep one sign, a numerator
+    need not."""
     x, rng = problem.x, np.random.default_rng(seed)
     lo, hi = x.min(axis=0), x.max(axis=0)
     xi, xj = x[:, i], x[:, j]
     if op in ("*", "/"):
-        if not all(np.all(v > 0) or np.all(v < 0) for v in (xi, xj)):
+        # The move multiplies both inputs by positive factors, so a numerator (or a
+        # factor) may change sign (u = theta - theta1 over sigma); a denominator may not,
+        # and the move's scale is the log-span of the one-signed inputs.
+        signed = [k for k, v in ((i, xi), (j, xj)) if np.all(v > 0) or np.all(v < 0)]
+        if not signed or (op == "/" and j not in signed):
             return math.inf
         spans = [math.log(hi[k] / lo[k]) if lo[k] > 0 else math.log(lo[k] / hi[k])
-                 for k in (i, j)]
+                 for k in signed]
     else:
         spans = [hi[i] - lo[i], hi[j] - lo[j]]
     scale = MOVE * min(spans)

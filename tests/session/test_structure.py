@@ -164,6 +164,9 @@ def test_a_power_law_is_read_from_log_log_data():
     # s the first input (Feynman I.6.2's column order), so s/t is the quotient seen first
     (lambda s, t: np.exp(-((t / s) ** 2) / 2) / (np.sqrt(2 * np.pi) * s), [(1, 3)] * 2,
      ["s", "t"], "exp(-(t/s)**2/2)/(sqrt(2*pi)*s)"),
+    # ...and of a difference over a width: the numerator t - t1 changes sign (I.6.2b)
+    (lambda s, t, t1: np.exp(-(((t - t1) / s) ** 2) / 2) / (np.sqrt(2 * np.pi) * s),
+     [(1, 3)] * 3, ["s", "t", "t1"], "exp(-((t - t1)/s)**2/2)/(sqrt(2*pi)*s)"),
 ])
 def test_laws_are_recovered_exactly_from_1000_rows(fn, ranges, names, truth):
     _, found = _recover(fn, ranges, names)
