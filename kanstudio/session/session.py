@@ -652,6 +652,66 @@ class Session:
         self.model.unlock_edge(layer, i, j)
         self._record("unlock", layer=layer, i=i, j=j)
 
+    # ------------------------------------------------------------------ node locks
+    def search_node(self, level: int, node: int, budget: str = "small", threads: int = 1,
+                    progress: Any = None) -> list:
+        """Search expressions for node ``(level, node)``'s value as a function of the 1-3
+        network inputs it depends on (:meth:`KAN.search_node`, seeded by the session's
+        seed): the front of ``SearchResult`` s over ``x1, x2, ...`` (the network's scaled
+        inputs, by column). Changes nothing; :meth:`lock_node` locks one."""
+        return self._need_model().search_node(level, node, budget=budget,
+                                              seed=self.settings.seed, threads=threads,
+                                              progress=progress)
+
+    def lock_node(self, level: int, node: int, name: str,
+                  inputs: Sequence[int] | None = None) -> float:
+        """Compute node ``(level, node)`` from an expression (a node lock name over the
+        input columns ``inputs``, default those it depends on); one undo step. Returns
+        the expression's R² against what the node computed before."""
+        model = self._need_model()
+        self._checkpoint(f"lock node ({level}, {node}) to "
+                         f"{self.node_lock_text(name, inputs, level, node)}")
+        self.model = copy.deepcopy(model)
+        try:
+            r2 = self.model.lock_node_expression(
+                level, node, name, None if inputs is None else list(inputs))
+        except Exception:
+            self.model = model
+            self._undo.pop()
+            raise
+        self._record("lock_node", layer=level, node=node, name=name,
+                     inputs=list(self.model.locked_nodes()[(level, node)][1]))
+        return r2
+
+    def unlock_node(self, level: int, node: int) -> None:
+        """Node ``(level, node)`` sums its edges again; one undo step."""
+        model = self._need_model()
+        self._checkpoint(f"unlock node ({level}, {node})")
+        self.model = copy.deepcopy(model)
+        self.model.unlock_node(level, node)
+        self._record("unlock_node", layer=level, node=node)
+
+    def node_lock_text(self, name: str, inputs: Sequence[int] | None = None,
+                       level: int | None = None, node: int | None = None) -> str:
+        """A node lock's expression as a person reads it: over the data's input names
+        and units (the network's input scaling undone), constants to 4 digits. Without
+        ``inputs``, those node ``(level, node)`` depends on."""
+        import sympy
+
+        from kanstudio.symbolic.export import to_short_text
+        from kanstudio.symbolic.expression_lock import node_expression
+
+        if inputs is None:
+            inputs = self._need_model().node_inputs(level, node)
+        scale, offset = self.x_scaler.affine_parameters()
+        variables = [sympy.Symbol(self.symbols[c]) if (scale[c], offset[c]) == (1.0, 0.0)
+                     else (sympy.Symbol(self.symbols[c]) - float(offset[c])) / float(scale[c])
+                     for c in inputs]
+        try:
+            return to_short_text(node_expression(name, variables))
+        except ValueError:
+            return "expression"
+
     def auto_symbolic(self, r2_threshold: float | None = None, lock_all: bool = False) -> list:
         """Lock edges whose best fit passes the threshold (all of them with ``lock_all``)."""
         return run_to_end(self.auto_symbolic_iter(r2_threshold, lock_all))
