@@ -12,6 +12,7 @@ in the original units of the CSV.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 import weakref
@@ -161,6 +162,23 @@ class FormulaResult:
                 "formula_test_r2": self.formula_test_r2,
                 "network_test_r2": self.network_test_r2,
                 "network_difference": self.network_difference}
+
+
+@functools.lru_cache(maxsize=128)
+def _node_lock_text(name: str, symbols: tuple[str, ...], scale: tuple[float, ...],
+                    offset: tuple[float, ...]) -> str:
+    """:meth:`Session.node_lock_text` for the variables ``(symbol - offset) / scale``."""
+    import sympy
+
+    from kanstudio.symbolic.export import to_short_text
+    from kanstudio.symbolic.expression_lock import node_expression
+
+    variables = [sympy.Symbol(n) if (k, o) == (1.0, 0.0) else (sympy.Symbol(n) - o) / k
+                 for n, k, o in zip(symbols, scale, offset, strict=True)]
+    try:
+        return to_short_text(node_expression(name, variables))
+    except ValueError:
+        return "expression"
 
 
 def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
@@ -696,21 +714,14 @@ class Session:
         """A node lock's expression as a person reads it: over the data's input names
         and units (the network's input scaling undone), constants to 4 digits. Without
         ``inputs``, those node ``(level, node)`` depends on."""
-        import sympy
-
-        from kanstudio.symbolic.export import to_short_text
-        from kanstudio.symbolic.expression_lock import node_expression
-
         if inputs is None:
             inputs = self._need_model().node_inputs(level, node)
         scale, offset = self.x_scaler.affine_parameters()
-        variables = [sympy.Symbol(self.symbols[c]) if (scale[c], offset[c]) == (1.0, 0.0)
-                     else (sympy.Symbol(self.symbols[c]) - float(offset[c])) / float(scale[c])
-                     for c in inputs]
-        try:
-            return to_short_text(node_expression(name, variables))
-        except ValueError:
-            return "expression"
+        cols = tuple(int(c) for c in inputs)
+        # snapshots ask for it many times a second: the text is made once per lock
+        return _node_lock_text(name, tuple(self.symbols[c] for c in cols),
+                               tuple(float(scale[c]) for c in cols),
+                               tuple(float(offset[c]) for c in cols))
 
     def auto_symbolic(self, r2_threshold: float | None = None, lock_all: bool = False) -> list:
         """Lock edges whose best fit passes the threshold (all of them with ``lock_all``)."""

@@ -96,3 +96,18 @@ def test_without_the_engine_a_typed_expression_still_locks_a_node(thread_client,
     thread_client.send("lock_node", layer=0, node=0, name="x1")
     refused = thread_client.wait_for("error", timeout=30)
     assert refused["command"] == "lock_node" and "input node" in refused["message"]
+
+
+@needs_engine
+def test_stop_cancels_a_node_search_and_changes_nothing(thread_client, samples):
+    _train(thread_client, samples, steps=5)
+    thread_client.send("search_node", layer=1, node=0, budget="medium")
+    thread_client.wait_for("edit_progress", timeout=120)  # the engine runs
+    thread_client.send("stop")
+    seen = _until_result(thread_client, "search_node")
+    assert seen[-1]["reason"] == "cancelled" and "candidates" not in seen[-1]
+    assert len([e for e in seen if e["event"] == "edit_progress"]) < 10
+    thread_client.send("set_settings", settings={})
+    state = thread_client.wait_for("state", timeout=30)
+    assert state["editing"] is None
+    assert "locked_nodes" not in _snapshot(thread_client)
