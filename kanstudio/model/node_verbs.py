@@ -36,7 +36,15 @@ class NodeLockMixin:
         edges, or its locked expression), sorted."""
         return self._check_fitted().node_dependencies(level, node)
 
-    def _search_inputs(self, level: int, node: int) -> list[int]:
+    def check_node_search(self, level: int, node: int,
+                          names: list[str] | None = None) -> list[int]:
+        """The input columns a search of node ``(level, node)`` would use; ValueError
+        (naming the inputs by ``names``, one per original column) when the node cannot be
+        searched: an input node, no input, or more than ``MAX_NODE_LOCK_INPUTS``."""
+        return self._search_inputs(level, node, names)
+
+    def _search_inputs(self, level: int, node: int, names: list[str] | None = None
+                       ) -> list[int]:
         net = self._check_fitted()
         net.check_node(level, node)
         if level == 0:
@@ -47,7 +55,8 @@ class NodeLockMixin:
             raise ValueError(f"node ({level}, {node}) depends on no input: no active edge "
                              "reaches it")
         if len(inputs) > MAX_NODE_LOCK_INPUTS:
-            shown = ", ".join(node_input_name(c) for c in inputs)
+            shown = ", ".join(node_input_name(c) if names is None else str(names[c])
+                              for c in inputs)
             raise ValueError(
                 f"node ({level}, {node}) depends on {len(inputs)} inputs ({shown}); an "
                 f"expression search takes at most {MAX_NODE_LOCK_INPUTS}: prune the network "

@@ -60,7 +60,9 @@ def search_node(w: Worker, c: p.SearchNode) -> None:
     inputs, the engine), like :func:`search_edge`."""
     session = _searchable(w, "an untrained node has no value to search.")
     level, node = c.address
-    inputs, _x, _y = session.model.node_samples(level, node)  # says why a node is refused
+    # says why a node is refused, naming the data's columns
+    session.model.check_node_search(level, node, list(session.dataset.input_names))
+    inputs, _x, _y = session.model.node_samples(level, node)
     threads = _start_checks(w)
     budget = c.budget
 

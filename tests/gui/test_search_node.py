@@ -71,3 +71,17 @@ def test_a_typed_expression_locks_a_node_and_unlock_gives_it_back(qtbot, window,
     qtbot.waitUntil(lambda: inspector.edge == (0, 0, 0) and inspector.node is None,
                     timeout=WAIT)
     assert inspector.prune_button.text() == "Prune edge"
+
+
+def test_a_node_of_more_than_three_inputs_is_refused_with_why(qtbot, window, sample):
+    open_and_train(qtbot, window, sample("toy_4d"), "4, 1, 1", steps=2)
+    inspector = window.inspector
+    _select_node(qtbot, window, 1, 0)
+    assert "depends on x1, x2, x3, x4" in inspector.title.text()
+    inspector.search_button.click()
+    qtbot.waitUntil(lambda: any("depends on 4 inputs" in m.text
+                                for m in window.messages.history), timeout=WAIT)
+    said = next(m.text for m in window.messages.history if "depends on 4 inputs" in m.text)
+    assert "at most 3" in said and "x1, x2, x3, x4" in said
+    qtbot.waitUntil(lambda: inspector.search_button.isEnabled(), timeout=WAIT)
+    assert window.state.engine.editing is None

@@ -91,6 +91,8 @@ def test_inputs_and_levels_that_cannot_be_searched_are_refused() -> None:
     m = KAN(width=[4, 1, 1], seed=0).fit(X, X.sum(1), steps=1)
     with pytest.raises(ValueError, match="depends on 4 inputs .*at most 3"):
         m.search_node(1, 0)
+    with pytest.raises(ValueError, match=r"\(a, b, c, d\)"):
+        m.check_node_search(1, 0, names=["a", "b", "c", "d"])
     with pytest.raises(ValueError, match="input node"):
         m.lock_node_expression(0, 1, "x2")
     with pytest.raises(IndexError):
