@@ -192,6 +192,8 @@ class KANNetwork(nn.Module):
                          ) -> torch.Tensor:
         """Level ``level``'s node values (batch, width[level]) with its locked nodes
         computed from the network inputs ``x0`` (batch, width[0])."""
+        if not self.node_locks:  # the usual case, on every training step
+            return values
         locks = [(n, lock) for (lv, n), lock in self.node_locks.items() if lv == level]
         if not locks:
             return values

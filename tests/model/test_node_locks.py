@@ -75,6 +75,8 @@ def test_training_copies_and_pruning_keep_the_lock(trained) -> None:
     m.lock_node_expression(2, 0, TRUE)
     m.fit(X, _truth(X), steps=2)  # still trains (nothing to learn: the node is exact)
     np.testing.assert_allclose(m.predict(X)[:, 0], _truth(X), rtol=0, atol=1e-12)
+    m.fit(X, _truth(X), steps=2, lamb=0.01)  # the sparsity penalty's forward passes too
+    np.testing.assert_allclose(m.predict(X)[:, 0], _truth(X), rtol=0, atol=1e-12)
     twin = copy.deepcopy(m)
     m.unlock_node(2, 0)
     assert twin.locked_nodes() and not m.locked_nodes()
@@ -83,6 +85,16 @@ def test_training_copies_and_pruning_keep_the_lock(trained) -> None:
     np.testing.assert_allclose(pruned.predict(X)[:, 0], _truth(X), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="unlock that node first"):
         twin.prune_node(0, 1)  # x2 feeds the expression
+
+
+def test_a_product_node_is_locked_after_its_factors_multiply() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1.0, 1.0, (60, 2))
+    m = KAN(width=[2, [0, 1], 1], seed=0).fit(X, X[:, 0] * X[:, 1], steps=2)
+    m.lock_node_expression(1, 0, "x1*x2")
+    np.testing.assert_allclose(m.node_values(1, 0, X), X[:, 0] * X[:, 1], atol=1e-12)
+    text = str(m.formula(numeric="placeholder", tidy=False))
+    assert "phi_1_0_0(x1*x2)" in text and "phi_0_" not in text
 
 
 def test_inputs_and_levels_that_cannot_be_searched_are_refused() -> None:
