@@ -2,7 +2,13 @@
 
 from kanstudio.core.device import available_devices, resolve_device, resolve_dtype
 from kanstudio.core.layer import KANLayer
-from kanstudio.core.network import Activations, EdgeCurves, KANNetwork
+from kanstudio.core.network import (
+    MAX_NODE_LOCK_INPUTS,
+    Activations,
+    EdgeCurves,
+    KANNetwork,
+    NodeLock,
+)
 from kanstudio.core.pruning import (
     PruneReport,
     prune,
@@ -18,7 +24,8 @@ from kanstudio.core.width import Architecture, format_width, parse_width, parse_
 
 __all__ = [
     "Architecture", "format_width", "parse_width", "parse_width_text",
-    "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "STEP_EVENTS", "StateError",
+    "Activations", "EdgeCurves", "KANLayer", "KANNetwork", "MAX_NODE_LOCK_INPUTS", "NodeLock",
+    "STEP_EVENTS", "StateError",
     "StepRecord",
     "TrainSettings", "available_devices", "fit_coefficients", "network_from_state",
     "network_to_state", "prune", "prune_edge", "prune_node", "prune_with_report",

@@ -7,11 +7,17 @@ products), ``mult_arity[level]`` the arity of each product node of that level, a
 
 The network may use only some columns of the caller's data (after an input was pruned):
 ``input_ids`` lists which of the ``n_features_in`` original columns feed its input nodes.
+
+Node locks: a node ``(level, node)`` (level >= 1) may be locked to an expression of the
+network inputs it depends on (:class:`NodeLock`). From then on the network computes that
+node's value from the expression, whatever the edges feeding it say; those edges stay (an
+unlock gives the node back its sum of edges), but no longer matter. The expression's torch
+form is given by the caller (core knows no sympy), like a locked edge's function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +27,25 @@ from torch import nn
 from kanstudio.core.layer import KANLayer
 from kanstudio.core.width import Architecture, parse_width
 
-__all__ = ["KANNetwork", "EdgeCurves", "Activations"]
+__all__ = ["KANNetwork", "EdgeCurves", "Activations", "NodeLock", "MAX_NODE_LOCK_INPUTS"]
+
+#: Most network inputs a locked node's expression may use (a search over more is a
+#: problem for the whole-dataset search, not one node's).
+MAX_NODE_LOCK_INPUTS = 3
+
+
+@dataclass(frozen=True)
+class NodeLock:
+    """A node computed from an expression of network inputs.
+
+    ``name``: the expression's stored form (a lock name, e.g. ``expr:<tree JSON>``);
+    ``inputs``: the original data columns (``n_features_in`` indexing) that are its
+    variables, in order; ``fn``: its torch form, (batch, len(inputs)) -> (batch,).
+    """
+
+    name: str
+    inputs: tuple[int, ...]
+    fn: Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -80,6 +104,7 @@ class KANNetwork(nn.Module):
             for n_in, n_sum, arity in zip(width[:-1], arch.sums[1:], arch.arities[1:],
                                           strict=True)
         )
+        self.node_locks: dict[tuple[int, int], NodeLock] = {}
 
     @property
     def width_notation(self) -> list[int | list[int]]:
@@ -123,9 +148,77 @@ class KANNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, width[0]) (already selected) -> (batch, width[-1])."""
+        if self.node_locks:
+            x0 = x
+            for level, layer in enumerate(self.layers, start=1):
+                x = self.apply_node_locks(level, layer(x), x0)
+            return x
         for layer in self.layers:
             x = layer(x)
         return x
+
+    # ------------------------------------------------------------------ node locks
+    def lock_node(self, level: int, node: int, name: str, inputs: Sequence[int],
+                  fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Compute node ``node`` of level ``level`` as ``fn`` of the original input
+        columns ``inputs`` (each one the network uses; at most MAX_NODE_LOCK_INPUTS)."""
+        self.check_node(level, node)
+        if level == 0:
+            raise ValueError("an input node is its data column: only hidden and output "
+                             "nodes can be locked to an expression")
+        cols = tuple(int(c) for c in inputs)
+        if not 1 <= len(cols) <= MAX_NODE_LOCK_INPUTS or len(set(cols)) != len(cols):
+            raise ValueError(f"a node expression takes 1 to {MAX_NODE_LOCK_INPUTS} distinct "
+                             f"inputs, got {list(cols)}")
+        missing = [c for c in cols if c not in self.input_ids]
+        if missing:
+            raise ValueError(f"input column(s) {missing} are not inputs of this network "
+                             f"(it uses {self.input_ids})")
+        self.node_locks[(int(level), int(node))] = NodeLock(name, cols, fn)
+
+    def unlock_node(self, level: int, node: int) -> None:
+        """Give node ``(level, node)`` back its sum of edges."""
+        self.check_node(level, node)
+        self.node_locks.pop((int(level), int(node)), None)
+
+    def check_node(self, level: int, node: int) -> None:
+        if not 0 <= level < len(self.width):
+            raise IndexError(f"level {level} does not exist in width {self.width}")
+        if not 0 <= node < self.width[level]:
+            raise IndexError(f"node {node} does not exist in level {level} of width "
+                             f"{self.width}")
+
+    def apply_node_locks(self, level: int, values: torch.Tensor, x0: torch.Tensor
+                         ) -> torch.Tensor:
+        """Level ``level``'s node values (batch, width[level]) with its locked nodes
+        computed from the network inputs ``x0`` (batch, width[0])."""
+        if not self.node_locks:  # the usual case, on every training step
+            return values
+        locks = [(n, lock) for (lv, n), lock in self.node_locks.items() if lv == level]
+        if not locks:
+            return values
+        values = values.clone()  # autograd: the computed column is replaced, not edited
+        for node, lock in locks:
+            cols = [self.input_ids.index(c) for c in lock.inputs]
+            values[:, node] = lock.fn(x0[:, cols]).to(values.dtype)
+        return values
+
+    def node_dependencies(self, level: int, node: int) -> list[int]:
+        """The original input columns node ``(level, node)`` depends on: through active
+        edges, or a locked node's expression inputs, sorted."""
+        self.check_node(level, node)
+        lock = self.node_locks.get((level, node))
+        if lock is not None:
+            return sorted(lock.inputs)
+        if level == 0:
+            return [self.input_ids[node]]
+        layer = self.layers[level - 1]
+        active = layer.mask.detach().cpu().bool()
+        found: set[int] = set()
+        for column in layer.node_columns(node):
+            for i in active[:, column].nonzero().flatten().tolist():
+                found.update(self.node_dependencies(level - 1, int(i)))
+        return sorted(found)
 
     def forward_activations(self, x: torch.Tensor, rows: torch.Tensor | None = None
                             ) -> Activations:
@@ -136,26 +229,29 @@ class KANNetwork(nn.Module):
         whole batch and the sparsity penalty on a sample of it).
         """
         inputs, edges = [], []
+        x0 = x
         if rows is not None:
-            for layer in self.layers:
+            for level, layer in enumerate(self.layers, start=1):
                 inputs.append(x.index_select(0, rows))
                 x, phi = layer.forward_with_edges(x, rows)
+                x = self.apply_node_locks(level, x, x0)
                 edges.append(phi)
             return Activations(inputs, edges, x)
-        for layer in self.layers:
+        for level, layer in enumerate(self.layers, start=1):
             inputs.append(x)
             phi = layer.edge_activations(x)
             edges.append(phi)
-            x = layer.combine(phi.sum(1) + layer.bias)
+            x = self.apply_node_locks(level, layer.combine(phi.sum(1) + layer.bias), x0)
         return Activations(inputs, edges, x)
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Inputs seen by each layer for the selected batch x: list of (batch, n_in)."""
         out = []
+        x0 = x
         with torch.no_grad():
-            for layer in self.layers:
+            for level, layer in enumerate(self.layers, start=1):
                 out.append(x)
-                x = layer(x)
+                x = self.apply_node_locks(level, layer(x), x0)
         return out
 
     def forward_magnitudes(self, x: torch.Tensor, rows: torch.Tensor | None = None
@@ -167,8 +263,10 @@ class KANNetwork(nn.Module):
         per-row edge values (see ``KANLayer.forward_with_magnitudes``).
         """
         mags = []
-        for layer in self.layers:
+        x0 = x
+        for level, layer in enumerate(self.layers, start=1):
             x, mag = layer.forward_with_magnitudes(x, rows)
+            x = self.apply_node_locks(level, x, x0)
             mags.append(mag)
         return x, mags
 
@@ -199,9 +297,10 @@ class KANNetwork(nn.Module):
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:
         """Re-place every layer's knots from the data x (batch, width[0]), layer by layer."""
-        for layer in self.layers:
+        x0 = x
+        for level, layer in enumerate(self.layers, start=1):
             layer.update_grid(x)
-            x = layer(x)
+            x = self.apply_node_locks(level, layer(x), x0)
 
     @torch.no_grad()
     def refine(self, grid_size: int, x: torch.Tensor | None = None) -> None:

@@ -127,12 +127,22 @@ def prune_with_report(
         )
         alive = [
             i for i in range(out.width[level])
-            if node_scores[level][i] >= node_threshold and outgoing[i] > 0 and incoming[i] > 0
+            if node_scores[level][i] >= node_threshold and outgoing[i] > 0
+            and (incoming[i] > 0 or (level, i) in out.node_locks)  # a lock needs no edges
         ]
         if not alive:
             alive = [int(node_scores[level].argmax())]
         keep.append(alive)
+    keep[0] = _with_lock_inputs(out, keep)
     return subnetwork(out, keep, x), _report(net, out, keep)
+
+
+def _with_lock_inputs(net: KANNetwork, keep: list[list[int]]) -> list[int]:
+    """The kept input nodes plus those a kept locked node's expression reads: its
+    expression needs them even when the edges from them hardly matter."""
+    used = {c for (level, node), lock in net.node_locks.items()
+            if node in keep[level] for c in lock.inputs}
+    return sorted(set(keep[0]) | {net.input_ids.index(c) for c in used})
 
 
 def _report(before: KANNetwork, cut: KANNetwork, keep: list[list[int]]) -> PruneReport:
@@ -222,4 +232,18 @@ def subnetwork(
             if i in row_pos and j in col_pos:
                 lay.symbolic_names[(row_pos[i], col_pos[j])] = name
                 lay.register_function(name, old.symbolic_function(name))
+    _carry_node_locks(net, new, keep)
     return new
+
+
+def _carry_node_locks(old: KANNetwork, new: KANNetwork, keep: list[list[int]]) -> None:
+    """The locked nodes that stay, at their new places; refuses to drop an input one of
+    them reads (its expression could no longer be computed)."""
+    for (level, node), lock in old.node_locks.items():
+        if node not in keep[level]:
+            continue
+        gone = [c for c in lock.inputs if c not in new.input_ids]
+        if gone:
+            raise ValueError(f"input column(s) {gone} feed the expression locked on node "
+                             f"({level}, {node}): unlock that node first")
+        new.lock_node(level, keep[level].index(node), lock.name, lock.inputs, lock.fn)

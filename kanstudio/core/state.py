@@ -7,6 +7,11 @@ hostile state is refused with a :class:`StateError` naming what is wrong.
 Version 2 (product nodes): ``width`` is in KAN 2.0 notation (an int or ``[sums, products]``
 per level) and ``mult_arity`` lists each level's product-node arities. Version 1 states
 (sum nodes only, ``width`` all ints) still load.
+
+Version 3 (node locks): ``node_locks`` lists ``[level, node, name, [input columns]]`` for
+every node computed from an expression (:class:`~kanstudio.core.network.NodeLock`). A
+network without node locks is still written as version 2, so older apps read it; one
+with them is refused by those apps instead of being read without its locks.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import numpy as np
 import torch
 
 from kanstudio.core.layer import KANLayer, TorchFn
-from kanstudio.core.network import KANNetwork
+from kanstudio.core.network import MAX_NODE_LOCK_INPUTS, KANNetwork
 from kanstudio.core.width import MAX_ARITY, parse_width
 
 __all__ = ["StateError", "network_to_state", "network_from_state", "STATE_VERSION"]
 
-STATE_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+STATE_VERSION = 2  # written when the network has no node locks
+NODE_LOCK_VERSION = 3  # written when it has
+READABLE_VERSIONS = (1, 2, 3)
 MAX_NODES = 4096
 MAX_GRID = 1000
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -42,7 +48,7 @@ def network_to_state(net: KANNetwork) -> tuple[dict[str, Any], dict[str, np.ndar
     """(description, arrays). Arrays are named ``layers.<l>.<field>``."""
     dtype = {v: k for k, v in _DTYPES.items()}[net.dtype]
     desc: dict[str, Any] = {
-        "state_version": STATE_VERSION,
+        "state_version": NODE_LOCK_VERSION if net.node_locks else STATE_VERSION,
         "width": net.width_notation,
         "mult_arity": net.architecture.arity_lists(),
         "k": net.k,
@@ -59,6 +65,9 @@ def network_to_state(net: KANNetwork) -> tuple[dict[str, Any], dict[str, np.ndar
         })
         for name in _ARRAYS:
             arrays[f"layers.{idx}.{name}"] = getattr(layer, name).detach().cpu().numpy().copy()
+    if net.node_locks:
+        desc["node_locks"] = [[level, node, lock.name, list(lock.inputs)]
+                              for (level, node), lock in sorted(net.node_locks.items())]
     return desc, arrays
 
 
@@ -78,8 +87,10 @@ def network_from_state(
     desc: Mapping[str, Any],
     arrays: Mapping[str, np.ndarray],
     resolve_function: Callable[[str], TorchFn] | None = None,
+    resolve_node_function: Callable[[str, int], TorchFn] | None = None,
 ) -> KANNetwork:
-    """Rebuild a network exactly; ``resolve_function`` maps locked-edge names to torch fns."""
+    """Rebuild a network exactly; ``resolve_function`` maps locked-edge names to torch fns,
+    ``resolve_node_function(name, n_inputs)`` a locked node's name to its torch fn."""
     version = _readable_version(desc)
     notation, arity = _architecture(desc, version)
     try:
@@ -108,7 +119,31 @@ def network_from_state(
     ):
         _fill_layer(layer, g, values)
         _lock_edges(layer, idx, ldesc, width[idx], columns[idx + 1], resolve_function)
+    if version == NODE_LOCK_VERSION:
+        _lock_nodes(net, desc.get("node_locks"), resolve_node_function)
     return net
+
+
+def _lock_nodes(net: KANNetwork, entries: Any,
+                resolve: Callable[[str, int], TorchFn] | None) -> None:
+    """Register the stored node locks: ``[level, node, name, [input columns]]`` each."""
+    entries = _list(entries, "node_locks")
+    if entries and resolve is None:
+        raise StateError("the network has locked nodes but no expression reader was given")
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[2], str)):
+            raise StateError("a locked node must be [level, node, name, [inputs]]")
+        level = _int(entry[0], "locked node level", 1, len(net.width) - 1)
+        node = _int(entry[1], "locked node", 0, net.width[level] - 1)
+        inputs = [_int(c, "locked node input", 0, net.n_features_in - 1)
+                  for c in _list(entry[3], "locked node inputs")]
+        if not 1 <= len(inputs) <= MAX_NODE_LOCK_INPUTS:
+            raise StateError(f"node ({level}, {node}): 1 to {MAX_NODE_LOCK_INPUTS} inputs")
+        try:
+            fn = resolve(entry[2], len(inputs))  # type: ignore[misc]
+            net.lock_node(level, node, entry[2], inputs, fn)
+        except (KeyError, ValueError) as exc:
+            raise StateError(f"node ({level}, {node}) cannot be locked: {exc}") from exc
 
 
 def _readable_version(desc: Any) -> Any:

@@ -34,7 +34,9 @@ __all__ = ["EditController", "MODEL_EDITS", "SEARCH_BUDGET"]
 SEARCH_BUDGET = "small"
 
 MODEL_EDITS = ("prune", "prune_node", "prune_edge", "refine", "lock", "unlock",
-               "auto_symbolic", "undo", "redo", "discover", "use_formula", "adopt_project")
+               "auto_symbolic", "undo", "redo", "discover", "use_formula", "adopt_project",
+               "lock_node", "unlock_node")
+_SEARCHES = ("search_edge", "search_node")
 
 
 class EditController(QObject):
@@ -77,6 +79,10 @@ class EditController(QObject):
         v.inspector.unlock_requested.connect(self.unlock_edge)
         v.inspector.prune_requested.connect(self.prune_edge)
         v.inspector.functions_changed.connect(self._set_functions)
+        v.inspector.search_node_requested.connect(self.search_node)
+        v.inspector.lock_node_requested.connect(self.lock_node)
+        v.inspector.unlock_node_requested.connect(self.unlock_node)
+        v.inspector.prune_node_requested.connect(self.prune_node)
         v.formula_panel.refresh_requested.connect(self.request_formula_by_user)
         v.training_panel.settings_edited.connect(self.update_actions)
         v.formula_panel.use_requested.connect(self.use_formula)
@@ -99,7 +105,9 @@ class EditController(QObject):
         and no edge to inspect: what the panels showed was another model's."""
         if self.state.engine.fitted:
             return
-        if self.v.formula_panel.result is not None or self.v.inspector.edge is not None:
+        inspector = self.v.inspector
+        if (self.v.formula_panel.result is not None or inspector.edge is not None
+                or inspector.node is not None):
             self.forget_model_views()
 
     # ------------------------------------------------------------------ helpers
@@ -163,8 +171,35 @@ class EditController(QObject):
             self._task_started("search_edge", f"Searching expressions for edge "
                                f"{(layer, i, j)}…")
 
+    def search_node(self, level: int, node: int) -> None:
+        """Search expressions for a node's value (a worker run: progress, Cancel)."""
+        if self.state.engine.training or self.state.engine.discovering:
+            self.v.notify.status("Stop training or Discover first, then search.", 8000)
+            return
+        if self._edit("search_node", layer=level, node=node, budget=SEARCH_BUDGET):
+            self.v.inspector.set_searching(True)
+            self._task_started("search_node", f"Searching expressions for node "
+                               f"{(level, node)}…")
+
+    def lock_node(self, level: int, node: int, name: str, inputs: Any = None) -> None:
+        fields: dict[str, Any] = {"layer": level, "node": node, "name": name}
+        if inputs is not None:
+            fields["inputs"] = [int(c) for c in inputs]
+        self._edit("lock_node", **fields)
+
+    def unlock_node(self, level: int, node: int) -> None:
+        self._edit("unlock_node", layer=level, node=node)
+
+    def inspect_node(self, level: int, node: int, raise_dock: bool = True) -> None:
+        if not self.fitted:
+            return
+        if raise_dock:
+            self.v.inspector_dock.show()
+            self.v.inspector_dock.raise_()
+        self.v.bridge.send("inspect_node", layer=level, node=node)
+
     def _search_failed(self, e: dict[str, Any]) -> None:
-        if e.get("command") != "search_edge":
+        if e.get("command") not in _SEARCHES:
             return
         self.v.inspector.set_searching(False)
         if e.get("kind") == "search_unavailable":  # said once: the button stays off
@@ -199,6 +234,11 @@ class EditController(QObject):
     def _on_node_selected(self, level: int, i: int) -> None:
         names = (self.state.engine.model or {}).get("input_names") or []
         name = names[i] if level == 0 and i < len(names) else f"node {i} of level {level}"
+        if level > 0 and self.fitted:  # its value can be searched and locked
+            self.inspect_node(level, i)
+            self.v.notify.status(f"Selected {name}: the Inspector can search an expression "
+                                 "for it; Delete (or right-click) prunes it.", 8000)
+            return
         self.v.notify.status(f"Selected {name}: Delete (or right-click) prunes it.",
                                      8000)
 
@@ -208,7 +248,11 @@ class EditController(QObject):
             return
         menu = QMenu(self.v.window)
         if kind == "node":
+            if address[0] > 0:
+                menu.addAction("Inspect Node", lambda: self.inspect_node(*address))
             menu.addAction("Prune Node", lambda: self.prune_node(*address))
+            if self.v.inspector.node == tuple(address) and self.v.inspector.locked:
+                menu.addAction("Unlock Node", lambda: self.unlock_node(*address))
         else:
             menu.addAction("Inspect Edge", lambda: self.inspect_edge(*address))
             menu.addAction("Prune Edge", lambda: self.prune_edge(*address))
@@ -224,6 +268,14 @@ class EditController(QObject):
                                                    strict=True)))
 
     def _refresh_inspector(self) -> None:
+        node = self.v.inspector.node
+        if node is not None:
+            width = self.state.engine.width
+            if 0 < node[0] < len(width) and node[1] < width[node[0]]:
+                self.inspect_node(*node, raise_dock=False)
+            else:
+                self.v.inspector.clear()
+            return
         edge = self.v.inspector.edge
         if edge is None:
             return
@@ -300,14 +352,16 @@ class EditController(QObject):
 
     def _on_edit_progress(self, e: dict[str, Any]) -> None:
         label = {"refine": "Refine: layer", "auto_symbolic": "Auto-symbolic: edge",
-                 "search_edge": "Expression search: generation"}.get(e.get("command"), "step")
+                 "search_edge": "Expression search: generation",
+                 "search_node": "Expression search: generation"}.get(e.get("command"), "step")
         self.v.training_panel.show_task(f"{label} {e['step']} of {e['steps']}", e["step"],
                                       e["steps"])
         self.v.notify.status(e.get("message", ""))
 
     def _task_ended(self, e: dict[str, Any]) -> bool:
         """The end of a stepped edit; True when it changed nothing (cancelled, failed)."""
-        name = {"refine": "Refine grid", "search_edge": "Expression search"}.get(
+        name = {"refine": "Refine grid", "search_edge": "Expression search",
+                "search_node": "Expression search"}.get(
             e["command"], "Auto-symbolic")
         reason = e.get("reason", "finished")
         if reason == "finished":
@@ -382,7 +436,9 @@ class EditController(QObject):
         elif command == "formula":
             self.v.formula_panel.set_result(e)
             self._say_discovered_formula(e)
-        elif command == "search_edge":
+        elif command == "inspect_node":
+            self.v.inspector.show_node(e)
+        elif command in _SEARCHES:
             self._search_ended(e)
         elif command in ("refine", "auto_symbolic") and self._task_ended(e):
             return  # cancelled or failed: nothing changed, nothing to undo
@@ -411,8 +467,9 @@ class EditController(QObject):
         found = e.get("candidates") or []
         self.v.inspector.show_search_results(e)
         best = found[0] if found else None
+        what = f"node {tuple(e['node'])}" if "node" in e else f"edge {tuple(e['edge'])}"
         self.v.notify.status(
-            f"Expression search: {len(found)} expression(s) for edge {tuple(e['edge'])}"
+            f"Expression search: {len(found)} expression(s) for {what}"
             + (f"; best for its size: {best['expression']} (R² {best['r2']:.6f})"
                if best and best.get("r2") is not None else "")
             + ". Select one and Lock it.", 15000)
@@ -486,6 +543,11 @@ class EditController(QObject):
             text = f"Loaded {e.get('what')}."
             self.v.notify.info(f"Loaded {e.get('what')} (its seed, split and settings "
                                "with it). Edit ▸ Undo puts the previous model back.")
+        elif command == "lock_node":
+            r2 = e.get("r2")
+            text = (f"Node {tuple(e['node'])} is now computed from {e.get('label')}; the "
+                    "edges feeding it no longer matter (Unlock gives them back)" + (
+                        f" (R² {r2:.4f} against the node before)." if r2 is not None else "."))
         elif command == "lock":
             r2 = e.get("r2")
             text = f"Locked edge {tuple(e['edge'])} to {e.get('label') or e['name']}" + (

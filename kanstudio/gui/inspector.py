@@ -1,7 +1,9 @@
 """The edge inspector: one edge's curve with the data it sees, and its symbolic candidates.
 
-It only draws what the worker's ``inspect`` and ``suggest`` results hold and asks for
-edits through signals; the window turns those into worker commands.
+It also shows a selected node (``inspect_node``): the inputs its value depends on, its
+lock, its value against its input when it has one, and "Search expressions…" for it,
+whose results lock the node (``lock_node``). It only draws what the worker's results hold
+and asks for edits through signals; the window turns those into worker commands.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ SEARCH_TIP = ("Search expressions for this edge's curve with the symbolic search
               "(seconds); the results join the candidates and lock like them")
 _LOCKED_HINT = ("This edge is locked to {name}. Candidates are fitted to its current curve: "
                 "Lock replaces {name} by the selected one; Unlock returns the learned spline.")
+NODE_SEARCH_TIP = ("Search expressions for this node's value as a function of the inputs it "
+                   "depends on (1 to 3) with the symbolic search engine; Lock makes the "
+                   "network compute the node from the selected one")
+_NODE_HINT = ("Search expressions… finds formulas for this node's value from the inputs it "
+              "depends on; Lock computes the node from the selected one (the edges feeding "
+              "it then no longer matter; Unlock gives them back).")
+_NODE_LOCKED_HINT = ("This node is computed from {name}: the edges feeding it no longer "
+                     "matter. Lock replaces it by the selected expression; Unlock returns the "
+                     "sum of its edges.")
 
 
 def _candidate_tip(c: dict[str, Any]) -> str:
@@ -73,10 +84,16 @@ class EdgeInspector(QWidget):
     unlock_requested = Signal(int, int, int)
     prune_requested = Signal(int, int, int)
     functions_changed = Signal(object)  # list of enabled names, or None for all
+    # the shown node (level, node): search, lock (name, input columns), unlock, prune
+    search_node_requested = Signal(int, int)
+    lock_node_requested = Signal(int, int, str, object)
+    unlock_node_requested = Signal(int, int)
+    prune_node_requested = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.edge: tuple[int, int, int] | None = None
+        self.node: tuple[int, int] | None = None  # a node shown instead of an edge
         self.locked: str | None = None
         self.locked_expression: str | None = None  # c*f(a*x + b) + d with its constants
         self.candidates: list[dict[str, Any]] = []
@@ -205,6 +222,10 @@ class EdgeInspector(QWidget):
         if edge != self.edge:
             self.search_results = []  # another edge: the last search was not about it
         self.edge = edge  # type: ignore[assignment]
+        self.node = None
+        self.plot.setLabel("bottom", "edge input")
+        self.plot.setLabel("left", "edge output")
+        self.search_button.setToolTip(self._search_tip(SEARCH_TIP))
         self.locked = e.get("locked")
         self.locked_expression = e.get("locked_expression")
         x, y = np.asarray(e["x"], dtype=float), np.asarray(e["y"], dtype=float)
@@ -237,9 +258,57 @@ class EdgeInspector(QWidget):
         self.preview_item.setData([], [])
         self._update_buttons()
 
+    def show_node(self, e: dict[str, Any], description: str = "") -> None:
+        """Show an ``inspect_node`` result: the node's inputs, its lock, and its value
+        against its input when it has one; its search results, when it was searched."""
+        node = (int(e["node"][0]), int(e["node"][1]))
+        if node != self.node:
+            self.search_results = []
+        self.node, self.edge = node, None
+        self.locked = e.get("locked")
+        self.locked_expression = e.get("locked_label")
+        for line in self.knot_lines:
+            self.plot.removeItem(line)
+        self.knot_lines = []
+        names = list(e.get("input_names") or [])
+        x, y = e.get("x"), e.get("y")
+        if x is not None and y is not None:
+            self.data_item.setData(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+            self.curve_item.setData(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        else:  # a value of 2-3 inputs is no curve
+            self.data_item.setData([], [])
+            self.curve_item.setData([], [])
+        self.plot.setLabel("bottom", names[0] if len(names) == 1 else "")
+        self.plot.setLabel("left", "node value")
+        self.preview_item.setData([], [])
+        score = e.get("score")
+        parts = [html.escape(description or f"Node {node}")]
+        parts.append(f"importance {score:.3g}" if score is not None else "importance —")
+        parts.append("depends on " + html.escape(", ".join(names) if names else "no input"))
+        if self.locked:
+            parts.append(f"<b>locked: = {html.escape(self.locked_expression or '')}</b>")
+        else:
+            parts.append("sum of its edges")
+        self.title.setText(" &nbsp;·&nbsp; ".join(parts))
+        self.hint.setText(_NODE_LOCKED_HINT.format(name=self.locked_expression)
+                          if self.locked else _NODE_HINT)
+        self.search_button.setToolTip(self._search_tip(NODE_SEARCH_TIP))
+        self.candidates = []
+        self.table.setRowCount(0)
+        first = self._append_search_rows()
+        if first is not None:
+            self.table.selectRow(first)
+        self._update_buttons()
+
+    def _search_tip(self, tip: str) -> str:
+        if self.search_unavailable:
+            return f"Expression search is not available: {self.search_unavailable}"
+        return tip
+
     def show_candidates(self, e: dict[str, Any]) -> None:
         """Fill the table from a ``suggest`` result (ranked best first)."""
-        if self.edge is not None and tuple(e.get("edge", ())) != self.edge:
+        if self.node is not None or (self.edge is not None
+                                     and tuple(e.get("edge", ())) != self.edge):
             return  # an answer for an edge no longer shown
         self.candidates = list(e.get("candidates") or [])
         names = [c["name"] for c in self.candidates]
@@ -265,9 +334,12 @@ class EdgeInspector(QWidget):
         self._update_buttons()
 
     def show_search_results(self, e: dict[str, Any]) -> None:
-        """Add a ``search_edge`` result's expressions (best for their size first) after the
-        library's candidates; each locks like any candidate."""
-        if self.edge is None or tuple(e.get("edge", ())) != self.edge:
+        """Add a ``search_edge`` or ``search_node`` result's expressions (best for their
+        size first) after the library's candidates; each locks like any candidate."""
+        if "node" in e:
+            if self.node is None or tuple(e["node"]) != self.node:
+                return
+        elif self.edge is None or tuple(e.get("edge", ())) != self.edge:
             return
         self.search_results = list(e.get("candidates") or [])
         library = [c for c in self.candidates if c.get("source") != "search"]
@@ -310,6 +382,7 @@ class EdgeInspector(QWidget):
     def clear(self) -> None:
         self.search_results = []
         self.edge, self.locked, self.candidates = None, None, []
+        self.node = None
         self.locked_expression = None
         self.title.setText("Click an edge in the network to inspect it.")
         self.hint.setText(_NUMERIC_HINT)
@@ -345,18 +418,26 @@ class EdgeInspector(QWidget):
         c = self.selected_candidate()
         if self.edge is not None and c is not None:
             self.lock_requested.emit(*self.edge, c["name"])
+        elif self.node is not None and c is not None:
+            self.lock_node_requested.emit(*self.node, c["name"], c.get("inputs"))
 
     def _search(self) -> None:
         if self.edge is not None:
             self.search_requested.emit(*self.edge)
+        elif self.node is not None:
+            self.search_node_requested.emit(*self.node)
 
     def _unlock(self) -> None:
         if self.edge is not None:
             self.unlock_requested.emit(*self.edge)
+        elif self.node is not None:
+            self.unlock_node_requested.emit(*self.node)
 
     def _prune(self) -> None:
         if self.edge is not None:
             self.prune_requested.emit(*self.edge)
+        elif self.node is not None:
+            self.prune_node_requested.emit(*self.node)
 
     def _fill_filter_menu(self) -> None:
         self.filter_menu.clear()
@@ -376,9 +457,11 @@ class EdgeInspector(QWidget):
         self.functions_changed.emit(None if everything else sorted(on))
 
     def _update_buttons(self) -> None:
-        has = self.edge is not None
+        has = self.edge is not None or self.node is not None
         self.lock_button.setEnabled(has and self.selected_candidate() is not None)
         self.unlock_button.setEnabled(has and self.locked is not None)
         self.prune_button.setEnabled(has)
+        self.prune_button.setText("Prune node" if self.node is not None else "Prune edge")
+        self.filter_button.setEnabled(self.node is None)  # library functions: edges only
         self.search_button.setEnabled(has and not self.searching
                                       and not self.search_unavailable)

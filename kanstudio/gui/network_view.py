@@ -12,6 +12,9 @@ the library function that fits its current curve best, with R² (the snapshot's
 box or above it. Labels are placed most important edge first and only where they do not
 overlap one already placed (a row of 30 names side by side is unreadable); zooming in
 shows more. The view option ``show_fits`` turns the live ones off.
+
+A node locked to an expression (the snapshot's ``locked_nodes``) wears a ring in the
+locked edges' colour and shows ``= expression`` beside it (the full text in its tooltip).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ FIT_MIN_R2 = 0.5  # below: no library function describes the curve; no label (to
 FIT_FILL = (255, 255, 255, 200)  # behind a live label, so lines under it do not cross it
 FIT_GAP_PX = 4  # least room between two labels side by side
 LABEL_GAP_PX = 8  # pixels kept free between two column names side by side
+NODE_LOCK_LABEL_CHARS = 40  # a longer locked node's expression is cut (tooltip: all)
 PRODUCT_SIZE = 17  # pixels: the × of a product node (sum nodes are 12-pixel dots)
 _NODE_BRUSHES = [pg.mkBrush(60, 66, 80, a) for a in (70, 120, 170, 215, 255)]
 
@@ -125,6 +129,13 @@ class NetworkView(pg.GraphicsView):
         self.remove_nodes.setZValue(5.6)
         self.vb.addItem(self.remove_nodes)
         self.marked_for_removal: tuple[set, set] = (set(), set())
+        # Nodes locked to an expression: a ring around each, and its expression beside it.
+        self.locked_node_marks = pg.ScatterPlotItem(size=22, symbol="o", brush=None,
+                                                    pen=pg.mkPen(*LOCKED_RGB, width=2.4))
+        self.locked_node_marks.setZValue(4.5)
+        self.vb.addItem(self.locked_node_marks)
+        self.node_lock_labels: dict[tuple[int, int], pg.TextItem] = {}
+        self._node_lock_key: tuple | None = None
         self.placeholder = QLabel(
             "Open a CSV file to see the network here:\nFile ▸ Open CSV…, File ▸ Open Sample, "
             "or drag a file onto the window.", self)
@@ -174,6 +185,7 @@ class NetworkView(pg.GraphicsView):
                      self.remove_item):
             item.setData([], [])
         self._label_locked([])  # a re-laid network has no locks until a snapshot says so
+        self._mark_locked_nodes([])
         self.remove_nodes.setData(pos=np.zeros((0, 2)))
         self.marked_for_removal = (set(), set())
         product = g.product_mask()
@@ -196,6 +208,7 @@ class NetworkView(pg.GraphicsView):
         self.nodes.setData(pos=np.zeros((0, 2)))
         self.remove_nodes.setData(pos=np.zeros((0, 2)))
         self.marked_for_removal = (set(), set())
+        self._mark_locked_nodes([])
         for label in [*self._labels, *self.lock_labels]:
             self.vb.removeItem(label)
         self._labels, self.lock_labels, self._lock_key = [], [], None
@@ -272,6 +285,7 @@ class NetworkView(pg.GraphicsView):
             item.setData(*nan_join(px[rows], py[rows]))
         self.locked_item.setData(*nan_join(px[locked], py[locked]))
         self._label_locked(snap.get("locked") or [])
+        self._mark_locked_nodes(snap.get("locked_nodes") or [])
         self._label_fits(snap.get("edge_fits"), locked, levels)
         if self._line_key is None or not (np.array_equal(levels, self._line_key[0])
                                           and np.array_equal(active, self._line_key[1])):
@@ -304,6 +318,37 @@ class NetworkView(pg.GraphicsView):
                 self.lock_labels.append(label)
                 self._lock_room.append(SLOT * float(w))  # scene units between box centres
         self._fit_lock_labels()
+
+    def _mark_locked_nodes(self, locked_nodes: list[Any]) -> None:
+        """Ring each node locked to an expression and write ``= expression`` beside it."""
+        g = self.net_geometry
+        entries = tuple((int(level), int(node), str(text)) for level, node, text in
+                        locked_nodes) if g is not None else ()
+        key = (None if g is None else (tuple(g.width), str(g.mult_arity)), entries)
+        if key == self._node_lock_key:
+            return
+        self._node_lock_key = key
+        for label in self.node_lock_labels.values():
+            self.vb.removeItem(label)
+        self.node_lock_labels = {}
+        if not entries:
+            self.locked_node_marks.setData(pos=np.zeros((0, 2)))
+            return
+        positions = []
+        for level, node, text in entries:
+            x, y = g.nodes[level][node]
+            positions.append((x, y))
+            shown = text if len(text) <= NODE_LOCK_LABEL_CHARS else (
+                text[:NODE_LOCK_LABEL_CHARS - 1] + "…")
+            label = pg.TextItem(f"= {shown}", color=LOCKED_RGB, anchor=(-0.08, 0.5),
+                                fill=pg.mkBrush(*FIT_FILL))
+            label.setToolTip(f"Node ({level}, {node}) is locked to {text}: the edges "
+                             "feeding it no longer matter")
+            label.setPos(x, y)
+            label.setZValue(8)
+            self.vb.addItem(label)
+            self.node_lock_labels[(level, node)] = label
+        self.locked_node_marks.setData(pos=np.asarray(positions, dtype=float))
 
     def _fit_all_labels(self) -> None:
         self._fit_lock_labels()

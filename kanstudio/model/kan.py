@@ -44,12 +44,13 @@ from kanstudio.model.archive import (
     read_archive,
     write_archive,
 )
+from kanstudio.model.node_verbs import NodeLockMixin
 from kanstudio.model.symbolic_verbs import SymbolicMixin, run_to_end
 
 __all__ = ["KAN", "ModelFileError"]
 
 MODEL_FORMAT = "kanstudio-model"
-MODEL_SCHEMA = 2  # 2: networks may hold product nodes (network state version 2)
+MODEL_SCHEMA = 2  # 2: networks may hold product nodes (network state version 2 or 3)
 READABLE_SCHEMAS = (1, 2)
 REFERENCE_ROWS = 2000
 
@@ -72,7 +73,7 @@ def _as_2d(name: str, arr: Any) -> np.ndarray:
     return out
 
 
-class KAN(SymbolicMixin):
+class KAN(SymbolicMixin, NodeLockMixin):
     """A Kolmogorov-Arnold Network.
 
     Parameters: ``width`` (``[n_in, ..., n_out]``; ``None`` picks ``[n_in, 2 n_in + 1, n_out]``
@@ -357,7 +358,7 @@ class KAN(SymbolicMixin):
 
     @classmethod
     def from_state(cls, desc: Any, arrays: dict[str, np.ndarray], device: str = "auto") -> KAN:
-        from kanstudio.symbolic.expression_lock import lock_function
+        from kanstudio.symbolic.expression_lock import lock_function, node_lock_function
 
         if not isinstance(desc, dict) or not isinstance(desc.get("params"), dict):
             raise StateError("model description must be an object with 'params'")
@@ -368,7 +369,7 @@ class KAN(SymbolicMixin):
         def resolve(name: str):
             return lock_function(name).torch_fn
 
-        net = network_from_state(desc.get("network"), net_arrays, resolve)
+        net = network_from_state(desc.get("network"), net_arrays, resolve, node_lock_function)
         ref = arrays.get("reference_x")
         if (not isinstance(ref, np.ndarray) or ref.ndim != 2 or ref.dtype.kind != "f"
                 or ref.shape[0] < 1 or ref.shape[1] != net.n_features_in

@@ -12,6 +12,7 @@ in the original units of the CSV.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 import weakref
@@ -161,6 +162,23 @@ class FormulaResult:
                 "formula_test_r2": self.formula_test_r2,
                 "network_test_r2": self.network_test_r2,
                 "network_difference": self.network_difference}
+
+
+@functools.lru_cache(maxsize=128)
+def _node_lock_text(name: str, symbols: tuple[str, ...], scale: tuple[float, ...],
+                    offset: tuple[float, ...]) -> str:
+    """:meth:`Session.node_lock_text` for the variables ``(symbol - offset) / scale``."""
+    import sympy
+
+    from kanstudio.symbolic.export import to_short_text
+    from kanstudio.symbolic.expression_lock import node_expression
+
+    variables = [sympy.Symbol(n) if (k, o) == (1.0, 0.0) else (sympy.Symbol(n) - o) / k
+                 for n, k, o in zip(symbols, scale, offset, strict=True)]
+    try:
+        return to_short_text(node_expression(name, variables))
+    except ValueError:
+        return "expression"
 
 
 def formula_status(formula: np.ndarray, network: np.ndarray, constant: bool
@@ -651,6 +669,59 @@ class Session:
         self.model = copy.deepcopy(model)
         self.model.unlock_edge(layer, i, j)
         self._record("unlock", layer=layer, i=i, j=j)
+
+    # ------------------------------------------------------------------ node locks
+    def search_node(self, level: int, node: int, budget: str = "small", threads: int = 1,
+                    progress: Any = None) -> list:
+        """Search expressions for node ``(level, node)``'s value as a function of the 1-3
+        network inputs it depends on (:meth:`KAN.search_node`, seeded by the session's
+        seed): the front of ``SearchResult`` s over ``x1, x2, ...`` (the network's scaled
+        inputs, by column). Changes nothing; :meth:`lock_node` locks one."""
+        return self._need_model().search_node(level, node, budget=budget,
+                                              seed=self.settings.seed, threads=threads,
+                                              progress=progress)
+
+    def lock_node(self, level: int, node: int, name: str,
+                  inputs: Sequence[int] | None = None) -> float:
+        """Compute node ``(level, node)`` from an expression (a node lock name over the
+        input columns ``inputs``, default those it depends on); one undo step. Returns
+        the expression's R² against what the node computed before."""
+        model = self._need_model()
+        self._checkpoint(f"lock node ({level}, {node}) to "
+                         f"{self.node_lock_text(name, inputs, level, node)}")
+        self.model = copy.deepcopy(model)
+        try:
+            r2 = self.model.lock_node_expression(
+                level, node, name, None if inputs is None else list(inputs))
+        except Exception:
+            self.model = model
+            self._undo.pop()
+            raise
+        self._record("lock_node", layer=level, node=node, name=name,
+                     inputs=list(self.model.locked_nodes()[(level, node)][1]))
+        return r2
+
+    def unlock_node(self, level: int, node: int) -> None:
+        """Node ``(level, node)`` sums its edges again; one undo step."""
+        model = self._need_model()
+        self._checkpoint(f"unlock node ({level}, {node})")
+        self.model = copy.deepcopy(model)
+        self.model.unlock_node(level, node)
+        self._record("unlock_node", layer=level, node=node)
+
+    def node_lock_text(self, name: str, inputs: Sequence[int] | None = None,
+                       level: int | None = None, node: int | None = None) -> str:
+        """A node lock's expression as a person reads it: over the data's input names
+        and units (the network's input scaling undone), constants to 4 digits. Without
+        ``inputs``, those node ``(level, node)`` depends on."""
+        if inputs is None:
+            inputs = self._need_model().node_inputs(level, node)
+        scale, offset = self.x_scaler.affine_parameters()
+        cols = tuple(int(c) for c in inputs)
+        # snapshots ask for it many times a second: the text is made once per lock
+        return _node_lock_text(name, tuple(self.symbols[c] for c in cols),
+                               tuple(float(scale[c]) for c in cols),
+                               tuple(float(offset[c]) for c in cols))
 
     def auto_symbolic(self, r2_threshold: float | None = None, lock_all: bool = False) -> list:
         """Lock edges whose best fit passes the threshold (all of them with ``lock_all``)."""

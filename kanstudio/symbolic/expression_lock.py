@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,8 @@ from kanstudio.symbolic.search.tree import (
 
 __all__ = ["EXPRESSION_PREFIX", "MAX_NAME_LENGTH", "ExpressionLockError", "expression_name",
            "expression_tree", "is_expression_name", "lock_function", "lock_label",
-           "torch_expression"]
+           "node_expression", "node_lock_function", "torch_expression",
+           "torch_node_expression"]
 
 EXPRESSION_PREFIX = "expr:"
 #: Longest stored expression name accepted (a searched formula is a few hundred characters).
@@ -66,13 +67,19 @@ def is_expression_name(name: Any) -> bool:
     return isinstance(name, str) and name.startswith(EXPRESSION_PREFIX)
 
 
-def expression_name(tree: Tree) -> str:
-    """The lock name of a one-variable expression tree (validated first)."""
+def _variables(n_vars: int) -> str:
+    return "one variable" if n_vars == 1 else f"{n_vars} variables"
+
+
+def expression_name(tree: Tree, n_vars: int = 1) -> str:
+    """The lock name of an expression tree of ``n_vars`` variables (validated first): one
+    for an edge, a node's inputs for a node lock."""
     try:
-        validate_tree(tree, 1)
+        validate_tree(tree, n_vars)
         text = json.dumps(tree, separators=(",", ":"), allow_nan=False)
     except (TreeError, ValueError, TypeError) as exc:
-        raise ExpressionLockError(f"not an expression of one variable: {exc}") from exc
+        raise ExpressionLockError(f"not an expression of {_variables(n_vars)}: {exc}"
+                                  ) from exc
     name = EXPRESSION_PREFIX + text
     if len(name) > MAX_NAME_LENGTH:
         raise ExpressionLockError(f"the expression is longer than {MAX_NAME_LENGTH} "
@@ -80,10 +87,11 @@ def expression_name(tree: Tree) -> str:
     return name
 
 
-def expression_tree(name: str) -> Tree:
-    """The validated tree of an expression lock name; :class:`ExpressionLockError` (a
-    ValueError) says why a name is refused. Safe on untrusted input: JSON is parsed, never
-    evaluated, and size and depth are bounded before anything is built."""
+def expression_tree(name: str, n_vars: int = 1) -> Tree:
+    """The validated tree of an expression lock name over ``n_vars`` variables;
+    :class:`ExpressionLockError` (a ValueError) says why a name is refused. Safe on
+    untrusted input: JSON is parsed, never evaluated, and size and depth are bounded
+    before anything is built."""
     if not is_expression_name(name):
         raise ExpressionLockError(f"{str(name)[:40]!r} is not an expression lock name")
     if len(name) > MAX_NAME_LENGTH:
@@ -94,7 +102,7 @@ def expression_tree(name: str) -> Tree:
     except (ValueError, RecursionError) as exc:
         raise ExpressionLockError(f"stored expression is not a valid tree: {exc}") from None
     try:
-        validate_tree(tree, 1)
+        validate_tree(tree, n_vars)
     except TreeError as exc:
         raise ExpressionLockError(f"stored expression is refused: {exc}") from None
     return tree
@@ -138,49 +146,54 @@ def _pow(base: torch.Tensor, exponent: torch.Tensor | float) -> torch.Tensor:
     return torch.pow(torch.clamp(base, min=DOMAIN_EPS), exponent)
 
 
-def _compile(tree: Tree) -> Callable[[torch.Tensor], torch.Tensor | float]:
+Variables = Sequence[torch.Tensor]  # one tensor per variable, all of one shape
+
+
+def _compile(tree: Tree) -> Callable[[Variables], torch.Tensor | float]:
+    """The tree as a function of its variables ``xs`` (``["var", i]`` is ``xs[i]``)."""
     if isinstance(tree, int | float):
         value = float(tree)
-        return lambda x: value
+        return lambda xs: value
     op, args = tree[0], tree[1:]
     if op == "var":
-        return lambda x: x
+        index = int(args[0])
+        return lambda xs: xs[index]
     if op == "const":
         value = _NAMED[args[0]]
-        return lambda x: value
+        return lambda xs: value
     parts = [_compile(a) for a in args]
     if op in ("add", "mul"):
-        def nary(x: torch.Tensor) -> Any:
-            out = parts[0](x)
+        def nary(xs: Variables) -> Any:
+            out = parts[0](xs)
             for part in parts[1:]:
-                out = out + part(x) if op == "add" else out * part(x)
+                out = out + part(xs) if op == "add" else out * part(xs)
             return out
 
         return nary
     if op == "sub":
-        return lambda x: parts[0](x) - parts[1](x)
+        return lambda xs: parts[0](xs) - parts[1](xs)
     if op == "div":
-        def div(x: torch.Tensor) -> Any:
-            den = parts[1](x)
+        def div(xs: Variables) -> Any:
+            den = parts[1](xs)
             if isinstance(den, float):
-                return parts[0](x) / den if den != 0.0 else parts[0](x) / DOMAIN_EPS
-            return parts[0](x) / _away_from_zero(den)
+                return parts[0](xs) / den if den != 0.0 else parts[0](xs) / DOMAIN_EPS
+            return parts[0](xs) / _away_from_zero(den)
 
         return div
     if op == "pow":
-        def power(x: torch.Tensor) -> Any:
-            base, exponent = parts[0](x), parts[1](x)
+        def power(xs: Variables) -> Any:
+            base, exponent = parts[0](xs), parts[1](xs)
             if isinstance(base, float):
-                base = torch.full_like(x, base)
+                base = torch.full_like(xs[0], base)
             return _pow(base, exponent)
 
         return power
     fn = _UNARY[op]
 
-    def unary(x: torch.Tensor) -> Any:
-        inner = parts[0](x)
+    def unary(xs: Variables) -> Any:
+        inner = parts[0](xs)
         if isinstance(inner, float):
-            inner = torch.full_like(x, inner)
+            inner = torch.full_like(xs[0], inner)
         return fn(inner)
 
     return unary
@@ -192,9 +205,25 @@ def torch_expression(tree: Tree) -> TensorFn:
     body = _compile(tree)
 
     def fn(u: torch.Tensor) -> torch.Tensor:
-        out = body(u)
+        out = body((u,))
         if isinstance(out, float):
             return torch.full_like(u, out)
+        return out
+
+    return fn
+
+
+def torch_node_expression(tree: Tree, n_vars: int) -> TensorFn:
+    """The safe torch form of a tree of ``n_vars`` variables (the same guards as an
+    edge's): Tensor (batch, n_vars) -> Tensor (batch,)."""
+    validate_tree(tree, n_vars)
+    body = _compile(tree)
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        xs = x.unbind(1)
+        out = body(xs)
+        if isinstance(out, float):
+            return torch.full_like(xs[0], out)
         return out
 
     return fn
@@ -244,3 +273,21 @@ def lock_label(name: str) -> str:
         except ValueError:
             return "expression"
     return name
+
+
+# ------------------------------------------------------------------ node locks
+@functools.lru_cache(maxsize=256)
+def node_lock_function(name: str, n_vars: int) -> TensorFn:
+    """The torch form of a node lock's expression of ``n_vars`` inputs:
+    Tensor (batch, n_vars) -> Tensor (batch,). :class:`ExpressionLockError` (ValueError)
+    says why a stored name is refused."""
+    return torch_node_expression(expression_tree(name, n_vars), n_vars)
+
+
+def node_expression(name: str, inputs: Sequence[sympy.Expr]) -> sympy.Expr:
+    """A node lock's expression with its variables replaced by ``inputs`` (sympy
+    expressions, one per variable, in order)."""
+    tree = expression_tree(name, len(inputs))
+    dummies = [f"_node_var_{k}" for k in range(len(inputs))]
+    expr = from_tree(tree, dummies)
+    return expr.xreplace({sympy.Symbol(d): v for d, v in zip(dummies, inputs, strict=True)})

@@ -109,17 +109,21 @@ def network_formulas(
         raise ValueError(f"numeric must be 'error' or 'placeholder', got {numeric!r}")
     if len(names) != net.n_features_in:
         raise ValueError(f"expected {net.n_features_in} names, got {len(names)}")
-    from kanstudio.symbolic.expression_lock import lock_function
+    from kanstudio.symbolic.expression_lock import lock_function, node_expression
 
     symbols = [sympy.Symbol(str(n)) for n in names]
     nodes: list[sympy.Expr] = [symbols[i] for i in net.input_ids]
     missing: list[tuple[int, int, int]] = []
+    needed = _needed_columns(net)
     for idx, layer in enumerate(net.layers):
         mask = layer.mask.detach().cpu()
         params = layer.symbolic_params.detach().cpu().double()
         bias = layer.bias.detach().cpu().double()
         columns: list[sympy.Expr] = []
         for j in range(layer.n_out):
+            if j not in needed[idx]:  # feeds only locked nodes: its edges do not matter
+                columns.append(sympy.Integer(0))
+                continue
             terms: list[sympy.Expr] = [_num(bias[j])]
             for i in range(layer.n_in):
                 if mask[i, j] == 0:
@@ -135,9 +139,27 @@ def network_formulas(
             columns.append(sympy.Add(*terms))
         nodes = [sympy.Mul(*(columns[c] for c in layer.node_columns(node)))
                  for node in range(layer.n_nodes)]
+        for (level, node), lock in net.node_locks.items():
+            if level == idx + 1:
+                nodes[node] = node_expression(lock.name, [symbols[c] for c in lock.inputs])
     if missing and numeric == "error":
         raise NumericEdgeError(missing)
     return nodes
+
+
+def _needed_columns(net: KANNetwork) -> list[set[int]]:
+    """Per layer, the edge columns whose edges reach an output other than through a
+    locked node (a locked node's value is its expression, whatever its edges say)."""
+    needed_nodes = set(range(net.width[-1]))
+    out: list[set[int]] = []
+    for level in range(len(net.layers), 0, -1):
+        layer = net.layers[level - 1]
+        active = layer.mask.detach().cpu().bool()
+        columns = {c for n in needed_nodes if (level, n) not in net.node_locks
+                   for c in layer.node_columns(n)}
+        out.insert(0, columns)
+        needed_nodes = {int(i) for c in columns for i in active[:, c].nonzero().flatten()}
+    return out
 
 
 def _snap(value: float, tol: float, zero_tol: float) -> sympy.Expr | None:

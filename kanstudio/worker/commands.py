@@ -25,6 +25,7 @@ __all__ = [
     "Refine",
     "Suggest", "Lock", "Unlock", "AutoSymbolic", "Undo", "Redo", "Formula", "Save",
     "OpenProject", "Inspect", "UseFormula", "LiveLabels", "SearchEdge", "AdoptProject",
+    "SearchNode", "LockNode", "UnlockNode", "InspectNode",
 ]
 
 
@@ -65,6 +66,19 @@ class _Edge(Command):
     @property
     def edge(self) -> tuple[int, int, int]:
         return self.layer, self.i, self.j
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Node(Command):
+    """A command about one node ``(layer, node)``: ``layer`` is its level (0 = inputs),
+    as for ``prune_node``."""
+
+    layer: int = _missing("a node needs 'layer' (its level) and 'node'")
+    node: int = _missing("a node needs 'layer' (its level) and 'node'")
+
+    @property
+    def address(self) -> tuple[int, int]:
+        return self.layer, self.node
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,11 +311,45 @@ class SearchEdge(_Edge):
     budget: Literal["small", "medium", "large"] = "small"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SearchNode(_Node):
+    """Search expressions for the node's value as a function of the 1-3 network inputs it
+    depends on, in steps like ``search_edge``; the ``result``'s candidates carry the
+    ``name`` and ``inputs`` that ``lock_node`` accepts."""
+
+    name = "search_node"
+    budget: Literal["small", "medium", "large"] = "small"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockNode(_Node):
+    """Compute the node from an expression of network inputs (a node lock name;
+    ``inputs``: the input columns its variables stand for, default those the node
+    depends on). One undo step."""
+
+    name = "lock_node"
+    function: str = field(metadata={
+        "wire": "name", "missing": "lock_node needs the 'name' of a searched expression"})
+    inputs: list[int] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlockNode(_Node):
+    name = "unlock_node"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectNode(_Node):
+    """What the inspector shows for a node: the inputs it depends on, its lock."""
+
+    name = "inspect_node"
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {c.name: c for c in (
     Load, SetSettings, NewModel, Train, Step, Pause, Resume, Stop, Discover, TakeSnapshot,
     Shutdown, Prune, PrunePreview, PruneNode, PruneEdge, Refine, Suggest, Lock, Unlock,
     AutoSymbolic, Undo, Redo, Formula, Save, OpenProject, Inspect, UseFormula, LiveLabels,
-    SearchEdge, AdoptProject)}
+    SearchEdge, AdoptProject, SearchNode, LockNode, UnlockNode, InspectNode)}
 
 
 def _wire_name(f: dataclasses.Field) -> str:

@@ -97,6 +97,46 @@ def unlock(w: Worker, c: p.Unlock) -> dict[str, Any]:
     return {"edge": list(c.edge)}
 
 
+def lock_node(w: Worker, c: p.LockNode) -> dict[str, Any]:
+    r2 = w.session.lock_node(*c.address, c.function, c.inputs)
+    name, inputs = w.session.model.locked_nodes()[c.address]
+    return {"node": list(c.address), "name": name, "inputs": inputs, "r2": finite(r2),
+            "label": w.session.node_lock_text(name, inputs)}
+
+
+def unlock_node(w: Worker, c: p.UnlockNode) -> dict[str, Any]:
+    w.session.unlock_node(*c.address)
+    return {"node": list(c.address)}
+
+
+def inspect_node(w: Worker, c: p.InspectNode) -> dict[str, Any]:
+    """What the inspector shows for a node: the inputs it depends on (by name), its lock,
+    its importance; for a node of one input, its value against that input on the
+    reference rows (x, y sorted by x)."""
+    import numpy as np
+
+    model = w.session.model
+    level, node = c.address
+    inputs = model.node_inputs(level, node)  # checks the address
+    names = w.session.dataset.input_names
+    _, node_scores = model.scores()
+    out: dict[str, Any] = {"node": [level, node], "inputs": inputs,
+                           "input_names": [names[i] for i in inputs],
+                           "score": finite(float(node_scores[level][node])),
+                           "locked": None, "locked_label": None}
+    lock = model.locked_nodes().get((level, node))
+    if lock is not None:
+        out["locked"] = lock[0]
+        out["locked_label"] = w.session.node_lock_text(*lock)
+    if level > 0 and len(inputs) == 1:
+        ref = model.reference_x_
+        x = ref[:, inputs[0]]
+        order = np.argsort(x, kind="stable")[:: max(1, len(x) // _INSPECT_POINTS)]
+        out["x"] = np.asarray(x[order], dtype=np.float64)
+        out["y"] = np.asarray(model.node_values(level, node, ref[order]), dtype=np.float64)
+    return out
+
+
 def undo(w: Worker, c: p.Undo) -> dict[str, Any]:
     # The loss curve goes back with the model: it is the restored model's step history.
     what = w.session.undo()

@@ -134,6 +134,10 @@ class Snapshot(Event):
     # times a second, so it may be a little older than the curves; absent when off
     edge_fits: list[list[tuple[int, int, str, str, float]]] | None = field(
         default=None, metadata={"omit_none": True})
+    # (level, node, expression) of every node locked to an expression, the expression in
+    # the data's input names; absent when no node is locked
+    locked_nodes: list[tuple[int, int, str]] | None = field(
+        default=None, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True, kw_only=True)

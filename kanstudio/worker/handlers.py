@@ -182,12 +182,15 @@ ROUTES: dict[type[p.Command], Route] = {
     p.AutoSymbolic: Route(auto_symbolic, interrupts="any", then="state"),
     # reads the model only: ends a running edit or Discover, but not before checking
     p.SearchEdge: Route(search.search_edge, then="state"),
+    p.SearchNode: Route(search.search_node, then="state"),
     # edits: done at once; the model changed
     p.Prune: Route(edits.prune, interrupts="any", then="model"),
     p.PruneNode: Route(edits.prune_node, interrupts="any", then="model"),
     p.PruneEdge: Route(edits.prune_edge, interrupts="any", then="model"),
     p.Lock: Route(edits.lock, interrupts="any", then="model"),
     p.Unlock: Route(edits.unlock, interrupts="any", then="model"),
+    p.LockNode: Route(edits.lock_node, interrupts="any", then="model"),
+    p.UnlockNode: Route(edits.unlock_node, interrupts="any", then="model"),
     p.Undo: Route(edits.undo, interrupts="any", then="model"),
     p.Redo: Route(edits.redo, interrupts="any", then="model"),
     p.UseFormula: Route(edits.use_formula, interrupts="any", then="model"),
@@ -196,6 +199,7 @@ ROUTES: dict[type[p.Command], Route] = {
     p.PrunePreview: Route(edits.prune_preview),
     p.Suggest: Route(edits.suggest),
     p.Inspect: Route(edits.inspect),
+    p.InspectNode: Route(edits.inspect_node),
     p.Formula: Route(edits.formula),
     p.Save: Route(edits.save),
     p.TakeSnapshot: Route(take_snapshot, needs_session=False),

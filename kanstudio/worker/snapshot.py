@@ -6,6 +6,8 @@ A snapshot event holds, per layer ``l`` of a network of width ``[n0, ..., nL]``:
 - ``y[l]``: (n_l, n_{l+1}, P) float32, the edge values there (0 for pruned edges);
 - ``active[l]``: (n_l, n_{l+1}) bool; ``locked[l]``: list of ``(i, j, function name)``
   (a locked expression as its formula in ``x``);
+- ``locked_nodes`` (when any): ``(level, node, expression)`` of each node locked to an
+  expression of the network inputs (in the data's names);
 - ``edge_scores[l]``: (n_l, n_{l+1}) float32 attribution to the output;
 
 and ``node_scores``: one (n_l,) float32 array per level ``l = 0..L``. ``input_names`` label
@@ -91,6 +93,9 @@ def build_snapshot(session: Any, step: int, scores: tuple[list, list] | None = N
                 for layer in curves.locked],
         edge_scores=[np.asarray(a, dtype=np.float32) for a in edge_scores],
         node_scores=[np.asarray(a, dtype=np.float32) for a in node_scores],
+        locked_nodes=[(int(level), int(node), session.node_lock_text(name, inputs))
+                      for (level, node), (name, inputs) in model.locked_nodes().items()]
+        or None,
     )
 
 

@@ -161,7 +161,7 @@ def _unmask_lock(desc, arrays):
 
 
 CASES = {
-    "wrong version": (_set("state_version", 3), "version"),
+    "wrong version": (_set("state_version", 99), "version"),
     "product in the input level": (_set("width", [[1, 1], 4, 2]), "input nodes"),
     "pair not two counts": (_set("width", [2, [4, 0, 1], 2]), "width entry"),
     "arity per level missing": (lambda d, a: d.pop("mult_arity"), "mult_arity"),

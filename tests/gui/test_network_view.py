@@ -56,9 +56,9 @@ def test_snapshots_update_a_fixed_set_of_items(qtbot, view):
     items = list(view.vb.addedItems)
     labels = [i for i in items if isinstance(i, pg.TextItem)]
     assert len(labels) == 5 + 1  # one per input and output node
-    # not one item per edge (+8: frames, locked, hover, select, nodes, product-node stubs,
-    # and auto-prune's marks on edges and nodes)
-    assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 8
+    # not one item per edge (+9: frames, locked, hover, select, nodes, product-node stubs,
+    # auto-prune's marks on edges and nodes, and the rings of nodes locked to expressions)
+    assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 9
     for step in range(1, 31):
         view.set_snapshot(fake_snapshot(step))
         qtbot.wait(1)
