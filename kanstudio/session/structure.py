@@ -292,7 +292,7 @@ def find_structure(problem: Problem, seed: int = 0, depth: int = 0) -> Node:
         if len(combos) == 1:
             return combos[0]
         return Node("choice", problem, "the quotient either way round", combos)
-    split = _best_split(problem, ("square", "sqrt", "inverse"), seed)
+    split = _best_split(problem, ("square", "sqrt", "inverse", "inverse_square"), seed)
     if split is not None:
         name = split[0]
         sub = find_structure(_transformed(problem, name), seed, depth + 1)

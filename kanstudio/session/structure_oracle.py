@@ -100,6 +100,9 @@ TRANSFORMS: dict[str, Transform] = {t.name: t for t in [
     Transform("sqrt", lambda f: np.sqrt(np.abs(f)), lambda f: 0.5 / np.sqrt(np.abs(f)),
               _positive, 1),
     Transform("inverse", lambda f: 1.0 / f, lambda f: 1.0 / np.square(f), _one_sign, 1),
+    # 1/f² splits the relativistic factor: 1/(v/√(1 - v²/c²))² = 1/v² - 1/c²
+    Transform("inverse_square", lambda f: 1.0 / np.square(f),
+              lambda f: 2.0 / np.abs(f) ** 3, _one_sign, 1),
     Transform("log", lambda f: np.log(np.abs(f)), lambda f: 1.0 / np.abs(f), _one_sign, 1),
 ]}
 _IDENTITY = Transform("identity", lambda f: f, np.ones_like, lambda f, s: True, 0)

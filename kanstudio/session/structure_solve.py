@@ -53,7 +53,7 @@ EXPONENT_DENOMINATORS = (1, 2, 3)
 MAX_EXPONENT = 6
 SNAP_TOLERANCES = (1e-2, 1e-3, 1e-4)
 #: Runners-up per leaf that the whole formula tries after the leaf's best (on the oracle).
-LEAF_ALTERNATIVES = 3
+LEAF_ALTERNATIVES = 8
 
 
 def expression_size(expr: sympy.Expr) -> int:
@@ -136,6 +136,36 @@ TRANSFORMED_FUNCTIONS = ("x", "x^2", "x^3", "1/x", "1/x^2", "sqrt", "exp", "log"
 EXACT_REL_MSE = 1e-18
 
 
+#: Exponents tried for ``c·x^p + d`` (a part of a sum carries an offset that hides a
+#: power law from the log-log line): simple rationals, the 1/x and 1/x² of physics first.
+OFFSET_EXPONENTS = sorted({Fraction(k, q) for q in EXPONENT_DENOMINATORS
+                           for k in range(-4 * q, 4 * q + 1) if k != 0},
+                          key=lambda f: (f.denominator, abs(f), f < 0))
+#: How many of them (best fits) become candidates.
+OFFSET_POWERS_KEPT = 2
+
+
+def _offset_powers(x: np.ndarray, y: np.ndarray, sym: sympy.Symbol) -> list[Candidate]:
+    """``c·x^p + d`` for the best-fitting simple rational exponents ``p`` (x > 0)."""
+    if not np.all(x > 0):
+        return []
+    fits = []
+    for k, e in enumerate(OFFSET_EXPONENTS):
+        with np.errstate(all="ignore"):
+            basis = np.power(x, float(e))
+        if not np.all(np.isfinite(basis)) or np.ptp(basis) == 0:
+            continue
+        design = np.column_stack([basis, np.ones_like(basis)])
+        (c, d), *_ = np.linalg.lstsq(design, y, rcond=None)
+        fits.append((_rel_mse(y, design @ np.array([c, d])), k, e, c, d))
+    out = []
+    for _, _, e, c, d in sorted(fits)[:OFFSET_POWERS_KEPT]:
+        expr = sympy.Float(c) * sym ** sympy.Rational(e.numerator, e.denominator) + (
+            sympy.Float(d))
+        out.append((expr, complexity(expr)))
+    return out
+
+
 def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
              functions: Sequence[str] | None = None, top_k: int = 2) -> list[Candidate]:
     """Candidates for ``y = g(x)``: power laws with snapped exponents, and library fits
@@ -157,6 +187,7 @@ def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
             (c, d), *_ = np.linalg.lstsq(design, y, rcond=None)
             expr = sympy.Float(c) * sym**e + sympy.Float(d)
             out.append((expr, complexity(expr)))
+    out += _offset_powers(x, y, sym)
     one_sign = bool(np.all(y > 0) or np.all(y < 0))
     allowed = {f.name for f in resolve_names(functions)}
     for tname, (forward, inverse_name) in _LEAF_TRANSFORMS.items():
@@ -361,6 +392,23 @@ def _constant_term(base: sympy.Expr) -> sympy.Float | None:
     return const if abs(float(const)) > 1e-6 * max(others, default=0.0) else None
 
 
+def _common_factor_out(node: sympy.Expr) -> sympy.Expr:
+    """``(k·a + k'·b)^e = k^e·(a + (k'/k)·b)^e`` with ``k`` the largest coefficient's
+    size: a power's base whose terms all carry a number (``√(2.5/v² - 2.49/c²)`` under
+    a factor 1.581 ≈ √2.5) leaves that number outside, where it meets the outer factor."""
+    if not (isinstance(node, sympy.Pow) and isinstance(node.base, sympy.Add)):
+        return node
+    # a number among the terms is a rounding residue here (_constant_term said so)
+    terms = [term for term in node.base.args if term.free_symbols]
+    coeffs = [term.as_coeff_Mul()[0] for term in terms]
+    if len(terms) < 2 or not all(c.is_Number and c != 0 for c in coeffs):
+        return node
+    k = max((abs(c) for c in coeffs), key=float)
+    if k == 1:
+        return node
+    return k**node.exp * sympy.expand(sympy.Add(*terms) / k) ** node.exp
+
+
 def normalise_constants(expr: sympy.Expr) -> sympy.Expr:
     """The same function with each power's and log's constant term pulled out:
     ``(A + r)^e = |A|^e·(±1 + r/|A|)^e``, ``log(A + r) = log|A| + log(±1 + r/|A|)``.
@@ -372,7 +420,7 @@ def normalise_constants(expr: sympy.Expr) -> sympy.Expr:
         base = node.args[0]
         const = _constant_term(base)
         if const is None:
-            return node
+            return _common_factor_out(node)
         size, sign = abs(const), (1 if const > 0 else -1)
         inner = sympy.expand(sign + (base - const) / size)
         if isinstance(node, sympy.log):

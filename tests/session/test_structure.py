@@ -167,12 +167,17 @@ def test_a_power_law_is_read_from_log_log_data():
     # ...and of a difference over a width: the numerator t - t1 changes sign (I.6.2b)
     (lambda s, t, t1: np.exp(-(((t - t1) / s) ** 2) / 2) / (np.sqrt(2 * np.pi) * s),
      [(1, 3)] * 3, ["s", "t", "t1"], "exp(-((t - t1)/s)**2/2)/(sqrt(2*pi)*s)"),
+    # the relativistic factor splits after 1/f² (1/v² - 1/c²), its parts power laws
+    # with an offset (I.15.1)
+    (lambda m, v, c: m * v / np.sqrt(1 - v**2 / c**2), [(1, 5), (1, 2), (3, 10)],
+     ["m", "v", "c"], "m*v/sqrt(1 - v**2/c**2)"),
 ])
 def test_laws_are_recovered_exactly_from_1000_rows(fn, ranges, names, truth):
     _, found = _recover(fn, ranges, names)
-    symbols = {n: sympy.Symbol(n) for n in names}
+    symbols = {n: sympy.Symbol(n, positive=True) for n in names}  # every range is > 0
     expected = sympy.sympify(truth, locals=symbols)  # our own literal, not user input
-    assert sympy.simplify(found.expr - expected) == 0
+    got = found.expr.xreplace({sympy.Symbol(n): s for n, s in symbols.items()})
+    assert sympy.simplify(got - expected) == 0
     assert found.test_rel_mse < 1e-20
 
 
@@ -226,3 +231,27 @@ def test_the_structure_formula_replaces_a_worse_one():
     assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
     assert result.formula_test_r2 > 1 - 1e-12
     assert any("product" in note for note in notes) and " wins " in notes[-1]
+
+
+def test_a_relativistic_factor_is_recovered_from_an_oracle_with_a_network_sized_error():
+    """The oracle a network gives is off by ~1e-3: 1/f² still splits v from c
+    (1/v² - 1/c²), and each part is a power law hidden behind an offset (I.15.1)."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(lo, hi, 1000) for lo, hi in [(1, 5), (1, 2), (3, 10)]])
+
+    def law(z):
+        return z[:, 0] * z[:, 1] / np.sqrt(1 - z[:, 1] ** 2 / z[:, 2] ** 2)
+
+    def oracle(z):
+        return law(z) * (1 + 1e-3 * np.sin(0.7 * (z[:, 0] + 2 * z[:, 1] + 3 * z[:, 2])))
+
+    y = law(X)
+    problem = root_problem(oracle, X[:800], X[800:], ["m", "v", "c"],
+                           1e-3 * float(np.sqrt(np.mean(y**2))))
+    tree = find_structure(problem)
+    assert "inverse_square" in tree.describe()
+    found = compose(tree, library_solver(), sympy.symbols("m v c"), X[:800], y[:800],
+                    X[800:], y[800:])
+    m, v, c = sympy.symbols("m v c", positive=True)
+    got = found.expr.xreplace(dict(zip(sympy.symbols("m v c"), (m, v, c), strict=True)))
+    assert sympy.simplify(got - m * v / sympy.sqrt(1 - v**2 / c**2)) == 0
