@@ -12,12 +12,25 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import pad as nn_pad
 
-__all__ = ["n_basis", "extend_knots", "uniform_knots", "interval_table"]
+__all__ = ["n_basis", "extend_knots", "uniform_knots", "interval_table", "greville"]
 
 
 def n_basis(n_knots: int, k: int) -> int:
     """Number of basis functions of order ``k`` on ``n_knots`` knots."""
     return n_knots - k - 1
+
+
+def greville(knots: torch.Tensor, k: int) -> torch.Tensor:
+    """The Greville abscissae of each basis function: (n_in, G + 2k + 1) -> (n_in, G + k).
+
+    Coefficients equal to them make the spline the identity ``x`` on the inner knot range
+    (B-splines of order >= 1 reproduce straight lines); for ``k = 0`` (steps) they are
+    the interval midpoints, the nearest a step function gets.
+    """
+    if k == 0:
+        return (knots[:, :-1] + knots[:, 1:]) / 2
+    windows = knots[:, 1:-1].unfold(1, k, 1)  # (n_in, G + k, k): knots m+1 .. m+k
+    return windows.mean(2)
 
 
 def extend_knots(inner: torch.Tensor, k: int) -> torch.Tensor:

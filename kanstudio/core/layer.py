@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from kanstudio.core import fused_magnitudes
+from kanstudio.core.knots import greville
 from kanstudio.core.spline import (
     extend_knots,
     fit_coefficients,
@@ -41,6 +42,10 @@ TorchFn = Callable[[torch.Tensor], torch.Tensor]
 __all__ = ["KANLayer", "TorchFn"]
 
 FEATURE_CACHE_BYTES = 64 * 1024 * 1024
+
+#: Edges into a product node other than its first factor's identity edge start this much
+#: smaller than sum nodes' edges (:meth:`KANLayer.start_products`).
+PRODUCT_OTHER_SCALE = 0.1
 
 # Indices into ``symbolic_params[..., :]``: c * f(a * x + b) + d.
 A, B, C, D = 0, 1, 2, 3
@@ -280,7 +285,8 @@ class KANLayer(nn.Module):
         self.scale_spline = nn.Parameter(torch.ones(n_in, n_out, dtype=dtype))
         # A product's factors start at 1 + (small function): near 0 every factor's gradient
         # would be the other factors' (near-zero) values, a saddle training cannot leave;
-        # near 1 the product starts as the sum of its factors' variations.
+        # near 1 the product starts as the sum of its factors' variations. Once data are
+        # known, :meth:`start_products` breaks the factors' symmetry.
         bias = torch.zeros(n_out, dtype=dtype)
         bias[n_sum:] = 1.0
         self.bias = nn.Parameter(bias)
@@ -373,6 +379,32 @@ class KANLayer(nn.Module):
         p = node - self.n_sum
         start = self.n_sum + sum(self.mult_arity[:p])
         return list(range(start, start + self.mult_arity[p]))
+
+    @torch.no_grad()
+    def start_products(self, other_scale: float = PRODUCT_OTHER_SCALE) -> None:
+        """The starting point of every product node, for knots already placed on the data.
+
+        Product node ``p`` of arity ``r``: factor ``f < r - 1`` starts as input
+        ``(p + f) mod n_in`` itself (that edge's spline is the identity on the knot range,
+        no silu) with bias 0; the last factor starts at 1 (bias) plus its small random
+        functions; every other edge into the product is scaled by ``other_scale``. So
+        ``a*b*c`` starts as ``a * b * (1 + small)``: no two factors alike (from the
+        symmetric start every factor gets the same push, and training stalls at products
+        of sums of all inputs), and the last factor's problem is linear where the others
+        are right already. Sum nodes are untouched.
+        """
+        ident = greville(self.knots, self.k)  # (n_in, G + k): the spline of x
+        for p in range(len(self.mult_arity)):
+            cols = self.node_columns(self.n_sum + p)
+            self.coef[:, :, cols] *= other_scale
+            self.scale_base[:, cols] *= other_scale
+            for f, col in enumerate(cols[:-1]):
+                i = (p + f) % self.n_in
+                self.coef[i, :, col] = ident[i]
+                self.scale_base[i, col] = 0.0
+                self.scale_spline[i, col] = 1.0
+                self.bias[col] = 0.0
+            self.bias[cols[-1]] = 1.0
 
     def combine(self, sub: torch.Tensor) -> torch.Tensor:
         """Sub-node values to node values: (batch, n_out) -> (batch, n_nodes).

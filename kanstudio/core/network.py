@@ -27,7 +27,8 @@ from torch import nn
 from kanstudio.core.layer import KANLayer
 from kanstudio.core.width import Architecture, parse_width
 
-__all__ = ["KANNetwork", "EdgeCurves", "Activations", "NodeLock", "MAX_NODE_LOCK_INPUTS"]
+__all__ = ["KANNetwork", "EdgeCurves", "Activations", "NodeLock", "MAX_NODE_LOCK_INPUTS",
+           "LINEAR_LOCK"]
 
 #: Most network inputs a locked node's expression may use (a search over more is a
 #: problem for the whole-dataset search, not one node's).
@@ -46,6 +47,15 @@ class NodeLock:
     name: str
     inputs: tuple[int, ...]
     fn: Callable[[torch.Tensor], torch.Tensor]
+
+
+#: The library name of the straight line ``x`` (kanstudio.symbolic.library), which edges
+#: leaving a product node start locked to.
+LINEAR_LOCK = "x"
+
+
+def _straight_line(u: torch.Tensor) -> torch.Tensor:
+    return u
 
 
 @dataclass
@@ -105,6 +115,36 @@ class KANNetwork(nn.Module):
                                           strict=True)
         )
         self.node_locks: dict[tuple[int, int], NodeLock] = {}
+
+    def _lock_product_outputs(self) -> None:
+        """Edges leaving a product node start locked to the straight line ``x`` (its
+        ``a, b, c, d`` trainable; ``unlock_edge`` frees it).
+
+        With a free spline there, training bends that edge to fake a product with a
+        function of something else (``x*sin(x)`` as ``phi(x**2)``, ``a*b`` as a tilted
+        saddle) and the factors never become the law's; held straight, the product must
+        be made by its factors. Measured: see tests/model/test_kan_products.py.
+        """
+        for prev, layer in zip(self.layers[:-1], self.layers[1:], strict=True):
+            for node in range(prev.n_sum, prev.n_nodes):
+                for j in range(layer.n_out):
+                    layer.lock_edge(node, j, LINEAR_LOCK, _straight_line)
+
+    @torch.no_grad()
+    def start_products(self, x: torch.Tensor) -> None:
+        """Place the knots of every layer feeding product nodes on the data x (batch,
+        width[0]) and start its product nodes there (``KANLayer.start_products``).
+
+        For a freshly built network, before training: the first factor's identity edge
+        is exact only on its knots' range, so the knots must cover the data first. The
+        edges leaving product nodes are locked to straight lines (``_lock_product_outputs``).
+        """
+        self._lock_product_outputs()
+        for layer in self.layers:
+            if layer.mult_arity:
+                layer.update_grid(x)
+                layer.start_products()
+            x = layer(x)
 
     @property
     def width_notation(self) -> list[int | list[int]]:

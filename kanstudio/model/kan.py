@@ -195,6 +195,7 @@ class KAN(SymbolicMixin, NodeLockMixin):
             stop_grid_update_step=stop_grid_update_step, seed=self.seed,
         )
         settings.validate()
+        fresh = not self.is_fitted
         self._network_for(X, y)
         net = self.network_
         X_tr, y_tr, X_te, y_te = self._split_train_test(X, y, X_test, y_test, test_size)
@@ -202,6 +203,9 @@ class KAN(SymbolicMixin, NodeLockMixin):
 
         def tx(a: np.ndarray) -> torch.Tensor:
             return net.select_inputs(self._tensor(a))
+
+        if fresh and net.has_products:  # product nodes start from the data (README)
+            net.start_products(tx(X_tr))
 
         for record in train_steps(net, tx(X_tr), self._tensor(y_tr), tx(X_te),
                                   self._tensor(y_te), settings):

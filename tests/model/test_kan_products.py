@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy
 
 from kanstudio import KAN
 
@@ -92,3 +93,50 @@ def test_a_two_product_network_learns_a_product(name, target, limit) -> None:
     y = (y - y.mean()) / y.std()
     model = KAN(width=[2, [0, 2], 1], seed=0).fit(X, y, steps=40)
     assert model.history_[-1].test_loss < limit, name
+
+
+# ---------------------------------------------------------------- formula-exact products
+# The user's path of the README with default settings: fit, prune, auto-symbolic, a short
+# fine-tune of the locked constants, formula. Data: 600 rows, uniform ranges away from
+# zones where the law degenerates (a factor constant or zero on the whole range). The
+# formula must equal the law after the project's own tidying (constants snapped), checked
+# symbolically.
+_a, _b, _c, _x = sympy.symbols("a b c x")
+PRODUCT_LAWS = {
+    "a*b": ([(-2, 2), (-2, 2)], _a * _b),
+    "x*sin(x)": ([(-2, 2)], _x * sympy.sin(_x)),
+    "(a^2+1)*cos(b)": ([(-2, 2), (-2, 2)], (_a**2 + 1) * sympy.cos(_b)),
+    "sin(a)*b^2": ([(-2, 2), (-2, 2)], sympy.sin(_a) * _b**2),
+}
+
+
+def _law_data(ranges, law, seed: int, rows: int = 600):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.uniform(lo, hi, rows) for lo, hi in ranges])
+    names = [str(s) for s in sorted(law.free_symbols, key=str)]
+    fn = sympy.lambdify(sympy.symbols(names), law, "numpy")
+    return X, fn(*X.T), names
+
+
+def _formula_of_product_network(width, X, y, names, seed, **kwargs):
+    model = KAN(width=width, seed=seed, **kwargs).fit(X, y)
+    small = model.prune()
+    small.auto_symbolic()
+    small.fit(X, y, steps=30)
+    return small.formula(names=names)
+
+
+@pytest.mark.parametrize("name", list(PRODUCT_LAWS))
+def test_a_product_network_finds_the_exact_law_first_try(name) -> None:
+    """One hidden product node, default fit, then prune / auto-symbolic / formula."""
+    ranges, law = PRODUCT_LAWS[name]
+    X, y, names = _law_data(ranges, law, seed=0)
+    formula = _formula_of_product_network([X.shape[1], [0, 1], 1], X, y, names, seed=0)
+    assert sympy.simplify(formula - law) == 0, f"{name}: got {formula}"
+
+
+def test_a_product_of_three_inputs_is_found_with_arity_3() -> None:
+    law = _a * _b * _c
+    X, y, names = _law_data([(-2, 2)] * 3, law, seed=0)
+    formula = _formula_of_product_network([3, [0, 1], 1], X, y, names, seed=0, mult_arity=3)
+    assert sympy.simplify(formula - law) == 0, f"got {formula}"
