@@ -203,3 +203,34 @@ def test_long_constants_read_at_four_digits_in_the_list_and_the_constants_table(
     assert "$-1500$ & $-1500." in tex and "$3.712$ & $3.7" in tex
     assert "-1500.$" not in tex
 
+
+def test_the_predicted_vs_actual_plot_stays_in_its_own_tab(qtbot, window):
+    # seen under Xvfb: after "Use this formula" the predicted-vs-actual plot (its y = x
+    # line and points) painted over the "Formulas found" tab. A formula arriving while the
+    # list is in front must leave the plot hidden behind its tab.
+    panel = window.formula_panel
+    formula = {"event": "result", "command": "formula", "formulas": ["1.722*x + 1.932"],
+               "latex": ["1.722 x + 1.932"], "latex_eq": ["f = 1.722 x + 1.932"],
+               "python": [""], "input_names": ["x"], "target_names": ["f"],
+               "formula_test_rmse": 0.5, "formula_test_r2": 0.3643,
+               "network_test_rmse": 0.001, "network_test_r2": 0.99999,
+               "status": "approximate", "status_reason": "differs by 80%",
+               "formula_network_r2": 0.3641, "constants": [], "latex_constants": "",
+               "actual": np.arange(4.0)[:, None], "predicted": np.arange(4.0)[:, None]}
+    plot_tab = panel.tabs.indexOf(panel.plot)
+    assert not panel.tabs.isTabVisible(plot_tab)  # no formula: no plot
+    # a formula without a list: its plot in front, the y = x line across the data
+    window.bridge.result.emit(formula)
+    assert panel.tabs.currentWidget() is panel.plot and panel.plot.isVisible()
+    np.testing.assert_array_equal(panel.diagonal.getData()[1], [0.0, 3.0])
+    # the list comes to the front; a formula arriving now leaves the plot behind its tab
+    entry = {"formula": "1.722*x + 1.932", "latex": "1.722 x + 1.932", "complexity": 5,
+             "test_r2": 0.36, "network_r2": 0.36, "status": "approximate", "width": [1, 1],
+             "chosen": True, "wider": {}, "predicted": np.ones(4), "usable": True}
+    window.bridge.front.emit({"event": "front", "entries": [entry], "actual": np.ones(4)})
+    assert panel.tabs.currentWidget() is panel.pareto and not panel.plot.isVisible()
+    window.bridge.result.emit(formula)
+    assert panel.tabs.currentWidget() is panel.pareto and panel.pareto.isVisible()
+    assert not panel.plot.isVisible() and panel.tabs.isTabVisible(plot_tab)
+    panel.tabs.setCurrentIndex(plot_tab)
+    assert panel.plot.isVisible() and not panel.pareto.isVisible()
