@@ -91,9 +91,8 @@ def test_a_lock_label_reads_as_a_person_writes_the_function(qtbot, window, sampl
     open_and_train(qtbot, window, sample("toy_sin"), "1, 1", steps=5)
     view = window.network_view
     for name, label in (("x^2", "x²"), ("sqrt", "√x"), ("1/x", "1/x")):
-        before = view.snapshots_applied
         window.bridge.send("lock", layer=0, i=0, j=0, name=name)
-        qtbot.waitUntil(lambda: view.snapshots_applied > before and bool(view.lock_labels)
+        qtbot.waitUntil(lambda label=label: bool(view.lock_labels)
                         and view.lock_labels[0].textItem.toPlainText() == label,
                         timeout=WAIT)
     window.edits.inspect_edge(0, 0, 0)
