@@ -81,7 +81,7 @@ class FormulaPanel(QWidget):
         layout.addWidget(self.tabs, 1)
         layout.addStretch(0)
         layout.addLayout(buttons)
-        self.plot.setVisible(False)  # predicted vs actual: only with a formula
+        self._show_plot(False)  # predicted vs actual: only with a formula
         self._update_buttons()
 
     def _build_math(self) -> QScrollArea:
@@ -204,7 +204,7 @@ class FormulaPanel(QWidget):
             self.diagonal.setData([lo, hi], [lo, hi])
             self.plot.setLabel("bottom", f"actual {r['target_names'][0]}")
             self.plot.setLabel("left", f"formula's {r['target_names'][0]}")
-        self.plot.setVisible(bool(actual.size))
+        self._show_plot(bool(actual.size))
         self._update_buttons()
 
     def set_unavailable(self, message: str) -> None:
@@ -220,8 +220,19 @@ class FormulaPanel(QWidget):
         self._show_constants([])
         self.pareto.set_current_formula("")
         self.status.setText(message)
-        self.plot.setVisible(False)
+        self._show_plot(False)
         self._update_buttons()
+
+    def _show_plot(self, shown: bool) -> None:
+        """Show or hide the predicted-vs-actual tab. The plot is a tab's page: showing
+        the page itself while another tab is in front paints it (its points and y = x
+        line) over that tab, so its tab is shown or hidden instead. A plot appearing
+        beside an empty list of formulas comes to the front, as it did alone."""
+        index = self.tabs.indexOf(self.plot)
+        appears = shown and not self.tabs.isTabVisible(index)
+        self.tabs.setTabVisible(index, shown)
+        if appears and not self.pareto.entries:
+            self.tabs.setCurrentIndex(index)
 
     def set_front(self, e: dict[str, Any]) -> None:
         """Discover's front (a ``front`` event); a new, non-empty one is brought forward."""

@@ -140,7 +140,8 @@ class ParetoView(QWidget):
         for row, entry in enumerate(self.entries):
             status = entry.get("status", "approximate")
             cells = (self._mark(entry), str(entry.get("complexity", "")),
-                     _r2(entry.get("test_r2")), status, entry.get("formula", ""))
+                     _r2(entry.get("test_r2")), status,
+                     entry.get("short") or entry.get("formula", ""))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col in (1, 2):
@@ -148,7 +149,7 @@ class ParetoView(QWidget):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if col == 3 and status != "verified":
                     item.setForeground(QBrush(_APPROXIMATE))
-                if col == 4:
+                if col == 4:  # every digit, as the formula is kept
                     item.setToolTip(entry.get("formula", ""))
                 self.table.setItem(row, col, item)
         self.intro.setText(

@@ -90,6 +90,9 @@ class FrontEntry:
     chosen: bool  # the pipeline's pick (the knee)
     wider: dict[str, Any]  # wider_range_accuracy()
     predicted: np.ndarray  # (n_rows,) the formula on the plot rows (first target)
+    # the formula to read: its floats at 4 significant digits (to_short_text), snapped
+    # constants (pi, 1/2) exact; "" in files written before it was kept
+    short: str = ""
     result: FormulaResult | None = field(default=None, repr=False)
     model: Any = field(default=None, repr=False)  # the network to adopt with it
 
@@ -99,7 +102,8 @@ class FrontEntry:
 
     def info(self) -> dict[str, Any]:
         """The plain fields (what the project file and the worker's event carry)."""
-        return {"formula": self.formula, "latex": self.latex, "complexity": self.complexity,
+        return {"formula": self.formula, "short": self.short, "latex": self.latex,
+                "complexity": self.complexity,
                 "test_r2": self.test_r2, "network_r2": self.network_r2,
                 "status": self.status, "width": self.width, "chosen": self.chosen,
                 "wider": dict(self.wider)}
@@ -127,12 +131,13 @@ def make_entry(session: Session, result: FormulaResult, model: Any, width: list,
     """An entry for ``result`` (a formula :meth:`Session.describe_formula` scored),
     ``model`` the network to adopt with it, ``network`` the one it is compared with
     beyond the data, ``rows`` the plot rows."""
-    from kanstudio.symbolic.export import to_latex, to_sympy
+    from kanstudio.symbolic.export import to_latex, to_short_text, to_sympy
 
     expr = result.expressions[0]
     predicted = session.evaluate_formula([expr], session.dataset.X[rows])[:, 0]
     return FrontEntry(
-        formula=to_sympy(expr), latex=to_latex(expr, symbol_names=result.latex_names),
+        formula=to_sympy(expr), short=to_short_text(expr),
+        latex=to_latex(expr, symbol_names=result.latex_names),
         complexity=int(complexity), test_r2=_finite(result.formula_test_r2),
         network_r2=_finite(network_r2(result.network_difference) or math.nan),
         status=result.status, width=list(width), chosen=bool(chosen),

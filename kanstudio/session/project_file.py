@@ -220,6 +220,9 @@ def _front(value: Any, arrays: dict[str, Any]) -> Any:
         if not all(isinstance(t, str) for t in text) or text[2] not in ("verified",
                                                                          "approximate"):
             raise ProjectError(f"{where} needs formula and latex text and a status")
+        short = item.get("short", "")  # absent in files written before it was kept
+        if not isinstance(short, str):
+            raise ProjectError(f"{where}.short must be text")
         complexity, width, wider = item.get("complexity"), item.get("width"), item.get("wider")
         if isinstance(complexity, bool) or not isinstance(complexity, int):
             raise ProjectError(f"{where}.complexity must be an integer")
@@ -237,7 +240,7 @@ def _front(value: Any, arrays: dict[str, Any]) -> Any:
             test_r2=_number_or_none(item.get("test_r2"), f"{where}.test_r2"),
             network_r2=_number_or_none(item.get("network_r2"), f"{where}.network_r2"),
             status=text[2], width=width, chosen=item.get("chosen") is True, wider=wider,
-            predicted=predicted[k].astype(np.float64)))
+            predicted=predicted[k].astype(np.float64), short=short))
     return FormulaFront(entries, actual.astype(np.float64))
 
 

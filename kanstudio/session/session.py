@@ -990,7 +990,7 @@ class Session:
         """Standard errors of ``full``'s free constants on the training rows."""
         import sympy
 
-        from kanstudio.symbolic.formula import round_constants
+        from kanstudio.symbolic.export import short_number
         from kanstudio.symbolic.uncertainty import constant_errors, free_constants
 
         rows = self.train_idx if len(self.train_idx) else self.test_idx
@@ -999,7 +999,9 @@ class Session:
         body = full.xreplace(dict(zip(symbols, internal, strict=True)))
         out = constant_errors(body, internal, self.dataset.X[rows], self.dataset.y[rows, 0])
         for item, const in zip(out, free_constants(body), strict=True):
-            item["shown"] = sympy.sstr(round_constants(const, 4))
+            # as the formula reads (to_short_text): "-1500", "0.5", "3.2e-7"; sympy's own
+            # text of a 4-digit float is "-1500.", "0.5000", "3.200e-7"
+            item["shown"] = short_number(float(const), 4)
         return out
 
     def margin_points(self, n: int = 2000) -> np.ndarray:

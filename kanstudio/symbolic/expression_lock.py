@@ -265,14 +265,15 @@ def lock_function(name: str) -> LibraryFunction:
 
 
 def lock_label(name: str) -> str:
-    """What a person reads for a lock: the library name, or the expression in ``x`` with
-    4 significant digits (``x**2 + sin(2*x)``)."""
-    if is_expression_name(name):
-        try:
-            return lock_function(name).label
-        except ValueError:
-            return "expression"
-    return name
+    """What a person reads for a lock: a library function's label (``x²`` for ``x^2``,
+    ``√x`` for ``sqrt``), or the expression in ``x`` with 4 significant digits
+    (``x**2 + sin(2*x)``). Only the label: the lock keeps its name."""
+    try:
+        return lock_function(name).label
+    except KeyError:  # not a library name: shown as it is
+        return name
+    except ValueError:
+        return "expression"
 
 
 # ------------------------------------------------------------------ node locks

@@ -212,8 +212,10 @@ class Front(Event):
     """The accuracy–complexity front of the session's last Discover
     (:mod:`kanstudio.session.front`), simplest first; empty when there is none.
 
-    Each entry: ``formula``, ``latex``, ``complexity``, ``test_r2`` (against the data),
-    ``network_r2`` (against the network), ``status``, ``width``, ``chosen`` (the pick),
+    Each entry: ``formula`` (full precision), ``short`` (its floats at 4 significant
+    digits, for reading; "" from an older project file), ``latex``, ``complexity``,
+    ``test_r2`` (against the data), ``network_r2`` (against the network), ``status``,
+    ``width``, ``chosen`` (the pick),
     ``wider`` (its agreement with the network on a 25 % wider input range), ``predicted``
     (float64 (n,), the formula on the held-out plot rows) and ``usable`` (the network to
     adopt with it is at hand: "use" works). ``actual``: the target on those rows (n,)."""

@@ -143,3 +143,94 @@ def test_use_this_formula_takes_down_discover_s_notice(qtbot, window):
                                "what": "adopt formula 1 of the front: 1.722*x + 1.932"})
     assert "verified" not in window.messages.current_text()
     assert window.statusBar().currentMessage().startswith("Formula switched")
+
+
+class _Line:
+    """A stand-in network computing the test formula's line (the session scales nothing)."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return -1500.2468 * X[:, :1] + 3.71234567
+
+
+def _project_with_constants(tmp_path):
+    """A saved project whose formula (pinned, and the one row of its front) has the long
+    constants -1500.2468 and 3.71234567 and the snapped constant pi."""
+    import sympy
+
+    from kanstudio.data import Dataset
+    from kanstudio.session import Session, SessionSettings
+    from kanstudio.session.front import FormulaFront, make_entry, plot_rows
+    from kanstudio.session.project_file import save_project
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1.0, 2.0, (80, 1))
+    y = -1500.2468 * x + 3.71234567 + np.pi + rng.normal(0.0, 0.01, x.shape)
+    session = Session(Dataset.from_arrays(x, y, ["x"], ["y"]),
+                      SessionSettings(width=[1, 1], seed=0, device="cpu",
+                                      scale_inputs="none", scale_target="none"))
+    session.train(2)
+    s = sympy.Symbol(session.symbols[0])
+    expr = sympy.Float(-1500.2468) * s + sympy.Float(3.71234567) + sympy.pi
+    result = session.describe_formula([expr], shown=[expr])
+    session.pin_formula(result)
+    rows = plot_rows(session)
+    entry = make_entry(session, result, None, [1, 1], 5, True, _Line(), rows)
+    session.front = FormulaFront([entry], session.dataset.y[rows, 0])
+    path = tmp_path / "constants.kstudio"
+    save_project(session, path)
+    return path
+
+
+def test_long_constants_read_at_four_digits_in_the_list_and_the_constants_table(
+        qtbot, window, tmp_path):
+    path = _project_with_constants(tmp_path)
+    window.projects.open_project(str(path))
+    panel, view = window.formula_panel, window.formula_panel.pareto
+    qtbot.waitUntil(lambda: panel.result is not None and bool(view.entries), timeout=WAIT)
+
+    # the list: 4 significant digits, pi kept exact; every digit in the row's tooltip
+    cell = view.table.item(0, 4)
+    assert cell.text() == "-1500*x + pi + 3.712"
+    assert "1500.2468" in cell.toolTip() and "3.71234567" in cell.toolTip()
+    assert view.table.item(0, 0).text() == "★ pick, in use"  # still matched to the panel's
+
+    # the constants, as the formula shows them: "-1500", not sympy's "-1500."
+    shown = [panel.constants.item(k, 0).text() for k in range(panel.constants.rowCount())]
+    assert sorted(shown) == ["-1500", "3.712"]
+    panel.constants_in_tex.setChecked(True)
+    panel.export(str(tmp_path / "formula.tex"))
+    tex = (tmp_path / "formula.tex").read_text(encoding="utf-8")
+    assert "$-1500$ & $-1500." in tex and "$3.712$ & $3.7" in tex
+    assert "-1500.$" not in tex
+
+
+def test_the_predicted_vs_actual_plot_stays_in_its_own_tab(qtbot, window):
+    # seen under Xvfb: after "Use this formula" the predicted-vs-actual plot (its y = x
+    # line and points) painted over the "Formulas found" tab. A formula arriving while the
+    # list is in front must leave the plot hidden behind its tab.
+    panel = window.formula_panel
+    formula = {"event": "result", "command": "formula", "formulas": ["1.722*x + 1.932"],
+               "latex": ["1.722 x + 1.932"], "latex_eq": ["f = 1.722 x + 1.932"],
+               "python": [""], "input_names": ["x"], "target_names": ["f"],
+               "formula_test_rmse": 0.5, "formula_test_r2": 0.3643,
+               "network_test_rmse": 0.001, "network_test_r2": 0.99999,
+               "status": "approximate", "status_reason": "differs by 80%",
+               "formula_network_r2": 0.3641, "constants": [], "latex_constants": "",
+               "actual": np.arange(4.0)[:, None], "predicted": np.arange(4.0)[:, None]}
+    plot_tab = panel.tabs.indexOf(panel.plot)
+    assert not panel.tabs.isTabVisible(plot_tab)  # no formula: no plot
+    # a formula without a list: its plot in front, the y = x line across the data
+    window.bridge.result.emit(formula)
+    assert panel.tabs.currentWidget() is panel.plot and panel.plot.isVisible()
+    np.testing.assert_array_equal(panel.diagonal.getData()[1], [0.0, 3.0])
+    # the list comes to the front; a formula arriving now leaves the plot behind its tab
+    entry = {"formula": "1.722*x + 1.932", "latex": "1.722 x + 1.932", "complexity": 5,
+             "test_r2": 0.36, "network_r2": 0.36, "status": "approximate", "width": [1, 1],
+             "chosen": True, "wider": {}, "predicted": np.ones(4), "usable": True}
+    window.bridge.front.emit({"event": "front", "entries": [entry], "actual": np.ones(4)})
+    assert panel.tabs.currentWidget() is panel.pareto and not panel.plot.isVisible()
+    window.bridge.result.emit(formula)
+    assert panel.tabs.currentWidget() is panel.pareto and panel.pareto.isVisible()
+    assert not panel.plot.isVisible() and panel.tabs.isTabVisible(plot_tab)
+    panel.tabs.setCurrentIndex(plot_tab)
+    assert panel.plot.isVisible() and not panel.pareto.isVisible()

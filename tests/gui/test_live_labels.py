@@ -84,3 +84,22 @@ def test_labels_appear_while_training_with_a_product_node(qtbot, window, sample)
     for spans in rows.values():
         spans.sort()
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_a_lock_label_reads_as_a_person_writes_the_function(qtbot, window, sample):
+    # the library's "x^2" is drawn "x²" over the edge; the lock itself keeps its name
+    open_and_train(qtbot, window, sample("toy_sin"), "1, 1", steps=5)
+    view = window.network_view
+    for name, label in (("x^2", "x²"), ("sqrt", "√x"), ("1/x", "1/x")):
+        window.bridge.send("lock", layer=0, i=0, j=0, name=name)
+        qtbot.waitUntil(lambda label=label: bool(view.lock_labels)
+                        and view.lock_labels[0].textItem.toPlainText() == label,
+                        timeout=WAIT)
+    window.edits.inspect_edge(0, 0, 0)
+    qtbot.waitUntil(lambda: window.inspector.locked is not None, timeout=WAIT)
+    assert window.inspector.locked == "1/x"
+    window.bridge.send("lock", layer=0, i=0, j=0, name="x^2")
+    qtbot.waitUntil(lambda: view.lock_labels[0].textItem.toPlainText() == "x²", timeout=WAIT)
+    window.edits.inspect_edge(0, 0, 0)
+    qtbot.waitUntil(lambda: window.inspector.locked == "x^2", timeout=WAIT)
+    assert "locked to x²" in window.inspector.hint.text()

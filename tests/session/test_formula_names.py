@@ -10,7 +10,7 @@ import sympy
 
 from kanstudio.data import Dataset
 from kanstudio.session import Session, SessionSettings
-from kanstudio.symbolic.export import to_latex, to_python, to_sympy
+from kanstudio.symbolic.export import short_number, to_latex, to_python, to_sympy
 
 COLUMNS = ["beta", "E", "lambda", "N"]
 
@@ -62,7 +62,8 @@ def test_latex_and_code_use_the_names_as_written(result) -> None:
 
 def test_each_free_constant_comes_with_its_standard_error(result) -> None:
     _, r = result
-    shown = {str(f) for f in r.expressions[0].atoms(sympy.Float)}
+    # as the formula reads (to_short_text: 4 significant digits, no trailing dot)
+    shown = {short_number(float(f)) for f in r.expressions[0].atoms(sympy.Float)}
     assert r.constants and len(r.constants) == len(r.full[0].atoms(sympy.Float))
     for c in r.constants:
         assert c["stderr"] is not None and 0 <= c["stderr"] < 1.0
