@@ -11,7 +11,8 @@ node (each a sum of edges plus a bias, like any node). :meth:`KANLayer.combine` 
 each product node's columns, so the next layer sees ``n_nodes = n_sum + len(mult_arity)``
 inputs. An edge ``(i, j)`` always addresses column ``j``. A pruned factor edge folds its
 mean into its sub-node's bias, so a product losing a factor becomes the remaining factors
-times that constant, never zero.
+times that constant, never zero. Factors start at ``1 + small`` (bias 1);
+:meth:`KANLayer.start_products` gives a fresh layer its data-based start before training.
 
 The plain forward never materialises per-edge activations: it is one matrix product over
 the dense basis plus one for the residual ``silu`` branch. ``edge_activations`` builds the

@@ -82,7 +82,10 @@ class KAN(SymbolicMixin, NodeLockMixin):
     sub-nodes each product node multiplies: an int, or one int per product node; default
     2). Each sub-node is a sum of edges like any node: a layer feeding ``[s, p]`` nodes has
     ``s + p * arity`` edge columns, the ``s`` sums' first, then each product's factors side
-    by side; edge ``(layer, i, j)`` addresses column ``j``. ``grid`` (intervals G), ``k``
+    by side; edge ``(layer, i, j)`` addresses column ``j``. The first ``fit`` starts product
+    nodes from the data (``KANNetwork.start_products``): all but the last factor of each
+    start as the identity of one input, the last at 1, and edges leaving a product node
+    start locked to ``x`` (``unlock_edge`` frees them). ``grid`` (intervals G), ``k``
     (spline order), ``seed``, ``device``
     (``auto``/``cpu``/``cuda``/``mps``), ``dtype`` (``float64`` default: formulas need the
     precision; ``float32`` is faster), ``grid_range`` (initial knot range, before the first

@@ -237,3 +237,22 @@ def test_a_state_with_wrong_factor_columns_is_refused() -> None:
     with pytest.raises(StateError, match="layers.0"):
         network_from_state(desc, arrays)
     assert np.array(arrays["layers.0.coef"]).shape[2] == 3
+
+
+def test_the_data_start_makes_all_but_the_last_factor_an_input_and_the_exit_straight() -> None:
+    """start_products: [3, [1, 1], 1] with arity 3 starts as a * b * (1 + small) on data
+    beyond the initial knot range, and the edge out of the product is locked to x."""
+    net = KANNetwork([3, [1, 1], 1], seed=0, dtype=F64, mult_arity=3)
+    x = torch.rand(200, 3, generator=torch.Generator().manual_seed(1), dtype=F64) * 6 - 3
+    net.start_products(x)
+    layer = net.layers[0]
+    phi = layer.edge_activations(x)  # (batch, 3 inputs, 1 sum + 3 factor columns)
+    assert torch.allclose(phi[:, 0, 1], x[:, 0], atol=1e-12)  # factor 1 edge: a itself
+    assert torch.allclose(phi[:, 1, 2], x[:, 1], atol=1e-12)  # factor 2 edge: b itself
+    assert layer.bias[1:].tolist() == [0.0, 0.0, 1.0]  # the last factor starts at 1
+    others = phi[:, :, 1:].abs().amax(0)
+    others[0, 0] = others[1, 1] = 0
+    assert others.max() < 0.5 < phi[:, :, 0].abs().amax()  # 10x smaller than a sum's edges
+    assert net.layers[1].symbolic_names == {(1, 0): "x"}  # the product's exit; not the sum's
+    out = net(x)[:, 0] - net.layers[1].edge_activations(net.layer_inputs(x)[1])[:, 0, 0]
+    assert torch.allclose(out - net.layers[1].bias[0], layer(x)[:, 1], atol=1e-12)
