@@ -131,6 +131,9 @@ class PipelineSettings:
     search: str | None = "medium"  # the whole dataset over the kept inputs, one more family
     search_leaf: str | None = "medium"  # structure leaves the library does not solve
     search_threads: int = 1  # engine threads (one thread: one seed, one formula)
+    # the whole-dataset search also after a formula exact on the held-out rows (it can
+    # only add less simple or approximate entries to the Pareto list; ~15 CPU-s a law)
+    search_after_exact: bool = False
 
 
 @dataclass
@@ -882,8 +885,8 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     if not p.search or not nets or s.dataset.n_outputs != 1:
         return result, []
     te = s.test_idx if len(s.test_idx) else s.train_idx
-    if result.formula_test_rmse ** 2 <= p.exact_mse * (float(np.var(s.dataset.y[te, 0]))
-                                                        or 1.0):
+    if not p.search_after_exact and result.formula_test_rmse ** 2 <= p.exact_mse * (
+            float(np.var(s.dataset.y[te, 0])) or 1.0):
         return result, []  # exact on the held-out rows: nothing left for a search to find
     from kanstudio.session.structure_step import squarable
 

@@ -17,7 +17,18 @@ def _front_rows(view) -> list[list[str]]:
             for r in range(view.table.rowCount())]
 
 
-def test_judge_the_formulas_discover_found(qtbot, window, sample, tmp_path):
+def test_judge_the_formulas_discover_found(qtbot, window, sample, tmp_path, monkeypatch):
+    import dataclasses
+
+    from kanstudio.session import pipeline
+
+    @dataclasses.dataclass
+    class SearchAfterExact(pipeline.PipelineSettings):
+        # the engine's less simple and approximate entries join the list (this sample's
+        # formula is exact, after which discovery skips that search)
+        search_after_exact: bool = True
+
+    monkeypatch.setattr(pipeline, "PipelineSettings", SearchAfterExact)  # thread worker
     open_and_load(qtbot, window, sample("toy_exp_sin"))
     window.edit_actions.discover.trigger()
     qtbot.waitUntil(lambda: "discover" in window.state.last_result, timeout=300_000)
