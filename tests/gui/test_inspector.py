@@ -43,9 +43,12 @@ def test_candidates_are_ranked_by_the_engine_rule_and_readable(qtbot, window, sa
     # Shown in the engine's order (the one rule auto-symbolic and Discover use): a fit
     # that explains under USEFUL_R2 of the curve never above one that explains more.
     assert [r[0] for r in rows] == [c["name"] for c in inspector.candidates]
-    r2 = [float(r[1]) for r in rows if r[1] != "—"]
+    # refused fits (a stand-in, with its reason in the tooltip) come after every real one
+    ok = [c.get("ok", True) for c in inspector.candidates]
+    assert ok == sorted(ok, reverse=True), ok
+    r2 = [float(r[1]) for r, good in zip(rows, ok, strict=True) if r[1] != "—" and good]
     first_poor = next((k for k, v in enumerate(r2) if v < USEFUL_R2), len(r2))
-    assert all(v < USEFUL_R2 for v in r2[first_poor:]), r2
+    assert all(v < USEFUL_R2 for v in r2[first_poor:]), " ".join(f"{r[0]}:{r[1]}" for r in rows)
     expression_column = [table.horizontalHeaderItem(c).text()
                          for c in range(table.columnCount())].index("Fitted expression")
     header_tip = table.horizontalHeaderItem(expression_column).toolTip()
