@@ -259,4 +259,9 @@ def _layer_values(
         values[name] = torch.tensor(arr, dtype=dtype)  # a copy: never alias the caller
     if not bool((values["knots"][:, 1:] >= values["knots"][:, :-1]).all()):
         raise StateError(f"layer {idx} knots must be non-decreasing")
+    for name in ("mask", "symbolic_mask"):  # an edge is kept or not, locked or not
+        bad = values[name][(values[name] != 0) & (values[name] != 1)]
+        if bad.numel():
+            raise StateError(f"array layers.{idx}.{name} must hold only 0 and 1, "
+                             f"not {bad[0].item():.4g}")
     return g, values

@@ -474,12 +474,9 @@ class NetworkView(pg.GraphicsView):
         assert g is not None
         levels = np.full(g.n_edges, len(FADE_LEVELS) // 2, dtype=np.int64)
         for sl in g.layer_slices:
-            s = self.edge_scores[sl]
-            top = np.nanmax(s) if np.isfinite(s).any() else 0.0
-            if top > 0:
-                rel = np.sqrt(np.clip(np.nan_to_num(s / top), 0.0, 1.0))
-                levels[sl] = np.minimum((rel * len(FADE_LEVELS)).astype(np.int64),
-                                        len(FADE_LEVELS) - 1)
+            buckets = fade_buckets(self.edge_scores[sl], len(FADE_LEVELS))
+            if buckets is not None:
+                levels[sl] = buckets
         return levels
 
     def _draw_lines(self, levels: np.ndarray | None = None,
@@ -498,11 +495,10 @@ class NetworkView(pg.GraphicsView):
         pyqtgraph renders for them) are reused rather than made anew every frame."""
         levels = []
         for level in node_scores:
-            s = np.asarray(level, dtype=np.float64)
-            top = s.max() if s.size and s.max() > 0 else 1.0
-            rel = np.sqrt(np.clip(s / top, 0.0, 1.0))
-            levels.extend(np.minimum((rel * len(_NODE_BRUSHES)).astype(int),
-                                     len(_NODE_BRUSHES) - 1).tolist())
+            s = np.asarray(level, dtype=np.float64).ravel()
+            buckets = fade_buckets(s, len(_NODE_BRUSHES))
+            levels.extend((np.zeros(s.size, dtype=np.int64) if buckets is None
+                           else buckets).tolist())
         if levels != self._node_levels and len(levels) == len(self.nodes.data):
             self._node_levels = levels
             self.nodes.setBrush([_NODE_BRUSHES[k] for k in levels])
@@ -675,6 +671,22 @@ class NetworkView(pg.GraphicsView):
         k = 6  # 5 corner points + NaN per box in frame_paths
         item.setData(np.concatenate([lx, fx[e * k:(e + 1) * k]]),
                      np.concatenate([ly, fy[e * k:(e + 1) * k]]))
+
+
+def fade_buckets(scores: np.ndarray, n: int) -> np.ndarray | None:
+    """Bucket ``0..n-1`` of each score relative to the largest finite one, sqrt-scaled so
+    mid-importance items stay visible; None when no score is finite and positive.
+
+    A damaged project's network can overflow its scores (float32 on the wire holds up to
+    3.4e38): an infinite score is drawn as the strongest, a NaN one as the faintest, and
+    neither may turn into an invalid bucket (NaN cast to int is a huge negative index)."""
+    s = np.asarray(scores, dtype=np.float64)
+    finite = s[np.isfinite(s)]
+    top = finite.max() if finite.size else 0.0
+    if not top > 0:
+        return None
+    rel = np.sqrt(np.clip(np.nan_to_num(s / top, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0))
+    return np.minimum((rel * n).astype(np.int64), n - 1)
 
 
 def _claim(spans: list[tuple[float, float]], span: tuple[float, float]) -> bool:

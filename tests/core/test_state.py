@@ -189,6 +189,12 @@ CASES = {
     "lock out of range": (_layer("locked", [[5, 0, "sin"]]), "locked edge i"),
     "lock not a triple": (_layer("locked", [[0, 2]]), "locked edge"),
     "lock without mask": (_unmask_lock, "symbolic mask"),
+    # found by the 10,000-example window fuzz run: an edge's mask at 2.8e153 overflowed
+    # the network's scores to NaN
+    "mask neither 0 nor 1": (_array("layers.0.mask", lambda a: a * 2.84775883e153),
+                             r"layers.0.mask must hold only 0 and 1, not 2.848e\+153"),
+    "symbolic mask of a half": (_array("layers.1.symbolic_mask", lambda a: a + 0.5),
+                                "symbolic_mask must hold only 0 and 1, not 0.5"),
 }
 
 

@@ -9,6 +9,7 @@ import io
 import json
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,14 @@ def damaged_projects(draw, valid: Valid) -> bytes:
         else:
             members["../escape.txt" if op == "unsafe" else "notes.txt"] = b"x"
     return _zip(members)
+
+
+def project_with_arrays(valid: Valid, edit: Callable[[dict[str, np.ndarray]], None]) -> bytes:
+    """The valid project with its arrays changed in place by ``edit``."""
+    with np.load(io.BytesIO(valid.members["arrays.npz"]), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    edit(arrays)
+    return _zip({**valid.members, "arrays.npz": _npz(arrays)})
 
 
 def check_project(valid: Valid, data: bytes) -> None:

@@ -82,10 +82,9 @@ def test_the_issue_row_is_shown_in_the_data_panel(qtbot, window, tmp_path):
     assert open_csv_in_window(qtbot, window, tmp_path, CLEAN) == "trained"
 
 
-@examples(ci=6)
-@given(data=st.data())
-def test_any_damaged_project_in_the_window(qtbot, window, tmp_path, valid, data):
-    project = data.draw(projects.damaged_projects(valid))
+def open_project_in_window(qtbot, window, tmp_path, project: bytes) -> str:
+    """Open ``project`` with File ▸ Open Project; returns "opened" or "refused" (a message
+    says why). Every project goes in one folder, which must hold nothing else after."""
     folder = tmp_path / "projects"  # tmp_path also holds the window's settings folder
     folder.mkdir(exist_ok=True)
     path = folder / f"study{next(_names)}.kstudio"
@@ -103,4 +102,33 @@ def test_any_damaged_project_in_the_window(qtbot, window, tmp_path, valid, data)
     if window.state.current_project != str(path):
         assert window.messages.history[start].text  # refused, saying why
     assert listing(folder) == before  # opening writes nothing beside the file
-    progress("opened" if window.state.current_project == str(path) else "refused")
+    outcome = "opened" if window.state.current_project == str(path) else "refused"
+    progress(outcome)
+    return outcome
+
+
+@examples(ci=6)
+@given(data=st.data())
+def test_any_damaged_project_in_the_window(qtbot, window, tmp_path, valid, data):
+    open_project_in_window(qtbot, window, tmp_path,
+                           data.draw(projects.damaged_projects(valid)))
+
+
+def test_a_network_whose_scores_overflow(qtbot, window, tmp_path, valid):
+    """Found by the 10,000-example run: an edge's mask at 2.8e153 overflowed the network's
+    scores to NaN, which the network view cast to a brush index inside the event loop. A
+    mask that is neither 0 nor 1 is now refused, saying so; a network whose scores overflow
+    for another reason (a huge but finite weight) opens, its nodes faded, without an error."""
+
+    def huge_mask(arrays):
+        arrays["model.network.layers.0.mask"][0, 0] = 2.84775883e153
+
+    def huge_weight(arrays):  # c in c*f(a*x+b)+d of the locked edge (0, 0, 0)
+        arrays["model.network.layers.0.symbolic_params"][0, 0, 2] = 1e300
+
+    project = projects.project_with_arrays(valid, huge_mask)
+    assert open_project_in_window(qtbot, window, tmp_path, project) == "refused"
+    shown = window.messages.history[-1]
+    assert "layers.0.mask must hold only 0 and 1" in shown.text + shown.detail, shown
+    project = projects.project_with_arrays(valid, huge_weight)
+    assert open_project_in_window(qtbot, window, tmp_path, project) == "opened"

@@ -143,3 +143,20 @@ def test_a_curve_holding_inf_or_nan_is_not_drawn_and_raises_nothing(view):
     snap["y"][0][1, 0, 3] = np.nan
     view.set_snapshot(snap)
     assert view.snapshots_applied == 1
+
+
+def test_scores_holding_inf_or_nan_fade_their_items_without_an_error(view):
+    """A damaged project's network overflowed its scores (found by the 10,000-example
+    window fuzz run: NaN node scores became an invalid brush index inside the event loop).
+    An infinite score draws strongest, a NaN one faintest; the rest keep their buckets."""
+    snap = fake_snapshot(1)
+    snap["node_scores"][0][:3] = [np.inf, np.nan, 0.0]
+    snap["node_scores"][1][:] = np.nan
+    snap["edge_scores"][0][0, :2] = [np.inf, np.nan]
+    view.set_snapshot(snap)
+    assert view.snapshots_applied == 1
+    assert view._node_levels[:3] == [4, 0, 0]
+    assert view._node_levels[5:15] == [0] * 10  # a level with no finite score: all faint
+    levels = view._fade_levels()
+    assert levels[0] == len(FADE_LEVELS) - 1 and levels[1] == 0
+    assert levels.min() >= 0 and levels.max() < len(FADE_LEVELS)
