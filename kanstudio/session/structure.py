@@ -5,7 +5,9 @@ predictor (the trained network) as the oracle (its questions: :mod:`.structure_o
 leaf; else split by additive, then multiplicative separability (on ``log|f|``, or on
 ``f`` itself when it changes sign; the partition with the smallest residual/bound ratio),
 else remove the constant that makes it a product, else merge the best symmetric pair into
-one input, else transform the target, else scale it by an input, else stop: a leaf of
+one input (a quotient both ways round: the leaf's library may fit one of ``u`` and ``1/u``
+only), else transform the target (``f²``, ``√f``, ``1/f``, ``1/f²``: the last splits a
+relativistic ``1/√(1 - v²/c²)``), else scale it by an input, else stop: a leaf of
 several inputs.
 Children are the oracle on a slice (``g(a) = f(a, b0)``, ``h(b) = f(a0, b) - f(a0, b0)``
 or ``/ f(a0, b0)``) at a reference row near the data's median, so each child is itself a

@@ -6,7 +6,8 @@ sympy in ``sympy.Symbol(name)`` for ``name`` in ``names`` and whose complexity i
 scale of :func:`expression_size` (nodes of the expression tree). The default
 (:func:`library_solver`) fits 1-input leaves with the symbolic library, after a transform
 of the target (``y``, ``y²``, ``1/y``, ``√y``, ``log y``) and as a power law ``c·x^p``
-with ``p`` snapped to a simple rational; leaves of 2-3 inputs go to a ``multi`` solver
+with ``p`` snapped to a simple rational, or ``c·x^p + d`` for the simple rationals that
+fit best (a part of a sum carries an offset); leaves of 2-3 inputs go to a ``multi`` solver
 (the pipeline passes a short discovery run; without one, a small KAN via the model API).
 Another engine (a symbolic-regression search) plugs in as a solver without changes here.
 
