@@ -437,7 +437,10 @@ class EditController(QObject):
             self.v.formula_panel.set_result(e)
             self._say_discovered_formula(e)
         elif command == "inspect_node":
-            self.v.inspector.show_node(e)
+            if e.get("gone"):  # pruned meanwhile
+                self.v.inspector.clear()
+            else:
+                self.v.inspector.show_node(e)
         elif command in _SEARCHES:
             self._search_ended(e)
         elif command in ("refine", "auto_symbolic") and self._task_ended(e):

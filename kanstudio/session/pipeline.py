@@ -885,8 +885,11 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     if not p.search or not nets or s.dataset.n_outputs != 1:
         return result, []
     te = s.test_idx if len(s.test_idx) else s.train_idx
-    if not p.search_after_exact and result.formula_test_rmse ** 2 <= p.exact_mse * (
-            float(np.var(s.dataset.y[te, 0])) or 1.0):
+    y_te = s.dataset.y[te, 0]
+    top = float(np.max(np.abs(y_te))) or 1.0  # no square of values near the float limit
+    spread = float(np.std(y_te / top)) * top
+    if not p.search_after_exact and spread > 0 and (
+            result.formula_test_rmse <= math.sqrt(p.exact_mse) * spread):
         return result, []  # exact on the held-out rows: nothing left for a search to find
     from kanstudio.session.structure_step import squarable
 

@@ -117,7 +117,12 @@ def inspect_node(w: Worker, c: p.InspectNode) -> dict[str, Any]:
 
     model = w.session.model
     level, node = c.address
-    inputs = model.node_inputs(level, node)  # checks the address
+    try:
+        inputs = model.node_inputs(level, node)  # checks the address
+    except IndexError:
+        # asked again just after a prune took that node away (the window's width was not
+        # yet the new one): nothing to show, not an error
+        return {"node": [level, node], "gone": True}
     names = w.session.dataset.input_names
     _, node_scores = model.scores()
     out: dict[str, Any] = {"node": [level, node], "inputs": inputs,

@@ -111,3 +111,12 @@ def test_stop_cancels_a_node_search_and_changes_nothing(thread_client, samples):
     state = thread_client.wait_for("state", timeout=30)
     assert state["editing"] is None
     assert "locked_nodes" not in _snapshot(thread_client)
+
+
+def test_a_node_pruned_away_is_gone_not_an_internal_error(thread_client, samples):
+    """The window asks again for the node it shows right after a prune, before it knows
+    the new width: a node that no longer exists is reported gone (the inspector clears)."""
+    _train(thread_client, samples, steps=5)
+    thread_client.send("inspect_node", layer=1, node=3)  # width [1, 1, 1]: no node 3
+    reply = _until_result(thread_client, "inspect_node")[-1]
+    assert reply["event"] == "result" and reply["gone"] is True and reply["node"] == [1, 3]
