@@ -40,7 +40,7 @@ from kanstudio.symbolic.library import resolve_names
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
     "snap_exponent", "power_law", "solve_1d", "normalise_constants", "library_solver",
-    "kan_solver", "solve_tree", "fine_tune", "compose",
+    "kan_solver", "fine_tune", "compose",
 ]
 
 Candidate = tuple[sympy.Expr, int]
@@ -339,16 +339,6 @@ def _solve_template(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
     if node.kind == "scale":
         return parts[0] * node.problem.inputs[int(node.transform)] ** (-int(node.value))
     return parts[0]  # drop, combine: the child's inputs already say how
-
-
-def solve_tree(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol] = (),
-               x_test: np.ndarray | None = None) -> sympy.Expr | None:
-    """The tree's formula in the original ``symbols``, each leaf its best candidate on
-    the oracle, or None when a leaf has no solution; ``x_test`` (held-out rows in those
-    symbols) decides "choice" nodes."""
-    leaves = _Leaves()
-    template = _solve_template(node, solver, symbols, x_test, leaves)
-    return None if template is None else template.xreplace(leaves.best())
 
 
 # ------------------------------------------------------------------ constants

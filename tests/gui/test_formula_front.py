@@ -17,6 +17,19 @@ def _front_rows(view) -> list[list[str]]:
             for r in range(view.table.rowCount())]
 
 
+def _approximate_formula(values) -> dict:
+    """A formula result as the worker sends it: approximate (R² 0.36 against the data
+    while the network fits), ``values`` as both its actual and predicted column."""
+    return {"event": "result", "command": "formula", "formulas": ["1.722*x + 1.932"],
+            "latex": ["1.722 x + 1.932"], "latex_eq": ["f = 1.722 x + 1.932"],
+            "python": [""], "input_names": ["x"], "target_names": ["f"],
+            "formula_test_rmse": 0.5, "formula_test_r2": 0.3643,
+            "network_test_rmse": 0.001, "network_test_r2": 0.99999,
+            "status": "approximate", "status_reason": "differs by 80%",
+            "formula_network_r2": 0.3641, "constants": [], "latex_constants": "",
+            "actual": values, "predicted": values}
+
+
 def test_judge_the_formulas_discover_found(qtbot, window, sample, tmp_path, monkeypatch):
     import dataclasses
 
@@ -115,14 +128,7 @@ def test_judge_the_formulas_discover_found(qtbot, window, sample, tmp_path, monk
 def test_an_approximate_discovery_is_not_announced_as_the_result(qtbot, window):
     # Discover's end, then its formula, as the worker sends them: an approximate formula
     # is said to be approximate, with both R², never "the formula panel shows the result"
-    formula = {"event": "result", "command": "formula", "formulas": ["1.722*x + 1.932"],
-               "latex": ["1.722 x + 1.932"], "latex_eq": ["f = 1.722 x + 1.932"],
-               "python": [""], "input_names": ["x"], "target_names": ["f"],
-               "formula_test_rmse": 0.5, "formula_test_r2": 0.3643,
-               "network_test_rmse": 0.001, "network_test_r2": 0.99999,
-               "status": "approximate", "status_reason": "differs by 80%",
-               "formula_network_r2": 0.3641, "constants": [], "latex_constants": "",
-               "actual": np.ones((4, 1)), "predicted": np.ones((4, 1))}
+    formula = _approximate_formula(np.ones((4, 1)))
     window.bridge.result.emit({"event": "result", "command": "discover",
                                "reason": "finished", "stage": "formula", "seconds": 9.0})
     assert "shows the result" not in window.messages.current_text()
@@ -220,14 +226,7 @@ def test_the_predicted_vs_actual_plot_stays_in_its_own_tab(qtbot, window):
     # line and points) painted over the "Formulas found" tab. A formula arriving while the
     # list is in front must leave the plot hidden behind its tab.
     panel = window.formula_panel
-    formula = {"event": "result", "command": "formula", "formulas": ["1.722*x + 1.932"],
-               "latex": ["1.722 x + 1.932"], "latex_eq": ["f = 1.722 x + 1.932"],
-               "python": [""], "input_names": ["x"], "target_names": ["f"],
-               "formula_test_rmse": 0.5, "formula_test_r2": 0.3643,
-               "network_test_rmse": 0.001, "network_test_r2": 0.99999,
-               "status": "approximate", "status_reason": "differs by 80%",
-               "formula_network_r2": 0.3641, "constants": [], "latex_constants": "",
-               "actual": np.arange(4.0)[:, None], "predicted": np.arange(4.0)[:, None]}
+    formula = _approximate_formula(np.arange(4.0)[:, None])
     plot_tab = panel.tabs.indexOf(panel.plot)
     assert not panel.tabs.isTabVisible(plot_tab)  # no formula: no plot
     # a formula without a list: its plot in front, the y = x line across the data

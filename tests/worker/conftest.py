@@ -40,3 +40,21 @@ def run_until(client: WorkerClient, name: str, timeout: float = 60) -> list[dict
     seen: list[dict] = []
     client.wait_for(name, timeout=timeout, collect=seen)
     return seen
+
+
+def train_model(client: WorkerClient, path: Path, width: list, steps: int) -> None:
+    """Load ``path``, build a model of ``width`` and train it ``steps`` L-BFGS steps, up to
+    the state that ends the run."""
+    load(client, path)
+    client.send("new_model", width=width)
+    client.send("train", steps=steps, opt="lbfgs")
+    run_until(client, "done", timeout=120)
+    client.wait_for("state", timeout=30)
+
+
+def until_result(client: WorkerClient, command: str, timeout: float = 180) -> list[dict]:
+    """Every event up to the result (or error) of ``command``."""
+    seen: list[dict] = []
+    client.wait_for(lambda e: e["event"] in ("result", "error")
+                    and e.get("command") == command, timeout=timeout, collect=seen)
+    return seen

@@ -7,25 +7,14 @@ import numpy as np
 import pytest
 
 from kanstudio.symbolic.search import available
-from tests.worker.conftest import load, run_until
+from tests.worker.conftest import train_model, until_result
 
 needs_engine = pytest.mark.skipif(not available(),
                                   reason="the search engine (pyoperon) is not installed")
 
 
 def _train(client, samples, steps: int = 20) -> None:
-    load(client, samples / "toy_sin.csv")
-    client.send("new_model", width=[1, 1])
-    client.send("train", steps=steps, opt="lbfgs")
-    run_until(client, "done", timeout=120)
-    client.wait_for("state", timeout=30)
-
-
-def _until_result(client, command: str, timeout: float = 180) -> list[dict]:
-    seen: list[dict] = []
-    client.wait_for(lambda e: e["event"] in ("result", "error")
-                    and e.get("command") == command, timeout=timeout, collect=seen)
-    return seen
+    train_model(client, samples / "toy_sin.csv", [1, 1], steps)
 
 
 def _now(client) -> tuple[dict, dict]:
@@ -41,7 +30,7 @@ def test_search_reports_progress_then_candidates_that_lock_in_one_undo_step(
     _train(thread_client, samples)
     thread_client.send("search_edge", layer=0, i=0, j=0, budget="small", id=3)
     assert thread_client.wait_for("state", timeout=30)["editing"] == "search_edge"
-    seen = _until_result(thread_client, "search_edge")
+    seen = until_result(thread_client, "search_edge")
     progress = [e for e in seen if e["event"] == "edit_progress"]
     assert [e["step"] for e in progress] == [10, 20, 30, 40, 50]
     assert progress[0]["message"].startswith("Searching expressions for edge (0, 0, 0)")
@@ -56,16 +45,16 @@ def test_search_reports_progress_then_candidates_that_lock_in_one_undo_step(
     assert state["editing"] is None and not state["can_redo"]
 
     thread_client.send("lock", layer=0, i=0, j=0, name=cands[0]["name"])
-    locked = _until_result(thread_client, "lock")[-1]
+    locked = until_result(thread_client, "lock")[-1]
     assert locked["event"] == "result" and locked["r2"] > 0.999
     assert "sin" in locked["label"] and not locked["label"].startswith("expr:")
     snap, _state = _now(thread_client)
     assert snap["locked"][0] and "sin" in snap["locked"][0][0][2]
     thread_client.send("formula")
-    formula = _until_result(thread_client, "formula")[-1]
+    formula = until_result(thread_client, "formula")[-1]
     assert "sin" in formula["formulas"][0]
     thread_client.send("undo")
-    assert _until_result(thread_client, "undo")[-1]["what"].startswith("lock (0, 0, 0) to ")
+    assert until_result(thread_client, "undo")[-1]["what"].startswith("lock (0, 0, 0) to ")
     snap, _state = _now(thread_client)
     assert not snap["locked"][0]
 
@@ -77,7 +66,7 @@ def test_stop_cancels_a_search_and_leaves_the_model_as_it_was(thread_client, sam
     thread_client.send("search_edge", layer=0, i=0, j=0, budget="medium")
     thread_client.wait_for("edit_progress", timeout=120)  # the engine runs
     thread_client.send("stop")
-    seen = _until_result(thread_client, "search_edge")
+    seen = until_result(thread_client, "search_edge")
     assert seen[-1]["reason"] == "cancelled" and "candidates" not in seen[-1]
     progress = [e for e in seen if e["event"] == "edit_progress"]
     assert len(progress) < 10  # stopped before the end: medium reports 10 times
@@ -103,7 +92,7 @@ def test_a_missing_engine_is_said_once_and_everything_else_works(thread_client, 
     _snap, state = _now(thread_client)
     assert state["editing"] is None and state["fitted"]
     thread_client.send("lock", layer=0, i=0, j=0, name="sin")  # the library still works
-    assert _until_result(thread_client, "lock")[-1]["event"] == "result"
+    assert until_result(thread_client, "lock")[-1]["event"] == "result"
 
 
 @pytest.fixture
@@ -146,7 +135,7 @@ def test_the_engine_threads_follow_the_workers_thread_setting(two_thread_client,
     monkeypatch.setattr("kanstudio.session.search_step.engine_problem", lambda: "")
     _train(thread_client, samples, steps=3)
     thread_client.send("search_edge", layer=0, i=0, j=0)
-    assert _until_result(thread_client, "search_edge")[-1]["candidates"] == []
+    assert until_result(thread_client, "search_edge")[-1]["candidates"] == []
     thread_client.send("discover")
     thread_client.wait_for("error", timeout=30)
     assert asked == {"search": 2, "discover": 2}
