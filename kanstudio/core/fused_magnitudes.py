@@ -49,8 +49,33 @@ def _build(cache: bool):
     jit = numba.njit(parallel=True, cache=cache, nogil=True,
                      fastmath={"reassoc", "nsz"})
 
-    def forward(features, rows, weights, mag, cross, want_cross):
+    @numba.njit(inline="always", fastmath={"reassoc", "nsz"})
+    def live(f, nb, k):
+        """The first and one-past-last live basis entries of one row's input node: the
+        first non-zero and the k after it (a B-spline basis row holds at most k + 1
+        consecutive non-zero values), kept inside the basis (``nb`` functions)."""
+        first = 0
+        while first < nb and f[first] == 0.0:
+            first += 1
+        lo = min(first, max(nb - k - 1, 0))
+        return lo, min(lo + k + 1, nb)
+
+    @numba.njit(inline="always", fastmath={"reassoc", "nsz"})
+    def edge_values(f, wi, lo, hi, nb, phi):
+        """phi[o] = sum over the live entries and the silu column of f[m] * wi[m, o]; the
+        one code both kernels use, so that their signs agree."""
+        n_out = phi.shape[0]
+        s = f[nb]
+        for o in range(n_out):
+            phi[o] = s * wi[nb, o]
+        for m in range(lo, hi):
+            fm = f[m]
+            for o in range(n_out):
+                phi[o] += fm * wi[m, o]
+
+    def forward(features, rows, weights, mag, cross, want_cross, k):
         n_in, width, n_out = weights.shape
+        nb = width - 1
         r = rows.shape[0]
         n_blocks = (n_in + BLOCK - 1) // BLOCK
         for blk in numba.prange(n_blocks):
@@ -65,33 +90,29 @@ def _build(cache: bool):
                 fb = features[rows[t]]
                 for i in range(i0, i1):
                     f = fb[i]
-                    wi = weights[i]
-                    phi[:] = 0.0
-                    for m in range(width):
-                        fm = f[m]
-                        if fm != 0.0:
-                            wm = wi[m]
-                            for o in range(n_out):
-                                phi[o] += fm * wm[o]
+                    lo, hi = live(f, nb, k)
+                    edge_values(f, weights[i], lo, hi, nb, phi)
                     ti = total[i - i0]
                     for o in range(n_out):
                         v = phi[o]
                         ti[o] += abs(v)
-                        phi[o] = np.sign(v)
+                        phi[o] = (v > 0.0) - (v < 0.0)
                     if want_cross:
                         ci = cross[i]
-                        for m in range(width):
+                        for m in range(lo, hi):
                             fm = f[m]
-                            if fm != 0.0:
-                                cm = ci[m]
-                                for o in range(n_out):
-                                    cm[o] += fm * phi[o]
+                            for o in range(n_out):
+                                ci[m, o] += fm * phi[o]
+                        fm = f[nb]
+                        for o in range(n_out):
+                            ci[nb, o] += fm * phi[o]
             for i in range(i0, i1):
                 for o in range(n_out):
                     mag[i, o] = total[i - i0, o] / r
 
-    def backward(features, rows, weights, scaled, k, nb, grad_features):
+    def backward(features, rows, weights, scaled, k, grad_features):
         n_in, width, n_out = weights.shape
+        nb = width - 1
         r = rows.shape[0]
         n_blocks = (n_in + BLOCK - 1) // BLOCK
         for blk in numba.prange(n_blocks):
@@ -103,39 +124,35 @@ def _build(cache: bool):
                 b = rows[t]
                 for i in range(i0, i1):
                     f = features[b, i]
-                    wi = weights[i]
-                    phi[:] = 0.0
-                    for m in range(width):
-                        fm = f[m]
-                        if fm != 0.0:
-                            wm = wi[m]
-                            for o in range(n_out):
-                                phi[o] += fm * wm[o]
+                    lo, hi = live(f, nb, k)
+                    edge_values(f, weights[i], lo, hi, nb, phi)
                     for o in range(n_out):
-                        phi[o] = np.sign(phi[o])
-                    # The k + 1 live functions hold every non-zero entry, so they lie
-                    # in [last - k, first + k]; with none non-zero, take them all.
-                    first = -1
-                    last = -1
-                    for m in range(nb):
-                        if f[m] != 0.0:
-                            if first < 0:
-                                first = m
-                            last = m
-                    lo, hi = 0, nb - 1
-                    if first >= 0:
-                        lo = max(0, last - k)
-                        hi = min(nb - 1, first + k)
+                        v = phi[o]
+                        phi[o] = (v > 0.0) - (v < 0.0)
+                    # The basis backward reads the k + 1 live functions around every
+                    # non-zero entry: [last - k, first + k]; with none non-zero, all.
+                    first = lo
+                    while first < hi and f[first] == 0.0:
+                        first += 1
+                    if first < hi:
+                        last = hi - 1
+                        while f[last] == 0.0:
+                            last -= 1
+                        g_lo = max(0, last - k)
+                        g_hi = min(nb, first + k + 1)
+                    else:
+                        g_lo, g_hi = 0, nb
                     g = grad_features[b, i]
                     si = scaled[i]
-                    for m in range(width):
-                        if m < nb and (m < lo or m > hi):
-                            continue
-                        sm = si[m]
+                    for m in range(g_lo, g_hi):
                         acc = zero[0]
                         for o in range(n_out):
-                            acc += phi[o] * sm[o]
+                            acc += phi[o] * si[m, o]
                         g[m] += acc
+                    acc = zero[0]
+                    for o in range(n_out):
+                        acc += phi[o] * si[nb, o]
+                    g[nb] += acc
 
     return jit(forward), jit(backward)
 
@@ -148,8 +165,8 @@ def _smoke(kernels) -> None:
         rows = torch.tensor([1, 0, 1])
         mag, cross = torch.empty(1, 2, dtype=dtype), torch.empty(1, 4, 2, dtype=dtype)
         kernels[0](features.numpy(), rows.numpy(), weights.numpy(), mag.numpy(),
-                   cross.numpy(), True)
-        kernels[1](features.numpy(), rows.numpy(), weights.numpy(), weights.numpy(), 1, 3,
+                   cross.numpy(), True, 1)
+        kernels[1](features.numpy(), rows.numpy(), weights.numpy(), weights.numpy(), 1,
                    torch.zeros_like(features).numpy())
 
 
@@ -209,12 +226,14 @@ def magnitudes_available(features: torch.Tensor, weights: torch.Tensor) -> bool:
 
 
 def fused_magnitudes(features: torch.Tensor, weights: torch.Tensor, rows: torch.Tensor,
-                     want_cross: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     want_cross: bool, k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each edge's mean ``|phi|`` over ``features[rows]``, and ``sum_rows basis^T sign(phi)``
     when ``want_cross``.
 
     features: (batch, n_in, width) contiguous; weights: (n_in, width, n_out) contiguous;
-    rows: (r,) int64 row indices -> (mag (n_in, n_out), cross (n_in, width, n_out) or None).
+    rows: (r,) int64 row indices; k: the spline order (the last column is ``silu``, the
+    others a B-spline basis with at most k + 1 consecutive non-zero values a row)
+    -> (mag (n_in, n_out), cross (n_in, width, n_out) or None).
     No autograd: the caller's ``autograd.Function`` owns the gradient.
     """
     n_in, width, n_out = weights.shape
@@ -223,7 +242,7 @@ def fused_magnitudes(features: torch.Tensor, weights: torch.Tensor, rows: torch.
         torch.empty(1, 1, 1, dtype=weights.dtype)
     rows = rows.to(torch.int64).contiguous()
     run_locked(_state["kernels"][0], features.detach().numpy(), rows.numpy(),
-               weights.detach().numpy(), mag.numpy(), cross.numpy(), want_cross)
+               weights.detach().numpy(), mag.numpy(), cross.numpy(), want_cross, k)
     return mag, cross if want_cross else None
 
 
@@ -237,7 +256,6 @@ def fused_magnitudes_backward(features: torch.Tensor, weights: torch.Tensor,
     ``grad_features``: (batch, n_in, width) contiguous; ``k``: the spline order (the last
     column, ``silu``, is always computed).
     """
-    nb = weights.shape[1] - 1
     run_locked(_state["kernels"][1], features.detach().numpy(), rows.numpy(),
-               weights.detach().numpy(), scaled.contiguous().numpy(), k, nb,
+               weights.detach().numpy(), scaled.contiguous().numpy(), k,
                grad_features.numpy())

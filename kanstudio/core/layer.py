@@ -120,7 +120,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
             # in order: each thread walks one input node's column of the basis rows
             rows = torch.arange(batch) if rows is None else torch.sort(rows).values
             mag, cross = fused_magnitudes.fused_magnitudes(
-                features, weights, rows, ctx.needs_input_grad[1])
+                features, weights, rows, ctx.needs_input_grad[1], k)
             ctx.save_for_backward(features, weights, rows, cross)
             ctx.k = k
             return out, mag
