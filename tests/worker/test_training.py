@@ -91,7 +91,8 @@ def test_snapshots_are_throttled_and_the_last_one_is_current(thread_client, samp
     seconds = time.perf_counter() - start
     snaps = _events(seen, "snapshot")
     assert 1 <= len(snaps) <= seconds * 30 + 3
-    assert len(snaps) < len(_events(seen, "progress"))
+    # Not "fewer snapshots than steps": on a loaded machine each step may take longer than
+    # 1/30 s and earn one. The spacing is tested with a fake clock in test_protocol.py.
     assert snaps[-1]["step"] == 150
 
 
