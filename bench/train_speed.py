@@ -20,6 +20,12 @@ ops, what runs where numba is absent or ``KANSTUDIO_FUSED=0``). Also in the same
 * a product-node layer against a sum layer with the same edges (``n -> [0, m/2]`` with
   arity 2 against ``n -> m``): the cost of the multiplication itself (target <= 1.5x).
 
+Memory is allocated as in KAN Studio's own processes (the app's worker, ``kanstudio fit``):
+freed tensor blocks stay in the process for the next step
+(:func:`kanstudio.core.allocator.keep_freed_memory`); ``--allocator default`` leaves
+glibc's defaults, as in someone else's program using the API. The MLP runs under the same
+allocator either way.
+
     python bench/train_speed.py [--threads 2] [--repeats 20] [--configs small,medium,large]
 """
 
@@ -38,6 +44,7 @@ from torch import nn
 import kanstudio.core.fused_magnitudes as magnitudes_module
 import kanstudio.core.spline as spline_module
 from kanstudio.core import KANLayer, KANNetwork, TrainSettings
+from kanstudio.core.allocator import keep_freed_memory
 
 _FUSED_BASIS = spline_module.fused_basis
 _FUSED_MAGNITUDES = magnitudes_module.magnitudes_available
@@ -268,12 +275,17 @@ def main() -> None:
     parser.add_argument("--paths", default="fused,torch", help="basis paths to time")
     parser.add_argument("--parts", default="table,fit,default,product,penalty",
                         help="which parts to run (comma-separated)")
+    parser.add_argument("--allocator", choices=("app", "default"), default="app",
+                        help="app: freed memory kept for reuse, as KAN Studio's processes "
+                             "run; default: glibc's own thresholds")
     args = parser.parse_args()
+    kept = args.allocator == "app" and keep_freed_memory()
     parts = set(args.parts.split(","))
     paths = tuple(args.paths.split(","))
     torch.set_num_threads(args.threads)
     configs = [c for c in CONFIGS if c[0] in args.configs.split(",")]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, Adam, CPU")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, Adam, CPU, "
+          f"allocator: {'freed memory kept' if kept else 'default'}")
     if "penalty" in parts:
         print("Sparsity penalty, per-edge autograd vs one pass (round-robin with the MLP):")
         for path in paths:

@@ -432,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     try:
+        if args.command in ("fit", "sweep"):
+            from kanstudio.core.allocator import keep_freed_memory
+
+            keep_freed_memory()  # our own process: reuse freed tensor memory between steps
         return commands[args.command](args)
     except BadInputError as exc:
         print(f"kanstudio: error: {exc}", file=sys.stderr)

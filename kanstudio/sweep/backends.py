@@ -36,6 +36,9 @@ def _init_worker(threads: int) -> None:
     # worker never dies half-way through writing its result back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_threads(threads)
+    from kanstudio.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # a process of ours: reuse freed tensor memory between steps
     # Load the engine now, so a job's seconds are the discovery's, not torch's import.
     import kanstudio.session.pipeline  # noqa: F401
 

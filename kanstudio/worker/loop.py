@@ -51,9 +51,11 @@ class Worker:
         """Import the engine (torch) and announce the devices; the slow part of start-up."""
         import torch
 
+        from kanstudio.core.allocator import keep_freed_memory
         from kanstudio.core.device import available_devices
         from kanstudio.session import SessionSettings
 
+        keep_freed_memory()  # the app's own process: reuse freed tensor memory between steps
         threads = self.options.get("torch_threads")
         if threads:
             torch.set_num_threads(int(threads))
