@@ -1,12 +1,12 @@
 """Keep freed tensor memory in the process for the next training step (glibc only).
 
 A full-batch step on the CPU allocates the same large tensors every time (the dense spline
-basis, its gradient, the products' outputs: tens of MB each). glibc's ``malloc`` serves
-blocks above its mmap threshold with fresh pages from the kernel and gives them back on
-``free``, so every step pays a page fault per 4 KiB of each tensor: about 3 ms of a 4 ms
-zero fill for an 18 MB basis here, 12-18 % of a medium or large network's step
-(``python bench/train_speed.py`` against ``--allocator default``). Raising the mmap and trim thresholds
-lets those blocks come from the heap and stay there for reuse; the process keeps its peak
+basis, its gradient, the products' outputs: tens of MB each). glibc hands a large freed
+block back to the kernel (``munmap``, or trimming the heap once its free top exceeds
+twice the last such block), so the next step faults in fresh pages for each tensor: about
+3 ms of a 4 ms zero fill for an 18 MB basis here, 12-18 % of a medium or large network's
+step (``python bench/train_speed.py`` against ``--allocator default``). Raising the mmap
+and trim thresholds keeps those blocks in the heap for reuse; the process holds its peak
 memory instead of returning it between steps.
 
 Only KAN Studio's own processes call this (the worker, the command line, sweep jobs):
