@@ -225,6 +225,7 @@ class EdgeInspector(QWidget):
         self.node = None
         self.plot.setLabel("bottom", "edge input")
         self.plot.setLabel("left", "edge output")
+        self._name_curve("edge function")
         self.search_button.setToolTip(self._search_tip(SEARCH_TIP))
         self.locked = e.get("locked")
         self.locked_expression = e.get("locked_expression")
@@ -280,6 +281,7 @@ class EdgeInspector(QWidget):
             self.curve_item.setData([], [])
         self.plot.setLabel("bottom", names[0] if len(names) == 1 else "")
         self.plot.setLabel("left", "node value")
+        self._name_curve("node value")
         self.preview_item.setData([], [])
         score = e.get("score")
         parts = [html.escape(description or f"Node {node}")]
@@ -299,6 +301,16 @@ class EdgeInspector(QWidget):
         if first is not None:
             self.table.selectRow(first)
         self._update_buttons()
+
+    def curve_name(self) -> str:
+        """What the plot's legend calls the shown curve."""
+        label = self.plot.plotItem.legend.getLabel(self.curve_item)
+        return label.text if label is not None else ""
+
+    def _name_curve(self, name: str) -> None:
+        label = self.plot.plotItem.legend.getLabel(self.curve_item)
+        if label is not None:
+            label.setText(name)
 
     def _search_tip(self, tip: str) -> str:
         if self.search_unavailable:

@@ -25,6 +25,7 @@ def test_select_a_node_search_lock_a_result_then_undo(qtbot, window, sample):
     _select_node(qtbot, window, 2, 0)
     assert "depends on x" in inspector.title.text()
     assert "sum of its edges" in inspector.title.text()
+    assert inspector.curve_name() == "node value"  # the legend names what is drawn
     assert inspector.search_button.isEnabled() and not inspector.lock_button.isEnabled()
     inspector.search_button.click()
     qtbot.waitUntil(lambda: window.state.engine.editing == "search_node", timeout=WAIT)
@@ -71,6 +72,7 @@ def test_a_typed_expression_locks_a_node_and_unlock_gives_it_back(qtbot, window,
     qtbot.waitUntil(lambda: inspector.edge == (0, 0, 0) and inspector.node is None,
                     timeout=WAIT)
     assert inspector.prune_button.text() == "Prune edge"
+    assert inspector.curve_name() == "edge function"
 
 
 def test_a_node_of_more_than_three_inputs_is_refused_with_why(qtbot, window, sample):
