@@ -55,6 +55,9 @@ MAX_EXPONENT = 6
 SNAP_TOLERANCES = (1e-2, 1e-3, 1e-4)
 #: Runners-up per leaf that the whole formula tries after the leaf's best (on the oracle).
 LEAF_ALTERNATIVES = 8
+#: The best this many candidates of a leaf are followed by their offset-free variant
+#: (:func:`_offset_free`), tried in the whole formula like any runner-up.
+OFFSET_FREE_VARIANTS = 2
 
 
 def expression_size(expr: sympy.Expr) -> int:
@@ -271,13 +274,50 @@ def _leaf_candidates(problem: Problem, solver: Solver) -> list[sympy.Expr]:
             scored.append((score, k, expr))
     back = dict(zip(symbols, problem.inputs, strict=True))
     out: list[sympy.Expr] = []
+    kept = 0  # the solver's own candidates; their offset-free variants come on top
     for _, _, expr in sorted(scored, key=lambda t: (t[0], t[1])):
         expr = expr.xreplace(back)
-        if expr not in out:
-            out.append(expr)
-        if len(out) > LEAF_ALTERNATIVES:
+        if expr in out:
+            continue
+        out.append(expr)
+        kept += 1
+        variant = _offset_free(expr) if kept <= OFFSET_FREE_VARIANTS else None
+        if variant is not None and variant not in out:
+            out.append(variant)
+        if kept > LEAF_ALTERNATIVES:
             break
     return out
+
+
+def _offset_free(expr: sympy.Expr) -> sympy.Expr | None:
+    """``expr`` with the constant term dropped from each log's argument and each
+    power's base (``c·log(a·x + b) + d`` -> ``c·log(a·x) + d``), or None when it has none.
+
+    Such a function of ``a·x`` alone is ``log a + log x`` or ``a^p·x^p``: a power law.
+    Fitted to a network's curve, which is only approximately the law, the library's
+    ``c·log(a·x + b)`` (a leaf of a product, in log space) takes any offset that bends it
+    toward the network, ``b/a`` of a few thousandths with the exponent ``c`` off by as
+    much (``(183·H - 1)^0.9967`` for ``H``); once fine-tuned on the data the variant
+    without it says whether the offset was the law's or the network's."""
+    def offset(node: sympy.Expr) -> sympy.Expr | None:
+        if isinstance(node, sympy.log):
+            base = node.args[0]
+        elif isinstance(node, sympy.Pow):
+            base = node.base
+        else:
+            return None
+        if not (isinstance(base, sympy.Add) and base.free_symbols):
+            return None
+        const, rest = base.as_coeff_Add()
+        return rest if isinstance(const, sympy.Float) and const != 0 and rest.free_symbols \
+            else None
+
+    def rewrite(node: sympy.Expr) -> sympy.Expr:
+        rest = offset(node)
+        return sympy.log(rest) if isinstance(node, sympy.log) else rest**node.exp
+
+    changed = expr.replace(lambda node: offset(node) is not None, rewrite)
+    return None if changed == expr else changed
 
 
 class _Leaves:

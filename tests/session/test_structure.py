@@ -197,6 +197,27 @@ def test_a_custom_solver_plugs_in_for_the_leaves():
     assert sympy.simplify(found.expr - 3 * sympy.Symbol("a") * sympy.Symbol("b")) == 0
 
 
+def test_a_leaf_bent_by_an_offset_the_law_does_not_have_still_gives_the_law():
+    """A library fit to a network's curve takes an offset that bends it toward the
+    network (``(180·a - 1)^0.997`` for ``a``: II.36.38 and I.40.1 came out so); the leaf's
+    offset-free variant, fine-tuned in the whole formula, gives the power law itself."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 5, 1000) for _ in range(2)])
+    y = X[:, 0] * X[:, 1] ** 2
+    problem = root_problem(lambda z: z[:, 0] * z[:, 1] ** 2, X[:800], X[800:], ["a", "b"], 0.0)
+
+    def solver(x, target, names):  # the bent power law, as the only candidate
+        u = sympy.Symbol(names[0])
+        p = float(np.polyfit(np.log(x[:, 0]), np.log(np.abs(target)), 1)[0])
+        return [(sympy.Float(1.3) * (sympy.Float(180.0) * u - sympy.Float(1.0))
+                 ** sympy.Float(0.997 * round(p, 2)), 5)]
+
+    found = compose(find_structure(problem), solver, sympy.symbols("a b"),
+                    X[:800], y[:800], X[800:], y[800:])
+    a, b = sympy.symbols("a b")
+    assert found.expr == a * b**2
+
+
 # ------------------------------------------------------------------ in discovery
 class _ExactNetwork:
     """Stands in for a trained KAN: the law itself, on the session's scaled data."""
