@@ -282,6 +282,7 @@ class EdgeLabeller:
         refined = np.full_like(coarse, np.nan)
         refined[rows, funcs] = self._refine(funcs, ends, yn[rows])
         r2 = np.where(np.isfinite(refined), np.maximum(refined, coarse), np.nan)
+        r2[:, self._exact] = coarse[:, self._exact]  # x: the bank's fit is its fit
         # 3. rank the refined candidates (the others only competed coarsely)
         pick = _pick(r2, self.complexity, self.simplicity_weight)
         ok = pick >= 0

@@ -20,6 +20,8 @@ def _curves(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
         c, d = rng.uniform(0.5, 3.0) * rng.choice([-1, 1]), rng.uniform(-2, 2)
         if kind == "sin":
             y = np.sin(rng.uniform(2.0, 6.0) * X + rng.uniform(-3, 3))
+        elif kind == "x":
+            y = X.copy()
         elif kind == "x^2":
             y = (X - rng.uniform(-0.7, 0.7)) ** 2
         else:  # exp
@@ -34,9 +36,10 @@ def labeller() -> EdgeLabeller:
     return EdgeLabeller()
 
 
-@pytest.mark.parametrize("kind", ["sin", "x^2", "exp"])
-def test_names_sin_square_and_exp_curves(labeller, kind):
-    rng = np.random.default_rng({"sin": 1, "x^2": 2, "exp": 3}[kind])
+@pytest.mark.parametrize("kind", ["sin", "x^2", "exp", "x"])
+def test_names_sin_square_exp_and_straight_curves(labeller, kind):
+    # a straight edge is x, never a stand-in such as |x| on one side of its kink
+    rng = np.random.default_rng({"sin": 1, "x^2": 2, "exp": 3, "x": 6}[kind])
     fits = labeller.best(_curves(rng, kind, 12))
     names = [labeller.names[k] for k in fits.index]
     assert names == [kind] * 12
