@@ -113,8 +113,12 @@ class NetworkView(pg.GraphicsView):
         self.factor_stubs = self._curve_item(_pen(LINE_RGB, 1.0, 1.6), z=1)
         self.curve_items = [self._curve_item(_pen(CURVE_RGB, a, 1.6), z=2, antialias=True)
                             for a in FADE_LEVELS]
-        self.locked_item = self._curve_item(_pen(LOCKED_RGB, 1.0, 1.8), z=2, antialias=True)
-        self._curve_pens = [item.opts["pen"] for item in (*self.curve_items, self.locked_item)]
+        # Locked edges fade with importance too: a lock on an edge that carries nothing
+        # (a crossing edge of a product's factor) must not look like a finding.
+        self.locked_items = [self._curve_item(_pen(LOCKED_RGB, a, 1.8), z=2, antialias=True)
+                             for a in FADE_LEVELS]
+        self._curve_pens = [item.opts["pen"]
+                            for item in (*self.curve_items, *self.locked_items)]
         self.hover_item = self._curve_item(_pen((20, 20, 20), 0.9, 2.2), z=5)
         self.select_item = self._curve_item(_pen(SELECT_RGB, 1.0, 2.6), z=6)
         self.nodes = pg.ScatterPlotItem(size=12, pen=pg.mkPen(40, 45, 55), brush=(60, 66, 80))
@@ -181,7 +185,7 @@ class NetworkView(pg.GraphicsView):
         self._line_key = None
         self._node_levels = []
         self._draw_lines()
-        for item in (*self.curve_items, self.locked_item, self.hover_item, self.select_item,
+        for item in (*self.curve_items, *self.locked_items, self.hover_item, self.select_item,
                      self.remove_item):
             item.setData([], [])
         self._label_locked([])  # a re-laid network has no locks until a snapshot says so
@@ -203,7 +207,7 @@ class NetworkView(pg.GraphicsView):
         self.net_geometry = None
         self.input_names, self.target_names = [], []
         for item in (self.frames, self.factor_stubs, *self.line_items, *self.curve_items,
-                     self.locked_item, self.hover_item, self.select_item, self.remove_item):
+                     *self.locked_items, self.hover_item, self.select_item, self.remove_item):
             item.setData([], [])
         self.nodes.setData(pos=np.zeros((0, 2)))
         self.remove_nodes.setData(pos=np.zeros((0, 2)))
@@ -280,10 +284,12 @@ class NetworkView(pg.GraphicsView):
             for i, j, _name in entries:
                 locked[g.index_of(layer, int(i), int(j))] = True
         px, py = g.curve_points(snap["x"], snap["y"], snap["active"])
-        for b, item in enumerate(self.curve_items):
+        for b, (item, locked_item) in enumerate(zip(self.curve_items, self.locked_items,
+                                                     strict=True)):
             rows = (levels == b) & ~locked
             item.setData(*nan_join(px[rows], py[rows]))
-        self.locked_item.setData(*nan_join(px[locked], py[locked]))
+            rows = (levels == b) & locked
+            locked_item.setData(*nan_join(px[rows], py[rows]))
         self._label_locked(snap.get("locked") or [])
         self._mark_locked_nodes(snap.get("locked_nodes") or [])
         self._label_fits(snap.get("edge_fits"), locked, levels)
@@ -461,7 +467,7 @@ class NetworkView(pg.GraphicsView):
         if live == self.live:
             return
         self.live = live
-        for item, pen in zip((*self.curve_items, self.locked_item), self._curve_pens,
+        for item, pen in zip((*self.curve_items, *self.locked_items), self._curve_pens,
                              strict=True):
             item.opts["antialias"] = not live
             thin = pg.mkPen(pen.color(), width=1.0)

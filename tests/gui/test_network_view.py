@@ -56,9 +56,10 @@ def test_snapshots_update_a_fixed_set_of_items(qtbot, view):
     items = list(view.vb.addedItems)
     labels = [i for i in items if isinstance(i, pg.TextItem)]
     assert len(labels) == 5 + 1  # one per input and output node
-    # not one item per edge (+9: frames, locked, hover, select, nodes, product-node stubs,
-    # auto-prune's marks on edges and nodes, and the rings of nodes locked to expressions)
-    assert len(items) - len(labels) <= 2 * len(FADE_LEVELS) + 9
+    # not one item per edge: lines, curves and locked curves per fade level, +8: frames,
+    # hover, select, nodes, product-node stubs, auto-prune's marks on edges and nodes,
+    # and the rings of nodes locked to expressions
+    assert len(items) - len(labels) <= 3 * len(FADE_LEVELS) + 8
     for step in range(1, 31):
         view.set_snapshot(fake_snapshot(step))
         qtbot.wait(1)
@@ -81,6 +82,21 @@ def test_faded_by_importance(view):
     assert levels[1] == 0 and levels[3] == 0  # unimportant edges: faint
     assert 0 < levels[2] < levels[0]
 
+
+
+def test_a_locked_edge_that_carries_nothing_is_drawn_faint(view):
+    """A lock is no finding when its edge does not matter (Discover locks the crossing
+    edges of a product's factors as well): it fades like any unimportant edge."""
+    snap = fake_snapshot(1, width=[2, 2, 1])
+    snap["edge_scores"] = [np.array([[1.0, 1e-4], [1e-4, 1.0]], dtype=np.float32),
+                           np.array([[1.0], [1.0]], dtype=np.float32)]
+    snap["locked"] = [[(0, 0, "x"), (0, 1, "sin"), (1, 0, "sin"), (1, 1, "x")], []]
+    view.set_snapshot(snap)
+    drawn = [int(np.isfinite(item.yData).sum()) if item.yData is not None else 0
+             for item in view.locked_items]
+    assert drawn[0] == 2 * 48  # the two crossing edges, faintest
+    assert drawn[-1] == 2 * 48  # the two that carry the law, opaque
+    assert sum(drawn) == 4 * 48
 
 def _mouse_at(view, x, y):
     scene = view.vb.mapViewToScene(QPointF(x, y))

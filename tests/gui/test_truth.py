@@ -83,7 +83,8 @@ def test_new_model_and_other_data_clear_the_formula_and_lock_labels(qtbot, windo
     qtbot.waitUntil(lambda: len(view.lock_labels) == 1, timeout=WAIT)
     open_and_load(qtbot, window, sample("toy_sin"))  # the same file again: the same drawing
     assert view.lock_labels == [] and _curve_points(window) == 0
-    assert view.locked_item.yData is None or not np.isfinite(view.locked_item.yData).any()
+    assert all(item.yData is None or not np.isfinite(item.yData).any()
+               for item in view.locked_items)
     assert panel.result is None and window.loss_plot.steps.size == 0
 
     train(qtbot, window, 5)
