@@ -43,6 +43,28 @@ def test_a_formula_reproducing_a_mediocre_network_is_not_verified() -> None:
     assert "misses part of the law" in result.status_reason
 
 
+def test_a_formula_missing_a_law_of_four_inputs_is_not_verified() -> None:
+    """The Doppler shift of Feynman test_15 (tune half) to first order in v/c, fitted:
+    R² 0.996 on the data, residuals that follow the inputs, but in four dimensions the
+    neighbours that show it lie far apart."""
+    gen = np.random.default_rng(0)
+    c, v, omega, theta = (gen.uniform(lo, hi, 1000) for lo, hi in
+                          ((5, 20), (1, 3), (1, 5), (0, 6)))
+    X = np.column_stack([c, v, omega, theta])
+    y = np.sqrt(1 - v**2 / c**2) * omega / (1 + v / c * np.cos(theta))
+    cs, vs, ws, ts = sympy.symbols("c v omega theta")
+    terms = [ws, ws * vs * sympy.cos(ts) / cs, sympy.Integer(1)]
+    design = np.column_stack([omega, omega * v * np.cos(theta) / c, np.ones(1000)])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    formula = sum(sympy.Float(float(k)) * t for k, t in zip(coef, terms, strict=True))
+    session = Session(Dataset.from_arrays(X, y, ["c", "v", "omega", "theta"], ["f"]),
+                      SessionSettings(seed=0, device="cpu"))
+    values = session.evaluate_formula([formula], X)
+    result = session.describe_formula([formula], network=values)
+    assert result.status == "approximate"
+    assert "misses part of the law" in result.status_reason
+
+
 def test_the_right_formula_on_noisy_data_stays_verified() -> None:
     X = rng.uniform(0, 3, (500, 1))
     y = 2 * X[:, 0] + rng.normal(0, 0.05, 500)
