@@ -40,7 +40,7 @@ from kanstudio.symbolic.library import resolve_names
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
     "snap_exponent", "power_law", "solve_1d", "normalise_constants", "library_solver",
-    "kan_solver", "fine_tune", "compose",
+    "kan_solver", "fine_tune", "compose", "polish", "offset_free",
 ]
 
 Candidate = tuple[sympy.Expr, int]
@@ -56,7 +56,7 @@ SNAP_TOLERANCES = (1e-2, 1e-3, 1e-4)
 #: Runners-up per leaf that the whole formula tries after the leaf's best (on the oracle).
 LEAF_ALTERNATIVES = 8
 #: The best this many candidates of a leaf are followed by their offset-free variant
-#: (:func:`_offset_free`), tried in the whole formula like any runner-up.
+#: (:func:`offset_free`), tried in the whole formula like any runner-up.
 OFFSET_FREE_VARIANTS = 2
 
 
@@ -281,7 +281,7 @@ def _leaf_candidates(problem: Problem, solver: Solver) -> list[sympy.Expr]:
             continue
         out.append(expr)
         kept += 1
-        variant = _offset_free(expr) if kept <= OFFSET_FREE_VARIANTS else None
+        variant = offset_free(expr) if kept <= OFFSET_FREE_VARIANTS else None
         if variant is not None and variant not in out:
             out.append(variant)
         if kept > LEAF_ALTERNATIVES:
@@ -289,7 +289,7 @@ def _leaf_candidates(problem: Problem, solver: Solver) -> list[sympy.Expr]:
     return out
 
 
-def _offset_free(expr: sympy.Expr) -> sympy.Expr | None:
+def offset_free(expr: sympy.Expr) -> sympy.Expr | None:
     """``expr`` with the constant term dropped from each log's argument and each
     power's base (``c·log(a·x + b) + d`` -> ``c·log(a·x) + d``), or None when it has none.
 
@@ -482,7 +482,7 @@ class StructureFormula:
     exact: sympy.Expr
     complexity: int
     test_rel_mse: float
-    tree: Node
+    tree: Node | None  # None for a formula polished without the structure step (polish)
 
 
 def _whole_formula_choice(template: sympy.Expr, leaves: _Leaves,
@@ -530,6 +530,15 @@ def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
                                   y_test)
     if exact is None:
         return None
+    return polish(exact, symbols, x_train, y_train, x_test, y_test, tree)
+
+
+def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarray,
+           y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+           tree: Node | None = None) -> StructureFormula | None:
+    """``exact`` (constants fitted to the data) with its constants pulled out of powers
+    and logs, snapped where that costs nothing on the held-out rows, and rounded for
+    display; None when it is not finite all over the data's box."""
     normal = normalise_constants(exact)
     if _rel_mse(y_test, _evaluate(normal, symbols, x_test)) <= 1.01 * _rel_mse(
             y_test, _evaluate(exact, symbols, x_test)) + 1e-20:
