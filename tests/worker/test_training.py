@@ -90,7 +90,9 @@ def test_snapshots_are_throttled_and_the_last_one_is_current(thread_client, samp
     seen = run_until(thread_client, "done")
     seconds = time.perf_counter() - start
     snaps = _events(seen, "snapshot")
-    assert 1 <= len(snaps) <= seconds * 30 + 3
+    # 30 a second on average: besides the schedule, the first and the last (fresh) one,
+    # and one catch-up after each slow step (a labelling); an unthrottled run sends 150.
+    assert 1 <= len(snaps) <= seconds * 30 + 6
     # Not "fewer snapshots than steps": on a loaded machine each step may take longer than
     # 1/30 s and earn one. The spacing is tested with a fake clock in test_protocol.py.
     assert snaps[-1]["step"] == 150
