@@ -11,6 +11,11 @@ error where that formula is ten times off), where ``floor`` is half the network'
 relative MSE (no formula is asked to beat the noise the network cannot), and its held-out
 relative MSE is no worse than the replaced formula's (x1.1) or twice the network's: a simpler but
 cruder fit never wins on size alone.
+
+Whichever formula wins, a fit to the network may have left offsets in its powers and logs
+that the law does not have (``(4960·a - 1)^1.9999`` for ``a²``): the formula without them,
+fine-tuned on the data and snapped, replaces it when simpler and as good on the held-out
+rows.
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: A
     dropped (:func:`.structure_solve.offset_free`), its constants fine-tuned on the
     training rows and snapped, when that is simpler and explains the held-out rows as
     well (x1.1): ``367.7·(4960·a - 1)^1.9999·(3927·q - 1)^1.9998/...`` is
-    ``q²·a²/(8π·ε·c³)`` (Feynman I.32.5, where the structure step found nothing)."""
+    ``q²·a²/(6π·ε·c³)`` (Feynman I.32.5, where the structure step found nothing)."""
     d = s.dataset
     exact = result.exact[0] if len(result.exact) == 1 else None
     variant = offset_free(exact) if isinstance(exact, sympy.Expr) else None
