@@ -103,7 +103,13 @@ class FormulaPanel(QWidget):
         self.metrics = QGridLayout()
         heads = ("", "R² (held-out rows)", "RMSE (held-out rows)")
         for col, text in enumerate(heads):
-            self.metrics.addWidget(QLabel(f"<b>{text}</b>"), 0, col)
+            head = QLabel(f"<b>{text}</b>")
+            if col:  # numbers read right-aligned under their heading
+                head.setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.metrics.addWidget(head, 0, col)
+        # the columns keep to their contents; the room left over goes to the right
+        self.metrics.setHorizontalSpacing(24)
+        self.metrics.setColumnStretch(len(heads), 1)
         self.metric_labels: dict[str, QLabel] = {}
         rows = (("network", "Network (now)"), ("formula", "Formula"))
         for row, (key, title) in enumerate(rows, 1):
