@@ -111,8 +111,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     var = float(np.var(y_te)) or 1.0
     net_rel = float(np.mean((net_te - y_te) ** 2)) / var
     floor = 0.5 * net_rel + 1e-14
-    old_rel = result.formula_test_rmse**2 / var
-    old_rel = old_rel if math.isfinite(old_rel) else math.inf  # a formula undefined there
+    old_rel = _held_out_rel_mse(result, var)
     old = _score(old_rel, expression_size(result.expressions[0]), floor)
     new = _score(found.test_rel_mse, found.complexity, floor)
     # Simpler is not enough: the candidate must also explain the held-out rows about as
@@ -125,11 +124,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     yield (f"structure formula {found.expr} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
            f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
-    if not wins:
-        return result
-    # verified, scored and named like every formula the app offers, against the oracle
-    return s.describe_formula([found.exact], network=predict(d.X)[:, None],
-                              shown=[found.expr], model=network)
+    return _described(s, network, predict, found) if wins else result
 
 
 def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: Any,
@@ -152,16 +147,25 @@ def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: A
                    d.y[tr, 0], d.X[te], y_te)
     if found is None:
         return result
-    var = float(np.var(y_te)) or 1.0
-    old_rel = result.formula_test_rmse**2 / var
-    old_rel = old_rel if math.isfinite(old_rel) else math.inf
+    old_rel = _held_out_rel_mse(result, float(np.var(y_te)) or 1.0)
     size = expression_size(result.expressions[0])
     wins = found.complexity < size and found.test_rel_mse <= 1.1 * old_rel + 1e-14
     yield (f"without its offsets: {found.expr} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, size {found.complexity}) "
            f"{'replaces' if wins else 'does not replace'} the formula (relative MSE "
            f"{old_rel:.3g}, size {size})")
-    if not wins:
-        return result
-    return s.describe_formula([found.exact], network=predict(d.X)[:, None],
+    return _described(s, network, predict, found) if wins else result
+
+
+def _held_out_rel_mse(result: FormulaResult, var: float) -> float:
+    """``result``'s held-out MSE relative to the target's variance there (inf for a
+    formula undefined on those rows)."""
+    rel = result.formula_test_rmse**2 / var
+    return rel if math.isfinite(rel) else math.inf
+
+
+def _described(s: Session, network: Any, predict: Any, found: Any) -> FormulaResult:
+    """``found`` verified, scored and named like every formula the app offers, against
+    the oracle."""
+    return s.describe_formula([found.exact], network=predict(s.dataset.X)[:, None],
                               shown=[found.expr], model=network)

@@ -230,6 +230,16 @@ class _ExactNetwork:
         return self.session.y_scaler.transform(self.fn(*x.T)[:, None])
 
 
+def _run(steps):
+    """(the formula a structure_candidate generator returns, the notes it yielded)."""
+    notes = []
+    while True:
+        try:
+            notes.append(next(steps))
+        except StopIteration as stop:
+            return stop.value, notes
+
+
 def test_the_structure_formula_replaces_a_worse_one():
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 5, (600, 3))
@@ -241,13 +251,7 @@ def test_the_structure_formula_replaces_a_worse_one():
     poor = FormulaResult([sympy.Symbol("n")], [sympy.Symbol("n")], ["n", "T", "V"], ["P"],
                          1.0, 0.5, 0.0, 1.0, 0.0)
     steps = structure_candidate(session, _ExactNetwork(session, law), poor)
-    notes = []
-    while True:
-        try:
-            notes.append(next(steps))
-        except StopIteration as stop:
-            result = stop.value
-            break
+    result, notes = _run(steps)
     n, t, v = sympy.symbols("n T V")
     assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
     assert result.formula_test_r2 > 1 - 1e-12
@@ -273,13 +277,7 @@ def test_the_networks_formula_loses_offsets_the_law_does_not_have():
     result = session.describe_formula([bent], network=values)
     steps = structure_candidate(session, _ExactNetwork(session, law), result,
                                 solver=lambda x, y, names: [])  # the structure step fails
-    notes = []
-    while True:
-        try:
-            notes.append(next(steps))
-        except StopIteration as stop:
-            result = stop.value
-            break
+    result, notes = _run(steps)
     assert result.expressions[0] == a * b**2 / c, notes
     assert "without its offsets" in notes[-1] and "replaces" in notes[-1]
 
