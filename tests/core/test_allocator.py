@@ -33,8 +33,10 @@ def _faults(mode: str) -> int:
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
 def test_a_repeated_large_tensor_reuses_its_pages() -> None:
     pages = 4 * 10000 * 32 * 14 * 4 // 4096  # what one step touches
-    assert _faults("default") > pages // 2  # fresh pages from the kernel every step
-    assert _faults("kept") < pages // 20  # the freed blocks come back from the heap
+    # The freed blocks come back from the heap. Without the call, this machine's glibc
+    # faults in about `pages` fresh pages every step; another glibc (or its tunables) may
+    # already reuse them, so the default is not asserted: the CI machine's gave 0.
+    assert _faults("kept") < pages // 20
 
 
 def test_it_is_safe_to_call_again() -> None:
