@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--drop-missing", action="store_true",
                      help="drop rows with missing values instead of refusing the file")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--log", action="store_true", help=(
+        "print Discover's stage log on stderr as it runs (the app's Stage log: each "
+        "stage, and every decision with its reason)"))
 
     from kanstudio.sweep.command import add_sweep_parser
 
@@ -214,7 +217,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     dataset = _load_fit_dataset(args)
     session, pipeline = _fit_session(args, dataset)
     start = time.perf_counter()
-    result = _run_pipeline(session, pipeline, quiet=args.quiet)
+    result = _run_pipeline(session, pipeline, quiet=args.quiet or args.log, log=args.log)
     seconds = time.perf_counter() - start
     payload = _result_json(session, result, seconds)
     _write_outputs(args, session, payload)
@@ -303,8 +306,9 @@ def _fit_session(args: argparse.Namespace, dataset: Any) -> tuple[Any, Any]:
     return session, pipeline
 
 
-def _run_pipeline(session: Any, pipeline: Any, quiet: bool) -> Any:
-    """Run Discover to its end (a progress bar per stage unless quiet); its formula."""
+def _run_pipeline(session: Any, pipeline: Any, quiet: bool, log: bool = False) -> Any:
+    """Run Discover to its end (a progress bar per stage unless quiet; with ``log``, each
+    stage's start and every note and summary on stderr); its formula."""
     from kanstudio.session import SessionError
     from kanstudio.session.pipeline import discover
 
@@ -315,6 +319,8 @@ def _run_pipeline(session: Any, pipeline: Any, quiet: bool) -> Any:
             if bar is not None and event.kind == "start":
                 bar.set_description(event.stage)
                 bar.update(1 if event.stage_index else 0)
+            if log and event.kind != "step" and event.message:
+                print(f"[{event.stage}] {event.message}", file=sys.stderr, flush=True)
             if event.kind == "done" and "formula" in event.info:
                 result = event.info["formula"]
     except SessionError as exc:

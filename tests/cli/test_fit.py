@@ -46,7 +46,7 @@ def workdir(tmp_path_factory) -> Path:
 
 
 FIT_ARGS = ["fit", "data.csv", "--target", "y", "--out", "r.json", "--save", "p.kstudio",
-            "--lib", "x,x^2,sin", "--seed", "0"]
+            "--lib", "x,x^2,sin", "--seed", "0", "--log"]
 
 
 @pytest.fixture(scope="module")
@@ -339,6 +339,18 @@ def test_fit_without_a_terminal_draws_no_progress_bar(fit_run: Run) -> None:
     assert "\x1b" not in fit_run.stderr
     assert "Traceback" not in fit_run.stderr
     assert "\r" not in fit_run.stdout
+
+
+def test_fit_log_prints_each_stage_and_the_formula_on_stderr(fit_run: Run, result: dict
+                                                            ) -> None:
+    lines = fit_run.stderr.splitlines()
+    stages = [line.split("]")[0][1:] for line in lines if line.startswith("[")]
+    for stage in ("train", "prune", "symbolic", "fine-tune", "formula"):
+        assert stage in stages, fit_run.stderr
+    assert stages.index("train") < stages.index("formula")
+    assert f"[formula] {result['formula']}" in lines or any(
+        line.startswith("[formula]") and result["formula"] in line for line in lines)
+    assert fit_run.stdout.splitlines() == [f"y = {result['formula']}"]  # stdout unchanged
 
 
 def test_saved_project_reproduces_the_formula(result: dict, saved) -> None:
