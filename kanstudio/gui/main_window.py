@@ -51,6 +51,7 @@ __all__ = ["MainWindow"]
 # Saved dock layouts of another version are not restored (the default layout changed).
 LAYOUT_VERSION = 2
 EDGE_LABELS_KEY = "view/edge_labels"
+LOSS_DOCK_MIN_PX = 260  # the loss plot's share of the right column on a small screen
 FORMULA_DOCK_MIN_PX = 160  # below this the formula panel scrolls (a formula and its scores)
 
 
@@ -148,8 +149,11 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, area.RightDockWidgetArea)
         self.data_dock = self._dock("Data", "dataDock", self.data_panel,
                                     area.LeftDockWidgetArea)
+        # Model & Training is ~500 px tall: on a 768-px laptop screen it scrolls rather than
+        # push the window past the screen's bottom (the Loss dock keeps its room below).
         self.training_dock = self._dock("Model && Training", "trainingDock",
-                                        self.training_panel, area.RightDockWidgetArea)
+                                        self._scrolling(self.training_panel, keep_width=True),
+                                        area.RightDockWidgetArea)
         self.loss_dock = self._dock("Loss", "lossDock", self.loss_plot,
                                     area.RightDockWidgetArea)
         self.splitDockWidget(self.training_dock, self.loss_dock, Qt.Orientation.Vertical)
@@ -157,10 +161,7 @@ class MainWindow(QMainWindow):
                                          area.BottomDockWidgetArea)
         # The formula panel (formula, scores, constants, the list of formulas found) is
         # taller than the room under the network view on a small screen: it scrolls.
-        formula_scroll = QScrollArea()
-        formula_scroll.setWidgetResizable(True)
-        formula_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        formula_scroll.setWidget(self.formula_panel)
+        formula_scroll = self._scrolling(self.formula_panel)
         formula_scroll.setMinimumHeight(FORMULA_DOCK_MIN_PX)
         self.formula_dock = self._dock("Formula", "formulaDock", formula_scroll,
                                        area.BottomDockWidgetArea)
@@ -175,7 +176,9 @@ class MainWindow(QMainWindow):
         w, h = self.width(), self.height()
         self.resizeDocks([self.data_dock, self.training_dock], [int(0.23 * w), int(0.22 * w)],
                          Qt.Orientation.Horizontal)
-        panel = self.training_dock.minimumSizeHint().height()
+        # the whole panel when there is room, else what leaves the loss plot readable
+        title = self.training_dock.minimumSizeHint().height()
+        panel = min(self.training_panel.sizeHint().height() + title, h - LOSS_DOCK_MIN_PX)
         self.resizeDocks([self.training_dock, self.loss_dock], [panel, h - panel],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock], [int(0.4 * h)], Qt.Orientation.Vertical)
@@ -185,6 +188,18 @@ class MainWindow(QMainWindow):
         if not self._docks_sized:
             self._docks_sized = True  # a restored layout keeps the user's sizes
             self._size_docks()
+
+    @staticmethod
+    def _scrolling(panel: QWidget, keep_width: bool = False) -> QScrollArea:
+        """``panel`` in a frameless scroll area that gives it its full size when it can;
+        ``keep_width``: the scroll area is never narrower than the panel."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(panel)
+        if keep_width:  # (in the narrowest column a scroll bar takes from the panel)
+            scroll.setMinimumWidth(panel.minimumSizeHint().width())
+        return scroll
 
     def _dock(self, title: str, name: str, widget: QWidget,
               area: Qt.DockWidgetArea) -> QDockWidget:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("size", [(1280, 800), (1600, 1000)])
+@pytest.mark.parametrize("size", [(1366, 768), (1280, 800), (1600, 1000)])
 def test_default_docks_are_usable_at_common_screen_sizes(qtbot, size):
     from kanstudio.gui.main_window import MainWindow
 
@@ -20,6 +20,11 @@ def test_default_docks_are_usable_at_common_screen_sizes(qtbot, size):
     loss, training = window.loss_dock, window.training_dock
     assert loss.height() >= 180 and loss.width() >= 240  # the loss plot is readable
     assert training.height() >= training.minimumSizeHint().height()
+    # Model & Training shows all its controls when the screen has room, else it scrolls
+    panel = window.training_panel
+    assert training.height() >= min(panel.sizeHint().height(), 400)
+    if size[1] >= 1000:
+        assert panel.visibleRegion().boundingRect().height() >= panel.sizeHint().height()
     # Inspector and formula share the space under the network view, one tab each.
     assert window.tabifiedDockWidgets(window.inspector_dock) == [window.formula_dock]
     inspector = window.inspector
