@@ -32,6 +32,7 @@ from kanstudio.session.structure_solve import (
     Candidate,
     Solver,
     expression_size,
+    noise_floor,
 )
 
 __all__ = ["engine_available", "engine_problem", "best_first", "search_leaf_solver",
@@ -174,13 +175,15 @@ def _rel(result: Any, var: float) -> float:
 def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: float
          ) -> Any | None:
     """The simplest of ``candidates`` that should replace ``current``: a lower
-    ``log10(relative MSE + floor) + NODE_WEIGHT·size`` on the held-out rows, and a
+    ``log10(relative MSE + floor) + NODE_WEIGHT·size`` on the held-out rows (``floor``:
+    :func:`.structure_solve.noise_floor` of the network and every formula here), and a
     held-out relative MSE no worse than ``current``'s (x1.1) or twice the network's (a
     cruder fit never wins on size alone); None when none does."""
     s, d = session, session.dataset
     te = s.test_idx if len(s.test_idx) else s.train_idx
     var = float(np.var(d.y[te, 0])) or 1.0
-    floor = 0.5 * network_rel + 1e-14
+    old_rel = _rel(current, var)
+    floor = noise_floor(network_rel, old_rel, *(_rel(r, var) for r in candidates))
 
     def score(r: Any) -> float:
         rel = _rel(r, var)
@@ -188,7 +191,7 @@ def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: flo
             return math.inf
         return math.log10(rel + floor) + NODE_WEIGHT * expression_size(r.expressions[0])
 
-    old_rel, old = _rel(current, var), score(current)
+    old = score(current)
     bound = max(1.1 * old_rel, 2.0 * network_rel, 1e-14)
     wins = [r for r in candidates if score(r) < old and _rel(r, var) <= bound]
     return min(wins, key=lambda r: (expression_size(r.expressions[0]), score(r)),

@@ -40,7 +40,7 @@ from kanstudio.symbolic.library import resolve_names
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
     "snap_exponent", "power_law", "solve_1d", "normalise_constants", "library_solver",
-    "kan_solver", "fine_tune", "compose", "polish", "offset_free",
+    "kan_solver", "fine_tune", "compose", "polish", "offset_free", "noise_floor",
 ]
 
 Candidate = tuple[sympy.Expr, int]
@@ -49,6 +49,19 @@ Solver = Callable[[np.ndarray, np.ndarray, Sequence[str]], list[Candidate]]
 #: Decades of relative MSE one node of expression must buy (a library edge
 #: ``c·sin(a·x + b) + d`` is ~10 nodes for the library's complexity 2 at 0.8 decades each).
 NODE_WEIGHT = 0.25
+
+
+def noise_floor(*rel_mses: float) -> float:
+    """The ``floor`` of the score ``log10(relative MSE + floor) + NODE_WEIGHT·size`` that
+    ranks whole formulas: half the smallest held-out relative MSE among the models
+    compared (the network and the formulas). The noise in the data is at most that, and
+    no formula is asked to beat it; a poor network does not set it (a formula that
+    explains the held-out rows 1000 times better than the network shows the data is
+    cleaner than the network's error says)."""
+    finite = [r for r in rel_mses if math.isfinite(r) and r >= 0.0]
+    return 0.5 * min(finite, default=0.0) + 1e-14
+
+
 #: Exponents snapped to ``k/q`` with these denominators, ``|p| <= MAX_EXPONENT``.
 EXPONENT_DENOMINATORS = (1, 2, 3)
 MAX_EXPONENT = 6

@@ -7,8 +7,9 @@ RMSE on the held-out rows is the ``sigma`` every structure test is measured agai
 parts of 2-3 inputs handed to ``multi`` (the pipeline passes a short discovery run on the
 part alone). The candidate wins when ``log10(relative MSE + floor) + NODE_WEIGHT·size`` is
 lower than the network formula's (or when it reproduces the network within twice its
-error where that formula is ten times off), where ``floor`` is half the network's own
-relative MSE (no formula is asked to beat the noise the network cannot), and its held-out
+error where that formula is ten times off), where ``floor`` is half the smallest held-out
+relative MSE of the network and the two formulas (no formula is asked to beat the noise
+in the data, :func:`.structure_solve.noise_floor`), and its held-out
 relative MSE is no worse than the replaced formula's (x1.1) or twice the network's: a simpler but
 cruder fit never wins on size alone.
 
@@ -37,6 +38,7 @@ from kanstudio.session.structure_solve import (
     expression_size,
     fine_tune,
     library_solver,
+    noise_floor,
     offset_free,
     polish,
 )
@@ -110,8 +112,8 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
         return result
     var = float(np.var(y_te)) or 1.0
     net_rel = float(np.mean((net_te - y_te) ** 2)) / var
-    floor = 0.5 * net_rel + 1e-14
     old_rel = _held_out_rel_mse(result, var)
+    floor = noise_floor(net_rel, old_rel, found.test_rel_mse)
     old = _score(old_rel, expression_size(result.expressions[0]), floor)
     new = _score(found.test_rel_mse, found.complexity, floor)
     # Simpler is not enough: the candidate must also explain the held-out rows about as

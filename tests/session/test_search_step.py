@@ -160,3 +160,28 @@ def test_an_exact_formula_is_not_searched_again(monkeypatch):
     poor = _poor(session)  # ...while a poorer formula still goes to the engine
     with pytest.raises(AssertionError, match="engine ran"):
         next(pipeline._search_candidate(run, [attempt], poor))
+
+
+def test_a_poor_network_does_not_hide_a_formula_far_more_accurate_than_it():
+    """The score's noise floor is the smallest held-out error at hand, not the network's:
+    with a network 5 % off (relative MSE 0.05), the law ``a·b + 0.02·c²`` beats the
+    shorter ``a·b`` that leaves 1e-3 of the variance unexplained (its accuracy buys its
+    size); with the network's error as the floor (as it was) it did not."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (400, 3))
+    y = X[:, 0] * X[:, 1] + 0.02 * X[:, 2] ** 2
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["y"]))
+    a, b, c = sympy.symbols("a b c")
+    short = session.describe_formula([a * b], network=y)
+    law = session.describe_formula([a * b + sympy.Float(0.02) * c**2], network=y)
+    assert law.formula_test_rmse < 1e-6 * short.formula_test_rmse
+    assert pick(session, short, [law], network_rel=0.05) is law
+    # a candidate no more accurate than the current formula still never wins on size
+    worse = session.describe_formula([a * b + sympy.Float(0.5)], network=y)
+    assert pick(session, short, [worse], network_rel=0.05) is None
+
+def test_the_noise_floor_is_half_the_smallest_error_at_hand():
+    from kanstudio.session.structure_solve import noise_floor
+
+    assert noise_floor(0.05, 1e-7, float("inf"), float("nan")) == pytest.approx(5e-8 + 1e-14)
+    assert noise_floor(float("inf")) == pytest.approx(1e-14)
