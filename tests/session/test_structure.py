@@ -304,3 +304,40 @@ def test_a_relativistic_factor_is_recovered_from_an_oracle_with_a_network_sized_
     m, v, c = sympy.symbols("m v c", positive=True)
     got = found.expr.xreplace(dict(zip(sympy.symbols("m v c"), (m, v, c), strict=True)))
     assert sympy.simplify(got - m * v / sympy.sqrt(1 - v**2 / c**2)) == 0
+
+
+def test_a_weak_ratio_dependence_is_still_found_and_solved_exactly():
+    """II.13.23, rho/√(1 - v²/c²) with v/c < 0.7: moving v alone changes the (v, c) part
+    by little more than a network's error allows, but a level-set move of v/c changes it
+    far less (a network's errors are smooth); the ratio is found, and among a leaf's
+    runners-up on the oracle's curve is the law's 1/√(a - a·u²). The formula reads ``rho``,
+    not ``√(rho²)``: rho is positive on the data and its margin."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(lo, hi, 1000) for lo, hi in [(1, 5), (1, 2), (3, 10)]])
+
+    def law(z):
+        return z[:, 0] / np.sqrt(1 - z[:, 1] ** 2 / z[:, 2] ** 2)
+
+    def oracle(z):  # off by ~2e-3, smoothly, as a trained network is
+        return law(z) * (1 + 2e-3 * np.sin(0.7 * (z[:, 0] + 2 * z[:, 1] + 3 * z[:, 2])))
+
+    y = law(X)
+    problem = root_problem(oracle, X[:800], X[800:], ["rho", "v", "c"], 0.007)
+    tree = find_structure(problem)
+    assert "v/c" in tree.describe(), tree.describe()
+    symbols = sympy.symbols("rho v c")
+    found = compose(tree, library_solver(), symbols, X[:800], y[:800], X[800:], y[800:])
+    rho, v, c = symbols
+    assert found.expr == rho / sympy.sqrt(1 - v**2 / c**2), found.expr
+
+
+def test_a_square_root_of_a_square_is_the_input_where_it_keeps_one_sign():
+    from kanstudio.session.structure_solve import one_signed_inputs
+
+    a, b, c = sympy.symbols("a b c")
+    x = np.column_stack([np.linspace(2, 5, 9), np.linspace(-4, -2, 9), np.linspace(-1, 1, 9)])
+    expr = sympy.sqrt(a**2) * sympy.Abs(b) + sympy.sqrt(c**2)
+    assert one_signed_inputs(expr, [a, b, c], x) == -a * b + sympy.sqrt(c**2)
+    # a range whose margin (25 % of it) reaches zero keeps the square root
+    near = np.column_stack([np.linspace(1, 5, 9)] * 3)
+    assert one_signed_inputs(sympy.sqrt(a**2), [a, b, c], near) == sympy.sqrt(a**2)
