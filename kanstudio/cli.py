@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="drop rows with missing values instead of refusing the file")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.add_argument("--log", action="store_true", help=(
-        "print Discover's stage log on stderr as it runs (the app's Stage log: each "
-        "stage, and every decision with its reason)"))
+        "print Discover's stage log on stderr as it runs (what the app's Discover Log "
+        "shows: each stage, and every decision with its reason)"))
 
     from kanstudio.sweep.command import add_sweep_parser
 

@@ -385,6 +385,7 @@ class EditController(QObject):
         self.v.bridge.send("discover")
         self.runs.expect_state(discovering=True)
         self.v.loss_plot.clear()  # the pipeline's steps, all stages one after another
+        self.v.discover_log.clear()  # this run's stages and decisions
         self.pipeline_steps = 0
         self.v.notify.info("Discover is running: train → prune → refine → "
                                    "symbolic → fine-tune → formula. Stop ends it.")
@@ -405,6 +406,8 @@ class EditController(QObject):
                 "steps_per_s": None, "label": f"Discover, {e['stage']}"}])
         else:
             text = f"Discover, {where}" + (f" — {e['message']}" if e.get("message") else "")
+            if e.get("message"):
+                self.v.discover_log.appendPlainText(f"[{e['stage']}] {e['message']}")
         self.v.notify.status(text)
         self.state.last_pipeline = e
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
+    QPlainTextEdit,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -49,7 +50,7 @@ from kanstudio.gui.views import Notifier, Views
 __all__ = ["MainWindow"]
 
 # Saved dock layouts of another version are not restored (the default layout changed).
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 EDGE_LABELS_KEY = "view/edge_labels"
 LOSS_DOCK_MIN_PX = 260  # the loss plot's share of the right column on a small screen
 FORMULA_DOCK_MIN_PX = 160  # below this the formula panel scrolls (a formula and its scores)
@@ -87,7 +88,8 @@ class MainWindow(QMainWindow):
             data_panel=self.data_panel, training_panel=self.training_panel,
             loss_plot=self.loss_plot, inspector=self.inspector,
             formula_panel=self.formula_panel, inspector_dock=self.inspector_dock,
-            formula_dock=self.formula_dock, engine_label=self.engine_label)
+            formula_dock=self.formula_dock, engine_label=self.engine_label,
+            discover_log=self.discover_log)
         self.runs = RunController(views, self.actions)
         self.edits = EditController(views, self.edit_actions, self.runs)
         self.projects = ProjectController(views, self.actions, self.edit_actions, self.runs,
@@ -166,9 +168,19 @@ class MainWindow(QMainWindow):
         self.formula_dock = self._dock("Formula", "formulaDock", formula_scroll,
                                        area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.inspector_dock, self.formula_dock)
+        # Discover's stages and decisions (each architecture, the structure found, why a
+        # formula was kept or replaced), kept after the status bar has moved on
+        self.discover_log = QPlainTextEdit()
+        self.discover_log.setObjectName("discoverLog")
+        self.discover_log.setReadOnly(True)
+        self.discover_log.setPlaceholderText(
+            "Discover's stages and decisions appear here while it runs.")
+        self.log_dock = self._dock("Discover Log", "discoverLogDock", self.discover_log,
+                                   area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.formula_dock, self.log_dock)
         self.inspector_dock.raise_()
         self.docks = [self.data_dock, self.training_dock, self.loss_dock,
-                      self.inspector_dock, self.formula_dock]
+                      self.inspector_dock, self.formula_dock, self.log_dock]
         self._docks_sized = False  # sized to the window when it is first shown
 
     def _size_docks(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPlainTextEdit, QStatusBar
 
 from kanstudio.gui.bridge import WorkerBridge
 from kanstudio.gui.data_panel import DataPanel
@@ -85,3 +85,4 @@ class Views:
     inspector_dock: QDockWidget
     formula_dock: QDockWidget
     engine_label: QLabel
+    discover_log: QPlainTextEdit  # Discover's stage log, one line per stage or decision

@@ -103,6 +103,12 @@ def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample
         "Discover finished: f = "), timeout=WAIT)
     assert window.formula_panel.isVisible()  # its tab is in front of the inspector's
     assert window.state.engine.fitted and window.edit_actions.undo.isEnabled()
+    # the stage log stays after the status bar moved on: each stage, ending on the formula
+    log = window.discover_log.toPlainText().splitlines()
+    stages = [line.split("]")[0][1:] for line in log]
+    for stage in ("train", "prune", "symbolic", "formula"):
+        assert stage in stages, log
+    assert log[-1].startswith("[formula] ") and "sin" in log[-1], log
 
 
 def test_discover_end_is_not_overwritten_by_its_last_queued_steps(qtbot, window):

@@ -50,7 +50,8 @@ def test_menus_docks_and_shortcuts(qtbot):
     assert window.actions.train.shortcut().toString() == "F5"
     assert window.actions.step.shortcut().toString() == "F10"
     assert {d.objectName() for d in window.docks} == {"dataDock", "trainingDock", "lossDock",
-                                                      "inspectorDock", "formulaDock"}
+                                                      "inspectorDock", "formulaDock",
+                                                      "discoverLogDock"}
     assert not window.actions.train.isEnabled()  # nothing to train yet
 
 
