@@ -32,6 +32,7 @@ from kanstudio.session.structure_solve import (
     Candidate,
     Solver,
     expression_size,
+    held_out_rel_mse,
     noise_floor,
 )
 
@@ -167,11 +168,6 @@ def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],
     return results, front
 
 
-def _rel(result: Any, var: float) -> float:
-    rel = result.formula_test_rmse ** 2 / var
-    return rel if math.isfinite(rel) else math.inf
-
-
 def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: float
          ) -> Any | None:
     """The simplest of ``candidates`` that should replace ``current``: a lower
@@ -182,17 +178,17 @@ def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: flo
     s, d = session, session.dataset
     te = s.test_idx if len(s.test_idx) else s.train_idx
     var = float(np.var(d.y[te, 0])) or 1.0
-    old_rel = _rel(current, var)
-    floor = noise_floor(network_rel, old_rel, *(_rel(r, var) for r in candidates))
+    old_rel = held_out_rel_mse(current, var)
+    floor = noise_floor(network_rel, old_rel, *(held_out_rel_mse(r, var) for r in candidates))
 
     def score(r: Any) -> float:
-        rel = _rel(r, var)
+        rel = held_out_rel_mse(r, var)
         if not math.isfinite(rel):
             return math.inf
         return math.log10(rel + floor) + NODE_WEIGHT * expression_size(r.expressions[0])
 
     old = score(current)
     bound = max(1.1 * old_rel, 2.0 * network_rel, 1e-14)
-    wins = [r for r in candidates if score(r) < old and _rel(r, var) <= bound]
+    wins = [r for r in candidates if score(r) < old and held_out_rel_mse(r, var) <= bound]
     return min(wins, key=lambda r: (expression_size(r.expressions[0]), score(r)),
                default=None)

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import sympy
@@ -41,7 +42,7 @@ __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
     "snap_exponent", "power_law", "solve_1d", "normalise_constants", "library_solver",
     "kan_solver", "fine_tune", "compose", "polish", "offset_free", "noise_floor",
-    "one_signed_inputs",
+    "one_signed_inputs", "held_out_rel_mse",
 ]
 
 Candidate = tuple[sympy.Expr, int]
@@ -61,6 +62,14 @@ def noise_floor(*rel_mses: float) -> float:
     cleaner than the network's error says)."""
     finite = [r for r in rel_mses if math.isfinite(r) and r >= 0.0]
     return 0.5 * min(finite, default=0.0) + 1e-14
+
+
+def held_out_rel_mse(result: Any, var: float) -> float:
+    """A FormulaResult's held-out MSE relative to the target's variance ``var`` there (inf
+    for a formula undefined on those rows): what :func:`noise_floor` and the scores of
+    whole formulas take."""
+    rel = result.formula_test_rmse**2 / var
+    return rel if math.isfinite(rel) else math.inf
 
 
 #: Exponents snapped to ``k/q`` with these denominators, ``|p| <= MAX_EXPONENT``.

@@ -37,6 +37,7 @@ from kanstudio.session.structure_solve import (
     compose,
     expression_size,
     fine_tune,
+    held_out_rel_mse,
     library_solver,
     noise_floor,
     offset_free,
@@ -112,7 +113,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
         return result
     var = float(np.var(y_te)) or 1.0
     net_rel = float(np.mean((net_te - y_te) ** 2)) / var
-    old_rel = _held_out_rel_mse(result, var)
+    old_rel = held_out_rel_mse(result, var)
     floor = noise_floor(net_rel, old_rel, found.test_rel_mse)
     old = _score(old_rel, expression_size(result.expressions[0]), floor)
     new = _score(found.test_rel_mse, found.complexity, floor)
@@ -149,7 +150,7 @@ def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: A
                    d.y[tr, 0], d.X[te], y_te)
     if found is None:
         return result
-    old_rel = _held_out_rel_mse(result, float(np.var(y_te)) or 1.0)
+    old_rel = held_out_rel_mse(result, float(np.var(y_te)) or 1.0)
     size = expression_size(result.expressions[0])
     wins = found.complexity < size and found.test_rel_mse <= 1.1 * old_rel + 1e-14
     yield (f"without its offsets: {found.expr} (held-out relative MSE "
@@ -157,13 +158,6 @@ def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: A
            f"{'replaces' if wins else 'does not replace'} the formula (relative MSE "
            f"{old_rel:.3g}, size {size})")
     return _described(s, network, predict, found) if wins else result
-
-
-def _held_out_rel_mse(result: FormulaResult, var: float) -> float:
-    """``result``'s held-out MSE relative to the target's variance there (inf for a
-    formula undefined on those rows)."""
-    rel = result.formula_test_rmse**2 / var
-    return rel if math.isfinite(rel) else math.inf
 
 
 def _described(s: Session, network: Any, predict: Any, found: Any) -> FormulaResult:
