@@ -65,13 +65,17 @@ def squarable(y: np.ndarray) -> bool:
 
 
 def structure_candidate(session: Session, network: Any, result: FormulaResult,
-                        multi: Solver | None = None, solver: Solver | None = None
-                        ) -> Generator[str, None, FormulaResult]:
+                        multi: Solver | None = None, solver: Solver | None = None,
+                        log_oracle: Any = None) -> Generator[str, None, FormulaResult]:
     """Yields notes for the stage log; returns the better of ``result`` and the structure
     step's formula, then that one without offsets the law does not have, when simpler
     and as good (:func:`_without_offsets`). ``network`` is a fitted KAN on the session's
     scaled data; ``solver`` replaces the default leaf solver (``library_solver`` with
-    ``multi``)."""
+    ``multi``). ``log_oracle``: a function of the inputs (``(n, n_in)`` -> ``(n,)``)
+    that predicts ``log|y|`` (a network trained on it) for a one-signed target: the
+    structure is then read in log space, where a product is a sum, and the formula is
+    ``sign·exp(g)``; formulas are verified against ``network`` either way, the session's
+    model."""
     s, d = session, session.dataset
     if d.n_outputs != 1:
         return result
@@ -87,14 +91,71 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
     def predict(X: np.ndarray) -> np.ndarray:
         return s.y_scaler.inverse_transform(network.predict(s.x_scaler.transform(X)))[:, 0]
 
-    result = yield from _from_structure(s, network, result, predict, tr, te, multi, solver)
+    if log_oracle is not None:
+        result = yield from _from_log_structure(s, network, result, log_oracle, tr, te,
+                                                multi, solver, predict)
+    else:
+        result = yield from _from_structure(s, network, result, predict, tr, te, multi,
+                                            solver, predict)
     return (yield from _without_offsets(s, network, result, predict, tr, te))
+
+
+def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_predict: Any,
+                        tr: np.ndarray, te: np.ndarray, multi: Solver | None,
+                        solver: Solver | None, verify: Any
+                        ) -> Generator[str, None, FormulaResult]:
+    """The structure read from ``log_predict`` (``log|y|``) in log space, solved there
+    against ``log|y|``, then ``sign·exp`` of it fine-tuned on ``y`` itself: the better of
+    that and ``result``, by the rule of :func:`_from_structure`."""
+    d = s.dataset
+    y = d.y[:, 0]
+    sign = 1.0 if y[0] > 0 else -1.0
+    with np.errstate(all="ignore"):
+        log_y = np.log(np.abs(y))
+    sigma = float(np.sqrt(np.mean((log_predict(d.X[te]) - log_y[te]) ** 2)))
+    tree = find_structure(root_problem(log_predict, d.X[tr], d.X[te], s.symbols, sigma),
+                          seed=s.settings.seed)
+    if tree.kind == "leaf":
+        yield "structure of log|y|: none found"
+        return result
+    yield "structure of log|y|:\n" + tree.describe()
+    symbols = [sympy.Symbol(n) for n in s.symbols]
+    solver = solver or library_solver(s.settings.functions, multi=multi)
+    in_logs = compose(tree, solver, symbols, d.X[tr], log_y[tr], d.X[te], log_y[te])
+    if in_logs is None:
+        yield "structure of log|y|: a part has no formula"
+        return result
+    y_te = y[te]
+    whole = sympy.powsimp(sympy.expand_power_exp(sign * sympy.exp(in_logs.exact)))
+    found = polish(fine_tune(whole, symbols, d.X[tr], y[tr]), symbols, d.X[tr], y[tr],
+                   d.X[te], y_te)
+    if found is None:
+        yield f"structure of log|y|: exp({in_logs.expr}) is not finite on the data"
+        return result
+    var = float(np.var(y_te)) or 1.0
+    with np.errstate(all="ignore"):
+        oracle_te = sign * np.exp(np.clip(log_predict(d.X[te]), -700.0, 700.0))
+    net_rel = float(np.mean((oracle_te - y_te) ** 2)) / var
+    old_rel = held_out_rel_mse(result, var)
+    floor = noise_floor(net_rel, old_rel, found.test_rel_mse)
+    old = _score(old_rel, expression_size(result.expressions[0]), floor)
+    new = _score(found.test_rel_mse, found.complexity, floor)
+    verified = found.test_rel_mse <= 2.0 * net_rel + 1e-14
+    wins = (new < old or (verified and old_rel > 10.0 * net_rel + 1e-12)) and (
+        found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14))
+    yield (f"structure formula {found.expr} from log|y| (held-out relative MSE "
+           f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
+           f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
+    return _described(s, network, verify, found) if wins else result
 
 
 def _from_structure(s: Session, network: Any, result: FormulaResult, predict: Any,
                     tr: np.ndarray, te: np.ndarray, multi: Solver | None,
-                    solver: Solver | None) -> Generator[str, None, FormulaResult]:
-    """The structure step's formula when it beats ``result``, else ``result``."""
+                    solver: Solver | None, verify: Any
+                    ) -> Generator[str, None, FormulaResult]:
+    """The structure step's formula when it beats ``result``, else ``result``: the
+    structure read from ``predict`` and scored against it, the formula verified against
+    ``verify`` (the network's predictions)."""
     d = s.dataset
     y_te = d.y[te, 0]
     net_te = predict(d.X[te])
@@ -127,7 +188,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     yield (f"structure formula {found.expr} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
            f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
-    return _described(s, network, predict, found) if wins else result
+    return _described(s, network, verify, found) if wins else result
 
 
 def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: Any,

@@ -173,3 +173,59 @@ def test_a_stopped_discover_is_one_undo_step_too():
 
 def test_discover_on_a_fresh_session_replaces_nothing(toy_sin):
     assert toy_sin[1][-1].info["replaced"] is None
+
+
+def _trained_sum_network(y_of, noise: float):
+    """A session whose ``[2, 1]`` network (a sum of 1-D functions) is trained on
+    ``y_of(a, b)`` plus relative noise."""
+    import numpy as np
+
+    from kanstudio.data import Dataset
+    from kanstudio.session import SessionSettings
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 3, (600, 2))
+    y = y_of(X[:, 0], X[:, 1])
+    y = y + noise * np.std(y) * rng.normal(size=len(y))
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b"], ["f"]),
+                      SessionSettings(seed=0, device="cpu", width=[2, 1]))
+    session.new_model()
+    session.train(200)
+    return session
+
+
+def test_a_network_that_misses_part_of_the_law_is_not_mistaken_for_noise():
+    """The architecture search stops at a size that fits no better than the formula found
+    only when what that network misses looks like noise; a sum network on a product law
+    misses a smooth part of it, and the search goes on."""
+    from kanstudio.session.pipeline import LACK_OF_FIT, _network_lack_of_fit
+
+    product = _trained_sum_network(lambda a, b: a * b, 0.0)
+    assert product.metrics()["test_r2"] < 0.999  # a sum cannot be a product
+    assert _network_lack_of_fit(product) > LACK_OF_FIT
+    noisy = _trained_sum_network(lambda a, b: a + b**2, 0.05)
+    assert _network_lack_of_fit(noisy) < LACK_OF_FIT
+
+
+def test_a_product_of_powers_spanning_decades_is_read_from_a_network_on_log_y():
+    """A one-signed target spanning decades whose own network is poor (a sum network
+    cannot be a product) is modelled on log|y| too, where the product is a sum: its
+    structure gives the exact law, verified against the data."""
+    import numpy as np
+
+    from kanstudio.data import Dataset
+    from kanstudio.session import SessionSettings
+    from kanstudio.session.pipeline import PipelineSettings
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (500, 3))
+    y = -X[:, 0] * X[:, 1] ** 3 / X[:, 2] ** 2
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["f"]),
+                      SessionSettings(seed=0, device="cpu", width=[3, 1]))
+    events = list(discover(session, PipelineSettings(search=None, search_leaf=None)))
+    result = events[-1].info["formula"]
+    notes = [e.message for e in events if e.kind == "note"]
+    assert any(m.startswith("network on log|f|") and "read from it" in m for m in notes)
+    a_, b_, c_ = sympy.symbols("a b c")
+    assert sympy.simplify(result.expressions[0] + a_ * b_**3 / c_**2) == 0
+    assert result.status == "verified"
