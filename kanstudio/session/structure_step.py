@@ -96,7 +96,7 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
                                                 multi, solver, predict)
     else:
         result = yield from _from_structure(s, network, result, predict, tr, te, multi,
-                                            solver, predict)
+                                            solver)
     return (yield from _without_offsets(s, network, result, predict, tr, te))
 
 
@@ -132,30 +132,16 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
     if found is None:
         yield f"structure of log|y|: exp({in_logs.expr}) is not finite on the data"
         return result
-    var = float(np.var(y_te)) or 1.0
     with np.errstate(all="ignore"):
         oracle_te = sign * np.exp(np.clip(log_predict(d.X[te]), -700.0, 700.0))
-    net_rel = float(np.mean((oracle_te - y_te) ** 2)) / var
-    old_rel = held_out_rel_mse(result, var)
-    floor = noise_floor(net_rel, old_rel, found.test_rel_mse)
-    old = _score(old_rel, expression_size(result.expressions[0]), floor)
-    new = _score(found.test_rel_mse, found.complexity, floor)
-    verified = found.test_rel_mse <= 2.0 * net_rel + 1e-14
-    wins = (new < old or (verified and old_rel > 10.0 * net_rel + 1e-12)) and (
-        found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14))
-    yield (f"structure formula {found.expr} from log|y| (held-out relative MSE "
-           f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
-           f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
-    return _described(s, network, verify, found) if wins else result
+    return (yield from _judged(s, network, verify, result, found, oracle_te, y_te,
+                               " from log|y|"))
 
 
 def _from_structure(s: Session, network: Any, result: FormulaResult, predict: Any,
                     tr: np.ndarray, te: np.ndarray, multi: Solver | None,
-                    solver: Solver | None, verify: Any
-                    ) -> Generator[str, None, FormulaResult]:
-    """The structure step's formula when it beats ``result``, else ``result``: the
-    structure read from ``predict`` and scored against it, the formula verified against
-    ``verify`` (the network's predictions)."""
+                    solver: Solver | None) -> Generator[str, None, FormulaResult]:
+    """The structure step's formula when it beats ``result``, else ``result``."""
     d = s.dataset
     y_te = d.y[te, 0]
     net_te = predict(d.X[te])
@@ -172,8 +158,16 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     if found is None:
         yield "structure: a part has no formula"
         return result
+    return (yield from _judged(s, network, predict, result, found, net_te, y_te, ""))
+
+
+def _judged(s: Session, network: Any, verify: Any, result: FormulaResult,
+            found: Any, oracle_te: np.ndarray, y_te: np.ndarray, source: str
+            ) -> Generator[str, None, FormulaResult]:
+    """``found`` (verified against ``verify``) when it beats ``result`` on the held-out
+    rows, else ``result``; ``oracle_te``: the oracle's values there."""
     var = float(np.var(y_te)) or 1.0
-    net_rel = float(np.mean((net_te - y_te) ** 2)) / var
+    net_rel = float(np.mean((oracle_te - y_te) ** 2)) / var
     old_rel = held_out_rel_mse(result, var)
     floor = noise_floor(net_rel, old_rel, found.test_rel_mse)
     old = _score(old_rel, expression_size(result.expressions[0]), floor)
@@ -185,7 +179,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     verified = found.test_rel_mse <= 2.0 * net_rel + 1e-14
     wins = (new < old or (verified and old_rel > 10.0 * net_rel + 1e-12)) and (
         found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14))
-    yield (f"structure formula {found.expr} (held-out relative MSE "
+    yield (f"structure formula {found.expr}{source} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
            f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
     return _described(s, network, verify, found) if wins else result
