@@ -77,16 +77,36 @@ class Node:
 
 
 # ------------------------------------------------------------------------ sub-problems
-def _reference_row(problem: Problem) -> np.ndarray:
+#: A product's slices divide by ``f`` at the reference row: where ``|f|`` there is below
+#: this share of its RMS over the rows, the row is looked for further from the median.
+PRODUCT_REFERENCE = 0.5
+
+
+def _reference_row(problem: Problem, product: bool = False) -> np.ndarray:
     """A training row near the median of every input, with ``|f|`` large among the
-    nearest (a product's slice divides by ``f`` there)."""
+    nearest (a product's slice divides by ``f`` there).
+
+    For a product (``product``), the 16 nearest rows may all lie where ``f`` nearly
+    vanishes: ``n·k·T·log(V2/V1)`` is 0 wherever ``V1 = V2``, the median included, and
+    dividing by it turns the oracle's small errors into the slices' shape. The
+    neighbourhood then grows fourfold at a time until ``|f|`` reaches
+    ``PRODUCT_REFERENCE`` of its RMS over the rows."""
     x = problem.x
     spread = x.std(axis=0)
     spread[spread == 0] = 1.0
     dist = np.abs((x - np.median(x, axis=0)) / spread).max(axis=1)
-    near = np.argsort(dist, kind="stable")[:16]
-    f = problem.predict(x[near])
-    return x[near[int(np.argmax(np.abs(f)))]].copy()
+    order = np.argsort(dist, kind="stable")
+    size = 16
+    while True:
+        near = order[:size]
+        f = np.abs(problem.predict(x[near]))
+        best = int(np.argmax(f))
+        if not product or size >= len(order):
+            break
+        if f[best] >= PRODUCT_REFERENCE * rms(problem.predict(x)):
+            break
+        size *= 4
+    return x[near[best]].copy()
 
 
 def _restrict(problem: Problem, cols: list[int], predict: Predictor, sigma: float
@@ -108,7 +128,7 @@ def _slice(problem: Problem, cols: list[int], ref: np.ndarray) -> Predictor:
 
 
 def _split(problem: Problem, group: list[int], kind: str) -> Node:
-    ref = _reference_row(problem)
+    ref = _reference_row(problem, product=kind == "product")
     rest = [c for c in range(problem.d) if c not in group]
     f0 = float(problem.predict(ref[None, :])[0])
     g = _slice(problem, group, ref)

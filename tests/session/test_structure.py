@@ -10,7 +10,7 @@ import sympy
 
 from kanstudio.data import Dataset
 from kanstudio.session import FormulaResult, Session
-from kanstudio.session.structure import find_structure
+from kanstudio.session.structure import _reference_row, find_structure
 from kanstudio.session.structure_oracle import (
     irrelevant_inputs,
     root_problem,
@@ -69,6 +69,20 @@ def test_a_product_that_changes_sign_separates_on_f_itself():
     assert tree.kind == "product"
     m, r, v, t = sympy.symbols("m r v theta")
     assert sympy.simplify(found.expr - m * r * v * sympy.sin(t)) == 0
+
+
+def test_a_product_is_sliced_where_it_does_not_vanish():
+    # T·log(V2/V1) (a part of Feynman I.44.4) is 0 at the median (V1 = V2), so the rows
+    # nearest the median are where a product's slices would divide the oracle's own error
+    # by almost nothing
+    fn = lambda t, v1, v2: t * np.log(v2 / v1)  # noqa: E731
+    problem, _ = _problem(fn, [(1, 5)] * 3, ["T", "V1", "V2"])
+    f = problem.predict(problem.x)
+    near_median = abs(float(problem.predict(_reference_row(problem)[None, :])[0]))
+    assert near_median < 0.5 * np.sqrt(np.mean(f**2))  # where the sum's slices are taken
+    ref = _reference_row(problem, product=True)
+    assert abs(float(problem.predict(ref[None, :])[0])) >= 0.5 * np.sqrt(np.mean(f**2))
+    assert any(np.array_equal(ref, row) for row in problem.x)  # a row of the data
 
 
 def test_a_law_that_does_not_separate_passes_neither_test():
