@@ -351,6 +351,7 @@ class _Leaves:
 
     def __init__(self) -> None:
         self.candidates: dict[sympy.Symbol, list[sympy.Expr]] = {}
+        self.siblings: list[tuple[sympy.Symbol, sympy.Symbol]] = []  # two leaves of a sum
 
     def add(self, cands: list[sympy.Expr]) -> sympy.Symbol:
         placeholder = sympy.Symbol(f"_leaf{len(self.candidates)}")
@@ -394,6 +395,8 @@ def _solve_template(node: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
     if any(p is None for p in parts):
         return None
     if node.kind == "sum":
+        if all(p in leaves.candidates for p in parts):
+            leaves.siblings.append((parts[0], parts[1]))
         return parts[0] + parts[1]
     if node.kind == "product":
         return parts[0] * parts[1]
@@ -535,7 +538,50 @@ def _whole_formula_choice(template: sympy.Expr, leaves: _Leaves,
             score, tuned = scored(trial)
             if score < best_score:
                 best_score, best, assignment = score, tuned, trial
+    for trial in _family_assignments(assignment, leaves, used):
+        score, tuned = scored(trial)
+        if score < best_score:
+            best_score, best, assignment = score, tuned, trial
     return best if math.isfinite(best_score) else None
+
+
+def leaf_family(expr: sympy.Expr) -> tuple[str, ...]:
+    """The functions a leaf candidate is made of, constants aside: ``('log',)`` for
+    ``a·log(b·x + c) + d``, ``('pow 1/3',)`` for ``a·x^(1/3) + b``; ``()`` for a polynomial
+    in its inputs."""
+    parts = {type(f).__name__ for f in expr.atoms(sympy.Function)}
+    for power in expr.atoms(sympy.Pow):
+        if power.base.free_symbols and isinstance(power.exp, sympy.Number) and not (
+                power.exp.is_Integer and power.exp > 0):
+            parts.add(f"pow {sympy.nsimplify(power.exp, rational=True)}")
+    return tuple(sorted(parts))
+
+
+def _family_assignments(assignment: dict[sympy.Symbol, sympy.Expr], leaves: _Leaves,
+                        used: set) -> list[dict[sympy.Symbol, sympy.Expr]]:
+    """For two leaves added together (``leaves.siblings``), assignments where both take
+    their best candidate of one family, for each family both have (and that is not the
+    assignment already).
+
+    Leaves are swapped one at a time above, which misses laws whose leaves only come
+    right together: ``log(V2) - log(V1)`` from an oracle that ranks ``x^(1/3)`` first for
+    both (Feynman I.44.4), where ``log`` for one leaf beside ``x^(1/3)`` for the other
+    fits worse than either pair."""
+    trials = []
+    for pair in leaves.siblings:
+        if not all(ph in used and ph in assignment for ph in pair):
+            continue
+        offers: dict[tuple[str, ...], dict[sympy.Symbol, sympy.Expr]] = {}
+        for ph in pair:
+            for cand in leaves.candidates[ph]:
+                family = leaf_family(cand)
+                if family:
+                    offers.setdefault(family, {}).setdefault(ph, cand)
+        for _family, chosen in sorted(offers.items()):
+            trial = {**assignment, **chosen}
+            if len(chosen) == len(pair) and trial != assignment:
+                trials.append(trial)
+    return trials
 
 
 def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],

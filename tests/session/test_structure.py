@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +21,12 @@ from kanstudio.session.structure_oracle import (
 )
 from kanstudio.session.structure_solve import (
     EXTREME_COST,
+    _Leaves,
+    _whole_formula_choice,
     complexity,
     compose,
     library_solver,
+    polish,
     power_law,
     snap_exponent,
 )
@@ -209,6 +214,30 @@ def test_a_custom_solver_plugs_in_for_the_leaves():
                     X[:800], y[:800], X[800:], y[800:])
     assert seen == [1, 1]
     assert sympy.simplify(found.expr - 3 * sympy.Symbol("a") * sympy.Symbol("b")) == 0
+
+
+def test_two_leaves_of_a_sum_that_only_come_right_together_are_swapped_together():
+    # The leaves of n·kb·T·log(V2/V1) (Feynman I.44.4) as the network's oracle gave them
+    # (tests/data/i44_4_leaves.json): both logs' best fits are x^(1/3). Swapping one leaf
+    # at a time kept the cube roots; the two leaves of the sum are also tried as a pair.
+    case = json.loads((Path(__file__).parent.parent / "data" / "i44_4_leaves.json")
+                      .read_text(encoding="utf-8"))
+    symbols = sympy.symbols(case["symbols"])
+    n, kb, T, V1, V2 = symbols
+    names = {str(s): s for s in symbols}
+    leaves = _Leaves()
+    for name, cands in case["leaves"].items():
+        assert leaves.add([sympy.sympify(c, locals=names) for c in cands]).name == name
+    leaves.siblings = [tuple(sympy.Symbol(p) for p in pair) for pair in case["siblings"]]
+    template = sympy.sympify(case["template"])
+    rng = np.random.default_rng([0, 48, 0])  # the benchmark's rows, the session's split
+    X = np.column_stack([rng.uniform(1, 5, 1000) for _ in symbols])
+    y = X[:, 0] * X[:, 1] * X[:, 2] * np.log(X[:, 4] / X[:, 3])
+    session = Session(Dataset.from_arrays(X, y[:, None], case["symbols"], ["E_n"]))
+    tr, te = session.train_idx, session.test_idx
+    tuned = _whole_formula_choice(template, leaves, symbols, X[tr], y[tr], X[te], y[te])
+    found = polish(tuned, symbols, X[tr], y[tr], X[te], y[te])
+    assert sympy.simplify(found.expr - n * kb * T * (sympy.log(V2) - sympy.log(V1))) == 0
 
 
 def test_a_leaf_bent_by_an_offset_the_law_does_not_have_still_gives_the_law():
