@@ -81,6 +81,37 @@ def test_a_two_input_leaf_the_library_misses_is_solved_by_search():
     assert "because one library function of one input cannot describe it" in notes[0]
 
 
+@needs_engine
+def test_the_same_part_met_again_is_not_searched_again(monkeypatch):
+    # the branches of a structure tree end in leaves of the same points whose values differ
+    # by a factor and an offset: one search serves them all
+    import kanstudio.symbolic.search as engine
+
+    calls = []
+    real = engine.search
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "search", counted)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 3, (300, 2))
+    y = 1.0 + x[:, 0] * np.cos(x[:, 1])
+    names = ["_u0", "_u1"]
+    u0, u1 = sympy.symbols(names)
+    solve = search_leaf_solver(library_solver(multi=lambda *a: []), seed=0)
+    first = solve(x, y, names)
+    again = solve(x.copy(), 3.0 * y - 7.0, names)
+    assert len(calls) == 1
+    for found, values in ((first, y), (again, 3.0 * y - 7.0)):
+        best = min(np.mean((sympy.lambdify([u0, u1], e, "numpy")(x[:, 0], x[:, 1]) - values)
+                           ** 2) for e, _ in found)
+        assert best < 1e-12 * np.var(values)
+    solve(x[::-1].copy(), y[::-1].copy(), names)  # other points: searched
+    assert len(calls) == 2
+
+
 def test_a_one_input_leaf_the_library_fits_is_not_searched(monkeypatch):
     x = np.linspace(1, 3, 200)[:, None]
     y = 2.0 * x[:, 0] ** 2
