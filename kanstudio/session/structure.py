@@ -10,8 +10,9 @@ only), else transform the target (``f²``, ``√f``, ``1/f``, ``1/f²``: the las
 relativistic ``1/√(1 - v²/c²)``), else scale it by an input, else stop: a leaf of
 several inputs.
 Children are the oracle on a slice (``g(a) = f(a, b0)``, ``h(b) = f(a0, b) - f(a0, b0)``
-or ``/ f(a0, b0)``) at a reference row near the data's median, so each child is itself a
-problem to split further.
+or ``/ f(a0, b0)``) at a reference row near the data's median (for a product, one where
+``|f|`` is not small: the slices divide by it), so each child is itself a problem to split
+further.
 Solving the leaves and composing them is :mod:`.structure_solve`.
 """
 

@@ -14,7 +14,8 @@ Another engine (a symbolic-regression search) plugs in as a solver without chang
 Each leaf ranks its candidates by held-out error against complexity on the oracle; the
 tree's formula is composed from the best, its free constants (every Float) are fitted to
 the *data's* training rows by least squares, and it is scored on the held-out rows; each
-leaf's runners-up are then tried in the whole formula and kept where that scores better. Constants
+leaf's runners-up are then tried in the whole formula (one leaf at a time, then the two
+leaves of a sum together, as one family) and kept where that scores better. Constants
 are then snapped to simple values at the loosest tolerance that costs no held-out
 accuracy, refitting the ones that stay floats.
 """
@@ -592,7 +593,8 @@ def compose(tree: Node, solver: Solver, symbols: Sequence[sympy.Symbol],
     Each leaf's candidates are ranked on the oracle, which is only approximately the law
     (a network's curve may favour ``tanh(1 - u)`` over the true Gaussian); so the leaves'
     runners-up are tried in the whole formula, fine-tuned on the data's training rows, one
-    leaf at a time, and kept when the held-out score improves."""
+    leaf at a time, then the two leaves of each sum as a pair of one family
+    (:func:`_family_assignments`), and kept when the held-out score improves."""
     leaves = _Leaves()
     template = _solve_template(tree, solver, symbols, x_test, leaves)
     if template is None:
