@@ -113,7 +113,7 @@ def search_leaf_solver(base: Solver, seed: int, threads: int = 1,
     first (then its values are another function, and it is searched too)."""
     from kanstudio.symbolic.search import search
 
-    fronts: dict[tuple, list[Any]] = {}
+    fronts: dict[tuple, tuple[list[Any], float]] = {}  # points -> (front, its error)
 
     def solve(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> list[Candidate]:
         found = list(base(x, y, names))
@@ -176,7 +176,8 @@ def _points_key(x: np.ndarray, names: Sequence[str]) -> tuple:
 def _refit(expressions: Sequence[Any], x: np.ndarray, y: np.ndarray, names: Sequence[str]
            ) -> list[Any]:
     """Each expression ``e`` as ``a·e + b`` with ``a, b`` the least-squares fit to ``y`` at
-    ``x`` (``e`` itself where that fit is not finite or changes nothing)."""
+    ``x`` (``e`` itself where the fit changes nothing); an expression not finite or
+    constant at ``x``, or whose fit is not finite, is left out."""
     import sympy
 
     out = []

@@ -97,14 +97,16 @@ def _reference_row(problem: Problem, product: bool = False) -> np.ndarray:
     spread[spread == 0] = 1.0
     dist = np.abs((x - np.median(x, axis=0)) / spread).max(axis=1)
     order = np.argsort(dist, kind="stable")
-    size = 16
+    size, enough = 16, None
     while True:
         near = order[:size]
         f = np.abs(problem.predict(x[near]))
         best = int(np.argmax(f))
         if not product or size >= len(order):
             break
-        if f[best] >= PRODUCT_REFERENCE * rms(problem.predict(x)):
+        if enough is None:
+            enough = PRODUCT_REFERENCE * rms(problem.predict(x))
+        if f[best] >= enough:
             break
         size *= 4
     return x[near[best]].copy()
