@@ -41,7 +41,7 @@ def test_discovery_journey(qtbot, make_window, sample, tmp_path, monkeypatch):
     open_and_load(qtbot, window, sample("toy_sin"))
     window.training_panel.width_edit.setText("1, 1, 1")
     window.training_panel.settings_edited.emit()
-    _train(qtbot, window, 20, window.runs.train)
+    _train(qtbot, window, 50, window.runs.train)
 
     # Auto-prune: the dialog previews the cut; after it, the loss before and after shows.
     monkeypatch.setattr(edit_controller.AutoPruneDialog, "exec", lambda self: 1)

@@ -16,7 +16,7 @@ def _result(client, command: str) -> dict:
 def test_inspect_lock_and_formula_exports(thread_client, samples):
     load(thread_client, samples / "toy_sin.csv")
     thread_client.send("new_model", width=[1, 1, 1])
-    thread_client.send("train", steps=20, opt="lbfgs")
+    thread_client.send("train", steps=50, opt="lbfgs")
     run_until(thread_client, "done", timeout=120)
 
     thread_client.send("inspect", layer=0, i=0, j=0)
