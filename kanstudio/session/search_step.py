@@ -31,7 +31,6 @@ from kanstudio.session.structure_solve import (
     NODE_WEIGHT,
     Candidate,
     Solver,
-    _rel_mse,
     expression_size,
     held_out_rel_mse,
     noise_floor,
@@ -156,7 +155,13 @@ def _best_error(expressions: Sequence[Any], x: np.ndarray, y: np.ndarray,
                 names: Sequence[str]) -> float:
     """The smallest relative MSE of ``expressions`` against ``y`` at ``x`` (with a floor of
     1e-24, so that two exact fits compare as equal)."""
-    best = min((_rel_mse(y, _evaluate(e, names, x)) for e in expressions), default=math.inf)
+    var = float(np.var(y)) or 1.0
+    best = math.inf
+    for e in expressions:
+        with np.errstate(all="ignore"):
+            rel = float(np.mean((_evaluate(e, names, x) - y) ** 2)) / var
+        if math.isfinite(rel):
+            best = min(best, rel)
     return max(best, 1e-24)
 
 
