@@ -106,7 +106,8 @@ class _OutputAndMagnitudes(torch.autograd.Function):
 
     On the CPU with numba, :mod:`kanstudio.core.fused_magnitudes` computes the magnitudes,
     ``sub^T S`` and ``d sub`` row by row from the basis rows' non-zero entries instead,
-    never building ``phi`` (same values and gradients; tests/core/test_penalty_fused.py).
+    never building ``phi``; the forward keeps ``S`` as bytes for the backward (same values
+    and gradients; tests/core/test_penalty_fused.py).
     """
 
     @staticmethod
@@ -119,10 +120,10 @@ class _OutputAndMagnitudes(torch.autograd.Function):
             features, weights = features.contiguous(), weights.contiguous()
             # in order: each thread walks one input node's column of the basis rows
             rows = torch.arange(batch) if rows is None else torch.sort(rows).values
-            mag, cross = fused_magnitudes.fused_magnitudes(
-                features, weights, rows, ctx.needs_input_grad[1], k)
-            ctx.save_for_backward(features, weights, rows, cross)
-            ctx.k = k
+            mag, cross, saved = fused_magnitudes.fused_magnitudes(
+                features, weights, rows, ctx.needs_input_grad[1], k,
+                ctx.needs_input_grad[0])
+            ctx.save_for_backward(features, weights, rows, cross, *saved)
             return out, mag
         picked = features if rows is None else features.index_select(0, rows)
         sub = picked.transpose(0, 1)  # (n_in, r, width)
@@ -173,7 +174,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
 
     @staticmethod
     def fused_backward(ctx, grad_out, grad_mag):
-        features, weights, rows, cross = ctx.saved_tensors
+        features, weights, rows, cross, *saved = ctx.saved_tensors
         batch, n_in, width = features.shape
         flat = weights.reshape(n_in * width, -1)
         if grad_out is None:
@@ -184,8 +185,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
             grad_features = (grad_out @ flat.t()).view(batch, n_in, width)
             if scale is not None:
                 fused_magnitudes.fused_magnitudes_backward(
-                    features, weights, rows, weights * scale[:, None, :], ctx.k,
-                    grad_features)
+                    rows, saved, weights * scale[:, None, :], grad_features)
         if ctx.needs_input_grad[1]:
             grad_weights = (features.reshape(batch, -1).t() @ grad_out).view_as(weights)
             if scale is not None:
