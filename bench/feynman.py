@@ -179,6 +179,11 @@ def score_row(row: dict, equation: Equation, seed: int) -> dict:
     budget = payload.get("budget") or {}  # the work done, and whether the safety cap fired
     row["training_steps"] = budget.get("training_steps")
     row["wall_clock_cap_fired"] = budget.get("wall_clock_cap_fired")
+    # the accuracy-complexity front the tool returned (kanstudio's ``pareto``): kept so that
+    # a rule for choosing from it can be judged on these runs (bench/feynman_front.py)
+    row["pareto"] = [{key: entry.get(key) for key in
+                      ("formula", "complexity", "test_r2", "status", "chosen")}
+                     for entry in payload.get("pareto") or []]
     text = payload.get("formula")
     try:
         # Our own tool's output for rows we generated: trusted text (see feynman_score).
