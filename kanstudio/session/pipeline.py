@@ -129,6 +129,9 @@ class PipelineSettings:
     alternatives: int = 5  # other candidates (R² >= r2_threshold) tried per edge...
     max_search_edges: int = 12  # ...when the network has at most this many edges
     simplicity_weight: float = 0.8  # decades of relative MSE one unit of complexity must buy
+    # A knee whose held-out 1 - R² is above this gives way to the simplest more complex
+    # formula on the front that is not (adequate_choice; chosen on the benchmark's tune half)
+    adequate_error: float = 1e-3
     exact_mse: float = 1e-10  # relative MSE of a formula that counts as exact (search stops)
     snap_tolerances: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
     patience: int = 3  # training stops after this many steps without progress...
@@ -739,6 +742,25 @@ def pareto_front(points: list[tuple]) -> list[tuple]:
     return front
 
 
+def adequate_choice(front: list[tuple[float, float]], knee: int,
+                    adequate_error: float) -> int:
+    """The entry of an accuracy–complexity front ``(complexity, held-out R²)``, simplest
+    first, to lead with: the ``knee`` when its held-out ``1 - R²`` is at most
+    ``adequate_error``; otherwise the simplest more complex entry whose ``1 - R²`` is, and
+    is also less than ``MUCH_BETTER`` times the knee's (so that the held-out rows' own noise
+    cannot make the switch), if there is one: a formula that leaves unexplained a share of
+    the variance another formula on the front explains is not the one to show first.
+    Otherwise the knee."""
+    complexity, r2 = front[knee]
+    missed = 1.0 - r2
+    if missed <= adequate_error:
+        return knee
+    for index, (c, value) in enumerate(front):
+        if c > complexity and 1.0 - value <= min(adequate_error, MUCH_BETTER * missed):
+            return index
+    return knee
+
+
 def _oracle(attempts: list[_Attempt]) -> Any:
     """The trained network that fits the held-out rows best (before any edge was locked):
     what the data taught, the formulas are compared with beyond the data."""
@@ -801,6 +823,18 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
                   f"{run.p.simplicity_weight:g} x complexity (one unit of edge complexity "
                   f"must buy {run.p.simplicity_weight:g} decades of accuracy), width "
                   f"{best.width}")
+    knee = front.index(chosen)
+    lead = adequate_choice([(c, v) for c, v, _a, _r in front], knee, run.p.adequate_error)
+    if lead != knee:
+        c0, v0 = chosen[0], chosen[1]
+        chosen = front[lead]
+        if chosen[2].model is not s.model:
+            s.adopt_model(chosen[2].model, f"width {chosen[2].width}")
+        reason = (f"the knee (complexity {c0}, held-out R² {v0:.6g}) leaves more than "
+                  f"{run.p.adequate_error:g} of the held-out variance unexplained: this is "
+                  f"the simplest formula on the front that does not (complexity "
+                  f"{chosen[0]}, R² {chosen[1]:.6g}), width {chosen[2].width}")
+        best, result = chosen[2], chosen[3]
     rows = plot_rows(s)
     entries = [make_entry(s, r, copy.deepcopy(a.model), a.width, c, r is result, oracle,
                           rows) for c, _v, a, r in front]

@@ -109,6 +109,23 @@ def test_pareto_front_keeps_only_undominated_formulas_simplest_first():
     assert [p[2] for p in pareto_front(points)] == ["a", "b", "c"]
 
 
+def test_a_knee_that_leaves_variance_unexplained_gives_way_to_the_simplest_that_does_not():
+    from kanstudio.session.pipeline import adequate_choice
+
+    # the front kanstudio found for Feynman I.6.2b (a Gaussian), complexity and held-out R²:
+    # the knee, a cosine, misses 0.3 % of the variance; one node more explains all of it
+    front = [(5, 0.7563), (8, 0.7829), (15, 0.9481), (21, 0.99703), (22, 0.999998),
+             (31, 0.9999998)]
+    assert adequate_choice(front, 3, 1e-3) == 4
+    assert adequate_choice(front, 4, 1e-3) == 4  # an adequate knee stays
+    assert adequate_choice(front, 3, 1e-8) == 3  # nothing on the front is adequate: the knee
+    assert adequate_choice(front[:4], 3, 1e-3) == 3
+    # a knee just short of the threshold does not give way to one that is not much better:
+    # 200 held-out rows' noise could make that difference
+    assert adequate_choice([(10, 0.99880), (14, 0.99905)], 0, 1e-3) == 0
+    assert adequate_choice([(10, 0.99880), (14, 0.99950)], 0, 1e-3) == 1
+
+
 def test_discover_returns_its_pareto_front_with_the_knee_marked(toy_sin):
     _, _, result = toy_sin
     front = result.pareto

@@ -1,0 +1,113 @@
+"""Judge rules for choosing a formula from kanstudio's accuracy-complexity front, on the
+fronts a ``bench/feynman.py --out`` run stored (no fits run).
+
+Each row of such a file holds the law's front (``pareto``: formula, complexity, held-out
+R² on the app's own test rows, status, which one was chosen). A rule sees only that (what
+the app knows) and picks one entry; the entry is then scored as the benchmark scores a
+formula (exact after snapping, R² on fresh points in the box and on the 25 % wider box).
+Choose a rule's setting on the tune half and read the test half.
+
+    python bench/feynman_front.py RESULTS.json [MORE.json ...] [--adequate 1e-3,1e-4]
+
+Rules printed, each per half: exact laws, R² >= 0.999 (in the box; "wider": also on the
+25 % wider box) and formulas shown as verified that are not the law:
+
+* ``as run``: the entry kanstudio chose (checks that the stored fronts score as the run did);
+* ``adequate A``: keep the chosen entry when its held-out ``1 - R²`` is at most ``A``;
+  otherwise take the simplest more complex entry with ``1 - R²`` at most ``A`` and under
+  half the chosen one's, if any (the pipeline's rule,
+  :func:`kanstudio.session.pipeline.adequate_choice`, with ``A`` its ``adequate_error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from feynman_score import load_equations, parse_formula, score_formula
+
+from kanstudio.session.pipeline import adequate_choice
+
+
+def pick_as_run(front: list[dict]) -> int | None:
+    return next((i for i, e in enumerate(front) if e.get("chosen")), None)
+
+
+def pick_adequate(front: list[dict], threshold: float) -> int | None:
+    chosen = pick_as_run(front)
+    if chosen is None:
+        return None
+    points = [(e["complexity"], e["test_r2"] if e["test_r2"] is not None else float("-inf"))
+              for e in front]
+    return adequate_choice(points, chosen, threshold)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", help="bench/feynman.py --out files")
+    parser.add_argument("--adequate", default="1e-3",
+                        help="held-out 1 - R² thresholds to try, comma-separated")
+    parser.add_argument("--show", action="store_true", help="print every law a rule changes")
+    args = parser.parse_args(argv)
+    equations = {e.name: e for e in load_equations()}
+    rows, seed = [], 0
+    for path in args.results:
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        seed = saved["settings"].get("seed") or 0
+        rows += saved["rows"]
+    rules = [("as run", pick_as_run)] + [
+        (f"adequate {t}", lambda front, t=float(t): pick_adequate(front, t))
+        for t in args.adequate.split(",")]
+    cache: dict[tuple[str, str], dict] = {}
+
+    def score(row: dict, entry: dict) -> dict:
+        key = (row["name"], entry["formula"])
+        if key not in cache:
+            equation = equations[row["name"]]
+            try:
+                expr = parse_formula(entry["formula"], {n: n for n in equation.names},
+                                     equation.symbols())
+                cache[key] = score_formula(expr, equation, seed)
+            except Exception as exc:  # noqa: BLE001 - an unreadable entry scores nothing
+                cache[key] = {"exact": False, "r2": None, "error": str(exc)}
+        return cache[key]
+
+    halves = sorted({r["half"] for r in rows})
+    for label, rule in rules:
+        figures = []
+        for half in halves:
+            subset = [r for r in rows if r["half"] == half]
+            exact = good = wide = claimed = 0
+            for row in subset:
+                front = row.get("pareto") or []
+                index = rule(front) if front else None
+                if index is None:  # no front (timeout, crash): what the run recorded
+                    result = row
+                else:
+                    result = score(row, front[index])
+                    if args.show and not front[index].get("chosen"):
+                        was = score(row, front[pick_as_run(front)])
+                        print(f"  {label}: {row['name']}: {was.get('r2')} -> "
+                              f"{result.get('r2')} (exact {was.get('exact')} -> "
+                              f"{result.get('exact')}) {front[index]['formula'][:70]}")
+                exact += bool(result.get("exact"))
+                r2, r2_wide = result.get("r2"), result.get("r2_wide")
+                good += isinstance(r2, float) and r2 >= 0.999
+                wide += isinstance(r2_wide, float) and r2_wide >= 0.999
+                status = front[index]["status"] if index is not None else \
+                    row.get("formula_status")
+                claimed += status == "verified" and not result.get("exact")
+            n = len(subset)
+            figures.append(f"{half} exact {exact}/{n}, R²>=0.999 {good}/{n} "
+                           f"({100 * good / n:.1f} %), wider {wide}, verified-not-exact "
+                           f"{claimed}")
+        print(f"{label:16} " + "  |  ".join(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
