@@ -52,10 +52,16 @@ def _numerically_equal(got: sympy.Expr, truth: sympy.Expr, entry: dict) -> bool:
 
 
 def is_exact(got: sympy.Expr, truth: sympy.Expr, entry: dict) -> bool:
-    """True when ``got`` is the same formula as ``truth`` (symbolically, not numerically)."""
+    """True when ``got`` is the same formula as ``truth`` (symbolically, not numerically).
+
+    An input whose catalogue range is positive is a positive symbol for ``simplify``, so
+    that ``sqrt(a)/sqrt(b)`` equals ``sqrt(a/b)`` there (as bench/feynman_score.py does)."""
     try:
         if not _numerically_equal(got, truth, entry):
             return False
+        positive = {sympy.Symbol(n): sympy.Symbol(n, positive=True)
+                    for n, (low, _high) in entry["ranges"].items() if low > 0}
+        got, truth = got.subs(positive), truth.subs(positive)
         if sympy.simplify(got - truth) == 0:
             return True
         rational = sympy.nsimplify(got, rational=True)  # 2.0 -> 2, 0.5 -> 1/2; 1.003 stays
