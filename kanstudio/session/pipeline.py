@@ -823,7 +823,7 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
                   f"{run.p.simplicity_weight:g} x complexity (one unit of edge complexity "
                   f"must buy {run.p.simplicity_weight:g} decades of accuracy), width "
                   f"{best.width}")
-    knee = front.index(chosen)
+    knee = next(i for i, pt in enumerate(front) if pt is chosen)
     lead = adequate_choice([(c, v) for c, v, _a, _r in front], knee, run.p.adequate_error)
     if lead != knee:
         c0, v0 = chosen[0], chosen[1]
