@@ -87,7 +87,7 @@ class FrontEntry:
     network_r2: float | None  # the formula against the network on those rows
     status: str  # "verified" | "approximate"
     width: list
-    chosen: bool  # the pipeline's pick (the knee)
+    chosen: bool  # the pipeline's pick (the knee, or pipeline.adequate_choice's)
     wider: dict[str, Any]  # wider_range_accuracy()
     predicted: np.ndarray  # (n_rows,) the formula on the plot rows (first target)
     # the formula to read: its floats at 4 significant digits (to_short_text), snapped
