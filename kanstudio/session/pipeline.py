@@ -809,15 +809,20 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
     points = [(formula_complexity(r.expressions[0]), r2(r), a, r) for a, r in found]
     front = pareto_front(points)
     chosen = next((pt for pt in front if pt[3] is result), None)
+
+    def take(point: tuple) -> tuple[_Attempt, FormulaResult]:
+        """Adopt the network of front entry ``point``: (its attempt, its formula)."""
+        if point[2].model is not s.model:
+            s.adopt_model(point[2].model, f"width {point[2].width}")
+        return point[2], point[3]
+
     if chosen is None:  # the pick is dominated: take the simplest formula that dominates it
         chosen = min((q for q in front if q[0] <= points[0][0] and q[1] >= points[0][1]),
                      key=lambda q: q[0])
-        if chosen[2].model is not s.model:
-            s.adopt_model(chosen[2].model, f"width {chosen[2].width}")
         reason = (f"the architecture pick (width {best.width}) was dominated: width "
                   f"{chosen[2].width} is as simple and at least as accurate on the held-out "
                   "rows")
-        best, result = chosen[2], chosen[3]
+        best, result = take(chosen)
     else:
         reason = (f"the knee of the front: the lowest log10(relative MSE) + "
                   f"{run.p.simplicity_weight:g} x complexity (one unit of edge complexity "
@@ -828,13 +833,11 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
     if lead != knee:
         c0, v0 = chosen[0], chosen[1]
         chosen = front[lead]
-        if chosen[2].model is not s.model:
-            s.adopt_model(chosen[2].model, f"width {chosen[2].width}")
         reason = (f"the knee (complexity {c0}, held-out R² {v0:.6g}) leaves more than "
                   f"{run.p.adequate_error:g} of the held-out variance unexplained: this is "
                   f"the simplest formula on the front that does not (complexity "
                   f"{chosen[0]}, R² {chosen[1]:.6g}), width {chosen[2].width}")
-        best, result = chosen[2], chosen[3]
+        best, result = take(chosen)
         if result.status == "verified":
             # The held-out rows chose it over simpler formulas, so they cannot also vouch
             # for it: with noisy data a stand-in (exp(0.6 v²/c²) for 1/sqrt(1 - v²/c²))
