@@ -35,6 +35,7 @@ from kanstudio.session.structure_solve import (
     held_out_rel_mse,
     noise_floor,
 )
+from kanstudio.symbolic.numeric import real_values
 
 __all__ = ["engine_available", "engine_problem", "best_first", "search_leaf_solver",
            "search_candidates", "pick"]
@@ -92,7 +93,7 @@ def _evaluate(expr: Any, names: Sequence[str], x: np.ndarray) -> np.ndarray:
     fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules="numpy")
     with np.errstate(all="ignore"):
         v = fn(*[x[:, k] for k in range(x.shape[1])])
-    return np.broadcast_to(np.asarray(v, dtype=float), (x.shape[0],)).copy()
+    return real_values(v, x.shape[0]).copy()
 
 
 def search_leaf_solver(base: Solver, seed: int, threads: int = 1,

@@ -1046,6 +1046,8 @@ class Session:
         where a formula is undefined."""
         import sympy
 
+        from kanstudio.symbolic.numeric import real_values
+
         symbols = [sympy.Symbol(n) for n in self.symbols]
         # Printed names (beta, E, sum) could shadow what the generated code calls: evaluate
         # over the safe names. A printed name is never another column's safe name.
@@ -1057,5 +1059,5 @@ class Session:
             fn = sympy.lambdify(symbols, e.xreplace(internal), modules="numpy")
             with np.errstate(all="ignore"):
                 v = fn(*[X[:, i] for i in range(X.shape[1])])
-            cols.append(np.broadcast_to(np.asarray(v, dtype=np.float64), (X.shape[0],)))
+            cols.append(real_values(v, X.shape[0]))
         return np.stack(cols, axis=1)

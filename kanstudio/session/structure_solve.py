@@ -38,6 +38,7 @@ from kanstudio.session.structure_oracle import Problem, inverse_transform
 from kanstudio.symbolic.fitting import suggest_symbolic
 from kanstudio.symbolic.formula import tidy_formula
 from kanstudio.symbolic.library import resolve_names
+from kanstudio.symbolic.numeric import real_values
 
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
@@ -145,7 +146,7 @@ def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: np.ndarray) 
     fn = sympy.lambdify(list(symbols), expr, modules="numpy")
     with np.errstate(all="ignore"):
         v = fn(*[x[:, k] for k in range(x.shape[1])])
-    return np.broadcast_to(np.asarray(v, dtype=float), (x.shape[0],)).copy()
+    return real_values(v, x.shape[0]).copy()
 
 
 # Target transforms a 1-input leaf is fitted after: z = T(y), y = T⁻¹(z).
@@ -426,7 +427,7 @@ def fine_tune(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: np.ndarray,
 
     def residual(p: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
-            r = np.broadcast_to(np.asarray(fn(*cols, *p), dtype=float), y.shape) - y
+            r = real_values(fn(*cols, *p), y.shape[0]) - y
         return np.where(np.isfinite(r), r, penalty)
 
     p0 = np.array([float(f) for f in floats])

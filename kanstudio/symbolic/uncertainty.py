@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import sympy
 
+from kanstudio.symbolic.numeric import real_values
+
 __all__ = ["free_constants", "constant_errors", "format_with_error"]
 
 _RELATIVE_STEP = 1e-6
@@ -53,7 +55,7 @@ def constant_errors(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.nda
 
     def f(values: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(fn(*cols, *values), dtype=float), (n,))
+            return real_values(fn(*cols, *values), n)
 
     def failed(reason: str) -> list[dict[str, Any]]:
         return [{"value": float(v), "stderr": None, "reason": reason} for v in theta]

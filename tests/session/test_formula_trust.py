@@ -91,3 +91,20 @@ def test_a_formula_undefined_just_past_the_data_is_not_verified(shift: float,
     assert (result.status == "verified") is verified, result.status_reason
     if not verified:
         assert "25%" in result.status_reason
+
+
+def test_a_formula_with_the_imaginary_unit_is_undefined_not_a_fit() -> None:
+    """sympy writes log(-2x) as log(2x) + iπ: numpy would drop the imaginary part and the
+    formula would score as the law. Its complex values count as undefined instead."""
+    X = rng.uniform(1, 3, (400, 1))
+    law = sympy.log(2 * x)
+    session = Session(Dataset.from_arrays(X, np.log(2 * X[:, 0]), ["x"], ["y"]),
+                      SessionSettings(seed=0, device="cpu"))
+    complex_formula = law + sympy.I * sympy.pi
+    assert np.isnan(session.evaluate_formula([complex_formula], X)).all()
+    assert np.allclose(session.evaluate_formula([law + sympy.I - sympy.I], X)[:, 0],
+                       np.log(2 * X[:, 0]))
+    result = session.describe_formula([complex_formula],
+                                      network=session.evaluate_formula([law], X))
+    assert result.status == "approximate"
+    assert not (result.formula_test_r2 > 0.5)  # NaN or -inf, never the law's 1.0
