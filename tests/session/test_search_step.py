@@ -216,3 +216,22 @@ def test_the_noise_floor_is_half_the_smallest_error_at_hand():
 
     assert noise_floor(0.05, 1e-7, float("inf"), float("nan")) == pytest.approx(5e-8 + 1e-14)
     assert noise_floor(float("inf")) == pytest.approx(1e-14)
+
+
+def test_a_parts_short_discovery_leaves_the_search_to_the_leaf_solver(monkeypatch):
+    """The structure step's leaf solver searches a part's points itself; the short
+    discovery run on the same part must not search them again (twice the engine's time
+    for the same problem)."""
+    searches = []
+
+    def recorded(session, settings):
+        searches.append(settings.search)
+        return iter(())
+
+    monkeypatch.setattr(pipeline, "discover", recorded)
+    run = pipeline._Run(_product_session()[0], PipelineSettings())
+    x = np.random.default_rng(0).uniform(1, 3, (200, 2))
+    for search in (False, True):
+        assert pipeline._leaf_discovery(run, search=search)(x, x[:, 0] * x[:, 1],
+                                                            ["_u0", "_u1"]) == []
+    assert searches == [None, PipelineSettings().search]
