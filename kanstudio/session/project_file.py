@@ -246,8 +246,8 @@ def _front(value: Any, arrays: dict[str, Any]) -> Any:
 
 def _chosen_trees(session: Session) -> dict[str, Any] | None:
     """The formula Discover chose (``Session.chosen_formula``) as expression trees over the
-    input columns' positions (kanstudio.symbolic.search.tree): ``exact`` and ``shown``, one
-    per target; None when there is none or it has no tree form (the file then reopens with
+    input columns' positions (kanstudio.symbolic.search.tree): ``exact``, ``shown`` and
+    ``full`` (``shown`` with its constants at full precision), one per target; None when there is none or it has no tree form (the file then reopens with
     the network's own formula)."""
     from kanstudio.symbolic.search.tree import TreeError, to_tree
 
@@ -256,8 +256,11 @@ def _chosen_trees(session: Session) -> dict[str, Any] | None:
         return None
     names = list(result.input_names)
     try:
-        return {"exact": [to_tree(e, names) for e in result.exact],
-                "shown": [to_tree(e, names) for e in result.expressions]}
+        trees = {"exact": [to_tree(e, names) for e in result.exact],
+                 "shown": [to_tree(e, names) for e in result.expressions]}
+        if len(result.full) == len(result.expressions):
+            trees["full"] = [to_tree(e, names) for e in result.full]
+        return trees
     except (TreeError, TypeError):
         return None
 
@@ -281,10 +284,15 @@ def _restore_chosen(session: Session, value: Any) -> None:
     try:
         exact = [from_tree(t, session.symbols) for t in value["exact"]]
         shown = [from_tree(t, session.symbols) for t in value["shown"]]
+        # files written before "full" was saved: the constants shown are the ones listed
+        full = value.get("full")
+        if full is not None and not (isinstance(full, list) and len(full) == n_out):
+            raise ProjectError(f"chosen_formula 'full' must hold {n_out} expression tree(s)")
+        full = None if full is None else [from_tree(t, session.symbols) for t in full]
     except (TreeError, TypeError) as exc:
         raise ProjectError(f"chosen_formula: {exc}") from exc
     report = session.formula_report
-    result = session.describe_formula(exact, shown=shown)
+    result = session.describe_formula(exact, shown=shown, full=full)
     if report is not None:
         result.status = report["status"]
         result.status_reason = report.get("status_reason", result.status_reason)

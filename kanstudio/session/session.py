@@ -816,7 +816,8 @@ class Session:
 
     def describe_formula(self, exact: list, network: np.ndarray | None = None,
                          tol: float = 1e-3, digits: int = 4, shown: list | None = None,
-                         model: KAN | None = None) -> FormulaResult:
+                         model: KAN | None = None, full: list | None = None
+                         ) -> FormulaResult:
         """``exact`` (one sympy expression per target, in :attr:`symbols`) tidied, scored
         on the held-out rows, verified against a network and renamed to the CSV's names.
 
@@ -824,12 +825,14 @@ class Session:
         model by default. Every formula the app offers goes through here, whoever found
         it (the network's edges, the structure step, a search engine), so its status means
         the same. ``shown``: the display form when the finder already tidied it (else
-        :meth:`_tidy` makes one). ``model``: the network whose inputs the formula must
-        keep (the session's model by default).
+        :meth:`_tidy` makes one); ``full``: that form with its constants at full precision
+        (the constants table's values; ``shown`` itself when not given: never ``exact``,
+        whose constants may not be the ones shown). ``model``: the network whose inputs the
+        formula must keep (the session's model by default).
         """
         d = self.dataset
         if shown is not None:
-            tidy, full = list(shown), list(exact)
+            tidy, full = list(shown), list(shown if full is None else full)
         else:
             tidied = [self._tidy(e, tol, digits) for e in exact]
             tidy, full = [t[0] for t in tidied], [t[1] for t in tidied]

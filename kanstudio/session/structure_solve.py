@@ -506,13 +506,16 @@ def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
 @dataclass
 class StructureFormula:
     """The structure step's formula: ``expr`` snapped where that costs nothing, ``exact``
-    at full precision (both fine-tuned on the training rows), scored on held-out rows."""
+    at full precision (both fine-tuned on the training rows), scored on held-out rows;
+    ``full`` is ``expr`` before its constants were rounded for display (the values the
+    constants table shows)."""
 
     expr: sympy.Expr
     exact: sympy.Expr
     complexity: int
     test_rel_mse: float
     tree: Node | None  # None for a formula polished without the structure step (polish)
+    full: sympy.Expr | None = None
 
 
 def _whole_formula_choice(template: sympy.Expr, leaves: _Leaves,
@@ -667,4 +670,5 @@ def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarr
     if not np.all(np.isfinite(_evaluate(shown, symbols, box))):
         return None
     return StructureFormula(shown, exact, expression_size(shown),
-                            _rel_mse(y_test, _evaluate(shown, symbols, x_test)), tree)
+                            _rel_mse(y_test, _evaluate(shown, symbols, x_test)), tree,
+                            chosen)

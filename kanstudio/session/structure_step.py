@@ -219,4 +219,5 @@ def _described(s: Session, network: Any, predict: Any, found: Any) -> FormulaRes
     """``found`` verified, scored and named like every formula the app offers, against
     the oracle."""
     return s.describe_formula([found.exact], network=predict(s.dataset.X)[:, None],
-                              shown=[found.expr], model=network)
+                              shown=[found.expr], model=network,
+                              full=None if found.full is None else [found.full])

@@ -659,3 +659,32 @@ def test_a_chosen_formula_that_is_not_a_tree_is_refused(tmp_path):
     (tmp_path / "bad.kstudio").write_bytes(_zip(members))
     with pytest.raises(ProjectError, match="chosen_formula"):
         load_project(tmp_path / "bad.kstudio")
+
+
+def test_the_constants_listed_are_the_shown_formula_s_also_after_reopening(tmp_path):
+    """A finder that tidied its formula itself (the structure step) passes the display form
+    and its full-precision twin: the constants table lists that form's constants, not
+    those of the unsimplified fit (1.785·x·(0.5602·y + 1.491e-10) shown as x·y listed
+    1.785 and 1.491e-10), and a reopened project lists the same."""
+    path = Path(__file__).resolve().parents[2] / "sample_datasets" / "toy_sin.csv"
+    session = Session(load_dataset(path, target="f"), SessionSettings(width=[1, 1, 1]))
+    session.train(5)
+    x = sympy.Symbol(session.symbols[0])
+    unsimplified = 1.785 * sympy.sin(3.14159265 * x) * (0.5602 + sympy.Float(1.491e-10) * x)
+    full = sympy.Float(0.99998765) * sympy.sin(sympy.pi * x)
+    shown = sympy.Float(1.0) * sympy.sin(sympy.pi * x)
+    chosen = session.describe_formula([unsimplified], shown=[shown], full=[full])
+    assert [c["value"] for c in chosen.constants] == [pytest.approx(0.99998765)]
+    only_shown = session.describe_formula([unsimplified], shown=[shown])
+    assert [c["value"] for c in only_shown.constants] == [1.0]
+    session.pin_formula(chosen)
+    save_project(session, tmp_path / "p.kstudio")
+    again = load_project(tmp_path / "p.kstudio").formula()
+    assert [c["value"] for c in again.constants] == [pytest.approx(0.99998765)]
+    old = _members((tmp_path / "p.kstudio").read_bytes())  # a file from before "full"
+    doc = json.loads(old["session.json"])
+    del doc["chosen_formula"]["full"]
+    old["session.json"] = json.dumps(doc).encode()
+    (tmp_path / "old.kstudio").write_bytes(_zip(old))
+    assert [c["value"] for c in load_project(tmp_path / "old.kstudio").formula().constants
+            ] == [pytest.approx(1.0)]
