@@ -7,7 +7,7 @@ the app knows) and picks one entry; the entry is then scored as the benchmark sc
 formula (exact after snapping, R² on fresh points in the box and on the 25 % wider box).
 Choose a rule's setting on the tune half and read the test half.
 
-    python bench/feynman_front.py RESULTS.json [MORE.json ...] [--adequate 1e-3,1e-4]
+    python bench/feynman_front.py RESULTS.json [MORE.json ...] [--adequate 1e-3,1e-4] [--stand-ins]
 
 Rules printed, each per half: exact laws, R² >= 0.999 (in the box; "wider": also on the
 25 % wider box) and formulas shown as verified that are not the law:
@@ -19,6 +19,10 @@ Rules printed, each per half: exact laws, R² >= 0.999 (in the box; "wider": als
   :func:`kanstudio.session.pipeline.adequate_choice`, with ``A`` its ``adequate_error``).
   An entry it picks other than the one the run chose counts as "approximate", as the
   pipeline never lets the rule's pick say "verified".
+* ``... no stand-ins`` (``--stand-ins``): the same, but an entry holding a function in its
+  Taylor regime on the law's rows (:func:`kanstudio.symbolic.regime.taylor_regime`, the
+  rows regenerated as the run made them) may not be the rule's pick, and counts as
+  "approximate" wherever it is picked (the pipeline's trust rule since it was added).
 """
 
 from __future__ import annotations
@@ -30,22 +34,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from feynman import make_rows
 from feynman_score import load_equations, parse_formula, score_formula
 
 from kanstudio.session.pipeline import adequate_choice
+from kanstudio.symbolic.regime import taylor_regime
 
 
 def pick_as_run(front: list[dict]) -> int | None:
     return next((i for i, e in enumerate(front) if e.get("chosen")), None)
 
 
-def pick_adequate(front: list[dict], threshold: float) -> int | None:
+def pick_adequate(front: list[dict], threshold: float,
+                  eligible: list[bool] | None = None) -> int | None:
     chosen = pick_as_run(front)
     if chosen is None:
         return None
     points = [(e["complexity"], e["test_r2"] if e["test_r2"] is not None else float("-inf"))
               for e in front]
-    return adequate_choice(points, chosen, threshold)
+    return adequate_choice(points, chosen, threshold, eligible)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,16 +61,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adequate", default="1e-3",
                         help="held-out 1 - R² thresholds to try, comma-separated")
     parser.add_argument("--show", action="store_true", help="print every law a rule changes")
+    parser.add_argument("--stand-ins", action="store_true",
+                        help="also each rule with stand-ins (Taylor regime) refused")
     args = parser.parse_args(argv)
     equations = {e.name: e for e in load_equations()}
-    rows, seed = [], 0
+    rows, seed, noise = [], 0, 0.0
     for path in args.results:
         saved = json.loads(Path(path).read_text(encoding="utf-8"))
         seed = saved["settings"].get("seed") or 0
+        noise = saved["settings"].get("noise") or 0.0
         rows += saved["rows"]
-    rules = [("as run", pick_as_run)] + [
-        (f"adequate {t}", lambda front, t=float(t): pick_adequate(front, t))
-        for t in args.adequate.split(",")]
+    flags: dict[tuple[str, str], bool] = {}
+
+    def stand_in(row: dict, entry: dict) -> bool:
+        key = (row["name"], entry["formula"])
+        if key not in flags:
+            equation = equations[row["name"]]
+            x, _ = make_rows(equation, seed, noise)
+            symbols = equation.symbols()
+            try:
+                expr = parse_formula(entry["formula"], {n: n for n in equation.names},
+                                     symbols)
+                flags[key] = taylor_regime(expr, [symbols[n] for n in equation.names],
+                                           x) is not None
+            except Exception:  # noqa: BLE001 - unreadable: not shown to be a stand-in
+                flags[key] = False
+        return flags[key]
+
+    def refusing(rule):
+        def pick(front: list[dict], row: dict) -> int | None:
+            return rule(front, row, [not stand_in(row, e) for e in front])
+        return pick
+
+    rules = [("as run", lambda front, row, eligible=None: pick_as_run(front))] + [
+        (f"adequate {t}", lambda front, row, eligible=None, t=float(t):
+         pick_adequate(front, t, eligible)) for t in args.adequate.split(",")]
+    if args.stand_ins:
+        rules += [(f"{label}, no stand-ins", refusing(rule)) for label, rule in rules]
     cache: dict[tuple[str, str], dict] = {}
 
     def score(row: dict, entry: dict) -> dict:
@@ -86,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             exact = good = wide = claimed = 0
             for row in subset:
                 front = row.get("pareto") or []
-                index = rule(front) if front else None
+                index = rule(front, row) if front else None
                 if index is None:  # no front (timeout, crash): what the run recorded
                     result = row
                 else:
@@ -104,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                     row.get("formula_status")
                 if index is not None and not front[index].get("chosen"):
                     status = "approximate"  # the pipeline never verifies the rule's pick
+                if index is not None and "no stand-ins" in label and stand_in(
+                        row, front[index]):
+                    status = "approximate"  # the trust rule
                 claimed += status == "verified" and not result.get("exact")
             n = len(subset)
             figures.append(f"{half} exact {exact}/{n}, R²>=0.999 {good}/{n} "

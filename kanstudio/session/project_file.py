@@ -247,8 +247,9 @@ def _front(value: Any, arrays: dict[str, Any]) -> Any:
 def _chosen_trees(session: Session) -> dict[str, Any] | None:
     """The formula Discover chose (``Session.chosen_formula``) as expression trees over the
     input columns' positions (kanstudio.symbolic.search.tree): ``exact``, ``shown`` and
-    ``full`` (``shown`` with its constants at full precision), one per target; None when there is none or it has no tree form (the file then reopens with
-    the network's own formula)."""
+    ``full`` (``shown`` with its constants at full precision), one per target; None when
+    there is none or it has no tree form (the file then reopens with the network's own
+    formula)."""
     from kanstudio.symbolic.search.tree import TreeError, to_tree
 
     result = session.chosen_formula

@@ -900,6 +900,9 @@ class Session:
           be verified with the network's misfit.
         * Well-conditioned: rounded to the digits shown it stays the same formula
           (:func:`ill_conditioned`).
+        * No function in its Taylor regime on the data (:func:`taylor_regime`): a
+          ``sin`` whose argument barely moves is a straight line there, so the data do not
+          show that function.
         """
         from kanstudio.symbolic.formula import round_constants
 
@@ -942,6 +945,13 @@ class Session:
             return "approximate", (
                 f"its constants cancel: a sum in it has terms {ratio:.3g} times larger than "
                 "the sum itself on the data (a small difference of large numbers); " + why)
+        regime = self.stand_in(full)
+        if regime is not None:
+            return "approximate", (
+                f"a stand-in: {round_constants(regime, SHOWN_DIGITS)} is in its Taylor regime "
+                "on the data (its argument moves so little that a polynomial of degree 2 "
+                "matches it within 0.1% of its spread), so the data do not show that "
+                "function; " + why)
         return status, why
 
     def remember_formula(self, result: FormulaResult) -> None:
@@ -1043,6 +1053,26 @@ class Session:
                        f"within {MARGIN:.0%} of each input's range beyond the data "
                        f"(e.g. {where})")
 
+    def _internal_symbols(self) -> tuple[list, dict]:
+        """(the internal symbols, one per input; printed symbol -> internal symbol)."""
+        import sympy
+
+        symbols = [sympy.Symbol(n) for n in self.symbols]
+        # Printed names (beta, E, sum) could shadow what the generated code calls: evaluate
+        # over the safe names. A printed name is never another column's safe name.
+        internal = {sympy.Symbol(c): sym for c, sym in zip(self.dataset.input_names, symbols,
+                                                             strict=True)
+                    if c.isidentifier() and c != sym.name}
+        return symbols, internal
+
+    def stand_in(self, expr: Any) -> Any:
+        """The first function application in ``expr`` (over the printed or the internal
+        names) that is in its Taylor regime on the data (:func:`taylor_regime`), or None."""
+        from kanstudio.symbolic.regime import taylor_regime
+
+        symbols, internal = self._internal_symbols()
+        return taylor_regime(expr.xreplace(internal), symbols, self.dataset.X[:2000])
+
     def evaluate_formula(self, exprs: list, X: np.ndarray) -> np.ndarray:
         """The formulas ``exprs`` (sympy, over the columns' printed names or the internal
         :attr:`symbols`) on rows ``X`` ``(n, n_in)`` -> ``(n, len(exprs))``; non-finite
@@ -1051,12 +1081,7 @@ class Session:
 
         from kanstudio.symbolic.numeric import real_values
 
-        symbols = [sympy.Symbol(n) for n in self.symbols]
-        # Printed names (beta, E, sum) could shadow what the generated code calls: evaluate
-        # over the safe names. A printed name is never another column's safe name.
-        internal = {sympy.Symbol(c): sym for c, sym in zip(self.dataset.input_names, symbols,
-                                                             strict=True)
-                    if c.isidentifier() and c != sym.name}
+        symbols, internal = self._internal_symbols()
         cols = []
         for e in exprs:
             fn = sympy.lambdify(symbols, e.xreplace(internal), modules="numpy")

@@ -108,3 +108,16 @@ def test_a_formula_with_the_imaginary_unit_is_undefined_not_a_fit() -> None:
                                       network=session.evaluate_formula([law], X))
     assert result.status == "approximate"
     assert not (result.formula_test_r2 > 0.5)  # NaN or -inf, never the law's 1.0
+
+
+def test_a_formula_with_a_function_in_its_taylor_regime_is_not_verified() -> None:
+    """The shape of what the search engine offered for Feynman I.30.3: an outer cosine of a
+    sine whose argument moves so little on the data that it is a straight line there. Even
+    on data it reproduces exactly, the data do not show that sine."""
+    X = rng.uniform(1, 5, (500, 1))
+    stand_in = sympy.cos(168.3 * sympy.sin(0.005938 * x))
+    values = np.cos(168.3 * np.sin(0.005938 * X[:, 0]))
+    result = _describe(X, values, stand_in)
+    assert result.status == "approximate"
+    assert "Taylor regime" in result.status_reason and "sin(0.005938*x)" in result.status_reason
+    assert _describe(X, np.cos(X[:, 0]), sympy.cos(x)).status == "verified"

@@ -124,6 +124,9 @@ def test_a_knee_that_leaves_variance_unexplained_gives_way_to_the_simplest_that_
     # 200 held-out rows' noise could make that difference
     assert adequate_choice([(10, 0.99880), (14, 0.99905)], 0, 1e-3) == 0
     assert adequate_choice([(10, 0.99880), (14, 0.99950)], 0, 1e-3) == 1
+    # a stand-in may not lead: the next adequate entry does, or the knee stays
+    assert adequate_choice(front, 3, 1e-3, [True, True, True, True, False, True]) == 5
+    assert adequate_choice(front[:5], 3, 1e-3, [True] * 4 + [False]) == 3
 
 
 def test_discover_returns_its_pareto_front_with_the_knee_marked(toy_sin):
