@@ -3,8 +3,8 @@
 The edge rule of :mod:`kanstudio.symbolic.conditioning` looks at one fitted edge; a formula
 found by the structure step or the search engine holds functions of composite arguments,
 and the same stand-in hides there: ``cos(168.3*n*sin(0.005938*theta))`` for Feynman
-I.30.3, whose inner ``sin`` moves over an argument of at most 0.04 on the data, where it
-is ``0.005938*theta`` to within 0.03 % of its spread. Such a formula fits, but the function
+I.30.3, whose inner ``sin`` moves over an argument of at most 0.03 on the data, where it
+is a straight line to within 0.006 % of its spread. Such a formula fits, but the function
 it names is not what the data showed: any curve with the same first Taylor terms would fit
 as well.
 
