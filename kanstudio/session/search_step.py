@@ -35,7 +35,7 @@ from kanstudio.session.structure_solve import (
     held_out_rel_mse,
     noise_floor,
 )
-from kanstudio.symbolic.numeric import real_values
+from kanstudio.symbolic.numeric import evaluate
 
 __all__ = ["engine_available", "engine_problem", "best_first", "search_leaf_solver",
            "search_candidates", "pick"]
@@ -90,10 +90,7 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> float:
 def _evaluate(expr: Any, names: Sequence[str], x: np.ndarray) -> np.ndarray:
     import sympy
 
-    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules="numpy")
-    with np.errstate(all="ignore"):
-        v = fn(*[x[:, k] for k in range(x.shape[1])])
-    return real_values(v, x.shape[0]).copy()
+    return evaluate(expr, [sympy.Symbol(n) for n in names], x)
 
 
 def search_leaf_solver(base: Solver, seed: int, threads: int = 1,

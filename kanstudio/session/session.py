@@ -1077,15 +1077,7 @@ class Session:
         """The formulas ``exprs`` (sympy, over the columns' printed names or the internal
         :attr:`symbols`) on rows ``X`` ``(n, n_in)`` -> ``(n, len(exprs))``; non-finite
         where a formula is undefined."""
-        import sympy
-
-        from kanstudio.symbolic.numeric import real_values
+        from kanstudio.symbolic.numeric import evaluate
 
         symbols, internal = self._internal_symbols()
-        cols = []
-        for e in exprs:
-            fn = sympy.lambdify(symbols, e.xreplace(internal), modules="numpy")
-            with np.errstate(all="ignore"):
-                v = fn(*[X[:, i] for i in range(X.shape[1])])
-            cols.append(real_values(v, X.shape[0]))
-        return np.stack(cols, axis=1)
+        return np.stack([evaluate(e.xreplace(internal), symbols, X) for e in exprs], axis=1)

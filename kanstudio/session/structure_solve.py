@@ -38,7 +38,7 @@ from kanstudio.session.structure_oracle import Problem, inverse_transform
 from kanstudio.symbolic.fitting import suggest_symbolic
 from kanstudio.symbolic.formula import tidy_formula
 from kanstudio.symbolic.library import resolve_names
-from kanstudio.symbolic.numeric import real_values
+from kanstudio.symbolic.numeric import evaluate, real_values
 
 __all__ = [
     "Candidate", "Solver", "StructureFormula", "expression_size", "complexity",
@@ -142,13 +142,6 @@ def _rel_mse(y: np.ndarray, pred: np.ndarray) -> float:
     return mse / var if math.isfinite(mse) else math.inf
 
 
-def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: np.ndarray) -> np.ndarray:
-    fn = sympy.lambdify(list(symbols), expr, modules="numpy")
-    with np.errstate(all="ignore"):
-        v = fn(*[x[:, k] for k in range(x.shape[1])])
-    return real_values(v, x.shape[0]).copy()
-
-
 # Target transforms a 1-input leaf is fitted after: z = T(y), y = T⁻¹(z).
 _LEAF_TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "identity": (lambda y: y, "identity"),
@@ -240,7 +233,7 @@ def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
         for fit in fits:
             expr = inverse_transform(inverse_name, fit.expression(sym), sign)
             out.append((expr, complexity(expr)))
-        if any(_rel_mse(y, _evaluate(e, [sym], x[:, None])) < EXACT_REL_MSE
+        if any(_rel_mse(y, evaluate(e, [sym], x[:, None])) < EXACT_REL_MSE
                for e, _ in out):
             break
     return out
@@ -295,7 +288,7 @@ def _leaf_candidates(problem: Problem, solver: Solver) -> list[sympy.Expr]:
     floor = (problem.sigma**2) / (float(np.var(y_test)) or 1.0) + 1e-14
     scored = []
     for k, (expr, complexity) in enumerate(solver(problem.x, y, names)):
-        rel = _rel_mse(y_test, _evaluate(expr, symbols, problem.x_test))
+        rel = _rel_mse(y_test, evaluate(expr, symbols, problem.x_test))
         score = math.log10(rel + floor) + NODE_WEIGHT * complexity
         if math.isfinite(score):
             scored.append((score, k, expr))
@@ -377,7 +370,7 @@ def _choose(node: Node, parts: list[sympy.Expr | None], symbols: Sequence[sympy.
         if part is None:
             continue
         e = part.xreplace(best)
-        scored.append((math.log10(_rel_mse(target, _evaluate(e, symbols, x_test)) + floor)
+        scored.append((math.log10(_rel_mse(target, evaluate(e, symbols, x_test)) + floor)
                        + NODE_WEIGHT * complexity(e), k, part))
     scored = [s for s in scored if math.isfinite(s[0])]
     return min(scored)[2] if scored else None
@@ -528,7 +521,7 @@ def _whole_formula_choice(template: sympy.Expr, leaves: _Leaves,
 
     def scored(assignment: dict) -> tuple[float, sympy.Expr]:
         tuned = fine_tune(template.xreplace(assignment), symbols, x_train, y_train)
-        rel = _rel_mse(y_test, _evaluate(tuned, symbols, x_test))
+        rel = _rel_mse(y_test, evaluate(tuned, symbols, x_test))
         score = math.log10(rel + floor) + NODE_WEIGHT * complexity(tuned)
         return (score if math.isfinite(score) else math.inf), tuned
 
@@ -643,10 +636,10 @@ def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarr
     display; None when it is not finite all over the data's box."""
     exact = one_signed_inputs(exact, symbols, x_train)
     normal = normalise_constants(exact)
-    if _rel_mse(y_test, _evaluate(normal, symbols, x_test)) <= 1.01 * _rel_mse(
-            y_test, _evaluate(exact, symbols, x_test)) + 1e-20:
+    if _rel_mse(y_test, evaluate(normal, symbols, x_test)) <= 1.01 * _rel_mse(
+            y_test, evaluate(exact, symbols, x_test)) + 1e-20:
         exact = normal
-    exact_rel = _rel_mse(y_test, _evaluate(exact, symbols, x_test))
+    exact_rel = _rel_mse(y_test, evaluate(exact, symbols, x_test))
     if not math.isfinite(exact_rel):
         return None
     chosen, chosen_rel = exact, exact_rel
@@ -656,19 +649,19 @@ def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarr
         except (TypeError, ValueError, RecursionError, ZeroDivisionError):
             continue
         snapped = fine_tune(snapped, symbols, x_train, y_train)
-        rel = _rel_mse(y_test, _evaluate(snapped, symbols, x_test))
+        rel = _rel_mse(y_test, evaluate(snapped, symbols, x_test))
         if rel <= 1.1 * exact_rel + 1e-18:
             chosen, chosen_rel = snapped, rel
             break
     shown = _rounded(chosen, 4)
-    if _rel_mse(y_test, _evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
+    if _rel_mse(y_test, evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
         shown = _rounded(chosen, 10)
     # Defined on every row is not enough: a square root of a near-cancelling sum can turn
     # negative between the rows. The formula must be finite all over the data's box.
     box = box_points(x_train.min(axis=0), x_train.max(axis=0), 2000,
                      np.random.default_rng(0))
-    if not np.all(np.isfinite(_evaluate(shown, symbols, box))):
+    if not np.all(np.isfinite(evaluate(shown, symbols, box))):
         return None
     return StructureFormula(shown, exact, expression_size(shown),
-                            _rel_mse(y_test, _evaluate(shown, symbols, x_test)), tree,
+                            _rel_mse(y_test, evaluate(shown, symbols, x_test)), tree,
                             chosen)

@@ -10,11 +10,12 @@ if it fitted. Here a value whose imaginary part is not zero is NaN: undefined, a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["real_values", "IMAGINARY_TOLERANCE"]
+__all__ = ["evaluate", "real_values", "IMAGINARY_TOLERANCE"]
 
 #: An imaginary part at most this times ``max(1, |real part|)`` is rounding (``I*pi - I*pi``
 #: evaluated in floating point), not a complex value.
@@ -30,3 +31,15 @@ def real_values(values: Any, n: int) -> np.ndarray:
             real = np.abs(v.imag) <= IMAGINARY_TOLERANCE * np.maximum(1.0, np.abs(v.real))
         v = np.where(real, v.real, np.nan)
     return np.broadcast_to(v.astype(np.float64, copy=False), (n,))
+
+
+def evaluate(expr: Any, symbols: Sequence[Any], X: np.ndarray) -> np.ndarray:
+    """The sympy expression ``expr`` over ``symbols`` on the rows ``X``
+    ``(n, len(symbols))``: ``n`` float64 values (a new array), non-finite where it is
+    undefined (numpy's warnings silenced) and NaN where it is complex."""
+    import sympy
+
+    fn = sympy.lambdify(list(symbols), expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        values = fn(*[X[:, k] for k in range(X.shape[1])])
+    return real_values(values, X.shape[0]).copy()

@@ -25,7 +25,7 @@ import numpy as np
 import sympy
 
 from kanstudio.symbolic.conditioning import TAYLOR_TOLERANCE
-from kanstudio.symbolic.numeric import real_values
+from kanstudio.symbolic.numeric import evaluate, real_values
 
 __all__ = ["TAYLOR_DEGREE", "TRANSCENDENTAL", "taylor_regime"]
 
@@ -40,16 +40,13 @@ def taylor_regime(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarr
                   ) -> sympy.Expr | None:
     """The first function application (reading ``expr`` outside in) that is in its Taylor
     regime over the rows ``X`` ``(n, len(symbols))``, or None."""
-    cols = [X[:, i] for i in range(X.shape[1])]
     u = sympy.Dummy("u")
     for node in sympy.preorder_traversal(expr):
         if not (isinstance(node, sympy.Function) and node.func in TRANSCENDENTAL
                 and node.args[0].free_symbols):
             continue
         try:
-            inner = sympy.lambdify(list(symbols), node.args[0], modules="numpy")
-            with np.errstate(all="ignore"):
-                values = real_values(inner(*cols), X.shape[0])
+            values = evaluate(node.args[0], symbols, X)
             outer = sympy.lambdify([u], node.func(u), modules="numpy")
         except (TypeError, ValueError, NameError, SyntaxError, RecursionError):
             continue
