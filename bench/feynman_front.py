@@ -72,12 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         noise = saved["settings"].get("noise") or 0.0
         rows += saved["rows"]
     flags: dict[tuple[str, str], bool] = {}
+    inputs: dict[str, object] = {}  # a law's rows, made once for all its front's entries
 
     def stand_in(row: dict, entry: dict) -> bool:
         key = (row["name"], entry["formula"])
         if key not in flags:
             equation = equations[row["name"]]
-            x, _ = make_rows(equation, seed, noise)
+            if equation.name not in inputs:
+                inputs[equation.name] = make_rows(equation, seed, noise)[0]
+            x = inputs[equation.name]
             symbols = equation.symbols()
             try:
                 expr = parse_formula(entry["formula"], {n: n for n in equation.names},
@@ -93,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             return rule(front, row, [not stand_in(row, e) for e in front])
         return pick
 
-    rules = [("as run", lambda front, row, eligible=None: pick_as_run(front))] + [
+    # (label, rule, whether it refuses stand-ins)
+    rules = [("as run", lambda front, row, eligible=None: pick_as_run(front), False)] + [
         (f"adequate {t}", lambda front, row, eligible=None, t=float(t):
-         pick_adequate(front, t, eligible)) for t in args.adequate.split(",")]
+         pick_adequate(front, t, eligible), False) for t in args.adequate.split(",")]
     if args.stand_ins:
-        rules += [(f"{label}, no stand-ins", refusing(rule)) for label, rule in rules]
+        rules += [(f"{label}, no stand-ins", refusing(rule), True) for label, rule, _ in rules]
     cache: dict[tuple[str, str], dict] = {}
 
     def score(row: dict, entry: dict) -> dict:
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return cache[key]
 
     halves = sorted({r["half"] for r in rows})
-    for label, rule in rules:
+    for label, rule, refuses in rules:
         figures = []
         for half in halves:
             subset = [r for r in rows if r["half"] == half]
@@ -138,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                     row.get("formula_status")
                 if index is not None and not front[index].get("chosen"):
                     status = "approximate"  # the pipeline never verifies the rule's pick
-                if index is not None and "no stand-ins" in label and stand_in(
-                        row, front[index]):
+                if index is not None and refuses and stand_in(row, front[index]):
                     status = "approximate"  # the trust rule
                 claimed += status == "verified" and not result.get("exact")
             n = len(subset)
