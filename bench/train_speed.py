@@ -5,10 +5,11 @@ backward + optimiser step. For each configuration we time the KAN without and wi
 sparsity regularisation (as ``fit`` computes it: the error on the whole batch, the edge
 magnitudes on at most ``reg_rows`` = 2048 rows of it, taken from the same forward pass;
 "reg/all" puts the penalty on every row), and a torch MLP (SiLU, two hidden layers of
-equal width chosen to match the KAN's parameter count) in the same process, and print
-ratios. Peak memory is the process's maximum resident set size growth. Then the same for
-``KAN.fit`` itself (records, test loss, grid updates included), so the per-step overhead a
-user feels is visible.
+equal width chosen to match the KAN's parameter count) in the same process, in turns of a
+few steps each (medians), so that load which comes and goes on a busy machine slows them
+alike, and print ratios. Peak memory is the process's maximum resident set size growth.
+Then the same for ``KAN.fit`` itself (records, test loss, grid updates included), so the
+per-step overhead a user feels is visible.
 
 Every KAN figure is given for both paths, in the same run: "fused" (the numba CPU
 kernels: the spline basis and the penalty's edge magnitudes) and "torch" (plain tensor
@@ -85,6 +86,24 @@ def time_steps(step, repeats: int) -> float:
     return statistics.median(times)
 
 
+def time_round_robin(steps, repeats: int, block: int = 5) -> list[float]:
+    """Median seconds of each step, taken in turns of ``block`` consecutive steps until
+    each has run ``repeats`` times: load that comes and goes on a busy machine slows every
+    step alike, and all but the first step of a turn find the caches as a training loop
+    leaves them (one step at a time in turn would time every step on cold caches)."""
+    for step in steps:
+        for _ in range(3):
+            step()
+    times: list[list[float]] = [[] for _ in steps]
+    while len(times[0]) < repeats:
+        for k, step in enumerate(steps):
+            for _ in range(min(block, repeats - len(times[k]))):
+                t0 = time.perf_counter()
+                step()
+                times[k].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -129,13 +148,17 @@ def bench_config(name, width, rows, grid, repeats):
         loss.backward()
         opt_k.step()
 
+    # Memory first (the peaks come from the first steps), then the times round-robin:
+    # load that comes and goes on a busy machine slows every step alike, so the ratios hold.
     rss0 = peak_rss_mb()
-    t_mlp = time_steps(mlp_step, repeats)
-    t_kan = time_steps(kan_step, repeats)
+    for step in (mlp_step, kan_step):
+        step()
     rss1 = peak_rss_mb()
-    t_reg = time_steps(kan_reg_step, repeats)
-    t_reg_all = time_steps(kan_reg_all_step, max(3, repeats // 3))
+    kan_reg_step()
+    kan_reg_all_step()
     rss2 = peak_rss_mb()
+    t_mlp, t_kan, t_reg = time_round_robin((mlp_step, kan_step, kan_reg_step), repeats)
+    t_reg_all = time_steps(kan_reg_all_step, max(3, repeats // 3))
     return {
         "name": name, "width": width, "rows": rows, "grid": grid,
         "kan_params": kan.n_parameters(), "mlp_params": n_mlp,
@@ -206,15 +229,7 @@ def bench_product_layer(n_in, columns, rows, repeats):
             opt.step()
 
         steps.append(step)
-    for step in steps:
-        step()
-    times: list[list[float]] = [[], []]
-    for _ in range(repeats):
-        for k, step in enumerate(steps):
-            t0 = time.perf_counter()
-            step()
-            times[k].append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in times]
+    return [t * 1e3 for t in time_round_robin(steps, repeats)]
 
 
 def bench_penalty_paths(width, rows, grid, repeats):
@@ -255,15 +270,7 @@ def bench_penalty_paths(width, rows, grid, repeats):
         opt_k.step()
 
     steps = (mlp_step, per_edge_step, one_pass_step)
-    for step in steps:
-        step()
-    times: list[list[float]] = [[], [], []]
-    for _ in range(repeats):
-        for k, step in enumerate(steps):
-            t0 = time.perf_counter()
-            step()
-            times[k].append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in times]
+    return [t * 1e3 for t in time_round_robin(steps, repeats)]
 
 
 def main() -> None:

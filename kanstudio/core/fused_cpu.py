@@ -36,7 +36,8 @@ def _build(cache: bool):
 
     jit = numba.njit(parallel=True, cache=cache, nogil=True)
 
-    def forward(x, knots, table, k, nb, residual, want_grad, dense, dvals, start, dsilu):
+    def forward(x, knots, table, k, nb, residual, want_grad, want_start, dense, dvals, start,
+                dsilu):
         batch, n_in = x.shape
         n_knots = knots.shape[1]
         w = k + 1
@@ -53,7 +54,7 @@ def _build(cache: bool):
                     if want_grad:
                         dsilu[b, i] = sig * (1.0 + xv * (1.0 - sig))
                 if not (xv >= knots[i, 0] and xv < knots[i, n_knots - 1]):  # NaN too
-                    if want_grad:
+                    if want_start:
                         start[b, i] = -k - 1  # outside the grid: no live function
                     continue
                 # The interval: the largest lo with t[lo] <= x. On a short row counting is
@@ -73,7 +74,7 @@ def _build(cache: bool):
                 row = table[i * n_knots + lo]  # the interval's tabulated values, contiguous
                 u = (xv - row[0]) * row[1]
                 first = lo - k
-                if want_grad:
+                if want_start:
                     start[b, i] = first
                 if k == 3 and first >= 0 and first + 3 < nb:
                     # cubic splines away from the ends (nearly every sample), unrolled:
@@ -189,48 +190,56 @@ def run_locked(kernel, *args):
         return kernel(*args)
 
 
-def _run(kernels, x, knots, table, k, residual, want_grad):
+def _run(kernels, x, knots, table, k, residual, want_grad, want_start=False):
     batch, n_in = x.shape
     nb = knots.shape[1] - k - 1
     dense = torch.empty(batch, n_in, nb + int(residual), dtype=x.dtype)
     shape = (batch, n_in) if want_grad else (1, 1)
     dvals = torch.empty(*shape, k + 1, dtype=x.dtype)
-    start = torch.empty(shape, dtype=torch.int32)
+    keep_start = want_grad or want_start
+    start = torch.empty((batch, n_in) if keep_start else (1, 1), dtype=torch.int32)
     dsilu = torch.empty(shape, dtype=x.dtype)
     _use_torch_threads()
     rows = table.t().contiguous()  # (n_in * K, F): one interval's values side by side
     kernels[0](x.numpy(), knots.numpy(), rows.numpy(), k, nb, residual, want_grad,
-               dense.numpy(), dvals.numpy(), start.numpy(), dsilu.numpy())
+               keep_start, dense.numpy(), dvals.numpy(), start.numpy(), dsilu.numpy())
     return dense, (start, dvals, dsilu)
 
 
 class _FusedBasis(torch.autograd.Function):
-    """Same contract as ``spline._SplineBasis``: dense basis, gradient with respect to x."""
+    """Same contract as ``spline._SplineBasis``: dense basis, gradient with respect to x;
+    also each (row, input)'s first basis entry (``interval - k``; ``-k - 1`` outside the
+    grid) when asked, or None."""
 
     @staticmethod
-    def forward(ctx, x, knots, table, k, residual):  # type: ignore[override]
+    def forward(ctx, x, knots, table, k, residual, want_start):  # type: ignore[override]
         want_grad = ctx.needs_input_grad[0]
         with _lock:
             dense, saved = _run(_state["kernels"], x.detach().contiguous(), knots,
-                                table.contiguous(), k, residual, want_grad)
+                                table.contiguous(), k, residual, want_grad, want_start)
         if want_grad:
             ctx.save_for_backward(*saved)
         ctx.k, ctx.nb, ctx.residual = k, knots.shape[1] - k - 1, residual
-        return dense
+        if not want_start:
+            return dense, None
+        ctx.mark_non_differentiable(saved[0])
+        return dense, saved[0]
 
     @staticmethod
-    def backward(ctx, grad_dense: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad_dense: torch.Tensor, _grad_start=None):  # type: ignore[override]
         start, dvals, dsilu = ctx.saved_tensors
         grad_x = torch.empty(start.shape, dtype=grad_dense.dtype)
         with _lock:
             _use_torch_threads()
             _state["kernels"][1](grad_dense.contiguous().numpy(), start.numpy(), dvals.numpy(),
                                  dsilu.numpy(), ctx.k, ctx.nb, ctx.residual, grad_x.numpy())
-        return grad_x, None, None, None, None
+        return grad_x, None, None, None, None, None
 
 
-def fused_basis(x, knots, table, k, residual):
-    """The dense basis by the fused kernel, or None where it does not apply."""
+def fused_basis(x, knots, table, k, residual, want_start=False):
+    """The dense basis by the fused kernel, or None where it does not apply. With
+    ``want_start``: (dense, start), ``start`` (batch, n_in) int32 each row and input's
+    first basis entry, the one the sparsity penalty's fused kernel starts from."""
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return None
     if knots.dtype != x.dtype or table.dtype != x.dtype:
@@ -239,4 +248,5 @@ def fused_basis(x, knots, table, k, residual):
         fused_available()  # compiles or loads them, once (waits for a warm-up under way)
     if _state["kernels"] is None:
         return None
-    return _FusedBasis.apply(x, knots, table, k, residual)
+    dense, start = _FusedBasis.apply(x, knots, table, k, residual, want_start)
+    return (dense, start) if want_start else dense

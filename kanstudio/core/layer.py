@@ -35,6 +35,7 @@ from kanstudio.core.spline import (
     interval_table,
     n_basis,
     spline_basis,
+    spline_basis_starts,
     uniform_knots,
 )
 
@@ -111,20 +112,22 @@ class _OutputAndMagnitudes(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, features, weights, bias, rows, k):  # type: ignore[override]
+    def forward(ctx, features, weights, bias, rows, k, starts):  # type: ignore[override]
         batch, n_in, width = features.shape
         flat = weights.reshape(n_in * width, -1)
-        out = torch.addmm(bias, features.reshape(batch, -1), flat)
         ctx.fused = fused_magnitudes.magnitudes_available(features, weights)
         if ctx.fused:  # one pass over the basis rows, no (n_in, r, n_out) tensors
             features, weights = features.contiguous(), weights.contiguous()
             # in order: each thread walks one input node's column of the basis rows
             rows = torch.arange(batch) if rows is None else torch.sort(rows).values
+            # The kernel runs right after the basis kernel, before torch's product: numba's
+            # and torch's thread pools then hand the cores over once, not twice.
             mag, cross, saved = fused_magnitudes.fused_magnitudes(
                 features, weights, rows, ctx.needs_input_grad[1], k,
-                ctx.needs_input_grad[0])
+                ctx.needs_input_grad[0], starts)
             ctx.save_for_backward(features, weights, rows, cross, *saved)
-            return out, mag
+            return torch.addmm(bias, features.reshape(batch, -1), flat), mag
+        out = torch.addmm(bias, features.reshape(batch, -1), flat)
         picked = features if rows is None else features.index_select(0, rows)
         sub = picked.transpose(0, 1)  # (n_in, r, width)
         phi = torch.bmm(sub, weights)  # (n_in, r, n_out)
@@ -170,7 +173,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
                 grad_weights = grad_weights + cross * scale[:, None, :]
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
-        return grad_features, grad_weights, grad_bias, None, None
+        return grad_features, grad_weights, grad_bias, None, None, None
 
     @staticmethod
     def fused_backward(ctx, grad_out, grad_mag):
@@ -183,7 +186,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
         grad_features = grad_weights = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_features = (grad_out @ flat.t()).view(batch, n_in, width)
-            if scale is not None:
+            if scale is not None:  # while the product's rows are still in the cache
                 fused_magnitudes.fused_magnitudes_backward(
                     rows, saved, weights * scale[:, None, :], grad_features)
         if ctx.needs_input_grad[1]:
@@ -192,7 +195,7 @@ class _OutputAndMagnitudes(torch.autograd.Function):
                 grad_weights = grad_weights + cross * scale[:, None, :]
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
-        return grad_features, grad_weights, grad_bias, None, None
+        return grad_features, grad_weights, grad_bias, None, None, None
 
 
 class _Products(torch.autograd.Function):
@@ -301,13 +304,19 @@ class KANLayer(nn.Module):
         self._symbolic_fns: dict[str, TorchFn] = {}
         self._groups: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
         self._table: tuple[torch.Tensor, int, torch.Tensor] | None = None
-        self._features: tuple[tuple, torch.Tensor] | None = None
+        self._features: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
 
     def basis(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
         """The B-spline basis of this layer's knots: x (batch, n_in) -> (batch, n_in, nb).
 
         With ``residual``, a last column ``silu(x)`` is appended: (batch, n_in, nb + 1).
         """
+        return self.basis_starts(x, residual, want_starts=False)[0]
+
+    def basis_starts(self, x: torch.Tensor, residual: bool = False, want_starts: bool = True
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`basis` and each (row, input)'s first basis entry where the fused kernel
+        gives it (:func:`~kanstudio.core.spline.spline_basis_starts`), else None."""
         knots = self.knots
         cache = self._table
         # The cache holds the knots tensor itself, so a replaced or edited grid misses it.
@@ -315,19 +324,20 @@ class KANLayer(nn.Module):
             cache = (knots, knots._version, interval_table(knots, self.k))
             self._table = cache
         if x.requires_grad:
-            return spline_basis(x, knots, self.k, cache[2], residual)
+            return spline_basis_starts(x, knots, self.k, cache[2], residual, want_starts)
         # Inputs that need no gradient (the training data, for the first layer) give the
         # same features at every full-batch step: keep the last ones while they are small.
         key = (x, x._version, knots, knots._version, residual)
         held = self._features
         if held is not None and held[0][0] is x and held[0][2] is knots and (
             (held[0][1], held[0][3], held[0][4]) == (key[1], key[3], key[4])
-        ):
-            return held[1]
-        features = spline_basis(x, knots, self.k, cache[2], residual)
+        ) and (held[2] is not None or not want_starts):
+            return held[1], held[2]
+        features, starts = spline_basis_starts(x, knots, self.k, cache[2], residual,
+                                               want_starts)
         small = features.numel() * features.element_size() <= FEATURE_CACHE_BYTES
-        self._features = (key, features) if small else None
-        return features
+        self._features = (key, features, starts) if small else None
+        return features, starts
 
     # ------------------------------------------------------------------ forward
     def _weights(self) -> torch.Tensor:
@@ -485,9 +495,9 @@ class KANLayer(nn.Module):
                 return self.combine(phi.sum(1) + self.bias), phi.abs().mean(0)
             out, phi = self.forward_with_edges(x, rows)
             return out, phi.abs().mean(0)
-        features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
+        features, starts = self.basis_starts(x, residual=True)  # (batch, n_in, nb + 1)
         out, mag = _OutputAndMagnitudes.apply(features, self._weights(), self.bias, rows,
-                                              self.k)
+                                              self.k, starts)
         return self.combine(out), mag
 
     def _symbolic_groups(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:

@@ -22,6 +22,7 @@ from kanstudio.core.knots import extend_knots, interval_table, n_basis, uniform_
 
 __all__ = [
     "spline_basis",
+    "spline_basis_starts",
     "uniform_knots",
     "extend_knots",
     "fit_coefficients",
@@ -101,6 +102,20 @@ def spline_basis(
     Differentiable with respect to ``x`` (not the knots, which are never trained).
     ``table`` is ``interval_table(knots, k)``, passed in by callers that cache it.
     """
+    return spline_basis_starts(x, knots, k, table, residual, want_starts=False)[0]
+
+
+def spline_basis_starts(
+    x: torch.Tensor,
+    knots: torch.Tensor,
+    k: int,
+    table: torch.Tensor | None = None,
+    residual: bool = False,
+    want_starts: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`spline_basis` and, where the fused CPU kernel computed it, each (row, input)'s
+    first basis entry (batch, n_in) int32: ``interval - k``, ``-k - 1`` outside the grid
+    (the sparsity penalty's fused kernel starts there); None on the torch path."""
     if x.dim() != 2 or knots.dim() != 2 or x.shape[1] != knots.shape[0]:
         raise ValueError(
             f"spline_basis: x {tuple(x.shape)} does not match knots {tuple(knots.shape)}"
@@ -108,10 +123,10 @@ def spline_basis(
     knots = knots.detach().contiguous()
     if table is None:
         table = interval_table(knots, k)
-    fused = fused_basis(x, knots, table.detach(), k, residual)  # one pass on the CPU
+    fused = fused_basis(x, knots, table.detach(), k, residual, want_starts)  # one pass on the CPU
     if fused is not None:
-        return fused
-    return _SplineBasis.apply(x, knots, table.detach(), k, residual)
+        return fused if want_starts else (fused, None)
+    return _SplineBasis.apply(x, knots, table.detach(), k, residual), None
 
 
 def fit_coefficients(

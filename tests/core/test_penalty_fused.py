@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kanstudio.core import KANNetwork
+from kanstudio.core import KANNetwork, spline
 from kanstudio.core import fused_magnitudes as fm
 
 
@@ -47,7 +47,13 @@ def _needs_kernel() -> None:
 @pytest.mark.parametrize("k", [3, 1])
 @pytest.mark.parametrize("width", [[3, 5, 2], [3, [1, 2], 1]])
 @pytest.mark.parametrize("subset", [None, "distinct", "repeated"])
-def test_fused_penalty_matches_its_definition(dtype, k, width, subset) -> None:
+@pytest.mark.parametrize("basis", ["fused", "torch"])
+def test_fused_penalty_matches_its_definition(dtype, k, width, subset, basis,
+                                              monkeypatch) -> None:
+    # "fused": the basis kernel tells the penalty's kernel where each row's live entries
+    # start; "torch": the penalty's kernel finds them in the basis rows itself.
+    if basis == "torch":
+        monkeypatch.setattr(spline, "fused_basis", lambda *args: None)
     net = _net(width, k, dtype)
     gen = torch.Generator().manual_seed(7)
     # some rows outside the grid [-1, 1] and one exactly on a knot: no live spline there
