@@ -293,16 +293,6 @@ def main() -> None:
     configs = [c for c in CONFIGS if c[0] in args.configs.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, Adam, CPU, "
           f"allocator: {'freed memory kept' if kept else 'default'}")
-    if "penalty" in parts:
-        print("Sparsity penalty, per-edge autograd vs one pass (round-robin with the MLP):")
-        for path in paths:
-            use_path(path)
-            for name, width, rows, grid in configs:
-                t_mlp, t_old, t_new = bench_penalty_paths(width, rows, grid, args.repeats)
-                print(f"  {path:6} {name:8} mlp {t_mlp:9.2f} ms  per-edge {t_old:9.2f} ms "
-                      f"({t_old / t_mlp:5.2f}x)  one-pass {t_new:9.2f} ms "
-                      f"({t_new / t_mlp:5.2f}x)", flush=True)
-        use_path("fused")
     if parts & {"table", "fit"}:
         print(f"{'path':6} {'config':8} {'width':>18} {'rows':>6} {'G':>3} {'params':>7} "
               f"{'mlp ms':>8} {'kan ms':>8} {'ratio':>6} {'+reg ms':>8} {'ratio':>6} "
@@ -318,6 +308,16 @@ def main() -> None:
                   f"{r['ratio']:>5.2f}x {r['kan_reg_ms']:>8.2f} {r['ratio_reg']:>5.2f}x "
                   f"{r['ratio_reg_all']:>6.2f}x {r['peak_reg_mb']:>7.1f}", flush=True)
     use_path("fused")
+    if "penalty" in parts:
+        print("\nSparsity penalty, per-edge autograd vs one pass (in turns with the MLP):")
+        for path in paths:
+            use_path(path)
+            for name, width, rows, grid in configs:
+                t_mlp, t_old, t_new = bench_penalty_paths(width, rows, grid, args.repeats)
+                print(f"  {path:6} {name:8} mlp {t_mlp:9.2f} ms  per-edge {t_old:9.2f} ms "
+                      f"({t_old / t_mlp:5.2f}x)  one-pass {t_new:9.2f} ms "
+                      f"({t_new / t_mlp:5.2f}x)", flush=True)
+        use_path("fused")
     if "fit" in parts:
         print("\nKAN.fit per-step time (Adam, float32; records, test loss, grid updates) vs bare "
               "step (fused path):")
