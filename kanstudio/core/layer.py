@@ -120,8 +120,9 @@ class _OutputAndMagnitudes(torch.autograd.Function):
             features, weights = features.contiguous(), weights.contiguous()
             # in order: each thread walks one input node's column of the basis rows
             rows = torch.arange(batch) if rows is None else torch.sort(rows).values
-            # The kernel runs right after the basis kernel, before torch's product: numba's
-            # and torch's thread pools then hand the cores over once, not twice.
+            # The kernel runs right after the basis kernel, before torch's product, so that
+            # numba's and torch's thread pools hand the cores over once, not twice (no
+            # difference beyond the noise on the 2-core machine it was timed on).
             mag, cross, saved = fused_magnitudes.fused_magnitudes(
                 features, weights, rows, ctx.needs_input_grad[1], k,
                 ctx.needs_input_grad[0], starts)
