@@ -237,8 +237,8 @@ class _FusedBasis(torch.autograd.Function):
 
 
 def fused_basis(x, knots, table, k, residual, want_start=False):
-    """The dense basis by the fused kernel, or None where it does not apply. With
-    ``want_start``: (dense, start), ``start`` (batch, n_in) int32 each row and input's
+    """(dense basis, start) by the fused kernel, or None where it does not apply.
+    ``start`` (batch, n_in) int32, with ``want_start`` (else None): each row and input's
     first basis entry, the one the sparsity penalty's fused kernel starts from."""
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return None
@@ -248,5 +248,4 @@ def fused_basis(x, knots, table, k, residual, want_start=False):
         fused_available()  # compiles or loads them, once (waits for a warm-up under way)
     if _state["kernels"] is None:
         return None
-    dense, start = _FusedBasis.apply(x, knots, table, k, residual, want_start)
-    return (dense, start) if want_start else dense
+    return _FusedBasis.apply(x, knots, table, k, residual, want_start)

@@ -140,7 +140,7 @@ def _build(cache: bool):
                             # [start, start + k] inside the basis; none outside the grid.
                             st = starts[b, i]
                             span[t, i, 0] = max(st, 0)
-                            span[t, i, 1] = min(st + k + 1, nb) if st >= -k else max(st, 0)
+                            span[t, i, 1] = min(st + k + 1, nb) if st >= -k else 0
                             continue
                         # The torch basis backward reads the k + 1 live functions around
                         # every non-zero entry: [last - k, first + k]; with none non-zero,

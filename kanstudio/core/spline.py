@@ -123,9 +123,9 @@ def spline_basis_starts(
     knots = knots.detach().contiguous()
     if table is None:
         table = interval_table(knots, k)
-    fused = fused_basis(x, knots, table.detach(), k, residual, want_starts)  # one pass on the CPU
+    fused = fused_basis(x, knots, table.detach(), k, residual, want_starts)  # one CPU pass
     if fused is not None:
-        return fused if want_starts else (fused, None)
+        return fused
     return _SplineBasis.apply(x, knots, table.detach(), k, residual), None
 
 

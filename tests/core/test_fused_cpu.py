@@ -44,7 +44,7 @@ def test_fused_matches_torch_path(k, residual, dtype):
     x, knots, table = _case(k, dtype, seed=k)
     x1 = x.clone().requires_grad_()
     x2 = x.clone().requires_grad_()
-    fused = fused_basis(x1, knots, table, k, residual)
+    fused = fused_basis(x1, knots, table, k, residual)[0]
     ref = _SplineBasis.apply(x2, knots, table, k, residual)
     assert fused is not None and fused.shape == ref.shape
     tol = 1e-12 if dtype == torch.float64 else 1e-5
@@ -62,7 +62,7 @@ def test_fused_gradcheck():
     knots = torch.sort(torch.rand(2, 12, dtype=torch.float64) * 2 - 1, 1).values.contiguous()
     table = interval_table(knots, 3)
     x = (torch.rand(30, 2, dtype=torch.float64) * 1.6 - 0.8).requires_grad_()
-    assert torch.autograd.gradcheck(lambda v: fused_basis(v, knots, table, 3, True), (x,))
+    assert torch.autograd.gradcheck(lambda v: fused_basis(v, knots, table, 3, True)[0], (x,))
 
 
 def test_spline_basis_takes_fused_path_on_cpu_only_for_float():
@@ -74,12 +74,12 @@ def test_spline_basis_takes_fused_path_on_cpu_only_for_float():
 
 def test_concurrent_threads_agree():
     x, knots, table = _case(3, torch.float64, seed=2)
-    expected = fused_basis(x, knots, table, 3, True)
+    expected = fused_basis(x, knots, table, 3, True)[0]
     results: list[torch.Tensor] = []
 
     def work():
         for _ in range(20):
-            results.append(fused_basis(x, knots, table, 3, True))
+            results.append(fused_basis(x, knots, table, 3, True)[0])
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for t in threads:
