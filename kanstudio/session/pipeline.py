@@ -181,6 +181,12 @@ class _Run:
         self.steps_done = 0
         self.engine_ok: bool | None = None  # the search engine runs here (checked once)
         self.engine_said = False  # the stage log said it does not
+        # the whole-dataset search's raw front, once it has run (_search_front): the inputs
+        # it searched over and the engine's expressions; it runs at most once per discovery
+        self.searched: tuple[list[int], list[Any]] | None = None
+        # (attempt, formula, the search's other formulas) when the search engine found a
+        # formula exact on the held-out rows before the symbolic stage ended (_early_search)
+        self.early: tuple[_Attempt, FormulaResult, list[FormulaResult]] | None = None
 
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
@@ -365,6 +371,10 @@ def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
 
     yield run.enter("fine-tune", "fine-tuning symbolic parameters")
     current, _ = yield from _assign(run, {}, choice, p.fine_tune_steps)
+    if current > p.exact_mse and run.searched is None:
+        yield from _early_search(run, attempt, current)
+        if run.early is not None:
+            return
     simple = {edge: _simplest(cands[edge], p.r2_threshold) for edge in edges}
     if current > p.exact_mse and simple != choice and not run.over_budget() and (
             len(edges) <= p.max_search_edges):
@@ -669,8 +679,33 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
             continue
         yield from _symbolic(run, attempt)
         attempt.model = session.model
-        if attempt.rel_mse <= p.exact_mse:
+        if run.early is not None or attempt.rel_mse <= p.exact_mse:
             break
+    if run.early is None:
+        result, best = yield from _read_formula(run, attempts)
+    else:
+        result, best = _early_result(run, attempts)
+    # _formula may pick an earlier snapping than its last, the structure step or the search
+    # engine a formula other than the network's: the session's formula is the one chosen
+    session.pin_formula(result)
+    yield from run.cap_note()
+    result.budget = run.budget()
+    replaced = replacement(session, before, result)
+    if replaced is not None:
+        yield PipelineEvent("formula", 5, "note", message=replaced["message"])
+    yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
+                        info={"formula": result, "width": best.width,
+                              "training_steps": run.steps_done, "budget": result.budget,
+                              "attempts": [a.width for a in attempts],
+                              "replaced": replaced})
+
+
+def _read_formula(run: _Run, attempts: list[_Attempt]
+                  ) -> Iterator[PipelineEvent]:
+    """The formula of the architectures tried (the best by score, or a skipped network
+    that beats them), then the structure step's and the search engine's candidates, and
+    the front's choice among them: (result, its attempt) (``yield from`` value)."""
+    session, p = run.session, run.p
     done = [a for a in attempts if math.isfinite(a.rel_mse)]
     best_r2 = max((a.formula_r2 for a in done), default=-math.inf)
     # A network skipped as too poor still beats every formula: read it too. With no
@@ -684,6 +719,8 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
         if best.model is not session.model:
             session.adopt_model(best.model, f"width {best.width}")
         yield from _symbolic(run, best)
+        if run.early is not None:
+            return _early_result(run, attempts)
         best.model = session.model
         done.append(best)
     if not done:  # every loss was NaN or infinite: nothing to read a formula from
@@ -707,20 +744,19 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
     also = [(best, network_result)] if result is not network_result else []
     result, searched = yield from _search_candidate(run, attempts, result)
     also += [(best, r) for r in searched]
-    result, best = _pareto(run, done, best, result, also, _oracle(attempts))
-    # _formula may pick an earlier snapping than its last, the structure step or the search
-    # engine a formula other than the network's: the session's formula is the one chosen
-    session.pin_formula(result)
-    yield from run.cap_note()
-    result.budget = run.budget()
-    replaced = replacement(session, before, result)
-    if replaced is not None:
-        yield PipelineEvent("formula", 5, "note", message=replaced["message"])
-    yield PipelineEvent("formula", 5, "done", message=str(result.expressions[0]),
-                        info={"formula": result, "width": best.width,
-                              "training_steps": run.steps_done, "budget": result.budget,
-                              "attempts": [a.width for a in attempts],
-                              "replaced": replaced})
+    return _pareto(run, done, best, result, also, _oracle(attempts))
+
+
+def _early_result(run: _Run, attempts: list[_Attempt]) -> tuple[FormulaResult, _Attempt]:
+    """The search engine's exact formula (:func:`_early_search`) with the attempt's
+    trained network, before any edge was locked, as the session's model: the locked edges
+    would show functions the formula does not have. (result, its attempt)."""
+    attempt, result, others = run.early
+    s = run.session
+    s.adopt_model(attempt.network, f"width {attempt.width}")
+    attempt.model = s.model
+    return _pareto(run, [], attempt, result, [(attempt, r) for r in others],
+                   _oracle(attempts))
 
 
 def formula_complexity(expr: Any) -> int:
@@ -1061,22 +1097,117 @@ def _engine(run: _Run) -> bool:
     return run.engine_ok
 
 
+def _searchable(run: _Run) -> bool:
+    """Whether the whole-dataset search may run (engine present, one target whose
+    squares stay finite); says once when the engine is missing."""
+    p, s = run.p, run.session
+    if not (p.search or p.search_leaf):
+        return False
+    if not _engine(run):
+        return False
+    from kanstudio.session.structure_step import squarable
+
+    return bool(p.search) and s.dataset.n_outputs == 1 and squarable(s.dataset.y)
+
+
+def _engine_note(run: _Run) -> Iterator[PipelineEvent]:
+    """The stage log's line, once, when the search engine cannot be imported."""
+    p = run.p
+    if (p.search or p.search_leaf) and not _engine(run) and not run.engine_said:
+        run.engine_said = True
+        yield PipelineEvent("formula", 5, "note", message=(
+            "expression search engine unavailable (pip install pyoperon): formulas "
+            "come from the function library only"))
+
+
+def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], list[Any],
+                                                          list[int], float]:
+    """The search engine's front on the whole dataset (training rows, the inputs the
+    pruned network ``oracle`` kept), each member verified against that network: (the
+    verified formulas, the raw front, the inputs, the network's held-out relative MSE).
+
+    The engine runs once per discovery: a later call (the end of discovery, after
+    :func:`_early_search`) takes the front found then, over the inputs searched then, and
+    verifies it against its own network."""
+    from kanstudio.session.search_step import search_candidates
+
+    s, d, p = run.session, run.session.dataset, run.p
+    te = s.test_idx if len(s.test_idx) else s.train_idx
+    if run.searched is not None:
+        kept, front = run.searched
+    else:
+        try:
+            kept = list(oracle.network.input_ids_)
+        except (AttributeError, RuntimeError):
+            kept = list(range(d.n_inputs))
+        front = None
+    network = s.y_scaler.inverse_transform(oracle.network.predict(s.x_scaler.transform(d.X)))
+    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / (
+        float(np.var(d.y[te, 0])) or 1.0)
+    found, front = search_candidates(s, network, kept, budget=p.search,
+                                     seed=s.settings.seed, threads=p.search_threads,
+                                     front=front)
+    run.searched = (kept, front)
+    return found, front, kept, net_rel
+
+
+def _early_search(run: _Run, attempt: _Attempt, current: float
+                  ) -> Iterator[PipelineEvent]:
+    """The whole-dataset search, run as soon as the first network read symbolically is
+    not exact with its best-ranked functions (relative MSE ``current``), rather than
+    after every architecture and the structure step: when a member of its front is exact
+    on the held-out rows (relative MSE at most ``exact_mse``) and verified, discovery
+    ends there with it (``run.early``), since nothing later could be more accurate and
+    the front's simplest exact member is what a later search would have offered. Feynman
+    II.6.11, II.11.3, II.21.32 (tune half): their formulas came from this search after
+    40-45 s of symbolic fits and structure tests that found none.
+
+    Otherwise its front is kept for the end of discovery (:func:`_search_front`), so the
+    engine still runs once."""
+    from kanstudio.session.structure_solve import expression_size, held_out_rel_mse
+
+    if not _searchable(run) or attempt.network is None:
+        return
+    s, d = run.session, run.session.dataset
+    try:
+        found, front, kept, _net = _search_front(run, attempt)
+    except (ArithmeticError, ValueError, TypeError, RecursionError,
+            np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
+        run.searched = ([], [])
+        yield PipelineEvent("fine-tune", 4, "note", message=(
+            f"expression search engine failed on the whole dataset ({exc})"))
+        return
+    te = s.test_idx if len(s.test_idx) else s.train_idx
+    var = float(np.var(d.y[te, 0])) or 1.0
+    exact = [r for r in found if r.status == "verified"
+             and held_out_rel_mse(r, var) <= run.p.exact_mse]
+    names = ", ".join(s.symbols[i] for i in kept)
+    head = (f"expression search engine ({run.p.search} budget) on the whole dataset "
+            f"(training rows, inputs {names}), since the best-ranked functions of width "
+            f"{attempt.width} leave relative MSE {current:.3g}: {len(front)} expression(s)")
+    if not exact:
+        yield PipelineEvent("fine-tune", 4, "note", message=(
+            head + ", none exact on the held-out rows: the symbolic stage goes on (the "
+            "front is offered again with the formula found)"))
+        return
+    chosen = min(exact, key=lambda r: (expression_size(r.expressions[0]),
+                                       held_out_rel_mse(r, var)))
+    yield PipelineEvent("fine-tune", 4, "note", message=(
+        head + f"; {chosen.expressions[0]} is exact on the held-out rows (relative MSE "
+        f"{held_out_rel_mse(chosen, var):.3g}) and verified: the symbolic stage, larger "
+        "networks and the structure step are skipped"))
+    yield run.enter("formula", "composing the formula")
+    run.early = (attempt, chosen, [r for r in found if r is not chosen])
+
+
 def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
                       ) -> Iterator[PipelineEvent]:
     """The search engine on the whole dataset over the inputs the pruned network kept:
     returns (the formula to keep, the other verified members of the engine's front)."""
     p, s = run.p, run.session
-    if not (p.search or p.search_leaf):
-        return result, []
-    if not _engine(run):
-        if not run.engine_said:
-            run.engine_said = True
-            yield PipelineEvent("formula", 5, "note", message=(
-                "expression search engine unavailable (pip install pyoperon): formulas "
-                "come from the function library only"))
-        return result, []
+    yield from _engine_note(run)
     nets = [a for a in attempts if a.network is not None]
-    if not p.search or not nets or s.dataset.n_outputs != 1:
+    if not nets or not _searchable(run):
         return result, []
     te = s.test_idx if len(s.test_idx) else s.train_idx
     y_te = s.dataset.y[te, 0]
@@ -1085,24 +1216,12 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     if not p.search_after_exact and spread > 0 and (
             result.formula_test_rmse <= math.sqrt(p.exact_mse) * spread):
         return result, []  # exact on the held-out rows: nothing left for a search to find
-    from kanstudio.session.structure_step import squarable
-
-    if not squarable(s.dataset.y):  # its scores square raw values
-        return result, []
-    from kanstudio.session.search_step import pick, search_candidates
+    from kanstudio.session.search_step import pick
 
     oracle = max(nets, key=lambda a: a.network_r2)
-    d = s.dataset
+    again = run.searched is not None
     try:
-        kept = list(oracle.network.input_ids_)
-    except (AttributeError, RuntimeError):
-        kept = list(range(d.n_inputs))
-    network = s.y_scaler.inverse_transform(oracle.network.predict(s.x_scaler.transform(d.X)))
-    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / (
-        float(np.var(d.y[te, 0])) or 1.0)
-    try:
-        found, front = search_candidates(s, network, kept, budget=p.search,
-                                         seed=s.settings.seed, threads=p.search_threads)
+        found, front, kept, net_rel = _search_front(run, oracle)
     except (ArithmeticError, ValueError, TypeError, RecursionError,
             np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
         yield PipelineEvent("formula", 5, "note", message=(
@@ -1113,9 +1232,10 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     names = ", ".join(s.symbols[i] for i in kept)
     best = max(found, key=lambda r: r.formula_test_r2, default=None)
     yield PipelineEvent("formula", 5, "note", message=(
-        f"expression search engine ({p.search} budget) used on the whole dataset "
-        f"(training rows, inputs {names}): {len(front)} expression(s), {len(found)} "
-        "checked against the network"
+        f"expression search engine ({p.search} budget) "
+        + ("front found earlier " if again else "used ")
+        + f"on the whole dataset (training rows, inputs {names}): {len(front)} "
+        f"expression(s), {len(found)} checked against the network"
         + (f"; the most accurate is {best.expressions[0]} (held-out R² "
            f"{best.formula_test_r2:.6f}, {best.status})" if best is not None else "")
         + (f"; {chosen.expressions[0]} ({chosen.status}) replaces {result.expressions[0]}"

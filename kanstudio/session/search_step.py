@@ -209,19 +209,21 @@ def _leaf_note(front: Sequence[Any], d: int, names: Sequence[str], budget: Any,
 
 
 def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],
-                      budget: Any = "medium", seed: int = 0, threads: int = 1
-                      ) -> tuple[list[Any], list[Any]]:
+                      budget: Any = "medium", seed: int = 0, threads: int = 1,
+                      front: list[Any] | None = None) -> tuple[list[Any], list[Any]]:
     """(the engine's front on the training rows over the ``kept`` inputs, each verified
     against ``network`` (predictions on every row, ``(n, 1)``) by
     :meth:`Session.describe_formula`; the raw front). Constants are left out when the
-    network is not constant."""
+    network is not constant. ``front``: a front the engine found before on these rows
+    and inputs, verified again (against this ``network``) instead of searching."""
     from kanstudio.symbolic.search import search
 
     s, d = session, session.dataset
-    names = [s.symbols[i] for i in kept]
-    x = d.X[s.train_idx][:, list(kept)]
-    front = search(x, d.y[s.train_idx, 0], budget=budget, seed=seed, threads=threads,
-                   names=names)
+    if front is None:
+        names = [s.symbols[i] for i in kept]
+        x = d.X[s.train_idx][:, list(kept)]
+        front = search(x, d.y[s.train_idx, 0], budget=budget, seed=seed, threads=threads,
+                       names=names)
     net = np.asarray(network, dtype=float).reshape(d.n_samples, -1)[:, 0]
     net_constant = float(np.std(net)) <= 1e-12 * max(abs(float(np.mean(net))), 1.0)
     results = []
