@@ -37,6 +37,12 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
 * **Verified snapping.** Constants are snapped at several tolerances, loosest first, and
   the first formula as accurate on the held-out rows as the exact one is kept, so a float
   near a simple constant by chance stays a float.
+* **The search engine, early.** When the first network read symbolically is not exact
+  with its best-ranked functions, the expression search engine (optional) runs on the
+  whole dataset, over the inputs that network kept, before the slower symbolic search:
+  a verified formula exact on the held-out rows ends discovery there (nothing later can
+  be more accurate), with the trained network, unlocked, as the model. Otherwise its
+  front joins the candidates at the end; the engine runs once per discovery either way.
 
 Budgets are counted in work (training steps; the search engine's generations and
 evaluations), never in seconds, so that a seed gives the same formula on a busy machine.

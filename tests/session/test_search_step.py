@@ -235,3 +235,59 @@ def test_a_parts_short_discovery_leaves_the_search_to_the_leaf_solver(monkeypatc
         assert pipeline._leaf_discovery(run, search=search)(x, x[:, 0] * x[:, 1],
                                                             ["_u0", "_u1"]) == []
     assert searches == [None, PipelineSettings().search]
+
+
+def _early_search_run(monkeypatch, law):
+    """Discovery of ``a*b`` on a ``[2, 1]`` network (a sum: never exact for a product)
+    with the engine replaced by one that offers ``law`` (a sympy expression in a, b) and
+    counts its searches; (events, session, searches)."""
+    monkeypatch.setattr(search_step, "engine_available", lambda: True)
+    searches = []
+
+    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None):
+        searches.append(front is None)
+        found = session.describe_formula([law], network=np.asarray(network)[:, :1])
+        return [found], front or ["the engine's front"]
+
+    monkeypatch.setattr(search_step, "search_candidates", engine)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (300, 2))
+    session = Session(Dataset.from_arrays(X, (X[:, 0] * X[:, 1])[:, None], ["a", "b"],
+                                          ["y"]))
+    session.settings.width = [2, 1]
+    settings = PipelineSettings(starts=1, start_steps=2, sparse_steps=5, after_prune_steps=3,
+                                refine_steps=3, fine_tune_steps=3, step_budget=60,
+                                min_network_r2=0.0, structure=False)
+    events = list(discover(session, settings))
+    return events, session, searches
+
+
+def test_an_exact_formula_from_the_early_search_ends_discovery(monkeypatch):
+    """The whole-dataset search runs as soon as the first network's best-ranked functions
+    are not exact; a verified formula exact on the held-out rows ends discovery there,
+    with the trained network (no edge locked) as the model, one undo step."""
+    a, b = sympy.symbols("a b")
+    events, session, searches = _early_search_run(monkeypatch, a * b)
+    result = events[-1].info["formula"]
+    assert sympy.simplify(result.expressions[0] - a * b) == 0
+    assert result.status == "verified" and searches == [True]
+    said = [e.message for e in events if "exact on the held-out rows" in e.message]
+    assert len(said) == 1 and "skipped" in said[0]
+    assert not any(e.stage == "fine-tune" and "instead of" in e.message for e in events)
+    assert session.model.locked_edges() == {}  # the edges would show another formula
+    assert session.formula().expressions[0] == result.expressions[0]
+    assert result.pareto and any(entry["chosen"] for entry in result.pareto)
+    assert events[-1].stage == "formula"
+    session.undo()  # Discover stays one undo step
+    assert session.model is None
+
+
+def test_a_search_that_finds_nothing_exact_runs_once(monkeypatch):
+    """Not exact, the early search's front is offered again at the end of discovery
+    (verified against the final network) instead of searching a second time."""
+    a, b = sympy.symbols("a b")
+    events, _session, searches = _early_search_run(monkeypatch, 2.0 * a + 2.0 * b - 4.0)
+    assert searches == [True, False]  # searched once, its front offered again
+    assert any("none exact on the held-out rows" in e.message for e in events)
+    assert any("front found earlier" in e.message for e in events)
+    assert isinstance(events[-1].info["formula"], FormulaResult)

@@ -109,6 +109,25 @@ def test_progress_returning_false_stops_the_search_with_the_front_so_far():
 
 
 @requires_engine
+def test_a_search_stops_one_chunk_after_its_front_holds_an_exact_formula():
+    """The rest of the budget could only shorten an exact formula: the search ends one
+    chunk after the first exact one, and only then (noisy data take the whole budget)."""
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.5, 2, (300, 2))
+    budget = SearchBudget(generations=200, population_size=100, max_length=15)
+    calls = []
+    front = sr.search(X, X[:, 0] * X[:, 1], budget, seed=0, names=["a", "b"],
+                      progress=lambda done, total: calls.append(done))
+    assert _has(front, a * b)
+    assert 20 <= calls[-1] < 200, calls
+    noisy = X[:, 0] * X[:, 1] + rng.normal(0, 0.01, len(X))
+    calls.clear()
+    sr.search(X, noisy, SearchBudget(generations=30, population_size=50, max_length=15),
+              seed=0, progress=lambda done, total: calls.append(done))
+    assert calls == [10, 20, 30]
+
+
+@requires_engine
 def test_a_result_survives_json_and_rebuilds_without_eval():
     rng = np.random.default_rng(2)
     X = rng.uniform(-1, 1, (200, 2))

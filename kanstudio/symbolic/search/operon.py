@@ -23,13 +23,20 @@ import numpy as np
 from kanstudio.symbolic.search.engine import EngineUnavailableError, Progress, SearchBudget
 from kanstudio.symbolic.search.tree import Tree
 
-__all__ = ["CHUNK_GENERATIONS", "INSTALL_HINT", "OperonEngine", "operon_tree"]
+__all__ = ["CHUNK_GENERATIONS", "EXACT_REL_MSE", "INSTALL_HINT", "OperonEngine", "operon_tree"]
 
 #: The search runs in chunks of this many generations, each continuing the last one's
 #: population; between chunks it reports progress and may be stopped. Fixed, so the work
 #: done for a budget never depends on the machine (10 measured as good as one run: exact
 #: on 11 of 15 small-law runs against 10 of 15).
 CHUNK_GENERATIONS = 10
+
+#: A chunk that ends with a front member whose MSE is at most this share of the target's
+#: variance (exact, up to the engine's float32 rounding) is followed by one more chunk (a
+#: simpler exact member may still appear), then the search stops: the rest of the budget
+#: could only shorten an exact formula further. Decided on the search's own state, never
+#: the clock, so a seed still gives the same front.
+EXACT_REL_MSE = 1e-10
 
 INSTALL_HINT = (
     "Install it with `pip install pyoperon==0.6.2` (wheels for Linux x86-64 with glibc "
@@ -157,7 +164,8 @@ class OperonEngine:
             random_state=int(seed),
         )
         xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        done = 0
+        exact_mse = EXACT_REL_MSE * (float(np.var(ys)) or 1.0)
+        done, exact = 0, False
         # Always in chunks (never depending on whether anyone watches), so a seed gives the
         # same front with or without a progress callback; each chunk continues the last
         # one's population (warm start).
@@ -170,6 +178,9 @@ class OperonEngine:
             done += step
             if progress is not None and progress(done, total) is False:
                 break
+            if exact:  # the chunk after the one that found an exact member
+                break
+            exact = any(m["mean_squared_error"] <= exact_mse for m in regressor.pareto_front_)
         # variables_ maps hash -> name in column order (the dataset's index order).
         variable_index = {h: i for i, h in enumerate(regressor.variables_)}
         trees = []
