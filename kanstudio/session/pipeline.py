@@ -37,12 +37,15 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
 * **Verified snapping.** Constants are snapped at several tolerances, loosest first, and
   the first formula as accurate on the held-out rows as the exact one is kept, so a float
   near a simple constant by chance stays a float.
-* **The search engine, early.** When the first network read symbolically is not exact
-  with its best-ranked functions, the expression search engine (optional) runs on the
-  whole dataset, over the inputs that network kept, before the slower symbolic search:
-  a verified formula exact on the held-out rows ends discovery there (nothing later can
-  be more accurate), with the trained network, unlocked, as the model. Otherwise its
-  front joins the candidates at the end; the engine runs once per discovery either way.
+* **Early exits.** When the first network read symbolically is not exact with its
+  best-ranked functions, the expression search engine (optional) runs on the whole
+  dataset, over the inputs that network kept, before the slower symbolic search; then,
+  and on each later network that fits the held-out rows to R² ``PROBE_R2`` or better,
+  a cheap structure probe (that network as oracle, one-input leaves from the library).
+  A formula either finds that is exact on the held-out rows and not a Taylor-regime
+  stand-in ends discovery there (nothing later can be more accurate), with the trained
+  network, unlocked, as the model. Otherwise the search's front joins the candidates at
+  the end (the engine runs once per discovery) and the full structure step runs there.
 
 Budgets are counted in work (training steps; the search engine's generations and
 evaluations), never in seconds, so that a seed gives the same formula on a busy machine.
@@ -193,6 +196,9 @@ class _Run:
         # (attempt, formula, the search's other formulas) when the search engine found a
         # formula exact on the held-out rows before the symbolic stage ended (_early_search)
         self.early: tuple[_Attempt, FormulaResult, list[FormulaResult]] | None = None
+        self.probed = False  # the early search and structure probe have run
+        self.early_found: list[FormulaResult] = []  # the early search's formulas
+        self.probed_r2 = -math.inf  # held-out R² of the last network the probe read
 
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
@@ -377,10 +383,13 @@ def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
 
     yield run.enter("fine-tune", "fine-tuning symbolic parameters")
     current, _ = yield from _assign(run, {}, choice, p.fine_tune_steps)
-    if current > p.exact_mse and run.searched is None:
+    if current > p.exact_mse and not run.probed:
+        run.probed = True
         yield from _early_search(run, attempt, current)
-        if run.early is not None:
-            return
+    if current > p.exact_mse and run.early is None:
+        yield from _early_structure(run, attempt)
+    if run.early is not None:
+        return
     simple = {edge: _simplest(cands[edge], p.r2_threshold) for edge in edges}
     if current > p.exact_mse and simple != choice and not run.over_budget() and (
             len(edges) <= p.max_search_edges):
@@ -1104,8 +1113,9 @@ def _engine(run: _Run) -> bool:
 
 
 def _searchable(run: _Run) -> bool:
-    """Whether the whole-dataset search may run (engine present, one target whose
-    squares stay finite); says once when the engine is missing."""
+    """Whether the whole-dataset search may run: turned on, the engine importable (see
+    :func:`_engine_note` for the stage log's line when it is not), one target whose
+    squares stay finite (its scores square raw values)."""
     p, s = run.p, run.session
     if not (p.search or p.search_leaf):
         return False
@@ -1157,14 +1167,28 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
     return found, front, kept, net_rel
 
 
+def _ends_discovery(run: _Run, r: FormulaResult, var: float) -> bool:
+    """Whether an early formula ends discovery: exact on the held-out rows (relative MSE
+    at most ``exact_mse`` of their variance ``var``) and not a stand-in (a function in its
+    Taylor regime on the data, which matches the rows without being the law). Its status
+    stays what the trust rules say: ``m_0/sqrt(1 - v²/c²)`` is exact and "approximate",
+    undefined on the margin past the data as the law itself is."""
+    from kanstudio.session.structure_solve import held_out_rel_mse
+
+    if not held_out_rel_mse(r, var) <= run.p.exact_mse:
+        return False
+    return r.status == "verified" or run.session.stand_in(
+        r.full[0] if r.full else r.exact[0]) is None
+
+
 def _early_search(run: _Run, attempt: _Attempt, current: float
                   ) -> Iterator[PipelineEvent]:
     """The whole-dataset search, run as soon as the first network read symbolically is
     not exact with its best-ranked functions (relative MSE ``current``), rather than
     after every architecture and the structure step: when a member of its front is exact
-    on the held-out rows (relative MSE at most ``exact_mse``) and verified, discovery
-    ends there with it (``run.early``), since nothing later could be more accurate and
-    the front's simplest exact member is what a later search would have offered. Feynman
+    on the held-out rows and not a stand-in (:func:`_ends_discovery`), discovery ends
+    there with it (``run.early``), since nothing later could be more accurate and the
+    front's simplest exact member is what a later search would have offered. Feynman
     II.6.11, II.11.3, II.21.32 (tune half): their formulas came from this search after
     40-45 s of symbolic fits and structure tests that found none.
 
@@ -1185,25 +1209,77 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
         return
     te = s.test_idx if len(s.test_idx) else s.train_idx
     var = float(np.var(d.y[te, 0])) or 1.0
-    exact = [r for r in found if r.status == "verified"
-             and held_out_rel_mse(r, var) <= run.p.exact_mse]
+    exact = [r for r in found if _ends_discovery(run, r, var)]
     names = ", ".join(s.symbols[i] for i in kept)
     head = (f"expression search engine ({run.p.search} budget) on the whole dataset "
             f"(training rows, inputs {names}), since the best-ranked functions of width "
             f"{attempt.width} leave relative MSE {current:.3g}: {len(front)} expression(s)")
     if not exact:
+        run.early_found = found
         yield PipelineEvent("fine-tune", 4, "note", message=(
-            head + ", none exact on the held-out rows: the symbolic stage goes on (the "
-            "front is offered again with the formula found)"))
+            head + ", none exact on the held-out rows (the front is offered again with "
+            "the formula found)"))
         return
     chosen = min(exact, key=lambda r: (expression_size(r.expressions[0]),
                                        held_out_rel_mse(r, var)))
     yield PipelineEvent("fine-tune", 4, "note", message=(
         head + f"; {chosen.expressions[0]} is exact on the held-out rows (relative MSE "
-        f"{held_out_rel_mse(chosen, var):.3g}) and verified: the symbolic stage, larger "
-        "networks and the structure step are skipped"))
+        f"{held_out_rel_mse(chosen, var):.3g}, {chosen.status}): the symbolic stage, "
+        "larger networks and the structure step are skipped"))
     yield run.enter("formula", "composing the formula")
     run.early = (attempt, chosen, [r for r in found if r is not chosen])
+
+
+#: Held-out R² a network needs to be the early structure probe's oracle (each network
+#: read symbolically that is better than the last one probed, until one probe is exact):
+#: the structure tests need an oracle far better than the symbolic stage's threshold (a
+#: sum network at R² 0.996 read Feynman I.10.7 as additive).
+PROBE_R2 = 0.9999
+
+
+def _early_structure(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
+    """The structure step's probe, at the same point as :func:`_early_search` when that
+    found nothing exact: the attempt's network as oracle, leaves of one input solved by
+    the function library only (no search engine, no short discovery of a part: a probe
+    that fails costs the oracle tests and a few curve fits). A verified formula exact on
+    the held-out rows ends discovery (``run.early``) as the search's would; otherwise the
+    structure step still runs at the end, with the best network as oracle and every
+    solver."""
+    from kanstudio.session.structure_solve import library_solver
+    from kanstudio.session.structure_step import exact_structure
+
+    p, s = run.p, run.session
+    if not p.structure or attempt.network is None or not (
+            attempt.network_r2 >= max(PROBE_R2, run.probed_r2)):
+        return
+    run.probed_r2 = attempt.network_r2
+    solver = library_solver(s.settings.functions, multi=lambda x, y, names: [])
+    steps = exact_structure(s, attempt.network, solver, p.exact_mse)
+    while True:
+        try:
+            message = next(steps)
+        except StopIteration as stop:
+            found = stop.value
+            break
+        except (ArithmeticError, ValueError, TypeError, RecursionError,
+                np.linalg.LinAlgError) as exc:  # an optional candidate never ends discovery
+            yield PipelineEvent("fine-tune", 4, "note", message=(
+                f"early structure probe failed ({exc}); discovery goes on"))
+            return
+        yield PipelineEvent("fine-tune", 4, "note", message=message)
+    if found is None:
+        return
+    te = s.test_idx if len(s.test_idx) else s.train_idx
+    if not _ends_discovery(run, found, float(np.var(s.dataset.y[te, 0])) or 1.0):
+        yield PipelineEvent("fine-tune", 4, "note", message=(
+            f"early structure probe: {found.expressions[0]} is a stand-in "
+            f"({found.status_reason}); discovery goes on"))
+        return
+    yield PipelineEvent("fine-tune", 4, "note", message=(
+        f"{found.expressions[0]} ({found.status}) from the early structure probe: the "
+        "symbolic stage, larger networks and the structure step are skipped"))
+    yield run.enter("formula", "composing the formula")
+    run.early = (attempt, found, run.early_found)
 
 
 def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
