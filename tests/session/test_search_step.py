@@ -291,3 +291,56 @@ def test_a_search_that_finds_nothing_exact_runs_once(monkeypatch):
     assert any("none exact on the held-out rows" in e.message for e in events)
     assert any("front found earlier" in e.message for e in events)
     assert isinstance(events[-1].info["formula"], FormulaResult)
+
+
+def _oracle_attempt(session, law, r2=1.0):
+    """An attempt whose network reproduces ``law`` (a function of the raw inputs) exactly,
+    through the session's scalers as a trained network would."""
+    from types import SimpleNamespace
+
+    def predict(scaled):
+        X = session.x_scaler.inverse_transform(scaled)
+        return session.y_scaler.transform(law(X)[:, None])
+
+    network = SimpleNamespace(predict=predict, input_ids_=list(range(session.dataset.n_inputs)))
+    return SimpleNamespace(network=network, network_r2=r2, width=[3, 2, 1])
+
+
+def _probe(session, attempt):
+    run = pipeline._Run(session, PipelineSettings())
+    events = list(pipeline._early_structure(run, attempt))
+    return run, [e.message for e in events]
+
+
+def test_the_structure_probe_ends_discovery_on_an_exact_law_of_library_parts():
+    """With a network that fits the held-out rows to R² 0.9999 or better as oracle, a law
+    that splits into one-input parts the library knows is found exact by the probe."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (400, 3))
+
+    def law(X):
+        return X[:, 0] * np.exp(-X[:, 1]) / X[:, 2]
+
+    session = Session(Dataset.from_arrays(X, law(X)[:, None], ["a", "b", "c"], ["y"]))
+    run, said = _probe(session, _oracle_attempt(session, law))
+    assert run.early is not None, said
+    a, b, c = sympy.symbols("a b c")
+    found = run.early[1].expressions[0]
+    assert sympy.simplify(found - a * sympy.exp(-b) / c) == 0, found
+    assert any("early structure probe" in m for m in said)
+    # a network below PROBE_R2 is no oracle for it: not probed
+    run, said = _probe(session, _oracle_attempt(session, law, r2=0.999))
+    assert run.early is None and said == []
+
+
+def test_the_structure_probe_lets_discovery_go_on_when_it_is_not_exact():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (400, 3))
+
+    def law(X):  # a part of two inputs the probe does not solve
+        return X[:, 0] ** X[:, 1] + X[:, 2]
+
+    session = Session(Dataset.from_arrays(X, law(X)[:, None], ["a", "b", "c"], ["y"]))
+    run, said = _probe(session, _oracle_attempt(session, law))
+    assert run.early is None
+    assert any("discovery goes on" in m for m in said), said
