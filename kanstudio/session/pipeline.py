@@ -193,10 +193,11 @@ class _Run:
         # the whole-dataset search's raw front, once it has run (_search_front): the inputs
         # it searched over and the engine's expressions; it runs at most once per discovery
         self.searched: tuple[list[int], list[Any]] | None = None
-        # (attempt, formula, the search's other formulas) when the search engine found a
-        # formula exact on the held-out rows before the symbolic stage ended (_early_search)
+        # (attempt, formula, the search's other formulas) when the early search or the
+        # structure probe found a formula exact on the held-out rows (_early_search,
+        # _early_structure): discovery ends with it
         self.early: tuple[_Attempt, FormulaResult, list[FormulaResult]] | None = None
-        self.probed = False  # the early search and structure probe have run
+        self.probed = False  # the early search has run
         self.early_found: list[FormulaResult] = []  # the early search's formulas
         self.probed_r2 = -math.inf  # held-out R² of the last network the probe read
 
@@ -763,9 +764,9 @@ def _read_formula(run: _Run, attempts: list[_Attempt]
 
 
 def _early_result(run: _Run, attempts: list[_Attempt]) -> tuple[FormulaResult, _Attempt]:
-    """The search engine's exact formula (:func:`_early_search`) with the attempt's
-    trained network, before any edge was locked, as the session's model: the locked edges
-    would show functions the formula does not have. (result, its attempt)."""
+    """The early exact formula (:func:`_early_search`, :func:`_early_structure`) with the
+    attempt's trained network, before any edge was locked, as the session's model: the
+    locked edges would show functions the formula does not have. (result, its attempt)."""
     attempt, result, others = run.early
     s = run.session
     s.adopt_model(attempt.network, f"width {attempt.width}")
