@@ -493,6 +493,10 @@ class Session:
         self._restore_preparation(copy.deepcopy(
             (other.settings, other.train_idx, other.test_idx, other.x_scaler, other.y_scaler)))
         self.model = copy.deepcopy(other.model)
+        chosen = other.chosen_formula
+        if chosen is not None:  # Discover's pick comes with its model: after an early exit
+            # its edges are unlocked, and no formula can be read off them
+            self.pin_formula(copy.deepcopy(chosen))
         self._record("adopt", what=what, seed=self.settings.seed)
 
     @property

@@ -61,3 +61,21 @@ def test_a_model_of_other_data_is_refused():
     untrained = Session(_data(), SessionSettings(seed=1))
     with pytest.raises(SessionError, match="no trained model"):
         mine.adopt_session(untrained, "seed 1")
+
+
+def test_the_formula_discover_chose_comes_with_the_adopted_model(tmp_path):
+    """A seed's model after an early exit of Discover has no locked edge: its formula is
+    the pinned one, and adopting the seed (also from its saved project) must bring it."""
+    import sympy
+
+    mine, theirs = _trained(0), _trained(1)
+    a, b = sympy.symbols("a b")
+    chosen = theirs.describe_formula([3 * a + b**2])
+    theirs.pin_formula(chosen)
+    assert theirs.model.locked_edges() == {}
+    save_project(theirs, tmp_path / "seed1.kstudio")
+    for other in (theirs, load_project(tmp_path / "seed1.kstudio")):
+        mine.adopt_session(other, "the model of seed 1")
+        assert mine.formula().expressions[0] == chosen.expressions[0]
+        mine.undo()  # the model before had no formula chosen: none comes back with it
+        assert mine.chosen_formula is None
