@@ -107,8 +107,9 @@ def exact_structure(session: Session, network: Any, solver: Solver, exact_mse: f
     ``exact_mse``), else None; yields notes for the stage log. Discovery's early probe
     (pipeline ``_early_structure``): with a one-input library solver it costs the oracle
     tests and a few curve fits, and ends discovery when the law splits into parts the
-    library knows (Feynman I.10.7, ``m_0/sqrt(1 - v²/c²)``: exact at 22 s, where the
-    symbolic stage of three architectures took 45 s before the same structure was read)."""
+    library knows (Feynman I.10.7, ``m_0/sqrt(1 - v²/c²)``: read from its ``[3, 2, 1]``
+    network, exact at 34 CPU-s, where the symbolic stages of three architectures ran to
+    49 s before the structure step read the same structure at the end)."""
     s, d = session, session.dataset
     if d.n_outputs != 1 or not squarable(d.y):
         return None
