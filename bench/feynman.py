@@ -34,6 +34,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -99,13 +100,17 @@ def write_csv(path: Path, names: list[str], target: str, x: np.ndarray, y: np.nd
                header=",".join([*names, target]), comments="")
 
 
+STAGE_LINE = re.compile(r" *\d+\.\d s \[[\w-]+\] ")
+LOG_LINE = 300  # characters of a stage-log line kept in the results
+
+
 def tool_command(tool: str, data: Path, target: str, out: Path, seed: int) -> list[str]:
     if tool == "operon":
         return [sys.executable, str(Path(__file__).with_name("feynman_operon.py")), str(data),
                 "--target", target, "--out", str(out), "--time-limit", str(OPERON_BUDGET),
                 "--seed", str(seed)]
     return [sys.executable, "-m", "kanstudio", "fit", str(data), "--target", target,
-            "--out", str(out), "--seed", str(seed), "--quiet"]
+            "--out", str(out), "--seed", str(seed), "--quiet", "--log"]
 
 
 def run_tool(command: list[str], time_limit: float, cpu_limit: float | None = None) -> dict:
@@ -147,7 +152,10 @@ def run_tool(command: list[str], time_limit: float, cpu_limit: float | None = No
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     return {"status": status, "exit_code": proc.returncode, "seconds": round(seconds, 2),
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-            "stderr_tail": lines[-1] if lines and status != "ok" else None}
+            "stderr_tail": lines[-1] if lines and status != "ok" else None,
+            # kanstudio's stage log (--log), one line per event, after its seconds: where
+            # each law's time went and which step found its formula
+            "log": [line[:LOG_LINE] for line in lines if STAGE_LINE.match(line)]}
 
 
 def run_one(equation: Equation, args: argparse.Namespace, workdir: Path) -> dict:

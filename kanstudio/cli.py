@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.add_argument("--log", action="store_true", help=(
         "print Discover's stage log on stderr as it runs (what the app's Discover Log "
-        "shows: each stage, and every decision with its reason)"))
+        "shows: each stage, and every decision with its reason), each line after the "
+        "seconds since Discover started"))
 
     from kanstudio.sweep.command import add_sweep_parser
 
@@ -308,19 +309,22 @@ def _fit_session(args: argparse.Namespace, dataset: Any) -> tuple[Any, Any]:
 
 def _run_pipeline(session: Any, pipeline: Any, quiet: bool, log: bool = False) -> Any:
     """Run Discover to its end (a progress bar per stage unless quiet; with ``log``, each
-    stage's start and every note and summary on stderr); its formula."""
+    stage's start and every note and summary on stderr, after the seconds since Discover
+    started: which stage the time goes to); its formula."""
     from kanstudio.session import SessionError
     from kanstudio.session.pipeline import discover
 
     bar = _progress(quiet)
     result = None
+    started = time.perf_counter()
     try:
         for event in discover(session, pipeline):
             if bar is not None and event.kind == "start":
                 bar.set_description(event.stage)
                 bar.update(1 if event.stage_index else 0)
             if log and event.kind != "step" and event.message:
-                print(f"[{event.stage}] {event.message}", file=sys.stderr, flush=True)
+                print(f"{time.perf_counter() - started:7.1f} s [{event.stage}] "
+                      f"{event.message}", file=sys.stderr, flush=True)
             if event.kind == "done" and "formula" in event.info:
                 result = event.info["formula"]
     except SessionError as exc:

@@ -343,13 +343,16 @@ def test_fit_without_a_terminal_draws_no_progress_bar(fit_run: Run) -> None:
 
 def test_fit_log_prints_each_stage_and_the_formula_on_stderr(fit_run: Run, result: dict
                                                             ) -> None:
-    lines = fit_run.stderr.splitlines()
-    stages = [line.split("]")[0][1:] for line in lines if line.startswith("[")]
+    # each line: the seconds since Discover started, [stage], the message
+    logged = [m.groups() for m in map(re.compile(r" *(\d+\.\d) s \[([\w-]+)\] (.*)").fullmatch,
+                                      fit_run.stderr.splitlines()) if m]
+    stages = [stage for _, stage, _ in logged]
     for stage in ("train", "prune", "symbolic", "fine-tune", "formula"):
         assert stage in stages, fit_run.stderr
     assert stages.index("train") < stages.index("formula")
-    assert f"[formula] {result['formula']}" in lines or any(
-        line.startswith("[formula]") and result["formula"] in line for line in lines)
+    seconds = [float(t) for t, _, _ in logged]
+    assert seconds == sorted(seconds) and seconds[-1] > 0
+    assert any(stage == "formula" and result["formula"] in m for _, stage, m in logged)
     assert fit_run.stdout.splitlines() == [f"y = {result['formula']}"]  # stdout unchanged
 
 
