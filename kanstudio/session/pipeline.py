@@ -37,11 +37,11 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
 * **Verified snapping.** Constants are snapped at several tolerances, loosest first, and
   the first formula as accurate on the held-out rows as the exact one is kept, so a float
   near a simple constant by chance stays a float.
-* **Early exits.** When the first network read symbolically is not exact with its
-  best-ranked functions, the expression search engine (optional) runs on the whole
-  dataset, over the inputs that network kept, before the slower symbolic search; then,
-  and on each later network that fits the held-out rows to R² ``PROBE_R2`` or better,
-  a cheap structure probe (that network as oracle, one-input leaves from the library).
+* **Early exits.** On each network read symbolically that is not exact with its
+  best-ranked functions and fits the held-out rows to R² ``PROBE_R2`` or better, a cheap
+  structure probe (that network as oracle, one-input leaves from the library); then, on
+  the first such network whatever its R², the expression search engine (optional) on the
+  whole dataset, over the inputs that network kept, before the slower symbolic search.
   A formula either finds that is exact on the held-out rows and not a Taylor-regime
   stand-in ends discovery there (nothing later can be more accurate), with the trained
   network, unlocked, as the model. Otherwise the search's front joins the candidates at
@@ -384,11 +384,13 @@ def _symbolic(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
 
     yield run.enter("fine-tune", "fine-tuning symbolic parameters")
     current, _ = yield from _assign(run, {}, choice, p.fine_tune_steps)
-    if current > p.exact_mse and not run.probed:
+    # The probe first: it fails in 1-3 s, the search takes 10-15 s (Feynman I.6.2: the
+    # probe on the first network read was exact, after a search that found nothing)
+    if current > p.exact_mse:
+        yield from _early_structure(run, attempt)
+    if current > p.exact_mse and run.early is None and not run.probed:
         run.probed = True
         yield from _early_search(run, attempt, current)
-    if current > p.exact_mse and run.early is None:
-        yield from _early_structure(run, attempt)
     if run.early is not None:
         return
     simple = {edge: _simplest(cands[edge], p.r2_threshold) for edge in edges}
@@ -1239,13 +1241,13 @@ PROBE_R2 = 0.9999
 
 
 def _early_structure(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
-    """The structure step's probe, at the same point as :func:`_early_search` when that
-    found nothing exact: the attempt's network as oracle, leaves of one input solved by
-    the function library only (no search engine, no short discovery of a part: a probe
-    that fails costs the oracle tests and a few curve fits). A verified formula exact on
-    the held-out rows ends discovery (``run.early``) as the search's would; otherwise the
-    structure step still runs at the end, with the best network as oracle and every
-    solver."""
+    """The structure step's probe, just before :func:`_early_search`: the attempt's
+    network as oracle, leaves of one input solved by the function library only (no
+    search engine, no short discovery of a part: a probe that fails costs the oracle
+    tests and a few curve fits, 1-3 s against the search's 10-15). A verified formula
+    exact on the held-out rows ends discovery (``run.early``) as the search's would;
+    otherwise the structure step still runs at the end, with the best network as oracle
+    and every solver."""
     from kanstudio.session.structure_solve import library_solver
     from kanstudio.session.structure_step import exact_structure
 

@@ -237,15 +237,18 @@ def test_a_parts_short_discovery_leaves_the_search_to_the_leaf_solver(monkeypatc
     assert searches == [None, PipelineSettings().search]
 
 
-def _early_search_run(monkeypatch, law):
+def _early_search_run(monkeypatch, law, order=None):
     """Discovery of ``a*b`` on a ``[2, 1]`` network (a sum: never exact for a product)
     with the engine replaced by one that offers ``law`` (a sympy expression in a, b) and
-    counts its searches; (events, session, searches)."""
+    counts its searches; (events, session, searches). ``order``: a list the engine's
+    calls append "search" to."""
     monkeypatch.setattr(search_step, "engine_available", lambda: True)
     searches = []
 
     def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None):
         searches.append(front is None)
+        if order is not None:
+            order.append("search")
         found = session.describe_formula([law], network=np.asarray(network)[:, :1])
         return [found], front or ["the engine's front"]
 
@@ -291,6 +294,34 @@ def test_a_search_that_finds_nothing_exact_runs_once(monkeypatch):
     assert any("none exact on the held-out rows" in e.message for e in events)
     assert any("front found earlier" in e.message for e in events)
     assert isinstance(events[-1].info["formula"], FormulaResult)
+
+
+def test_the_structure_probe_runs_before_the_early_search(monkeypatch):
+    """The probe (1-3 s when it fails) is tried on a network before the whole-dataset
+    search (10-15 s), and an exact probe means no search at all."""
+    a, b = sympy.symbols("a b")
+    order = []
+    real = pipeline._early_structure
+
+    def probe(run, attempt):
+        order.append("probe")
+        yield from real(run, attempt)
+
+    monkeypatch.setattr(pipeline, "_early_structure", probe)
+    _events, _session, searches = _early_search_run(monkeypatch, 2.0 * a + 2.0 * b - 4.0,
+                                                    order)
+    assert order[:2] == ["probe", "search"] and searches[0]
+
+    def exact_probe(run, attempt):  # a probe that finds the law ends discovery
+        order.append("probe")
+        run.early = (attempt, run.session.describe_formula([a * b]), [])
+        yield from ()
+
+    order.clear()
+    monkeypatch.setattr(pipeline, "_early_structure", exact_probe)
+    events, _session, searches = _early_search_run(monkeypatch, a * b, order)
+    assert order == ["probe"] and searches == []
+    assert sympy.simplify(events[-1].info["formula"].expressions[0] - a * b) == 0
 
 
 def _oracle_attempt(session, law, r2=1.0):
