@@ -147,7 +147,7 @@ def make_entry(session: Session, result: FormulaResult, model: Any, width: list,
 
 def plot_rows(session: Session) -> np.ndarray:
     """The held-out rows (all rows when none are held out) the residual plots show."""
-    rows = session.test_idx if len(session.test_idx) else session.train_idx
+    rows = session.held_out_idx
     return np.asarray(rows[:PLOT_ROWS])
 
 

@@ -201,6 +201,12 @@ class _Run:
         self.early_found: list[FormulaResult] = []  # the early search's formulas
         self.probed_r2 = -math.inf  # held-out R² of the last network the probe read
 
+    def held_out_var(self) -> float:
+        """The target's variance on the held-out rows (1 when constant there): a formula's
+        held-out relative MSE is relative to it."""
+        s = self.session
+        return float(np.var(s.dataset.y[s.held_out_idx, 0])) or 1.0
+
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
         machine; the wall-clock cap is only a safety net, and remembered when it fires."""
@@ -1059,8 +1065,7 @@ def _log_oracle(run: _Run, result: FormulaResult) -> Iterator[PipelineEvent]:
         log_y = np.log(magnitude)
     if not (spans and np.all(np.isfinite(log_y))):
         return None
-    te = s.test_idx if len(s.test_idx) else s.train_idx
-    var = float(np.var(y[te])) or 1.0
+    te, var = s.held_out_idx, run.held_out_var()
     if held_out_rel_mse(result, var) <= p.exact_mse:
         return None
     sign = 1.0 if y[0] > 0 else -1.0
@@ -1151,7 +1156,6 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
     from kanstudio.session.search_step import search_candidates
 
     s, d, p = run.session, run.session.dataset, run.p
-    te = s.test_idx if len(s.test_idx) else s.train_idx
     if run.searched is not None:
         kept, front = run.searched
     else:
@@ -1161,8 +1165,8 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
             kept = list(range(d.n_inputs))
         front = None
     network = s.y_scaler.inverse_transform(oracle.network.predict(s.x_scaler.transform(d.X)))
-    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / (
-        float(np.var(d.y[te, 0])) or 1.0)
+    te = s.held_out_idx
+    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / run.held_out_var()
     found, front = search_candidates(s, network, kept, budget=p.search,
                                      seed=s.settings.seed, threads=p.search_threads,
                                      front=front)
@@ -1170,15 +1174,15 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
     return found, front, kept, net_rel
 
 
-def _ends_discovery(run: _Run, r: FormulaResult, var: float) -> bool:
+def _ends_discovery(run: _Run, r: FormulaResult) -> bool:
     """Whether an early formula ends discovery: exact on the held-out rows (relative MSE
-    at most ``exact_mse`` of their variance ``var``) and not a stand-in (a function in its
+    at most ``exact_mse`` of their variance) and not a stand-in (a function in its
     Taylor regime on the data, which matches the rows without being the law). Its status
     stays what the trust rules say: ``m_0/sqrt(1 - v²/c²)`` is exact and "approximate",
     undefined on the margin past the data as the law itself is."""
     from kanstudio.session.structure_solve import held_out_rel_mse
 
-    if not held_out_rel_mse(r, var) <= run.p.exact_mse:
+    if not held_out_rel_mse(r, run.held_out_var()) <= run.p.exact_mse:
         return False
     return r.status == "verified" or run.session.stand_in(
         r.full[0] if r.full else r.exact[0]) is None
@@ -1201,7 +1205,7 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
 
     if not _searchable(run) or attempt.network is None:
         return
-    s, d = run.session, run.session.dataset
+    s = run.session
     try:
         found, front, kept, _net = _search_front(run, attempt)
     except (ArithmeticError, ValueError, TypeError, RecursionError,
@@ -1210,9 +1214,8 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
         yield PipelineEvent("fine-tune", 4, "note", message=(
             f"expression search engine failed on the whole dataset ({exc})"))
         return
-    te = s.test_idx if len(s.test_idx) else s.train_idx
-    var = float(np.var(d.y[te, 0])) or 1.0
-    exact = [r for r in found if _ends_discovery(run, r, var)]
+    var = run.held_out_var()
+    exact = [r for r in found if _ends_discovery(run, r)]
     names = ", ".join(s.symbols[i] for i in kept)
     head = (f"expression search engine ({run.p.search} budget) on the whole dataset "
             f"(training rows, inputs {names}), since the best-ranked functions of width "
@@ -1272,8 +1275,7 @@ def _early_structure(run: _Run, attempt: _Attempt) -> Iterator[PipelineEvent]:
         yield PipelineEvent("fine-tune", 4, "note", message=message)
     if found is None:
         return
-    te = s.test_idx if len(s.test_idx) else s.train_idx
-    if not _ends_discovery(run, found, float(np.var(s.dataset.y[te, 0])) or 1.0):
+    if not _ends_discovery(run, found):
         yield PipelineEvent("fine-tune", 4, "note", message=(
             f"early structure probe: {found.expressions[0]} is a stand-in "
             f"({found.status_reason}); discovery goes on"))
@@ -1294,7 +1296,7 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     nets = [a for a in attempts if a.network is not None]
     if not nets or not _searchable(run):
         return result, []
-    te = s.test_idx if len(s.test_idx) else s.train_idx
+    te = s.held_out_idx
     y_te = s.dataset.y[te, 0]
     top = float(np.max(np.abs(y_te))) or 1.0  # no square of values near the float limit
     spread = float(np.std(y_te / top)) * top

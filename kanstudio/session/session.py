@@ -418,6 +418,12 @@ class Session:
         self.y_scaler = Scaler(s.scale_target).fit(d.y[self.train_idx])
         self.symbols = safe_symbol_names(d.input_names)
 
+    @property
+    def held_out_idx(self) -> np.ndarray:
+        """The rows formulas are judged on: the held-out rows, or the training rows when
+        the data is too small to hold any out."""
+        return self.test_idx if len(self.test_idx) else self.train_idx
+
     def scaled(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.dataset
         return self.x_scaler.transform(d.X[rows]), self.y_scaler.transform(d.y[rows])
@@ -840,7 +846,7 @@ class Session:
         else:
             tidied = [self._tidy(e, tol, digits) for e in exact]
             tidy, full = [t[0] for t in tidied], [t[1] for t in tidied]
-        te = self.test_idx if len(self.test_idx) else self.train_idx
+        te = self.held_out_idx
         f_exact = self.evaluate_formula(exact, d.X)
         net_all = self.predict(d.X) if network is None else np.asarray(network, dtype=float)
         net_all = net_all.reshape(d.n_samples, -1)

@@ -86,11 +86,8 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
         yield (f"structure: skipped (the target's magnitude {float(np.max(np.abs(d.y))):.3g} "
                "is beyond what its tests can square)")
         return result
-    tr, te = s.train_idx, (s.test_idx if len(s.test_idx) else s.train_idx)
-
-    def predict(X: np.ndarray) -> np.ndarray:
-        return s.y_scaler.inverse_transform(network.predict(s.x_scaler.transform(X)))[:, 0]
-
+    tr, te = s.train_idx, s.held_out_idx
+    predict = _network_oracle(s, network)
     if log_oracle is not None:
         result = yield from _from_log_structure(s, network, result, log_oracle, tr, te,
                                                 multi, solver, predict)
@@ -98,6 +95,26 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
         result = yield from _from_structure(s, network, result, predict, tr, te, multi,
                                             solver)
     return (yield from _without_offsets(s, network, result, predict, tr, te))
+
+
+def _network_oracle(s: Session, network: Any) -> Any:
+    """``network`` (fitted on the session's scaled data) as a function of the raw inputs
+    (``(n, n_in)`` -> ``(n,)``, in the target's units): the structure tests' oracle."""
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return s.y_scaler.inverse_transform(network.predict(s.x_scaler.transform(X)))[:, 0]
+
+    return predict
+
+
+def _read_tree(s: Session, predict: Any, target: np.ndarray, tr: np.ndarray,
+               te: np.ndarray) -> Any:
+    """The structure tree the oracle ``predict`` shows, its tests told the oracle's noise
+    level: its RMS error against ``target`` (all rows) on the held-out rows ``te``."""
+    X = s.dataset.X
+    sigma = float(np.sqrt(np.mean((predict(X[te]) - target[te]) ** 2)))
+    return find_structure(root_problem(predict, X[tr], X[te], s.symbols, sigma),
+                          seed=s.settings.seed)
 
 
 def exact_structure(session: Session, network: Any, solver: Solver, exact_mse: float
@@ -113,15 +130,10 @@ def exact_structure(session: Session, network: Any, solver: Solver, exact_mse: f
     s, d = session, session.dataset
     if d.n_outputs != 1 or not squarable(d.y):
         return None
-    tr, te = s.train_idx, (s.test_idx if len(s.test_idx) else s.train_idx)
-
-    def predict(X: np.ndarray) -> np.ndarray:
-        return s.y_scaler.inverse_transform(network.predict(s.x_scaler.transform(X)))[:, 0]
-
+    tr, te = s.train_idx, s.held_out_idx
+    predict = _network_oracle(s, network)
     y_te = d.y[te, 0]
-    sigma = float(np.sqrt(np.mean((predict(d.X[te]) - y_te) ** 2)))
-    tree = find_structure(root_problem(predict, d.X[tr], d.X[te], s.symbols, sigma),
-                          seed=s.settings.seed)
+    tree = _read_tree(s, predict, d.y[:, 0], tr, te)
     if tree.kind == "leaf":
         return None
     symbols = [sympy.Symbol(n) for n in s.symbols]
@@ -148,9 +160,7 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
     sign = 1.0 if y[0] > 0 else -1.0
     with np.errstate(all="ignore"):
         log_y = np.log(np.abs(y))
-    sigma = float(np.sqrt(np.mean((log_predict(d.X[te]) - log_y[te]) ** 2)))
-    tree = find_structure(root_problem(log_predict, d.X[tr], d.X[te], s.symbols, sigma),
-                          seed=s.settings.seed)
+    tree = _read_tree(s, log_predict, log_y, tr, te)
     if tree.kind == "leaf":
         yield "structure of log|y|: none found"
         return result
@@ -181,9 +191,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     d = s.dataset
     y_te = d.y[te, 0]
     net_te = predict(d.X[te])
-    sigma = float(np.sqrt(np.mean((net_te - y_te) ** 2)))
-    tree = find_structure(root_problem(predict, d.X[tr], d.X[te], s.symbols, sigma),
-                          seed=s.settings.seed)
+    tree = _read_tree(s, predict, d.y[:, 0], tr, te)
     if tree.kind == "leaf":
         yield "structure: none found"
         return result

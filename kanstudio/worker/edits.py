@@ -228,8 +228,7 @@ def formula(w: Worker, c: p.Formula) -> dict[str, Any]:
     result = w.session.formula(numeric=c.numeric)
     names = list(result.input_names)
     session = w.session
-    rows = session.test_idx if len(session.test_idx) else session.train_idx
-    rows = rows[:_PLOT_ROWS]
+    rows = session.held_out_idx[:_PLOT_ROWS]
     predicted = session.evaluate_formula(result.expressions, session.dataset.X[rows])
     now = session.metrics()
     return {"formulas": [to_sympy(e) for e in result.expressions],
