@@ -40,8 +40,9 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
 * **Early exits.** On each network read symbolically that is not exact with its
   best-ranked functions and fits the held-out rows to R² ``PROBE_R2`` or better, a cheap
   structure probe (that network as oracle, one-input leaves from the library); then, on
-  the first such network whatever its R², the expression search engine (optional) on the
-  whole dataset, over the inputs that network kept, before the slower symbolic search.
+  the first network read that is not exact, whatever its R², the expression search
+  engine (optional) on the whole dataset, over the inputs that network kept, before the
+  slower symbolic search.
   A formula either finds that is exact on the held-out rows and not a Taylor-regime
   stand-in ends discovery there (nothing later can be more accurate), with the trained
   network, unlocked, as the model. Otherwise the search's front joins the candidates at
@@ -159,8 +160,9 @@ class PipelineSettings:
     # structure leaves the library does not solve: "small", since a tree may hold ten such
     # leaves (each branch of its choices ends in one) and "medium" (~20 s each) ran the
     # structure step past 120 CPU-s on Feynman I.18.4, II.11.17 and test_6; with "small"
-    # the first two are exact (101 and 87 CPU-s), test_6 is R² 0.9998, and the four laws
-    # whose leaves were searched within that time keep their formulas, 10-26 s sooner
+    # the first two are exact (93 and 83 CPU-s), test_6 is R² 0.9998, and the four laws
+    # whose leaves were searched within that time keep their formulas, 12-30 s sooner
+    # (bench/results/feynman_2026-12-02_3bb5a1d.md)
     search_leaf: str | None = "small"
     search_threads: int = 1  # engine threads (one thread: one seed, one formula)
     # the whole-dataset search also after a formula exact on the held-out rows (it can
