@@ -208,12 +208,6 @@ class _Run:
         self.early_found: list[FormulaResult] = []  # the early search's formulas
         self.probed_r2 = -math.inf  # held-out R² of the last network the probe read
 
-    def held_out_var(self) -> float:
-        """The target's variance on the held-out rows (1 when constant there): a formula's
-        held-out relative MSE is relative to it."""
-        s = self.session
-        return float(np.var(s.dataset.y[s.held_out_idx, 0])) or 1.0
-
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
         machine; the wall-clock cap is only a safety net, and remembered when it fires."""
@@ -1072,7 +1066,7 @@ def _log_oracle(run: _Run, result: FormulaResult) -> Iterator[PipelineEvent]:
         log_y = np.log(magnitude)
     if not (spans and np.all(np.isfinite(log_y))):
         return None
-    te, var = s.held_out_idx, run.held_out_var()
+    te, var = s.held_out_idx, run.session.held_out_var()
     if held_out_rel_mse(result, var) <= p.exact_mse:
         return None
     sign = 1.0 if y[0] > 0 else -1.0
@@ -1173,7 +1167,7 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
         front = None
     network = s.y_scaler.inverse_transform(oracle.network.predict(s.x_scaler.transform(d.X)))
     te = s.held_out_idx
-    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / run.held_out_var()
+    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / run.session.held_out_var()
     found, front = search_candidates(s, network, kept, budget=p.search,
                                      seed=s.settings.seed, threads=p.search_threads,
                                      front=front)
@@ -1189,7 +1183,7 @@ def _ends_discovery(run: _Run, r: FormulaResult) -> bool:
     undefined on the margin past the data as the law itself is."""
     from kanstudio.session.structure_solve import held_out_rel_mse
 
-    if not held_out_rel_mse(r, run.held_out_var()) <= run.p.exact_mse:
+    if not held_out_rel_mse(r, run.session.held_out_var()) <= run.p.exact_mse:
         return False
     return r.status == "verified" or run.session.stand_in(
         r.full[0] if r.full else r.exact[0]) is None
@@ -1221,7 +1215,7 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
         yield PipelineEvent("fine-tune", 4, "note", message=(
             f"expression search engine failed on the whole dataset ({exc})"))
         return
-    var = run.held_out_var()
+    var = run.session.held_out_var()
     exact = [r for r in found if _ends_discovery(run, r)]
     names = ", ".join(s.symbols[i] for i in kept)
     head = (f"expression search engine ({run.p.search} budget) on the whole dataset "

@@ -244,9 +244,8 @@ def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: flo
     :func:`.structure_solve.noise_floor` of the network and every formula here), and a
     held-out relative MSE no worse than ``current``'s (x1.1) or twice the network's (a
     cruder fit never wins on size alone); None when none does."""
-    s, d = session, session.dataset
-    te = s.held_out_idx
-    var = float(np.var(d.y[te, 0])) or 1.0
+    s = session
+    var = s.held_out_var()
     old_rel = held_out_rel_mse(current, var)
     floor = noise_floor(network_rel, old_rel, *(held_out_rel_mse(r, var) for r in candidates))
 

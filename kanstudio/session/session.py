@@ -424,6 +424,11 @@ class Session:
         the data is too small to hold any out."""
         return self.test_idx if len(self.test_idx) else self.train_idx
 
+    def held_out_var(self) -> float:
+        """The (first) target's variance on :attr:`held_out_idx` (1 when constant there): a
+        formula's held-out relative MSE is relative to it."""
+        return float(np.var(self.dataset.y[self.held_out_idx, 0])) or 1.0
+
     def scaled(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.dataset
         return self.x_scaler.transform(d.X[rows]), self.y_scaler.transform(d.y[rows])
