@@ -249,3 +249,51 @@ def test_a_product_of_powers_spanning_decades_is_read_from_a_network_on_log_y():
     a_, b_, c_ = sympy.symbols("a b c")
     assert sympy.simplify(result.expressions[0] + a_ * b_**3 / c_**2) == 0
     assert result.status == "verified"
+
+
+def _poor_fit_run(**overrides):
+    """Discovery with tiny step budgets on ``sin(3a)·cos(2b)`` and thresholds no network
+    or formula meets: (events, session)."""
+    import numpy as np
+
+    from kanstudio.data import Dataset
+    from kanstudio.session.pipeline import PipelineSettings
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (300, 2))
+    y = np.sin(3 * X[:, 0]) * np.cos(2 * X[:, 1])
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b"], ["f"]))
+    settings = dict(starts=1, start_steps=2, sparse_steps=4, after_prune_steps=2,
+                    refine_steps=2, fine_tune_steps=2, trial_steps=1, alternatives=0,
+                    step_budget=10**6, min_network_r2=1.0 - 1e-12, adequate_error=1e-14,
+                    structure=False, search=None, search_leaf=None, deep_width=(3, 2))
+    settings.update(overrides)
+    return list(discover(session, PipelineSettings(**settings))), session
+
+
+def test_when_no_network_fits_a_deeper_one_is_trained_as_the_oracle():
+    """Every architecture fitting poorly and no formula adequate, discovery trains one
+    deeper network (``deep_width``) for the structure step and the search to consult: it
+    is the best network's place on the front's comparisons, never read edge by edge (its
+    many edges make no readable formula), and Discover stays one undo step."""
+    events, session = _poor_fit_run()
+    said = [e.message for e in events if "deeper network" in e.message]
+    assert len(said) == 1 and "oracle" in said[0]
+    trained = [e.message for e in events if e.kind != "note" and e.stage == "train"
+               or e.message.startswith("training [")]
+    assert any(m.startswith("training [2, 3, 2, 1]") for m in trained)
+    attempts = events[-1].info["attempts"]
+    deep = attempts[-1]
+    assert len(deep) == 4  # input, two hidden layers, output (pruning may thin them)
+    read = [e.message for e in events if e.message.startswith("fitting symbolic functions")]
+    assert read and not any(str(deep) in m for m in read)
+    assert len(session.model.width_) < 4  # the formula's network is a shallow one
+    session.undo()
+    assert session.model is None
+
+
+def test_no_deeper_network_when_a_network_fits_or_it_is_turned_off():
+    events, _ = _poor_fit_run(deep_width=None)
+    assert not any("deeper network" in e.message for e in events)
+    events, _ = _poor_fit_run(min_network_r2=-1.0)
+    assert not any("deeper network" in e.message for e in events)
