@@ -753,7 +753,10 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
 def _deep_wanted(run: _Run, attempts: list[_Attempt]) -> bool:
     """Whether to try ``deep_width``: on (the session's width not fixed), every network
     tried under ``min_network_r2`` on the held-out rows, no formula adequate, and the
-    wall-clock safety cap not passed."""
+    wall-clock safety cap not passed. Not bounded by ``step_budget``, which the
+    architectures before it have usually spent by then: it adds a fixed amount of work
+    (one network's starts, sparse, after-prune and refine steps), so a seed still gives
+    the same formula on any machine."""
     p = run.p
     if not p.deep_width or not attempts or run.session.settings.width is not None or (
             not p.search_widths):
