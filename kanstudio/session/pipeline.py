@@ -222,15 +222,16 @@ class _Run:
         self.early_found: list[FormulaResult] = []  # the early search's formulas
         self.probed_r2 = -math.inf  # held-out R² of the last network the probe read
 
+    def past_cap(self) -> bool:
+        """Whether the wall-clock safety cap has passed (remembered when it fires)."""
+        if _clock() - self.started > self.p.time_budget_s:
+            self.cap_fired = True
+        return self.cap_fired
+
     def over_budget(self) -> bool:
         """Counted in training steps so that a seed gives the same formula on a busy
         machine; the wall-clock cap is only a safety net, and remembered when it fires."""
-        if self.steps_done > self.p.step_budget:
-            return True
-        if _clock() - self.started > self.p.time_budget_s:
-            self.cap_fired = True
-            return True
-        return False
+        return self.steps_done > self.p.step_budget or self.past_cap()
 
     def cap_note(self) -> Iterator[PipelineEvent]:
         """The stage log's line, once, when the wall-clock safety cap has ended work."""
@@ -328,7 +329,8 @@ def _score(rel_mse: float, complexity: int, weight: float) -> float:
 
 # ---------------------------------------------------------------------------- stages
 def _fit_network(run: _Run, width: list[int] | None, lamb: float) -> Iterator[PipelineEvent]:
-    """train (best of a few seeded starts) -> prune -> refine, each followed by training."""
+    """train (best of a few seeded starts) -> prune -> refine, each followed by training;
+    returns the trained network as an :class:`_Attempt` (``yield from`` value)."""
     s, p = run.session, run.p
     yield run.enter("train", f"training {width or s.default_width()}"
                     + (f" with sparsity λ={lamb:g}" if lamb else ""))
@@ -359,6 +361,7 @@ def _fit_network(run: _Run, width: list[int] | None, lamb: float) -> Iterator[Pi
     yield run.enter("refine", f"refining the grid to {p.refine_grid}")
     s.refine(p.refine_grid)
     yield from run.train("refine", p.refine_steps, lamb=0.0)
+    return _Attempt(s.model.width_, s.model, s.metrics()["test_r2"])
 
 
 def _assign(run: _Run, locked: dict, choice: dict, steps: int, quick: bool = False
@@ -587,8 +590,13 @@ def _formula(run: _Run, network: Any = None) -> FormulaResult:
     return next(r for r in results if r.formula_test_rmse <= 1.05 * floor + scale)
 
 
+def _searches_widths(session: Session, p: PipelineSettings) -> bool:
+    """Whether discovery tries architectures (the session has no width of its own)."""
+    return session.settings.width is None and p.search_widths
+
+
 def _widths(session: Session, p: PipelineSettings) -> list[list[int] | None]:
-    if session.settings.width is not None or not p.search_widths:
+    if not _searches_widths(session, p):
         return [None]
     n, m = session.dataset.n_inputs, session.dataset.n_outputs
     # None: the session's default, sparse
@@ -693,9 +701,7 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
         if attempts and run.over_budget():
             break
         # Sparsity only where pruning has to find the shape: the default (wide) network.
-        yield from _fit_network(run, width, p.lamb if width is None else 0.0)
-        attempt = _Attempt(session.model.width_, session.model,
-                           session.metrics()["test_r2"])
+        attempt = yield from _fit_network(run, width, p.lamb if width is None else 0.0)
         attempts.append(attempt)
         best_r2 = max((a.formula_r2 for a in attempts), default=-math.inf)
         if 1.0 - attempt.network_r2 > NO_BETTER * (1.0 - best_r2):
@@ -728,9 +734,9 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
             f"{max(fits, default=math.nan):.4f}) and no formula explains "
             f"{1 - p.adequate_error:.1%} of the held-out variance: training a deeper "
             "network as an oracle for the structure step and the search"))
-        yield from _fit_network(run, width, 0.0)
-        attempts.append(_Attempt(session.model.width_, session.model,
-                                 session.metrics()["test_r2"], oracle_only=True))
+        deep = yield from _fit_network(run, width, 0.0)
+        deep.oracle_only = True
+        attempts.append(deep)
     if run.early is None:
         result, best = yield from _read_formula(run, attempts)
     else:
@@ -758,16 +764,12 @@ def _deep_wanted(run: _Run, attempts: list[_Attempt]) -> bool:
     (one network's starts, sparse, after-prune and refine steps), so a seed still gives
     the same formula on any machine."""
     p = run.p
-    if not p.deep_width or not attempts or run.session.settings.width is not None or (
-            not p.search_widths):
+    if not p.deep_width or not attempts or not _searches_widths(run.session, p):
         return False
     if any(a.network_r2 >= p.min_network_r2 or a.formula_r2 >= 1.0 - p.adequate_error
            for a in attempts):  # NaN compares False: a network that overflowed counts 0
         return False
-    if _clock() - run.started > p.time_budget_s:
-        run.cap_fired = True
-        return False
-    return True
+    return not run.past_cap()
 
 
 def _read_formula(run: _Run, attempts: list[_Attempt]
@@ -869,14 +871,19 @@ def adequate_choice(front: list[tuple[float, float]], knee: int,
     return knee
 
 
+def _best_network(attempts: list[_Attempt]) -> _Attempt | None:
+    """The attempt whose trained network fits the held-out rows best (NaN counts as
+    -inf); None when no attempt has a network."""
+    nets = [a for a in attempts if a.network is not None]
+    return max(nets, key=lambda a: -math.inf if math.isnan(a.network_r2)
+               else a.network_r2, default=None)
+
+
 def _oracle(attempts: list[_Attempt]) -> Any:
     """The trained network that fits the held-out rows best (before any edge was locked):
     what the data taught, the formulas are compared with beyond the data."""
-    nets = [a for a in attempts if a.network is not None]
-    if not nets:
-        return None
-    return max(nets, key=lambda a: -math.inf if math.isnan(a.network_r2)
-               else a.network_r2).network
+    best = _best_network(attempts)
+    return None if best is None else best.network
 
 
 def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResult,
@@ -1026,10 +1033,9 @@ def _structure_candidate(run: _Run, attempts: list[_Attempt], result: FormulaRes
     as oracle, when it beats ``result``; else ``result``."""
     from kanstudio.session.structure_step import structure_candidate
 
-    nets = [a for a in attempts if a.network is not None]
-    if not run.p.structure or not nets:
+    oracle = _best_network(attempts)
+    if not run.p.structure or oracle is None:
         return result
-    oracle = max(nets, key=lambda a: a.network_r2)
     log = yield from _log_oracle(run, result)
     log_predict, oracle_r2 = None, oracle.network_r2
     if log is not None:
@@ -1339,8 +1345,8 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     returns (the formula to keep, the other verified members of the engine's front)."""
     p, s = run.p, run.session
     yield from _engine_note(run)
-    nets = [a for a in attempts if a.network is not None]
-    if not nets or not _searchable(run):
+    oracle = _best_network(attempts)
+    if oracle is None or not _searchable(run):
         return result, []
     te = s.held_out_idx
     y_te = s.dataset.y[te, 0]
@@ -1351,7 +1357,6 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
         return result, []  # exact on the held-out rows: nothing left for a search to find
     from kanstudio.session.search_step import pick
 
-    oracle = max(nets, key=lambda a: a.network_r2)
     again = run.searched is not None
     try:
         found, front, kept, net_rel = _search_front(run, oracle)
