@@ -170,13 +170,18 @@ OFFSET_POWERS_KEPT = 2
 
 
 def _offset_powers(x: np.ndarray, y: np.ndarray, sym: sympy.Symbol) -> list[Candidate]:
-    """``c·x^p + d`` for the best-fitting simple rational exponents ``p`` (x > 0)."""
+    """``c·x^p + d`` for the best-fitting simple rational exponents ``p`` (x > 0), and
+    ``c·log(x) + d``, the family's ``p -> 0`` member (``(x^p - 1)/p -> log x``).
+
+    Without it a leaf ``log x`` (a factor ``x`` of a product, in log space) was fitted
+    by ``55·x^0.018``, or by ``x^(1/3)`` whose error the oracle's noise hid: Feynman
+    I.32.17's ``log ε + log c + 2·log E + ...`` came back as a sum of cube roots."""
     if not np.all(x > 0):
         return []
     fits = []
-    for k, e in enumerate(OFFSET_EXPONENTS):
+    for k, e in enumerate([Fraction(0), *OFFSET_EXPONENTS]):
         with np.errstate(all="ignore"):
-            basis = np.power(x, float(e))
+            basis = np.log(x) if e == 0 else np.power(x, float(e))
         if not np.all(np.isfinite(basis)) or np.ptp(basis) == 0:
             continue
         design = np.column_stack([basis, np.ones_like(basis)])
@@ -184,8 +189,9 @@ def _offset_powers(x: np.ndarray, y: np.ndarray, sym: sympy.Symbol) -> list[Cand
         fits.append((_rel_mse(y, design @ np.array([c, d])), k, e, c, d))
     out = []
     for _, _, e, c, d in sorted(fits)[:OFFSET_POWERS_KEPT]:
-        expr = sympy.Float(c) * sym ** sympy.Rational(e.numerator, e.denominator) + (
-            sympy.Float(d))
+        term = sympy.log(sym) if e == 0 else sym ** sympy.Rational(e.numerator,
+                                                                  e.denominator)
+        expr = sympy.Float(c) * term + sympy.Float(d)
         out.append((expr, complexity(expr)))
     return out
 

@@ -251,6 +251,34 @@ def test_a_product_of_powers_spanning_decades_is_read_from_a_network_on_log_y():
     assert result.status == "verified"
 
 
+def test_a_log_target_that_is_not_a_sum_is_modelled_by_a_wider_network():
+    """``a·b²/(a + c)`` on log|y| is ``log a + 2 log b - log(a + c)``: not a sum of
+    one-input functions, so ``[3, 1]`` cannot model it; ``[3, 2, 1]`` is trained too
+    (whatever the step budget), its structure read and the law recovered exactly."""
+    import numpy as np
+
+    from kanstudio.data import Dataset
+    from kanstudio.session import SessionSettings
+    from kanstudio.session.pipeline import PipelineSettings
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (500, 3))
+    y = X[:, 0] * X[:, 1] ** 2 / (X[:, 0] + X[:, 2])
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["f"]),
+                      SessionSettings(seed=0, device="cpu", width=[3, 1]))
+    events = list(discover(session, PipelineSettings(search=None, search_leaf=None,
+                                                     step_budget=1)))
+    messages = [e.message for e in events]
+    on_log = messages[messages.index(next(m for m in messages
+                                          if m.startswith("training a network on log"))):]
+    assert "training [3, 2, 1]" in on_log
+    assert any(m.startswith("network on log|f|") and "read from it" in m for m in messages)
+    result = events[-1].info["formula"]
+    a_, b_, c_ = sympy.symbols("a b c")
+    assert sympy.simplify(result.expressions[0] - a_ * b_**2 / (a_ + c_)) == 0
+    assert result.status == "verified"
+
+
 def _poor_fit_run(**overrides):
     """Discovery with tiny step budgets on ``sin(3a)·cos(2b)`` and thresholds no network
     or formula meets: (events, session)."""

@@ -29,6 +29,7 @@ from kanstudio.session.structure_solve import (
     polish,
     power_law,
     snap_exponent,
+    solve_1d,
 )
 from kanstudio.session.structure_step import structure_candidate
 
@@ -171,6 +172,18 @@ def test_a_power_law_is_read_from_log_log_data():
     p, c = power_law(x, 2.5 * x**1.5)
     assert p == pytest.approx(1.5, abs=1e-9) and c == pytest.approx(2.5)
     assert power_law(x, np.sin(x)) is None  # changes sign: no power law
+
+
+def test_a_logarithm_is_a_leaf_candidate_not_a_tiny_power_standing_in_for_it():
+    """A factor of a product is a ``log`` leaf in log space: the power family's p -> 0
+    member is offered, exact, ahead of the roots and tiny powers that only approximate it."""
+    x = np.random.default_rng(0).uniform(1, 2, 500)
+    first = solve_1d(x, 2 * np.log(x) + 0.3, "c")[0][0]
+    c = sympy.Symbol("c")
+    assert first.has(sympy.log) and not first.has(sympy.Pow)
+    assert float(first.coeff(sympy.log(c))) == pytest.approx(2.0)
+    power = solve_1d(x, 3 * x**1.5 + 0.3, "c")  # a power law stays a power law
+    assert not any(e.has(sympy.log) for e, _ in power[:2])
 
 
 # ------------------------------------------------------------------ recovery
