@@ -1276,7 +1276,7 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
         return
     var = run.session.held_out_var()
     exact = [r for r in found if _ends_discovery(run, r)]
-    names = ", ".join(s.symbols[i] for i in kept)
+    names = ", ".join(s.dataset.input_names[i] for i in kept)
     head = (f"expression search engine ({run.p.search} budget) on the whole dataset "
             f"(training rows, inputs {names}), since the best-ranked functions of width "
             f"{attempt.width} leave relative MSE {current:.3g}: {len(front)} expression(s)")
@@ -1375,7 +1375,7 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
             "found stays"))
         return result, []
     chosen = pick(s, result, found, net_rel)
-    names = ", ".join(s.symbols[i] for i in kept)
+    names = ", ".join(s.dataset.input_names[i] for i in kept)
     best = max(found, key=lambda r: r.formula_test_r2, default=None)
     yield PipelineEvent("formula", 5, "note", message=(
         f"expression search engine ({p.search} budget) "

@@ -237,11 +237,12 @@ def test_a_parts_short_discovery_leaves_the_search_to_the_leaf_solver(monkeypatc
     assert searches == [None, PipelineSettings().search]
 
 
-def _early_search_run(monkeypatch, law, order=None):
+def _early_search_run(monkeypatch, law, order=None, names=("a", "b")):
     """Discovery of ``a*b`` on a ``[2, 1]`` network (a sum: never exact for a product)
-    with the engine replaced by one that offers ``law`` (a sympy expression in a, b) and
-    counts its searches; (events, session, searches). ``order``: a list the engine's
-    calls append "search" to."""
+    with the engine replaced by one that offers ``law`` (a sympy expression in a, b: the
+    session's internal names of the columns ``names``) and counts its searches;
+    (events, session, searches). ``order``: a list the engine's calls append "search"
+    to."""
     monkeypatch.setattr(search_step, "engine_available", lambda: True)
     searches = []
 
@@ -255,7 +256,7 @@ def _early_search_run(monkeypatch, law, order=None):
     monkeypatch.setattr(search_step, "search_candidates", engine)
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 3, (300, 2))
-    session = Session(Dataset.from_arrays(X, (X[:, 0] * X[:, 1])[:, None], ["a", "b"],
+    session = Session(Dataset.from_arrays(X, (X[:, 0] * X[:, 1])[:, None], list(names),
                                           ["y"]))
     session.settings.width = [2, 1]
     settings = PipelineSettings(starts=1, start_steps=2, sparse_steps=5, after_prune_steps=3,
@@ -294,6 +295,16 @@ def test_a_search_that_finds_nothing_exact_runs_once(monkeypatch):
     assert any("none exact on the held-out rows" in e.message for e in events)
     assert any("front found earlier" in e.message for e in events)
     assert isinstance(events[-1].info["formula"], FormulaResult)
+
+
+def test_the_search_notes_name_the_inputs_as_the_csv_does(monkeypatch):
+    """A column called ``beta`` is ``beta_`` inside (sympy's beta function); the stage log
+    names the inputs searched as the file does, like the formula."""
+    beta, b = sympy.symbols("beta_ b")
+    events, _session, _ = _early_search_run(monkeypatch, 2.0 * beta + 2.0 * b - 4.0,
+                                            names=("beta", "b"))
+    said = [e.message for e in events if "on the whole dataset" in e.message]
+    assert said and all("inputs beta, b)" in m and "beta_" not in m for m in said)
 
 
 def test_the_structure_probe_runs_before_the_early_search(monkeypatch):
