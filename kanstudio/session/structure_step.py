@@ -153,9 +153,8 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
                         solver: Solver | None, verify: Any
                         ) -> Generator[str, None, FormulaResult]:
     """The structure read from ``log_predict`` (``log|y|``) in log space, solved there
-    against ``log|y|`` (a leaf of several inputs as the factor it is,
-    :func:`factor_space`), then ``sign·exp`` of it fine-tuned on ``y`` itself: the better
-    of that and ``result``, by the rule of :func:`_from_structure`."""
+    against ``log|y|``, then ``sign·exp`` of it fine-tuned on ``y`` itself: the better of
+    that and ``result``, by the rule of :func:`_from_structure`."""
     d = s.dataset
     y = d.y[:, 0]
     sign = 1.0 if y[0] > 0 else -1.0
@@ -167,7 +166,7 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
         return result
     yield "structure of log|y|:\n" + tree.describe()
     symbols = [sympy.Symbol(n) for n in s.symbols]
-    solver = factor_space(solver or library_solver(s.settings.functions, multi=multi))
+    solver = solver or library_solver(s.settings.functions, multi=multi)
     in_logs = compose(tree, solver, symbols, d.X[tr], log_y[tr], d.X[te], log_y[te])
     if in_logs is None:
         yield "structure of log|y|: a part has no formula"
@@ -183,31 +182,6 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
         oracle_te = sign * np.exp(np.clip(log_predict(d.X[te]), -700.0, 700.0))
     return (yield from _judged(s, network, verify, result, found, oracle_te, y_te,
                                " from log|y|"))
-
-
-def factor_space(solver: Solver) -> Solver:
-    """``solver`` for the leaves of a structure read in log space: a leaf of one input is
-    solved as it is (``c·log x + d``, a power law's log); a leaf of several inputs is
-    solved as the factor it is in the target's own space, ``exp(leaf)``, and offered as
-    ``log`` of that, since a factor is shorter than its logarithm (``m·tanh(m·B/(k·T))``
-    against ``log m + log tanh(...)``, ``(m₁ + m₂)`` against ``log(m₁ + m₂)``). Feynman
-    bonus law 11 (tune half), ``I₀·(sin(α/2)·sin(nδ/2)/(α/2·sin(δ/2)))²``: its part of
-    ``δ`` and ``n`` searched as a factor took the formula from R² 0.9974 to 0.9995."""
-
-    def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
-        if x.shape[1] < 2:
-            return solver(x, y, names)
-        shift = float(np.median(y))
-        with np.errstate(all="ignore"):
-            factor = np.exp(y - shift)
-        if not np.all(np.isfinite(factor)) or not np.all(factor > 0):
-            return solver(x, y, names)
-        out = []
-        for expr, size in solver(x, factor, names):
-            out.append((sympy.log(expr) + sympy.Float(shift), size + 2))
-        return out
-
-    return solve
 
 
 def _from_structure(s: Session, network: Any, result: FormulaResult, predict: Any,

@@ -31,7 +31,7 @@ from kanstudio.session.structure_solve import (
     snap_exponent,
     solve_1d,
 )
-from kanstudio.session.structure_step import factor_space, structure_candidate
+from kanstudio.session.structure_step import structure_candidate
 
 
 def _problem(fn, ranges, names, sigma=0.0, seed=0, n=1000):
@@ -312,30 +312,6 @@ def test_the_structure_formula_replaces_a_worse_one():
     assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
     assert result.formula_test_r2 > 1 - 1e-12
     assert any("product" in note for note in notes) and " wins " in notes[-1]
-
-
-def test_a_log_space_leaf_of_several_inputs_is_solved_as_the_factor_it_is():
-    """In log space a part ``log(b·tanh(b/c))`` is solved as ``b·tanh(b/c)`` (a factor is
-    shorter than its logarithm) and offered as log of it; one-input leaves as they are."""
-    rng = np.random.default_rng(0)
-    x = rng.uniform(1, 3, (200, 2))
-    b, c = sympy.symbols("b c")
-    seen = []
-
-    def solver(xs, ys, names):
-        seen.append(ys)
-        return [(b * sympy.tanh(b / c), 5)] if xs.shape[1] == 2 else [(sympy.log(b), 2)]
-
-    log_part = np.log(x[:, 0] * np.tanh(x[:, 0] / x[:, 1])) + 7.0
-    (expr, size), = factor_space(solver)(x, log_part, ["b", "c"])
-    shift = np.median(log_part)
-    assert np.allclose(seen[0], np.exp(log_part - shift))  # the factor, up to a scale
-    values = sympy.lambdify((b, c), expr)(x[:, 0], x[:, 1])
-    # log of the factor, the shift added back: the leaf's own values
-    assert np.allclose(values, log_part - 7.0 + shift)
-    assert size == 7
-    (one, _), = factor_space(solver)(x[:, :1], np.log(x[:, 0]), ["b"])
-    assert one == sympy.log(b) and len(seen) == 2 and np.allclose(seen[1], np.log(x[:, 0]))
 
 
 def test_the_networks_formula_loses_offsets_the_law_does_not_have():
