@@ -729,10 +729,9 @@ def _discover(session: Session, p: PipelineSettings, before: dict[str, Any] | No
             break
     if run.early is None and _deep_wanted(run, attempts):
         width = [session.dataset.n_inputs, *p.deep_width, session.dataset.n_outputs]
-        fits = [a.network_r2 for a in attempts if math.isfinite(a.network_r2)]
         yield PipelineEvent("train", 0, "note", message=(
             f"no network fits with R² >= {p.min_network_r2:g} (best "
-            f"{max(fits, default=math.nan):.4f}) and no formula explains "
+            f"{_best_network(attempts).network_r2:.4f}) and no formula explains "
             f"{1 - p.adequate_error:.1%} of the held-out variance: training a deeper "
             "network as an oracle for the structure step and the search"))
         deep = yield from _fit_network(run, width, 0.0)
@@ -1147,13 +1146,15 @@ def _log_oracle(run: _Run, result: FormulaResult) -> Iterator[PipelineEvent]:
         return predict
 
     best = None
+    yield PipelineEvent("train", 0, "note", message=(
+        f"training a network on log|{d.target_names[0]}| (the target is one-signed and "
+        f"spans {float(np.max(magnitude) / np.min(magnitude)):.3g}x): widths "
+        + ", ".join(str([d.n_inputs, *hidden]) for hidden in LOG_WIDTHS)
+        + f", in turn, until one fits to R² {LOG_SUM_R2:.7g}"))
     try:
         for hidden in LOG_WIDTHS:
             if best is not None and (best[1] >= LOG_SUM_R2 or run.past_cap()):
                 break
-            yield PipelineEvent("train", 0, "note", message=(
-                f"training a network on log|{d.target_names[0]}| (the target is one-signed "
-                f"and spans {float(np.max(magnitude) / np.min(magnitude)):.3g}x)"))
             yield from _fit_network(sub_run, [d.n_inputs, *hidden], 0.0)
             run.steps_done += sub_run.steps_done
             sub_run.steps_done = 0
@@ -1170,6 +1171,12 @@ def _log_oracle(run: _Run, result: FormulaResult) -> Iterator[PipelineEvent]:
 
 
 # ------------------------------------------------------------------ search engine
+def _input_names(session: Session, kept: list[int]) -> str:
+    """The inputs ``kept`` as the stage log names them: the CSV's names, not the internal
+    safe symbols (``beta``, not ``beta_``)."""
+    return ", ".join(session.dataset.input_names[i] for i in kept)
+
+
 def _engine(run: _Run) -> bool:
     """Whether the search engine can run; the first time it cannot, the stage log says so
     once (``run.engine_said``) and discovery goes on with the function library only."""
@@ -1276,7 +1283,7 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
         return
     var = run.session.held_out_var()
     exact = [r for r in found if _ends_discovery(run, r)]
-    names = ", ".join(s.dataset.input_names[i] for i in kept)
+    names = _input_names(s, kept)
     head = (f"expression search engine ({run.p.search} budget) on the whole dataset "
             f"(training rows, inputs {names}), since the best-ranked functions of width "
             f"{attempt.width} leave relative MSE {current:.3g}: {len(front)} expression(s)")
@@ -1375,7 +1382,7 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
             "found stays"))
         return result, []
     chosen = pick(s, result, found, net_rel)
-    names = ", ".join(s.dataset.input_names[i] for i in kept)
+    names = _input_names(s, kept)
     best = max(found, key=lambda r: r.formula_test_r2, default=None)
     yield PipelineEvent("formula", 5, "note", message=(
         f"expression search engine ({p.search} budget) "

@@ -227,22 +227,28 @@ def test_a_network_that_misses_part_of_the_law_is_not_mistaken_for_noise():
     assert _network_lack_of_fit(noisy) < LACK_OF_FIT
 
 
-def test_a_product_of_powers_spanning_decades_is_read_from_a_network_on_log_y():
-    """A one-signed target spanning decades whose own network is poor (a sum network
-    cannot be a product) is modelled on log|y| too, where the product is a sum: its
-    structure gives the exact law, verified against the data."""
+def _log_law_discovery(law, high, **settings):
+    """Discovery without the search engine of ``law(a, b, c)`` on 500 rows drawn from
+    ``[1, high]``, the session's width fixed at ``[3, 1]`` (a sum network, which cannot
+    be a product): the events."""
     import numpy as np
 
     from kanstudio.data import Dataset
     from kanstudio.session import SessionSettings
     from kanstudio.session.pipeline import PipelineSettings
 
-    rng = np.random.default_rng(0)
-    X = rng.uniform(1, 5, (500, 3))
-    y = -X[:, 0] * X[:, 1] ** 3 / X[:, 2] ** 2
-    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["f"]),
+    X = np.random.default_rng(0).uniform(1, high, (500, 3))
+    session = Session(Dataset.from_arrays(X, law(*X.T)[:, None], ["a", "b", "c"], ["f"]),
                       SessionSettings(seed=0, device="cpu", width=[3, 1]))
-    events = list(discover(session, PipelineSettings(search=None, search_leaf=None)))
+    return list(discover(session, PipelineSettings(search=None, search_leaf=None,
+                                                   **settings)))
+
+
+def test_a_product_of_powers_spanning_decades_is_read_from_a_network_on_log_y():
+    """A one-signed target spanning decades whose own network is poor (a sum network
+    cannot be a product) is modelled on log|y| too, where the product is a sum: its
+    structure gives the exact law, verified against the data."""
+    events = _log_law_discovery(lambda a, b, c: -a * b**3 / c**2, 5)
     result = events[-1].info["formula"]
     notes = [e.message for e in events if e.kind == "note"]
     assert any(m.startswith("network on log|f|") and "read from it" in m for m in notes)
@@ -255,19 +261,7 @@ def test_a_log_target_that_is_not_a_sum_is_modelled_by_a_wider_network():
     """``a·b²/(a + c)`` on log|y| is ``log a + 2 log b - log(a + c)``: not a sum of
     one-input functions, so ``[3, 1]`` cannot model it; ``[3, 2, 1]`` is trained too
     (whatever the step budget), its structure read and the law recovered exactly."""
-    import numpy as np
-
-    from kanstudio.data import Dataset
-    from kanstudio.session import SessionSettings
-    from kanstudio.session.pipeline import PipelineSettings
-
-    rng = np.random.default_rng(0)
-    X = rng.uniform(1, 3, (500, 3))
-    y = X[:, 0] * X[:, 1] ** 2 / (X[:, 0] + X[:, 2])
-    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["f"]),
-                      SessionSettings(seed=0, device="cpu", width=[3, 1]))
-    events = list(discover(session, PipelineSettings(search=None, search_leaf=None,
-                                                     step_budget=1)))
+    events = _log_law_discovery(lambda a, b, c: a * b**2 / (a + c), 3, step_budget=1)
     messages = [e.message for e in events]
     on_log = messages[messages.index(next(m for m in messages
                                           if m.startswith("training a network on log"))):]
