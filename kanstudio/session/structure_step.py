@@ -72,7 +72,8 @@ def structure_candidate(session: Session, network: Any, result: FormulaResult,
     and as good (:func:`_without_offsets`). ``network`` is a fitted KAN on the session's
     scaled data; ``solver`` replaces the default leaf solver (``library_solver`` with
     ``multi``). ``log_oracle``: a function of the inputs (``(n, n_in)`` -> ``(n,)``)
-    that predicts ``log|y|`` (a network trained on it) for a one-signed target: the
+    that predicts ``log|y|`` (a network trained on it) for a one-signed target, or a list
+    of them, best first, each the next one's fallback where it shows no structure: the
     structure is then read in log space, where a product is a sum, and the formula is
     ``sign·exp(g)``; formulas are verified against ``network`` either way, the session's
     model."""
@@ -153,20 +154,31 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
                         solver: Solver | None, verify: Any
                         ) -> Generator[str, None, FormulaResult]:
     """The structure read from ``log_predict`` (``log|y|``) in log space, solved there
-    against ``log|y|``, then ``sign·exp`` of it fine-tuned on ``y`` itself: the better of
-    that and ``result``, by the rule of :func:`_from_structure`."""
+    against ``log|y|`` (a leaf of several inputs also as the factor it is,
+    :func:`both_spaces`), then ``sign·exp`` of it fine-tuned on ``y`` itself: the better
+    of that and ``result``, by the rule of :func:`_from_structure`."""
     d = s.dataset
     y = d.y[:, 0]
     sign = 1.0 if y[0] > 0 else -1.0
     with np.errstate(all="ignore"):
         log_y = np.log(np.abs(y))
-    tree = _read_tree(s, log_predict, log_y, tr, te)
+    oracles = list(log_predict) if isinstance(log_predict, list | tuple) else [log_predict]
+    for log_predict in oracles:
+        # A wider network on log|y| may fit a little better yet mix what a narrower one
+        # keeps apart (a*b^3/c^2: [3, 2, 1] to R² 1 - 3e-8, no structure; [3, 1] to
+        # 1 - 1.4e-7, a sum of three logarithms)
+        tree = _read_tree(s, log_predict, log_y, tr, te)
+        if tree.kind != "leaf":
+            break
     if tree.kind == "leaf":
         yield "structure of log|y|: none found"
         return result
-    yield "structure of log|y|:\n" + tree.describe()
+    tried = oracles.index(log_predict) + 1
+    yield ("structure of log|y|" + (f" (from network {tried} of {len(oracles)} on it: the "
+                                    "better ones show none)" if tried > 1 else "")
+           + ":\n" + tree.describe())
     symbols = [sympy.Symbol(n) for n in s.symbols]
-    solver = solver or library_solver(s.settings.functions, multi=multi)
+    solver = both_spaces(solver or library_solver(s.settings.functions, multi=multi))
     in_logs = compose(tree, solver, symbols, d.X[tr], log_y[tr], d.X[te], log_y[te])
     if in_logs is None:
         yield "structure of log|y|: a part has no formula"
@@ -182,6 +194,31 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
         oracle_te = sign * np.exp(np.clip(log_predict(d.X[te]), -700.0, 700.0))
     return (yield from _judged(s, network, verify, result, found, oracle_te, y_te,
                                " from log|y|"))
+
+
+def both_spaces(solver: Solver) -> Solver:
+    """``solver`` for the leaves of a structure read in log space. A leaf of one input is
+    solved as it is (``c·log x + d``, a power law's log). A leaf of several inputs is
+    solved twice: as it is, a sum of logs (``2·log b − log(1 + c/a)``, which a sum
+    network finds), and as the factor it is in the target's own space, ``exp(leaf)``,
+    offered as ``log`` of that, since a factor may be far shorter than its logarithm
+    (``(sin(nδ/2)/sin(δ/2))²``, ``m·tanh(m·B/(k·T))``). The leaf's candidates are those
+    of both."""
+
+    def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
+        own = solver(x, y, names)
+        if x.shape[1] < 2:
+            return own
+        shift = float(np.median(y))
+        with np.errstate(all="ignore"):
+            factor = np.exp(y - shift)
+        if not np.all(np.isfinite(factor)) or not np.all(factor > 0):
+            return own
+        logs = [(sympy.log(expr) + sympy.Float(shift), size + 2)
+                for expr, size in solver(x, factor, names)]
+        return own + logs
+
+    return solve
 
 
 def _from_structure(s: Session, network: Any, result: FormulaResult, predict: Any,

@@ -237,12 +237,12 @@ def test_a_parts_short_discovery_leaves_the_search_to_the_leaf_solver(monkeypatc
     assert searches == [None, PipelineSettings().search]
 
 
-def _early_search_run(monkeypatch, law, order=None, names=("a", "b")):
+def _early_search_run(monkeypatch, law, order=None, names=("a", "b"), **settings):
     """Discovery of ``a*b`` on a ``[2, 1]`` network (a sum: never exact for a product)
     with the engine replaced by one that offers ``law`` (a sympy expression in a, b: the
-    session's internal names of the columns ``names``) and counts its searches;
-    (events, session, searches). ``order``: a list the engine's calls append "search"
-    to."""
+    session's internal names of the columns ``names``; or a function of the search's
+    seed giving one) and counts its searches; (events, session, searches). ``order``: a
+    list the engine's calls append "search" to. ``settings``: PipelineSettings fields."""
     monkeypatch.setattr(search_step, "engine_available", lambda: True)
     searches = []
 
@@ -250,7 +250,8 @@ def _early_search_run(monkeypatch, law, order=None, names=("a", "b")):
         searches.append(front is None)
         if order is not None:
             order.append("search")
-        found = session.describe_formula([law], network=np.asarray(network)[:, :1])
+        offered = law(seed) if callable(law) else law
+        found = session.describe_formula([offered], network=np.asarray(network)[:, :1])
         return [found], front or ["the engine's front"]
 
     monkeypatch.setattr(search_step, "search_candidates", engine)
@@ -259,10 +260,10 @@ def _early_search_run(monkeypatch, law, order=None, names=("a", "b")):
     session = Session(Dataset.from_arrays(X, (X[:, 0] * X[:, 1])[:, None], list(names),
                                           ["y"]))
     session.settings.width = [2, 1]
-    settings = PipelineSettings(starts=1, start_steps=2, sparse_steps=5, after_prune_steps=3,
-                                refine_steps=3, fine_tune_steps=3, step_budget=60,
-                                min_network_r2=0.0, structure=False)
-    events = list(discover(session, settings))
+    pipeline_settings = PipelineSettings(
+        starts=1, start_steps=2, sparse_steps=5, after_prune_steps=3, refine_steps=3,
+        fine_tune_steps=3, step_budget=60, min_network_r2=0.0, structure=False, **settings)
+    events = list(discover(session, pipeline_settings))
     return events, session, searches
 
 
@@ -290,10 +291,38 @@ def test_a_search_that_finds_nothing_exact_runs_once(monkeypatch):
     """Not exact, the early search's front is offered again at the end of discovery
     (verified against the final network) instead of searching a second time."""
     a, b = sympy.symbols("a b")
-    events, _session, searches = _early_search_run(monkeypatch, 2.0 * a + 2.0 * b - 4.0)
+    events, _session, searches = _early_search_run(monkeypatch, 2.0 * a + 2.0 * b - 4.0,
+                                                   search_restarts=0)
     assert searches == [True, False]  # searched once, its front offered again
     assert any("none exact on the held-out rows" in e.message for e in events)
     assert any("front found earlier" in e.message for e in events)
+    assert isinstance(events[-1].info["formula"], FormulaResult)
+
+
+def test_a_search_that_explains_too_little_runs_again_with_the_next_seeds(monkeypatch):
+    """While no formula explains 99.9 % of the held-out variance, the whole-dataset
+    search runs again with the session's seed + 1, + 2 (a search's success depends on its
+    seed), stopping at the first that does; its formula is the one kept, verified."""
+    a, b = sympy.symbols("a b")
+    seeds = []
+
+    def law(seed):
+        seeds.append(seed)
+        return a * b if seed == 1 else 2.0 * a + 2.0 * b - 4.0
+
+    events, _session, searches = _early_search_run(monkeypatch, law)
+    # the early search, its front offered again at the end, then one more seed: enough
+    assert seeds == [0, 0, 1] and searches == [True, False, True]
+    said = [e.message for e in events if "again on the whole dataset" in e.message]
+    assert len(said) == 1 and "with seed 1:" in said[0]
+    result = events[-1].info["formula"]
+    assert sympy.simplify(result.expressions[0] - a * b) == 0
+    assert result.status == "verified"
+
+    seeds.clear()  # a law no seed finds: search_restarts more searches, then the best kept
+    events, _session, searches = _early_search_run(
+        monkeypatch, lambda seed: seeds.append(seed) or 2.0 * a + 2.0 * b - 4.0)
+    assert seeds == [0, 0, 1, 2]
     assert isinstance(events[-1].info["formula"], FormulaResult)
 
 

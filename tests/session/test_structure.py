@@ -31,7 +31,7 @@ from kanstudio.session.structure_solve import (
     snap_exponent,
     solve_1d,
 )
-from kanstudio.session.structure_step import structure_candidate
+from kanstudio.session.structure_step import both_spaces, structure_candidate
 
 
 def _problem(fn, ranges, names, sigma=0.0, seed=0, n=1000):
@@ -312,6 +312,34 @@ def test_the_structure_formula_replaces_a_worse_one():
     assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
     assert result.formula_test_r2 > 1 - 1e-12
     assert any("product" in note for note in notes) and " wins " in notes[-1]
+
+
+def test_a_log_space_leaf_of_several_inputs_is_solved_as_it_is_and_as_its_factor():
+    """In log space a part ``log(b·tanh(b/c))`` is solved as it is (a sum of logs) and as
+    the factor ``b·tanh(b/c)`` (shorter than its logarithm), offered as log of it; a leaf
+    of one input only as it is."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 3, (200, 2))
+    b, c = sympy.symbols("b c")
+    seen = []
+
+    def solver(xs, ys, names):
+        seen.append(ys)
+        if xs.shape[1] == 1:
+            return [(sympy.log(b), 2)]
+        return [(b * sympy.tanh(b / c), 5)] if len(seen) == 2 else [(sympy.log(b), 2)]
+
+    log_part = np.log(x[:, 0] * np.tanh(x[:, 0] / x[:, 1])) + 7.0
+    (own, own_size), (expr, size) = both_spaces(solver)(x, log_part, ["b", "c"])
+    assert own == sympy.log(b) and own_size == 2 and np.allclose(seen[0], log_part)
+    shift = np.median(log_part)
+    assert np.allclose(seen[1], np.exp(log_part - shift))  # the factor, up to a scale
+    values = sympy.lambdify((b, c), expr)(x[:, 0], x[:, 1])
+    # log of the factor, the shift added back: the leaf's own values
+    assert np.allclose(values, log_part - 7.0 + shift)
+    assert size == 7
+    (one, _), = both_spaces(solver)(x[:, :1], np.log(x[:, 0]), ["b"])
+    assert one == sympy.log(b) and len(seen) == 3 and np.allclose(seen[2], np.log(x[:, 0]))
 
 
 def test_the_networks_formula_loses_offsets_the_law_does_not_have():
