@@ -1233,11 +1233,7 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
     if run.searched is not None:
         kept, front = run.searched
     else:
-        try:
-            kept = list(oracle.network.input_ids_)
-        except (AttributeError, RuntimeError):
-            kept = list(range(d.n_inputs))
-        front = None
+        kept, front = _kept_inputs(oracle, d.n_inputs), None
     network = _oracle_values(s, oracle)
     te = s.held_out_idx
     net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / run.session.held_out_var()
@@ -1246,6 +1242,14 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
                                      front=front)
     run.searched = (kept, front)
     return found, front, kept, net_rel
+
+
+def _kept_inputs(oracle: _Attempt, n_inputs: int) -> list[int]:
+    """The inputs the pruned network ``oracle`` kept (all where it does not say)."""
+    try:
+        return list(oracle.network.input_ids_)
+    except (AttributeError, RuntimeError):
+        return list(range(n_inputs))
 
 
 def _oracle_values(s: Session, oracle: _Attempt) -> np.ndarray:
@@ -1263,19 +1267,22 @@ def _adequate(run: _Run, results: list[FormulaResult]) -> bool:
     return any(held_out_rel_mse(r, var) <= run.p.adequate_error for r in results)
 
 
-def _search_restarts(run: _Run, oracle: _Attempt, kept: list[int], result: FormulaResult,
+def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
                      found: list[FormulaResult]) -> Iterator[PipelineEvent]:
     """Up to ``search_restarts`` more whole-dataset searches (seeds: the session's + 1,
     + 2, ...) while neither ``result`` nor any member found so far explains
-    1 - ``adequate_error`` of the held-out variance; each front verified as the first.
-    Returns the verified members of the new fronts (``yield from`` value)."""
+    1 - ``adequate_error`` of the held-out variance, over the inputs ``oracle`` kept
+    (the first search may have run earlier, over the fewer inputs of the first network
+    read: Feynman I.15.3t's ``[4, 1]`` kept x and t of x, t, u, c); each front verified
+    as the first. Returns the verified members of the new fronts (``yield from``
+    value)."""
     from kanstudio.session.search_step import search_candidates
     from kanstudio.session.structure_solve import held_out_rel_mse
 
     p, s = run.p, run.session
     var = s.held_out_var()
     more: list[FormulaResult] = []
-    network = None
+    network, kept = None, _kept_inputs(oracle, s.dataset.n_inputs)
     for k in range(1, p.search_restarts + 1):
         if _adequate(run, [result, *found, *more]) or run.past_cap():
             break
@@ -1455,7 +1462,7 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
     more = []
     if p.search_restarts and not _adequate(run, [result, *found]):
         yield PipelineEvent("formula", 5, "note", message=head)
-        more = yield from _search_restarts(run, oracle, kept, result, found)
+        more = yield from _search_restarts(run, oracle, result, found)
         head = (f"expression search engine, every front: {len(found) + len(more)} "
                 "expression(s) checked against the network")
     found = found + more

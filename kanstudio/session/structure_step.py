@@ -43,6 +43,7 @@ from kanstudio.session.structure_solve import (
     offset_free,
     polish,
 )
+from kanstudio.symbolic.numeric import evaluate
 
 __all__ = ["exact_structure", "structure_candidate"]
 
@@ -196,27 +197,47 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
                                " from log|y|"))
 
 
+#: A leaf of several inputs solved in log space whose best candidate leaves at most this
+#: share of its variance unexplained is not also solved as its factor (:func:`both_spaces`).
+LEAF_EXACT = 1e-6
+
+
 def both_spaces(solver: Solver) -> Solver:
     """``solver`` for the leaves of a structure read in log space. A leaf of one input is
     solved as it is (``c·log x + d``, a power law's log). A leaf of several inputs is
-    solved twice: as it is, a sum of logs (``2·log b − log(1 + c/a)``, which a sum
-    network finds), and as the factor it is in the target's own space, ``exp(leaf)``,
-    offered as ``log`` of that, since a factor may be far shorter than its logarithm
-    (``(sin(nδ/2)/sin(δ/2))²``, ``m·tanh(m·B/(k·T))``). The leaf's candidates are those
-    of both."""
+    solved as it is, a sum of logs (``2·log b − log(1 + c/a)``, which a sum network
+    finds); unless that is exact (:data:`LEAF_EXACT`), also as the factor it is in the
+    target's own space, ``exp(leaf)``, offered as ``log`` of that, since a factor may be
+    far shorter than its logarithm (``(sin(nδ/2)/sin(δ/2))²``, ``m·tanh(m·B/(k·T))``).
+    Those are the leaf's candidates only when one of them fits it better than the best
+    candidate found as it is: offered beside it, a short, poor one could push an exact
+    but long one (``log(sqrt(Bx² + By² + Bz²))``, Feynman III.10.19) out of the leaf's
+    alternatives."""
+
+    def error(candidates: list, x: np.ndarray, y: np.ndarray, names: Any) -> float:
+        symbols = [sympy.Symbol(n) for n in names]
+        var = float(np.var(y)) or 1.0
+        best = math.inf
+        for expr, _size in candidates:
+            with np.errstate(all="ignore"):
+                rel = float(np.mean((evaluate(expr, symbols, x) - y) ** 2)) / var
+            best = min(best, rel) if math.isfinite(rel) else best
+        return best
 
     def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
         own = solver(x, y, names)
         if x.shape[1] < 2:
             return own
+        own_error = error(own, x, y, names)
         shift = float(np.median(y))
         with np.errstate(all="ignore"):
             factor = np.exp(y - shift)
-        if not np.all(np.isfinite(factor)) or not np.all(factor > 0):
+        if own_error <= LEAF_EXACT or not np.all(np.isfinite(factor)) or not np.all(
+                factor > 0):
             return own
         logs = [(sympy.log(expr) + sympy.Float(shift), size + 2)
                 for expr, size in solver(x, factor, names)]
-        return own + logs
+        return own + logs if error(logs, x, y, names) < own_error else own
 
     return solve
 

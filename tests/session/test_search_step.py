@@ -336,6 +336,32 @@ def test_the_search_notes_name_the_inputs_as_the_csv_does(monkeypatch):
     assert said and all("inputs beta, b)" in m and "beta_" not in m for m in said)
 
 
+def test_the_restarts_search_every_input_the_best_network_kept(monkeypatch):
+    """The first search may have run early, over the inputs of the first network read;
+    the restarts search those the best network kept (Feynman I.15.3t: x, t of x, t, u,
+    c at first)."""
+    from types import SimpleNamespace
+
+    session, y = _product_session()
+    seen = []
+
+    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None):
+        seen.append((list(kept), seed))
+        return [_poor(session)], ["the engine's front"]
+
+    monkeypatch.setattr(search_step, "search_candidates", engine)
+    monkeypatch.setattr(pipeline, "_oracle_values", lambda s, oracle: y[:, None])
+    run = pipeline._Run(session, PipelineSettings())
+    oracle = SimpleNamespace(network=SimpleNamespace(input_ids_=[0, 1, 2]))
+    steps = pipeline._search_restarts(run, oracle, _poor(session), [])
+    notes = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            notes.append(next(steps).message)
+    assert seen == [([0, 1, 2], 1), ([0, 1, 2], 2)]
+    assert len(stop.value.value) == 2 and all("(inputs a, b, c)" in m for m in notes)
+
+
 def test_the_structure_probe_runs_before_the_early_search(monkeypatch):
     """The probe (1-3 s when it fails) is tried on a network before the whole-dataset
     search (10-15 s), and an exact probe means no search at all."""

@@ -315,31 +315,42 @@ def test_the_structure_formula_replaces_a_worse_one():
 
 
 def test_a_log_space_leaf_of_several_inputs_is_solved_as_it_is_and_as_its_factor():
-    """In log space a part ``log(b·tanh(b/c))`` is solved as it is (a sum of logs) and as
-    the factor ``b·tanh(b/c)`` (shorter than its logarithm), offered as log of it; a leaf
-    of one input only as it is."""
+    """In log space a part ``log(b·tanh(b/c))`` is solved as it is (a sum of logs) and,
+    when that is not exact, as the factor ``b·tanh(b/c)`` (shorter than its logarithm),
+    offered as log of it beside the first, when it fits the part better; a leaf of one
+    input, or one solved exactly as it is, only as it is."""
     rng = np.random.default_rng(0)
     x = rng.uniform(1, 3, (200, 2))
     b, c = sympy.symbols("b c")
+    log_part = np.log(x[:, 0] * np.tanh(x[:, 0] / x[:, 1])) + 7.0
+    shift = float(np.median(log_part))
+    scale = float(np.exp(7.0 - shift))  # what a fit of the factor's constant gives
     seen = []
 
-    def solver(xs, ys, names):
-        seen.append(ys)
-        if xs.shape[1] == 1:
-            return [(sympy.log(b), 2)]
-        return [(b * sympy.tanh(b / c), 5)] if len(seen) == 2 else [(sympy.log(b), 2)]
+    def solver(factor):
+        def solve(xs, ys, names):
+            seen.append(ys)
+            if xs.shape[1] == 1 or len(seen) == 1:
+                return [(sympy.log(b) + 7, 2)]  # as it is: not the part
+            return [(factor, 5)]
+        return solve
 
-    log_part = np.log(x[:, 0] * np.tanh(x[:, 0] / x[:, 1])) + 7.0
-    (own, own_size), (expr, size) = both_spaces(solver)(x, log_part, ["b", "c"])
-    assert own == sympy.log(b) and own_size == 2 and np.allclose(seen[0], log_part)
-    shift = np.median(log_part)
+    (own, own_size), (expr, size) = both_spaces(solver(scale * b * sympy.tanh(b / c)))(
+        x, log_part, ["b", "c"])
+    assert own == sympy.log(b) + 7 and own_size == 2 and np.allclose(seen[0], log_part)
     assert np.allclose(seen[1], np.exp(log_part - shift))  # the factor, up to a scale
     values = sympy.lambdify((b, c), expr)(x[:, 0], x[:, 1])
-    # log of the factor, the shift added back: the leaf's own values
-    assert np.allclose(values, log_part - 7.0 + shift)
-    assert size == 7
-    (one, _), = both_spaces(solver)(x[:, :1], np.log(x[:, 0]), ["b"])
-    assert one == sympy.log(b) and len(seen) == 3 and np.allclose(seen[2], np.log(x[:, 0]))
+    assert np.allclose(values, log_part) and size == 7  # log of it: the part itself
+
+    own = [(sympy.log(b) + 7, 2)]
+    seen.clear()  # a factor that fits worse than the part's own candidate is not offered
+    assert both_spaces(solver(1 / b))(x, log_part, ["b", "c"]) == own
+    assert len(seen) == 2
+    seen.clear()  # solved exactly as it is: not solved again
+    assert both_spaces(solver(b))(x, np.log(x[:, 0]) + 7, ["b", "c"]) == own
+    assert len(seen) == 1
+    seen.clear()
+    assert both_spaces(solver(b))(x[:, :1], log_part, ["b"]) == own and len(seen) == 1
 
 
 def test_the_networks_formula_loses_offsets_the_law_does_not_have():
