@@ -33,7 +33,8 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
   them fits the held-out rows better than the networks on the target itself, the
   structure step reads the structure from it in log space and offers ``sign·exp`` of
   what it finds, fine-tuned on ``y``: Feynman III.19.51 (``-m·q⁴/(8ε²h²n²)``, six
-  decades) had no network better than R² 0.98.
+  decades) had no network better than R² 0.98. Where the best shows no structure, the
+  next one that also beats the target's networks is read.
 * **Symbolic search.** Functions are chosen by fine-tuning whole formulas, not by each
   edge's curve alone: every edge's best-ranked candidate; then, if that formula is not
   exact, every edge's simplest good candidate (``x*y`` is ``((x+y)^2 - (x-y)^2)/4``
@@ -54,7 +55,11 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
   A formula either finds that is exact on the held-out rows and not a Taylor-regime
   stand-in ends discovery there (nothing later can be more accurate), with the trained
   network, unlocked, as the model. Otherwise the search's front joins the candidates at
-  the end (the engine runs once per discovery) and the full structure step runs there.
+  the end and the full structure step runs there.
+* **Search restarts.** When, at the end, no formula explains 1 - ``adequate_error`` of the
+  held-out variance, the whole-dataset search runs again with ``search_restarts`` more
+  seeds, over the inputs the best network kept (Feynman II.11.17 became exact that way,
+  I.30.3 reached R² 0.999).
 
 Budgets are counted in work (training steps; the search engine's generations and
 evaluations), never in seconds, so that a seed gives the same formula on a busy machine.
@@ -218,7 +223,8 @@ class _Run:
         self.engine_ok: bool | None = None  # the search engine runs here (checked once)
         self.engine_said = False  # the stage log said it does not
         # the whole-dataset search's raw front, once it has run (_search_front): the inputs
-        # it searched over and the engine's expressions; it runs at most once per discovery
+        # it searched over and the engine's expressions; with this seed it runs at most
+        # once per discovery (the restarts, _search_restarts, use other seeds)
         self.searched: tuple[list[int], list[Any]] | None = None
         # (attempt, formula, the search's other formulas) when the early search or the
         # structure probe found a formula exact on the held-out rows (_early_search,
@@ -1224,9 +1230,10 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
     pruned network ``oracle`` kept), each member verified against that network: (the
     verified formulas, the raw front, the inputs, the network's held-out relative MSE).
 
-    The engine runs once per discovery: a later call (the end of discovery, after
-    :func:`_early_search`) takes the front found then, over the inputs searched then, and
-    verifies it against its own network."""
+    With the session's seed the engine runs once per discovery: a later call (the end of
+    discovery, after :func:`_early_search`) takes the front found then, over the inputs
+    searched then, and verifies it against its own network (:func:`_search_restarts`
+    searches with other seeds)."""
     from kanstudio.session.search_step import search_candidates
 
     s, d, p = run.session, run.session.dataset, run.p
@@ -1337,7 +1344,7 @@ def _early_search(run: _Run, attempt: _Attempt, current: float
     40-45 s of symbolic fits and structure tests that found none.
 
     Otherwise its front is kept for the end of discovery (:func:`_search_front`), so the
-    engine still runs once."""
+    engine still runs once with this seed."""
     from kanstudio.session.structure_solve import expression_size, held_out_rel_mse
 
     if not _searchable(run) or attempt.network is None:
