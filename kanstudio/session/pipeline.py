@@ -1291,9 +1291,9 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
     more: list[FormulaResult] = []
     network, kept = None, _kept_inputs(oracle, s.dataset.n_inputs)
     for k in range(1, p.search_restarts + 1):
-        if _adequate(run, [result, *found, *more]) or run.past_cap():
-            break
         best = min(held_out_rel_mse(r, var) for r in [result, *found, *more])
+        if best <= p.adequate_error or run.past_cap():
+            break
         if network is None:
             network = _oracle_values(s, oracle)
         seed = s.settings.seed + k
