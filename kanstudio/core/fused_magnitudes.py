@@ -59,16 +59,9 @@ def _build(cache: bool):
 
     # Arrays are indexed in full (features[b, i, m]) rather than sliced into row views in
     # the loops: a view per (row, input node) costs more than the few products it serves.
-    @numba.njit(inline="always")
-    def first_live(features, b, i, nb, k):
-        """The first live basis entry of row b's input node i: its first non-zero, kept so
-        that the k + 1 entries from it lie inside the basis (``nb`` functions); a B-spline
-        basis row holds at most k + 1 consecutive non-zero values."""
-        first = 0
-        while first < nb and features[b, i, first] == 0.0:
-            first += 1
-        return min(first, max(nb - k - 1, 0))
-
+    # No jitted helper is a closure variable: numba keys its disk cache on a pickle of the
+    # closure, and a jitted function's pickle differs between processes, so a closure over
+    # one compiled the kernels again in every process (16 s on a 2-core EPYC).
     def forward(features, rows, weights, mag, cross, want_cross, k, block, signs, span,
                 use_starts, starts):
         n_in, width, n_out = weights.shape
@@ -91,8 +84,12 @@ def _build(cache: bool):
                 for i in range(i0, i1):
                     if use_starts:  # the basis kernel's first entry: no scan of the row
                         lo = min(max(starts[b, i], 0), max(nb - k - 1, 0))
-                    else:
-                        lo = first_live(features, b, i, nb, k)
+                    else:  # the first non-zero (a B-spline basis row holds at most k + 1
+                        # consecutive ones), kept so that k + 1 entries from it lie inside
+                        lo = 0
+                        while lo < nb and features[b, i, lo] == 0.0:
+                            lo += 1
+                        lo = min(lo, max(nb - k - 1, 0))
                     hi = min(lo + k + 1, nb)
                     s = features[b, i, nb]  # the silu column
                     if k == 3 and hi - lo == 4:  # cubic: the live entries unrolled
