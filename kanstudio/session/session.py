@@ -429,6 +429,13 @@ class Session:
         formula's held-out relative MSE is relative to it."""
         return float(np.var(self.dataset.y[self.held_out_idx, 0])) or 1.0
 
+    def printed(self, expr: Any) -> Any:
+        """``expr`` (a sympy expression over :attr:`symbols`) with the inputs under the
+        names formulas are shown with (the CSV's, as :meth:`describe_formula` prints them:
+        ``gamma``, not the internal ``gamma_``), for the stage log's intermediate lines."""
+        printed = printed_symbol_names(self.dataset.input_names, _printed_constants(expr))
+        return _renamed(self.symbols, printed, [expr])[0][0]
+
     def scaled(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.dataset
         return self.x_scaler.transform(d.X[rows]), self.y_scaler.transform(d.y[rows])

@@ -19,7 +19,7 @@ Solving the leaves and composing them is :mod:`.structure_solve`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,12 +63,14 @@ class Node:
     transform: str = ""
     value: float = 0.0  # of a "constant"; the sign f keeps under a "transform"
 
-    def describe(self, indent: int = 0) -> str:
-        """The tree as indented text, one node a line."""
-        names = ", ".join(str(e) for e in self.problem.inputs)
+    def describe(self, indent: int = 0, printed: Callable | None = None) -> str:
+        """The tree as indented text, one node a line; ``printed`` (an expression -> the
+        expression to show) names the inputs as the user knows them."""
+        show = printed or (lambda e: e)
+        names = ", ".join(str(show(e)) for e in self.problem.inputs)
         line = " " * indent + f"{self.kind}({names})" + (f": {self.detail}" if self.detail
                                                           else "")
-        return "\n".join([line] + [c.describe(indent + 2) for c in self.children])
+        return "\n".join([line] + [c.describe(indent + 2, printed) for c in self.children])
 
     def leaves(self) -> list[Node]:
         if self.kind in ("leaf", "constant"):

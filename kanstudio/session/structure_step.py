@@ -142,10 +142,11 @@ def exact_structure(session: Session, network: Any, solver: Solver, exact_mse: f
     found = compose(tree, solver, symbols, d.X[tr], d.y[tr, 0], d.X[te], y_te)
     if found is None or not found.test_rel_mse <= exact_mse:
         yield ("early structure probe: " + ("a part has no formula of one input"
-               if found is None else f"{found.expr} leaves held-out relative MSE "
+               if found is None else f"{s.printed(found.expr)} leaves held-out relative MSE "
                f"{found.test_rel_mse:.3g}, not exact") + "; discovery goes on")
         return None
-    yield ("early structure probe:\n" + tree.describe() + f"\nstructure formula {found.expr} "
+    yield ("early structure probe:\n" + tree.describe(printed=s.printed)
+           + f"\nstructure formula {s.printed(found.expr)} "
            f"is exact on the held-out rows (relative MSE {found.test_rel_mse:.3g})")
     return _described(s, network, predict, found)
 
@@ -177,7 +178,7 @@ def _from_log_structure(s: Session, network: Any, result: FormulaResult, log_pre
     tried = oracles.index(log_predict) + 1
     yield ("structure of log|y|" + (f" (from network {tried} of {len(oracles)} on it: the "
                                     "better ones show none)" if tried > 1 else "")
-           + ":\n" + tree.describe())
+           + ":\n" + tree.describe(printed=s.printed))
     symbols = [sympy.Symbol(n) for n in s.symbols]
     solver = both_spaces(solver or library_solver(s.settings.functions, multi=multi))
     in_logs = compose(tree, solver, symbols, d.X[tr], log_y[tr], d.X[te], log_y[te])
@@ -253,7 +254,7 @@ def _from_structure(s: Session, network: Any, result: FormulaResult, predict: An
     if tree.kind == "leaf":
         yield "structure: none found"
         return result
-    yield "structure:\n" + tree.describe()
+    yield "structure:\n" + tree.describe(printed=s.printed)
     symbols = [sympy.Symbol(n) for n in s.symbols]
     solver = solver or library_solver(s.settings.functions, multi=multi)
     found = compose(tree, solver, symbols, d.X[tr], d.y[tr, 0], d.X[te], y_te)
@@ -281,7 +282,7 @@ def _judged(s: Session, network: Any, verify: Any, result: FormulaResult,
     verified = found.test_rel_mse <= 2.0 * net_rel + 1e-14
     wins = (new < old or (verified and old_rel > 10.0 * net_rel + 1e-12)) and (
         found.test_rel_mse <= max(1.1 * old_rel, 2.0 * net_rel, 1e-14))
-    yield (f"structure formula {found.expr}{source} (held-out relative MSE "
+    yield (f"structure formula {s.printed(found.expr)}{source} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, score {new:.2f}) {'wins' if wins else 'does not win'} "
            f"against the network's (relative MSE {old_rel:.3g}, score {old:.2f})")
     return _described(s, network, verify, found) if wins else result
@@ -310,7 +311,7 @@ def _without_offsets(s: Session, network: Any, result: FormulaResult, predict: A
     old_rel = held_out_rel_mse(result, float(np.var(y_te)) or 1.0)
     size = expression_size(result.expressions[0])
     wins = found.complexity < size and found.test_rel_mse <= 1.1 * old_rel + 1e-14
-    yield (f"without its offsets: {found.expr} (held-out relative MSE "
+    yield (f"without its offsets: {s.printed(found.expr)} (held-out relative MSE "
            f"{found.test_rel_mse:.3g}, size {found.complexity}) "
            f"{'replaces' if wins else 'does not replace'} the formula (relative MSE "
            f"{old_rel:.3g}, size {size})")

@@ -314,6 +314,27 @@ def test_the_structure_formula_replaces_a_worse_one():
     assert any("product" in note for note in notes) and " wins " in notes[-1]
 
 
+def test_the_structure_steps_lines_name_the_inputs_as_the_csv_does():
+    # ``gamma`` and ``beta`` are sympy functions: inside, the inputs are ``gamma_`` and
+    # ``beta_``; the stage log, like the formula, says ``gamma`` and ``beta``.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (600, 3))
+
+    def law(gamma, beta, v):
+        return 8.314 * gamma * beta / v
+
+    session = Session(Dataset.from_arrays(X, law(*X.T), ["gamma", "beta", "V"], ["P"]))
+    assert session.symbols[:2] == ["gamma_", "beta_"]
+    poor = FormulaResult([sympy.Symbol("V")], [sympy.Symbol("V")], ["gamma", "beta", "V"],
+                         ["P"], 1.0, 0.5, 0.0, 1.0, 0.0)
+    result, notes = _run(structure_candidate(session, _ExactNetwork(session, law), poor))
+    assert " wins " in notes[-1], notes
+    tree = next(note for note in notes if note.startswith("structure"))
+    assert "gamma" in tree and "beta" in tree and "V" in tree, tree
+    assert not any("gamma_" in note or "beta_" in note for note in notes), notes
+    assert {str(x) for x in result.expressions[0].free_symbols} == {"gamma", "beta", "V"}
+
+
 def test_a_log_space_leaf_of_several_inputs_is_solved_as_it_is_and_as_its_factor():
     """In log space a part ``log(b·tanh(b/c))`` is solved as it is (a sum of logs) and,
     when that is not exact, as the factor ``b·tanh(b/c)`` (shorter than its logarithm),
