@@ -38,7 +38,13 @@ def test_a_new_process_loads_every_fused_kernel_from_the_disk_cache() -> None:
     first = _load_kernels()  # compiles what the cache lacks (nothing, on a warm machine)
     if not all(os.access(path, os.W_OK) for *_, path in first):
         pytest.skip("the kernels' cache folder is read-only here")
-    second = _load_kernels()
-    assert len(second) == 4
-    compiled_again = [name for name, hits, misses, _ in second if misses or not hits]
+    # Other test processes may be compiling the same kernels and rewriting the cache's
+    # index right now (a new clone, pytest-xdist): one more try. With a cache key that
+    # differs per process, every try compiles.
+    for _ in range(2):
+        second = _load_kernels()
+        assert len(second) == 4
+        compiled_again = [name for name, hits, misses, _ in second if misses or not hits]
+        if not compiled_again:
+            break
     assert not compiled_again, f"compiled again in a new process: {compiled_again}"
