@@ -296,18 +296,24 @@ def _run(steps):
             return stop.value, notes
 
 
-def test_the_structure_formula_replaces_a_worse_one():
+def _ideal_gas(columns: list[str], poor: str):
+    """(the session, the formula and the notes) of the structure step on ``P = 8.314·a·b/c``
+    with the inputs named ``columns``, against a poor formula of the input ``poor``."""
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 5, (600, 3))
 
-    def law(n, t, v):
-        return 8.314 * n * t / v
+    def law(a, b, c):
+        return 8.314 * a * b / c
 
-    session = Session(Dataset.from_arrays(X, law(*X.T), ["n", "T", "V"], ["P"]))
-    poor = FormulaResult([sympy.Symbol("n")], [sympy.Symbol("n")], ["n", "T", "V"], ["P"],
-                         1.0, 0.5, 0.0, 1.0, 0.0)
-    steps = structure_candidate(session, _ExactNetwork(session, law), poor)
-    result, notes = _run(steps)
+    session = Session(Dataset.from_arrays(X, law(*X.T), columns, ["P"]))
+    worse = FormulaResult([sympy.Symbol(poor)], [sympy.Symbol(poor)], columns, ["P"],
+                          1.0, 0.5, 0.0, 1.0, 0.0)
+    return (session,
+            *_run(structure_candidate(session, _ExactNetwork(session, law), worse)))
+
+
+def test_the_structure_formula_replaces_a_worse_one():
+    _, result, notes = _ideal_gas(["n", "T", "V"], "n")
     n, t, v = sympy.symbols("n T V")
     assert sympy.simplify(result.expressions[0] - 8.314 * n * t / v) == 0
     assert result.formula_test_r2 > 1 - 1e-12
@@ -317,17 +323,8 @@ def test_the_structure_formula_replaces_a_worse_one():
 def test_the_structure_steps_lines_name_the_inputs_as_the_csv_does():
     # ``gamma`` and ``beta`` are sympy functions: inside, the inputs are ``gamma_`` and
     # ``beta_``; the stage log, like the formula, says ``gamma`` and ``beta``.
-    rng = np.random.default_rng(0)
-    X = rng.uniform(1, 5, (600, 3))
-
-    def law(gamma, beta, v):
-        return 8.314 * gamma * beta / v
-
-    session = Session(Dataset.from_arrays(X, law(*X.T), ["gamma", "beta", "V"], ["P"]))
+    session, result, notes = _ideal_gas(["gamma", "beta", "V"], "V")
     assert session.symbols[:2] == ["gamma_", "beta_"]
-    poor = FormulaResult([sympy.Symbol("V")], [sympy.Symbol("V")], ["gamma", "beta", "V"],
-                         ["P"], 1.0, 0.5, 0.0, 1.0, 0.0)
-    result, notes = _run(structure_candidate(session, _ExactNetwork(session, law), poor))
     assert " wins " in notes[-1], notes
     tree = next(note for note in notes if note.startswith("structure"))
     assert "gamma" in tree and "beta" in tree and "V" in tree, tree
