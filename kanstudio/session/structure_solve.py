@@ -135,7 +135,9 @@ def power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     return float(p), float(math.copysign(math.exp(logc), float(y[0])))
 
 
-def _rel_mse(y: np.ndarray, pred: np.ndarray) -> float:
+def rel_mse(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean squared error of ``pred`` over the variance of ``y`` (its mean square, or 1,
+    when ``y`` is constant); inf when the error is not finite."""
     var = float(np.var(y)) or float(np.mean(y**2)) or 1.0
     with np.errstate(all="ignore"):
         mse = float(np.mean((pred - y) ** 2))
@@ -186,7 +188,7 @@ def _offset_powers(x: np.ndarray, y: np.ndarray, sym: sympy.Symbol) -> list[Cand
             continue
         design = np.column_stack([basis, np.ones_like(basis)])
         (c, d), *_ = np.linalg.lstsq(design, y, rcond=None)
-        fits.append((_rel_mse(y, design @ np.array([c, d])), k, e, c, d))
+        fits.append((rel_mse(y, design @ np.array([c, d])), k, e, c, d))
     out = []
     for _, _, e, c, d in sorted(fits)[:OFFSET_POWERS_KEPT]:
         term = sympy.log(sym) if e == 0 else sym ** sympy.Rational(e.numerator,
@@ -239,7 +241,7 @@ def solve_1d(x: np.ndarray, y: np.ndarray, name: str,
         for fit in fits:
             expr = inverse_transform(inverse_name, fit.expression(sym), sign)
             out.append((expr, complexity(expr)))
-        if any(_rel_mse(y, evaluate(e, [sym], x[:, None])) < EXACT_REL_MSE
+        if any(rel_mse(y, evaluate(e, [sym], x[:, None])) < EXACT_REL_MSE
                for e, _ in out):
             break
     return out
@@ -294,7 +296,7 @@ def _leaf_candidates(problem: Problem, solver: Solver) -> list[sympy.Expr]:
     floor = (problem.sigma**2) / (float(np.var(y_test)) or 1.0) + 1e-14
     scored = []
     for k, (expr, complexity) in enumerate(solver(problem.x, y, names)):
-        rel = _rel_mse(y_test, evaluate(expr, symbols, problem.x_test))
+        rel = rel_mse(y_test, evaluate(expr, symbols, problem.x_test))
         score = math.log10(rel + floor) + NODE_WEIGHT * complexity
         if math.isfinite(score):
             scored.append((score, k, expr))
@@ -376,7 +378,7 @@ def _choose(node: Node, parts: list[sympy.Expr | None], symbols: Sequence[sympy.
         if part is None:
             continue
         e = part.xreplace(best)
-        scored.append((math.log10(_rel_mse(target, evaluate(e, symbols, x_test)) + floor)
+        scored.append((math.log10(rel_mse(target, evaluate(e, symbols, x_test)) + floor)
                        + NODE_WEIGHT * complexity(e), k, part))
     scored = [s for s in scored if math.isfinite(s[0])]
     return min(scored)[2] if scored else None
@@ -527,7 +529,7 @@ def _whole_formula_choice(template: sympy.Expr, leaves: _Leaves,
 
     def scored(assignment: dict) -> tuple[float, sympy.Expr]:
         tuned = fine_tune(template.xreplace(assignment), symbols, x_train, y_train)
-        rel = _rel_mse(y_test, evaluate(tuned, symbols, x_test))
+        rel = rel_mse(y_test, evaluate(tuned, symbols, x_test))
         score = math.log10(rel + floor) + NODE_WEIGHT * complexity(tuned)
         return (score if math.isfinite(score) else math.inf), tuned
 
@@ -642,10 +644,10 @@ def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarr
     display; None when it is not finite all over the data's box."""
     exact = one_signed_inputs(exact, symbols, x_train)
     normal = normalise_constants(exact)
-    if _rel_mse(y_test, evaluate(normal, symbols, x_test)) <= 1.01 * _rel_mse(
+    if rel_mse(y_test, evaluate(normal, symbols, x_test)) <= 1.01 * rel_mse(
             y_test, evaluate(exact, symbols, x_test)) + 1e-20:
         exact = normal
-    exact_rel = _rel_mse(y_test, evaluate(exact, symbols, x_test))
+    exact_rel = rel_mse(y_test, evaluate(exact, symbols, x_test))
     if not math.isfinite(exact_rel):
         return None
     chosen, chosen_rel = exact, exact_rel
@@ -655,12 +657,12 @@ def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarr
         except (TypeError, ValueError, RecursionError, ZeroDivisionError):
             continue
         snapped = fine_tune(snapped, symbols, x_train, y_train)
-        rel = _rel_mse(y_test, evaluate(snapped, symbols, x_test))
+        rel = rel_mse(y_test, evaluate(snapped, symbols, x_test))
         if rel <= 1.1 * exact_rel + 1e-18:
             chosen, chosen_rel = snapped, rel
             break
     shown = _rounded(chosen, 4)
-    if _rel_mse(y_test, evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
+    if rel_mse(y_test, evaluate(shown, symbols, x_test)) > 1.1 * chosen_rel + 1e-18:
         shown = _rounded(chosen, 10)
     # Defined on every row is not enough: a square root of a near-cancelling sum can turn
     # negative between the rows. The formula must be finite all over the data's box.
@@ -669,5 +671,5 @@ def polish(exact: sympy.Expr, symbols: Sequence[sympy.Symbol], x_train: np.ndarr
     if not np.all(np.isfinite(evaluate(shown, symbols, box))):
         return None
     return StructureFormula(shown, exact, expression_size(shown),
-                            _rel_mse(y_test, evaluate(shown, symbols, x_test)), tree,
+                            rel_mse(y_test, evaluate(shown, symbols, x_test)), tree,
                             chosen)

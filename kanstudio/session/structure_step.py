@@ -42,6 +42,7 @@ from kanstudio.session.structure_solve import (
     noise_floor,
     offset_free,
     polish,
+    rel_mse,
 )
 from kanstudio.symbolic.numeric import evaluate
 
@@ -217,13 +218,9 @@ def both_spaces(solver: Solver) -> Solver:
 
     def error(candidates: list, x: np.ndarray, y: np.ndarray, names: Any) -> float:
         symbols = [sympy.Symbol(n) for n in names]
-        var = float(np.var(y)) or 1.0
-        best = math.inf
-        for expr, _size in candidates:
-            with np.errstate(all="ignore"):
-                rel = float(np.mean((evaluate(expr, symbols, x) - y) ** 2)) / var
-            best = min(best, rel) if math.isfinite(rel) else best
-        return best
+        with np.errstate(all="ignore"):
+            return min((rel_mse(y, evaluate(expr, symbols, x)) for expr, _size in candidates),
+                       default=math.inf)
 
     def solve(x: np.ndarray, y: np.ndarray, names: Any) -> list:
         own = solver(x, y, names)
