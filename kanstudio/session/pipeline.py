@@ -1025,7 +1025,7 @@ def _leaf_discovery(run: _Run, search: bool = True) -> Any:
         sub_settings = PipelineSettings(
             structure=False, step_budget=p.structure_leaf_steps,
             time_budget_s=p.time_budget_s / 4, exact_mse=p.exact_mse,
-            search=p.search if search else None)
+            search=p.search if search else None, search_escalate=None)
         base = run.session.settings
         sub = Session(Dataset.from_arrays(x, y, list(names), ["_y"]), SessionSettings(
             seed=base.seed, device=base.device, functions=base.functions))

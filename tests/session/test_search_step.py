@@ -292,7 +292,7 @@ def test_a_search_that_finds_nothing_exact_runs_once(monkeypatch):
     (verified against the final network) instead of searching a second time."""
     a, b = sympy.symbols("a b")
     events, _session, searches = _early_search_run(monkeypatch, 2.0 * a + 2.0 * b - 4.0,
-                                                   search_restarts=0)
+                                                   search_restarts=0, search_escalate=None)
     assert searches == [True, False]  # searched once, its front offered again
     assert any("none exact on the held-out rows" in e.message for e in events)
     assert any("front found earlier" in e.message for e in events)
@@ -321,7 +321,8 @@ def test_a_search_that_explains_too_little_runs_again_with_the_next_seeds(monkey
 
     seeds.clear()  # a law no seed finds: search_restarts more searches, then the best kept
     events, _session, searches = _early_search_run(
-        monkeypatch, lambda seed: seeds.append(seed) or 2.0 * a + 2.0 * b - 4.0)
+        monkeypatch, lambda seed: seeds.append(seed) or 2.0 * a + 2.0 * b - 4.0,
+        search_escalate=None)
     assert seeds == [0, 0, 1, 2]
     assert isinstance(events[-1].info["formula"], FormulaResult)
 
@@ -336,30 +337,65 @@ def test_the_search_notes_name_the_inputs_as_the_csv_does(monkeypatch):
     assert said and all("inputs beta, b)" in m and "beta_" not in m for m in said)
 
 
-def test_the_restarts_search_every_input_the_best_network_kept(monkeypatch):
-    """The first search may have run early, over the inputs of the first network read;
-    the restarts search those the best network kept (Feynman I.15.3t: x, t of x, t, u,
-    c at first)."""
+def _restarts(monkeypatch, kept, offered, **settings):
+    """``pipeline._search_restarts`` on the product session after a poor formula, the
+    best network having kept the inputs ``kept``, with an engine that offers
+    ``offered(session, seed)``: (the (inputs, seed, budget) of each search, the notes,
+    the formulas returned)."""
     from types import SimpleNamespace
 
     session, y = _product_session()
     seen = []
 
     def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None):
-        seen.append((list(kept), seed))
-        return [_poor(session)], ["the engine's front"]
+        seen.append((list(kept), seed, budget))
+        return [offered(session, seed)], ["the engine's front"]
 
     monkeypatch.setattr(search_step, "search_candidates", engine)
     monkeypatch.setattr(pipeline, "_oracle_values", lambda s, oracle: y[:, None])
-    run = pipeline._Run(session, PipelineSettings())
-    oracle = SimpleNamespace(network=SimpleNamespace(input_ids_=[0, 1, 2]))
+    run = pipeline._Run(session, PipelineSettings(**settings))
+    oracle = SimpleNamespace(network=SimpleNamespace(input_ids_=kept))
     steps = pipeline._search_restarts(run, oracle, _poor(session), [])
     notes = []
     with pytest.raises(StopIteration) as stop:
         while True:
             notes.append(next(steps).message)
-    assert seen == [([0, 1, 2], 1), ([0, 1, 2], 2)]
-    assert len(stop.value.value) == 2 and all("(inputs a, b, c)" in m for m in notes)
+    return seen, notes, stop.value.value
+
+
+def test_the_restarts_search_every_input_the_best_network_kept(monkeypatch):
+    """The first search may have run early, over the inputs of the first network read;
+    the restarts search those the best network kept (Feynman I.15.3t: x, t of x, t, u,
+    c at first)."""
+    seen, notes, found = _restarts(monkeypatch, [0, 1, 2],
+                                   lambda session, seed: _poor(session),
+                                   search_escalate=None)
+    assert seen == [([0, 1, 2], 1, "medium"), ([0, 1, 2], 2, "medium")]
+    assert len(found) == 2 and all("(inputs a, b, c)" in m for m in notes)
+
+
+def test_a_larger_search_over_every_input_follows_restarts_that_explain_too_little(
+        monkeypatch):
+    """Restarts that still leave more than 0.1 % of the held-out variance unexplained are
+    followed by one larger search (the next seed) over every input, also those the
+    network's pruning dropped (an input with a small but real effect); the log says so
+    before it starts, since it takes longer. None when a restart already found enough."""
+    seen, notes, found = _restarts(monkeypatch, [0, 1], lambda session, seed: _poor(session))
+    assert seen == [([0, 1], 1, "medium"), ([0, 1], 2, "medium"), ([0, 1, 2], 3, "large")]
+    assert len(found) == 3
+    large = [m for m in notes if "large budget" in m]
+    assert len(large) == 2 and "(inputs a, b, c)" in large[0] and large[0].endswith("...")
+    assert "with seed 3: 1 expression(s); the most accurate is" in large[1]
+
+    a, b = sympy.symbols("a b")
+
+    def law(session, seed):
+        return session.describe_formula([a * b if seed == 2 else 2.0 * a + 2.0 * b - 4.0],
+                                        network=session.dataset.y)
+
+    seen, notes, found = _restarts(monkeypatch, [0, 1], law)
+    assert [budget for *_, budget in seen] == ["medium", "medium"]
+    assert not any("large" in m for m in notes)
 
 
 def test_the_structure_probe_runs_before_the_early_search(monkeypatch):
