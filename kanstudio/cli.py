@@ -322,7 +322,9 @@ def _run_pipeline(session: Any, pipeline: Any, quiet: bool, log: bool = False) -
             if bar is not None and event.kind == "start":
                 bar.set_description(event.stage)
                 bar.update(1 if event.stage_index else 0)
-            if log and event.kind != "step" and event.message:
+            if bar is not None and event.kind == "progress":  # a long search
+                bar.set_postfix_str(event.message)
+            if log and event.kind not in ("step", "progress") and event.message:
                 print(f"{time.perf_counter() - started:7.1f} s [{event.stage}] "
                       f"{event.message}", file=sys.stderr, flush=True)
             if event.kind == "done" and "formula" in event.info:

@@ -406,7 +406,7 @@ class EditController(QObject):
                 "steps_per_s": None, "label": f"Discover, {e['stage']}"}])
         else:
             text = f"Discover, {where}" + (f" — {e['message']}" if e.get("message") else "")
-            if e.get("message"):
+            if e.get("message") and e["kind"] != "progress":  # a long search: status only
                 self.v.discover_log.appendPlainText(f"[{e['stage']}] {e['message']}")
         self.v.notify.status(text)
         self.state.last_pipeline = e

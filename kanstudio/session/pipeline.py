@@ -71,9 +71,10 @@ records it, because the result then depends on the machine's speed.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,8 +118,10 @@ class PipelineEvent:
     """One thing the pipeline did.
 
     ``kind``: "start" (a stage begins; each stage starts once, in order, so a progress bar
-    can count them), "step" (a training step), "note" (a stage runs again for another
-    architecture, or a decision worth showing) or "done" (a stage's summary).
+    can count them), "step" (a training step), "progress" (how far a long search is:
+    ``step`` of ``steps`` generations, for a status line, not the log), "note" (a stage
+    runs again for another architecture, or a decision worth showing) or "done" (a
+    stage's summary).
     """
 
     stage: str
@@ -1313,9 +1316,10 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
                 f"{_input_names(s, inputs)}) with seed {seed}")
         if budget != p.search:  # a longer search: say so before it starts
             yield PipelineEvent("formula", 5, "note", message=head + " ...")
+        searching = functools.partial(search_candidates, s, network, inputs, budget=budget,
+                                      seed=seed, threads=p.search_threads)
         try:
-            new, front = search_candidates(s, network, inputs, budget=budget, seed=seed,
-                                           threads=p.search_threads)
+            new, front = yield from _reporting(searching, f"search with seed {seed}")
         except (ArithmeticError, ValueError, TypeError, RecursionError,
                 np.linalg.LinAlgError) as exc:
             yield PipelineEvent("formula", 5, "note", message=(
@@ -1329,6 +1333,26 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
             + (f"; the most accurate is {top.expressions[0]} (held-out R² "
                f"{top.formula_test_r2:.6f}, {top.status})" if top is not None else "")))
     return more
+
+
+def _reporting(run: Callable[..., Any], what: str) -> Generator[PipelineEvent, None, Any]:
+    """``run(progress=...)`` (a search) in a helper thread
+    (:func:`~kanstudio.session.search_step.search_steps`), yielding a "progress" event per
+    report of the engine, so that a long search shows how far it is and Stop (closing the
+    pipeline) ends it at the next report; returns what ``run`` returned."""
+    from kanstudio.session.search_step import search_steps
+
+    steps = search_steps(lambda report: run(progress=report), lambda value: value)
+    try:
+        while True:
+            try:
+                done, total = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            yield PipelineEvent("formula", 5, "progress", step=done, steps=total,
+                                message=f"{what}: generation {done} of {total}")
+    finally:
+        steps.close()
 
 
 def _ends_discovery(run: _Run, r: FormulaResult) -> bool:

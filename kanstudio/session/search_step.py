@@ -22,7 +22,9 @@ gives one formula on a busy machine.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,9 @@ from kanstudio.session.structure_solve import (
 from kanstudio.symbolic.numeric import evaluate
 
 __all__ = ["engine_available", "engine_problem", "best_first", "search_leaf_solver",
-           "search_candidates", "pick"]
+           "search_candidates", "pick", "search_steps", "JOIN_TIMEOUT_S"]
+
+JOIN_TIMEOUT_S = 30.0  # a cancelled search ends at its next chunk (about a second)
 
 
 def engine_available() -> bool:
@@ -210,12 +214,14 @@ def _leaf_note(front: Sequence[Any], d: int, names: Sequence[str], budget: Any,
 
 def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],
                       budget: Any = "medium", seed: int = 0, threads: int = 1,
-                      front: list[Any] | None = None) -> tuple[list[Any], list[Any]]:
+                      front: list[Any] | None = None, progress: Any = None
+                      ) -> tuple[list[Any], list[Any]]:
     """(the engine's front on the training rows over the ``kept`` inputs, each verified
     against ``network`` (predictions on every row, ``(n, 1)``) by
     :meth:`Session.describe_formula`; the raw front). Constants are left out when the
     network is not constant. ``front``: a front the engine found before on these rows
-    and inputs, verified again (against this ``network``) instead of searching."""
+    and inputs, verified again (against this ``network``) instead of searching.
+    ``progress``: the engine's report callback (:func:`~kanstudio.symbolic.search.search`)."""
     from kanstudio.symbolic.search import search
 
     s, d = session, session.dataset
@@ -223,7 +229,7 @@ def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],
         names = [s.symbols[i] for i in kept]
         x = d.X[s.train_idx][:, list(kept)]
         front = search(x, d.y[s.train_idx, 0], budget=budget, seed=seed, threads=threads,
-                       names=names)
+                       names=names, progress=progress)
     net = np.asarray(network, dtype=float).reshape(d.n_samples, -1)[:, 0]
     net_constant = float(np.std(net)) <= 1e-12 * max(abs(float(np.mean(net))), 1.0)
     results = []
@@ -260,3 +266,48 @@ def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: flo
     wins = [r for r in candidates if score(r) < old and held_out_rel_mse(r, var) <= bound]
     return min(wins, key=lambda r: (expression_size(r.expressions[0]), score(r)),
                default=None)
+
+
+def search_steps(run: Callable[[Any], Any], finish: Callable[[Any], Any]
+                 ) -> Generator[tuple[int, int], None, Any]:
+    """Yields (generations done, generations) as the engine reports them while
+    ``run(progress)`` searches in a helper thread; returns ``finish`` of what ``run``
+    returned. A run is a generator its caller advances between other work (the worker's
+    commands, the pipeline's consumer), so the engine waits at each report until the
+    caller asks for the next one; closing the generator early (Stop) makes the engine stop
+    at that report and waits for the thread (:data:`JOIN_TIMEOUT_S`). An exception ``run``
+    raised is raised here."""
+    updates: queue.Queue = queue.Queue()
+    cancel = threading.Event()
+    resume = threading.Event()  # the caller has asked for the next report
+    outcome: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> bool:
+        # Wait for the caller's next turn before the engine goes on: a Stop read in that
+        # turn then stops the search here, not a chunk later.
+        resume.clear()
+        updates.put((done, total))
+        resume.wait()
+        return not cancel.is_set()
+
+    def work() -> None:
+        try:
+            outcome["front"] = run(progress)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            updates.put(None)
+
+    thread = threading.Thread(target=work, name="kanstudio-search", daemon=True)
+    thread.start()
+    try:
+        while (item := updates.get()) is not None:
+            yield item
+            resume.set()
+    finally:  # closed early (stop, another command): the engine stops at this report
+        cancel.set()
+        resume.set()
+        thread.join(JOIN_TIMEOUT_S)
+    if "error" in outcome:
+        raise outcome["error"]
+    return finish(outcome["front"])

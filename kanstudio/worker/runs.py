@@ -173,7 +173,7 @@ class DiscoverRun(Run):
         self.replaced: dict[str, Any] | None = None  # what the pipeline says it replaced
 
     def describe(self, e: Any) -> Pipeline:
-        self.changed_model = e.kind != "step" or e.stage != self.stage
+        self.changed_model = e.kind not in ("step", "progress") or e.stage != self.stage
         self.stage = e.stage
         if e.info.get("replaced") is not None:
             self.replaced = {k: finite(v) if isinstance(v, float) else v

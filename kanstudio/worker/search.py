@@ -16,9 +16,6 @@ The result lists the front, best first, as candidates shaped like ``suggest``'s,
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from kanstudio.errors import EngineError
@@ -29,10 +26,9 @@ from kanstudio.worker.runs import EditRun
 if TYPE_CHECKING:
     from kanstudio.worker.loop import Worker
 
-__all__ = ["search_edge", "search_node", "PREVIEW_POINTS", "JOIN_TIMEOUT_S"]
+__all__ = ["search_edge", "search_node", "PREVIEW_POINTS"]
 
 PREVIEW_POINTS = 120  # samples of a candidate's curve, for the inspector's preview
-JOIN_TIMEOUT_S = 30.0  # a cancelled search ends at its next chunk (about a second)
 
 
 def search_edge(w: Worker, c: p.SearchEdge) -> None:
@@ -50,7 +46,9 @@ def search_edge(w: Worker, c: p.SearchEdge) -> None:
         return {"edge": list(edge), "budget": budget,
                 "candidates": _candidates(session, edge, front)}
 
-    steps = _search_steps(run, finish)
+    from kanstudio.session.search_step import search_steps  # imports torch
+
+    steps = search_steps(run, finish)
     w.start_run(EditRun("search_edge", steps, _describe(f"edge {edge}"), _summarize,
                         w.reply_to))
 
@@ -74,7 +72,9 @@ def search_node(w: Worker, c: p.SearchNode) -> None:
         return {"node": [level, node], "budget": budget, "inputs": list(inputs),
                 "candidates": _node_candidates(session, level, node, inputs, front)}
 
-    steps = _search_steps(run, finish)
+    from kanstudio.session.search_step import search_steps  # imports torch
+
+    steps = search_steps(run, finish)
     w.start_run(EditRun("search_node", steps, _describe(f"node {(level, node)}"),
                         _summarize, w.reply_to))
 
@@ -114,46 +114,6 @@ def _describe(what: str):
 
 def _summarize(outcome: dict[str, Any]) -> dict[str, Any]:
     return outcome
-
-
-def _search_steps(run: Callable[[Any], list], finish: Callable[[list], dict[str, Any]]
-                  ) -> Generator[tuple[int, int], None, dict[str, Any]]:
-    """Yields (generations done, generations) as the engine reports them while
-    ``run(progress)`` searches; returns ``finish(front)`` (the ``result`` fields)."""
-    updates: queue.Queue = queue.Queue()
-    cancel = threading.Event()
-    resume = threading.Event()  # the worker has read its commands since the last report
-    outcome: dict[str, Any] = {}
-
-    def progress(done: int, total: int) -> bool:
-        # Wait for the worker's next turn before the engine goes on: a Stop read in that
-        # turn then stops the search here, not a chunk later.
-        resume.clear()
-        updates.put((done, total))
-        resume.wait()
-        return not cancel.is_set()
-
-    def work() -> None:
-        try:
-            outcome["front"] = run(progress)
-        except BaseException as exc:  # noqa: BLE001 - handed to the worker's thread
-            outcome["error"] = exc
-        finally:
-            updates.put(None)
-
-    thread = threading.Thread(target=work, name="kanstudio-search", daemon=True)
-    thread.start()
-    try:
-        while (item := updates.get()) is not None:
-            yield item
-            resume.set()
-    finally:  # closed early (stop, another command): the engine stops at this report
-        cancel.set()
-        resume.set()
-        thread.join(JOIN_TIMEOUT_S)
-    if "error" in outcome:
-        raise outcome["error"]
-    return finish(outcome["front"])
 
 
 def _candidates(session: Any, edge: tuple[int, int, int], front: list[Any]

@@ -246,7 +246,8 @@ def _early_search_run(monkeypatch, law, order=None, names=("a", "b"), **settings
     monkeypatch.setattr(search_step, "engine_available", lambda: True)
     searches = []
 
-    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None):
+    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None,
+               progress=None):
         searches.append(front is None)
         if order is not None:
             order.append("search")
@@ -347,7 +348,8 @@ def _restarts(monkeypatch, kept, offered, **settings):
     session, y = _product_session()
     seen = []
 
-    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None):
+    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None,
+               progress=None):
         seen.append((list(kept), seed, budget))
         return [offered(session, seed)], ["the engine's front"]
 
@@ -477,3 +479,41 @@ def test_the_structure_probe_lets_discovery_go_on_when_it_is_not_exact():
     run, said = _probe(session, _oracle_attempt(session, law))
     assert run.early is None
     assert any("discovery goes on" in m for m in said), said
+
+
+def test_the_restarts_report_their_progress_and_stop_when_discovery_is_stopped(
+        monkeypatch):
+    """A whole-dataset search at the end of discovery runs in a helper thread: each
+    report of the engine is a "progress" event (generation k of n: a status line, not a
+    log note), and closing the pipeline (Stop) stops the engine at its next report rather
+    than after the whole search."""
+    session, y = _product_session()
+    reports = []
+
+    def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None,
+               progress=None):
+        for done in range(10, 101, 10):
+            go = progress(done, 100)
+            reports.append((seed, done, go))
+            if not go:
+                break
+        return [_poor(session)], ["the engine's front"]
+
+    monkeypatch.setattr(search_step, "search_candidates", engine)
+    monkeypatch.setattr(pipeline, "_oracle_values", lambda s, oracle: y[:, None])
+    from types import SimpleNamespace
+
+    oracle = SimpleNamespace(network=SimpleNamespace(input_ids_=[0, 1]))
+    run = pipeline._Run(session, PipelineSettings(search_restarts=1, search_escalate=None))
+    events = list(pipeline._search_restarts(run, oracle, _poor(session), []))
+    progress = [e for e in events if e.kind == "progress"]
+    assert [(e.step, e.steps) for e in progress] == [(k, 100) for k in range(10, 101, 10)]
+    assert "generation 30 of 100" in progress[2].message
+    assert [e.kind for e in events if e.kind != "progress"] == ["note"]  # the log's line
+
+    reports.clear()
+    run = pipeline._Run(session, PipelineSettings(search_restarts=1, search_escalate=None))
+    steps = pipeline._search_restarts(run, oracle, _poor(session), [])
+    assert next(steps).kind == "progress" and next(steps).step == 20
+    steps.close()  # Stop
+    assert reports[-1] == (1, 20, False) and len(reports) == 2
