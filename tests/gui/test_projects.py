@@ -111,6 +111,21 @@ def test_discover_shows_its_stages_and_ends_with_a_formula(qtbot, window, sample
     assert log[-1].startswith("[formula] ") and "sin" in log[-1], log
 
 
+def test_a_long_search_in_discover_shows_its_progress_in_the_status_bar_not_the_log(window):
+    """A search's "progress" reports (one per chunk of generations) tell the status bar how
+    far it is; the stage log keeps only the decisions (its note when the search ends)."""
+    stages = ["train", "prune", "refine", "symbolic", "fine-tune", "formula"]
+    event = {"stage": "formula", "stage_index": 5, "stages": stages, "step": 40,
+             "steps": 300, "train_loss": None, "test_loss": None}
+    window.edits._on_pipeline({**event, "kind": "progress",
+                               "message": "search with seed 3: generation 40 of 300"})
+    assert window.statusBar().currentMessage() == (
+        "Discover, stage 6 of 6: formula — search with seed 3: generation 40 of 300")
+    assert window.discover_log.toPlainText() == ""
+    window.edits._on_pipeline({**event, "kind": "note", "message": "the search found x"})
+    assert window.discover_log.toPlainText() == "[formula] the search found x"
+
+
 def test_discover_end_is_not_overwritten_by_its_last_queued_steps(qtbot, window):
     # Discover's training steps reach the bar through a timer (a few redraws a second);
     # its result may arrive before that timer fires. The bar must end on "Discover
