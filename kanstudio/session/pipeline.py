@@ -1313,9 +1313,15 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
         best = min(held_out_rel_mse(r, var) for r in [result, *found, *more])
         if best <= p.adequate_error or run.past_cap():
             break
+        seed = s.settings.seed + k
+        if budget != p.search and not _misses_part_of_the_law(run, [result, *found, *more]):
+            yield PipelineEvent("formula", 5, "note", message=(
+                f"no larger search (seed {seed}): what the most accurate formula misses "
+                "does not follow the inputs (noise, as far as the rows tell), which no "
+                "formula can explain"))
+            break
         if network is None:
             network = _oracle_values(s, oracle)
-        seed = s.settings.seed + k
         head = (f"no formula yet explains {1 - p.adequate_error:.1%} of the held-out "
                 f"variance (best relative MSE {best:.3g}): expression search engine "
                 f"({budget} budget) again on the whole dataset (inputs "
@@ -1339,6 +1345,27 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
             + (f"; the most accurate is {top.expressions[0]} (held-out R² "
                f"{top.formula_test_r2:.6f}, {top.status})" if top is not None else "")))
     return more
+
+
+def _misses_part_of_the_law(run: _Run, results: list[FormulaResult]) -> bool:
+    """Whether the residuals of the most accurate of ``results`` (held out), on every row
+    where it is defined, follow the inputs (:func:`lack_of_fit` above ``LACK_OF_FIT``):
+    then it misses part of the law and a larger search may find it; residuals that are
+    noise (real measurements, a hostile file) no search can explain."""
+    from kanstudio.session.structure_solve import held_out_rel_mse
+
+    s, d = run.session, run.session.dataset
+    var = s.held_out_var()
+    best = min(results, key=lambda r: held_out_rel_mse(r, var))
+    try:
+        values = s.evaluate_formula([best.full[0] if best.full else best.exact[0]], d.X)
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return False
+    with np.errstate(all="ignore"):
+        residual = d.y[:, 0] - values[:, 0]
+    defined = np.isfinite(residual)
+    share = lack_of_fit(d.X[defined], residual[defined], float(np.std(d.y[:, 0])))
+    return share is not None and share > LACK_OF_FIT
 
 
 def _reporting(run: Callable[..., Any], what: str) -> Generator[PipelineEvent, None, Any]:

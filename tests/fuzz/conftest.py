@@ -42,7 +42,8 @@ def fast_pipeline(monkeypatch):
     def tiny(**overrides):
         budgets = dict(starts=1, start_steps=1, sparse_steps=2, after_prune_steps=1,
                        refine_steps=1, fine_tune_steps=2, trial_steps=1, alternatives=1,
-                       max_search_edges=2, step_budget=8, time_budget_s=30.0)
+                       max_search_edges=2, step_budget=8, time_budget_s=30.0,
+                       search_escalate="small")
         return full(**{**budgets, **overrides})
 
     monkeypatch.setattr(pipeline, "PipelineSettings", tiny)

@@ -338,14 +338,14 @@ def test_the_search_notes_name_the_inputs_as_the_csv_does(monkeypatch):
     assert said and all("inputs beta, b)" in m and "beta_" not in m for m in said)
 
 
-def _restarts(monkeypatch, kept, offered, **settings):
-    """``pipeline._search_restarts`` on the product session after a poor formula, the
-    best network having kept the inputs ``kept``, with an engine that offers
-    ``offered(session, seed)``: (the (inputs, seed, budget) of each search, the notes,
-    the formulas returned)."""
+def _restarts(monkeypatch, kept, offered, data=None, **settings):
+    """``pipeline._search_restarts`` on the product session (or ``data``: (session, y))
+    after a poor formula, the best network having kept the inputs ``kept``, with an
+    engine that offers ``offered(session, seed)``: (the (inputs, seed, budget) of each
+    search, the notes, the formulas returned)."""
     from types import SimpleNamespace
 
-    session, y = _product_session()
+    session, y = data or _product_session()
     seen = []
 
     def engine(session, network, kept, budget="medium", seed=0, threads=1, front=None,
@@ -398,6 +398,19 @@ def test_a_larger_search_over_every_input_follows_restarts_that_explain_too_litt
     seen, notes, found = _restarts(monkeypatch, [0, 1], law)
     assert [budget for *_, budget in seen] == ["medium", "medium"]
     assert not any("large" in m for m in notes)
+
+
+def test_no_larger_search_when_what_the_formula_misses_is_noise(monkeypatch):
+    """Measurements a plane explains up to their noise: no formula can do better, so the
+    restarts run (they are cheap) but not the larger search, and the log says why."""
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 3, (400, 3))
+    y = 2.0 * X[:, 0] + 2.0 * X[:, 1] - 4.0 + rng.normal(0.0, 0.3, 400)
+    data = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["y"])), y
+    seen, notes, found = _restarts(monkeypatch, [0, 1], lambda session, seed: _poor(session),
+                                   data=data)
+    assert [budget for *_, budget in seen] == ["medium", "medium"]
+    assert "no larger search (seed 3)" in notes[-1] and "noise" in notes[-1]
 
 
 def test_the_structure_probe_runs_before_the_early_search(monkeypatch):
