@@ -59,7 +59,8 @@ What it does, and why (measured with ``bench/discovery.py`` on the sample datase
 * **Search restarts.** When, at the end, no formula explains 1 - ``adequate_error`` of the
   held-out variance, the whole-dataset search runs again with ``search_restarts`` more
   seeds, over the inputs the best network kept (Feynman II.11.17 became exact that way,
-  I.30.3 reached R² 0.999); if that is still not enough, once more with the larger
+  I.30.3 reached R² 0.999); if that is still not enough and what the best formula misses
+  follows the inputs (not noise, which no search explains), once more with the larger
   ``search_escalate`` budget over every input, since pruning may have dropped one whose
   effect is small but real. These searches run in a helper thread: each chunk of
   generations is a "progress" event, and Stop ends the search at the next one.
@@ -195,10 +196,12 @@ class PipelineSettings:
     # then one more, larger whole-dataset search (a budget name; None: off) over every
     # input, not only those the network kept (pruning can drop an input whose effect is
     # small but real), while still no formula found explains 1 - ``adequate_error`` of
-    # the held-out variance. Tune half: I.29.16 reached R² 0.9997 (0.986); test half:
-    # III.9.52 and test_2 passed 0.999 (test_2's formula holds E_n, which the network
-    # had dropped); no law that passed before failed. It runs only where every other
-    # stage failed (18 of 120 laws), at 90-170 CPU-s more on the slow 2-core EPYC
+    # the held-out variance and what the best one misses follows the inputs (noise, as in
+    # real measurements, no search explains: there it would only cost time). Tune half:
+    # I.29.16 reached R² 0.9997 (0.986); test half: III.9.52 and test_2 passed 0.999
+    # (test_2's formula holds E_n, which the network had dropped); no law that passed
+    # before failed. It runs only where every other stage failed (18 of 120 laws), at
+    # 90-170 CPU-s more on the slow 2-core EPYC
     # (bench/results/feynman_2026-12-02_escalate_epyc.md)
     search_escalate: str | None = "large"
     # one more, deeper network (hidden widths; None: off) when every network tried fits
