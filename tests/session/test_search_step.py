@@ -339,10 +339,11 @@ def test_the_search_notes_name_the_inputs_as_the_csv_does(monkeypatch):
 
 
 def _restarts(monkeypatch, kept, offered, data=None, **settings):
-    """``pipeline._search_restarts`` on the product session (or ``data``: (session, y))
-    after a poor formula, the best network having kept the inputs ``kept``, with an
-    engine that offers ``offered(session, seed)``: (the (inputs, seed, budget) of each
-    search, the notes, the formulas returned)."""
+    """``pipeline._search_restarts`` on the product session (or ``data``: (session, the
+    network's values)) after a poor formula, the best network (exact on the product)
+    having kept the inputs ``kept``, with an engine that offers ``offered(session,
+    seed)``: (the (inputs, seed, budget) of each search, the notes, the formulas
+    returned)."""
     from types import SimpleNamespace
 
     session, y = data or _product_session()
@@ -400,17 +401,25 @@ def test_a_larger_search_over_every_input_follows_restarts_that_explain_too_litt
     assert not any("large" in m for m in notes)
 
 
-def test_no_larger_search_when_what_the_formula_misses_is_noise(monkeypatch):
-    """Measurements a plane explains up to their noise: no formula can do better, so the
-    restarts run (they are cheap) but not the larger search, and the log says why."""
+def test_no_larger_search_when_what_the_formula_and_network_miss_is_noise(monkeypatch):
+    """Measurements a plane explains up to their noise, and a network that explains them
+    no better: no formula can do better, so the restarts run (they are cheap) but not the
+    larger search, and the log says why. A network that explains them better, or one
+    whose misses follow the inputs, would have shown law left to find."""
     rng = np.random.default_rng(1)
     X = rng.uniform(1, 3, (400, 3))
-    y = 2.0 * X[:, 0] + 2.0 * X[:, 1] - 4.0 + rng.normal(0.0, 0.3, 400)
-    data = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["y"])), y
+    plane = 2.0 * X[:, 0] + 2.0 * X[:, 1] - 4.0
+    y = plane + rng.normal(0.0, 0.3, 400)
+    session = Session(Dataset.from_arrays(X, y[:, None], ["a", "b", "c"], ["y"]))
     seen, notes, found = _restarts(monkeypatch, [0, 1], lambda session, seed: _poor(session),
-                                   data=data)
+                                   data=(session, plane))
     assert [budget for *_, budget in seen] == ["medium", "medium"]
     assert "no larger search (seed 3)" in notes[-1] and "noise" in notes[-1]
+
+    wavy = plane + 0.5 * np.sin(3.0 * X[:, 2])  # a network whose misses follow c
+    seen, notes, found = _restarts(monkeypatch, [0, 1], lambda session, seed: _poor(session),
+                                   data=(session, wavy))
+    assert [budget for *_, budget in seen] == ["medium", "medium", "large"]
 
 
 def test_the_structure_probe_runs_before_the_early_search(monkeypatch):
