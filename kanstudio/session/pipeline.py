@@ -199,8 +199,8 @@ class PipelineSettings:
     # small but real), while still no formula found explains 1 - ``adequate_error`` of
     # the held-out variance and there is law left to find (_law_left_to_find: noise, as in
     # real measurements, no search explains; there it would only cost time). Tune half:
-    # I.29.16 reached R² 0.9997 (0.986); test half: III.9.52 and test_2 passed 0.999
-    # (test_2's formula holds E_n, which the network had dropped); no law that passed
+    # I.29.16 reached R² 0.9997 (0.986); test half: III.9.52, test_2 and test_16 passed
+    # 0.999 (test_2's formula holds E_n, which the network had dropped); no law that passed
     # before failed. It runs only where every other stage failed (18 of 120 laws), at
     # 90-170 CPU-s more on the slow 2-core EPYC
     # (bench/results/feynman_2026-12-02_escalate_epyc.md)
