@@ -1299,9 +1299,10 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
     + 2, ...) while neither ``result`` nor any member found so far explains
     1 - ``adequate_error`` of the held-out variance, over the inputs ``oracle`` kept
     (the first search may have run earlier, over the fewer inputs of the first network
-    read: Feynman I.15.3t's ``[4, 1]`` kept x and t of x, t, u, c); each front verified
-    as the first. Returns the verified members of the new fronts (``yield from``
-    value)."""
+    read: Feynman I.15.3t's ``[4, 1]`` kept x and t of x, t, u, c); then, still short
+    and with law left to find (:func:`_law_left_to_find`), one with the
+    ``search_escalate`` budget over every input. Each front verified as the first. Returns
+    the verified members of the new fronts (``yield from`` value)."""
     from kanstudio.session.search_step import search_candidates
     from kanstudio.session.structure_solve import held_out_rel_mse
 
