@@ -1261,8 +1261,7 @@ def _search_front(run: _Run, oracle: _Attempt) -> tuple[list[FormulaResult], lis
     else:
         kept, front = _kept_inputs(oracle, d.n_inputs), None
     network = _oracle_values(s, oracle)
-    te = s.held_out_idx
-    net_rel = float(np.mean((network[te, 0] - d.y[te, 0]) ** 2)) / run.session.held_out_var()
+    net_rel = _network_rel_mse(s, network)
     found, front = search_candidates(s, network, kept, budget=p.search,
                                      seed=s.settings.seed, threads=p.search_threads,
                                      front=front)
@@ -1276,6 +1275,14 @@ def _kept_inputs(oracle: _Attempt, n_inputs: int) -> list[int]:
         return list(oracle.network.input_ids_)
     except (AttributeError, RuntimeError):
         return list(range(n_inputs))
+
+
+def _network_rel_mse(s: Session, network: np.ndarray) -> float:
+    """The held-out relative MSE of a network's values ``network`` (every row, ``(n, 1)``)."""
+    te = s.held_out_idx
+    with np.errstate(all="ignore"):
+        return float(np.mean((np.asarray(network, dtype=float)[te, 0]
+                              - s.dataset.y[te, 0]) ** 2)) / s.held_out_var()
 
 
 def _oracle_values(s: Session, oracle: _Attempt) -> np.ndarray:
@@ -1364,11 +1371,10 @@ def _law_left_to_find(run: _Run, network: np.ndarray, best: float) -> bool:
     I.29.16 at R² 0.995, noise-free) they vary faster than the rows' neighbours resolve,
     and read as noise."""
     s, d = run.session, run.session.dataset
-    te = s.held_out_idx
-    y, net = d.y[:, 0], np.asarray(network, dtype=float)[:, 0]
+    net_rel = _network_rel_mse(s, network)
+    y = d.y[:, 0]
     with np.errstate(all="ignore"):
-        net_rel = float(np.mean((net[te] - y[te]) ** 2)) / s.held_out_var()
-        residual = y - net
+        residual = y - np.asarray(network, dtype=float)[:, 0]
     if not math.isfinite(net_rel):  # a network undefined on some rows tells nothing
         return False
     if best > LEFT_TO_FIND * net_rel:
