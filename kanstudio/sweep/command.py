@@ -16,6 +16,7 @@ import glob
 import math
 import os
 import sys
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,9 +123,14 @@ def find_csvs(specs: Sequence[str]) -> list[str]:
 
 
 def pipeline_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``NAME=VALUE`` texts -> PipelineSettings fields, typed by each field's default."""
+    """``NAME=VALUE`` texts -> PipelineSettings fields, parsed as each field is annotated.
+
+    ``X | None`` fields also take ``none`` (or ``off``); ``str`` fields are search budgets
+    (``small``, ``medium``, ``large``), the only text settings the pipeline has.
+    """
     from kanstudio.session.pipeline import PipelineSettings
 
+    kinds = typing.get_type_hints(PipelineSettings)
     defaults = {f.name: getattr(PipelineSettings(), f.name)
                 for f in dataclasses.fields(PipelineSettings)}
     overrides: dict[str, Any] = {}
@@ -134,25 +140,56 @@ def pipeline_overrides(items: Sequence[str]) -> dict[str, Any]:
         if not sep or name not in defaults:
             raise SweepInputError(f"--set {item}: expected NAME=VALUE with NAME one of "
                                   f"{', '.join(sorted(defaults))}")
-        default = defaults[name]
         try:
-            if isinstance(default, bool):
-                if text.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(text)
-                value: Any = text.strip().lower() in ("true", "1", "yes")
-            elif isinstance(default, int):
-                value = int(text)
-            elif isinstance(default, tuple):
-                value = tuple(float(v) for v in text.split(",") if v.strip())
-            else:
-                value = float(text)
+            overrides[name] = _setting_value(kinds[name], text.strip())
         except ValueError as exc:
-            raise SweepInputError(f"--set {item}: {name} takes a value like {default!r}") from exc
-        if isinstance(value, int | float) and not isinstance(value, bool) and (
-                not math.isfinite(value) or value < 0):
-            raise SweepInputError(f"--set {item}: {name} must be a number >= 0")
-        overrides[name] = value
+            raise SweepInputError(f"--set {item}: {name} {exc}") from exc
     return overrides
+
+
+_NONE_WORDS = ("none", "off")
+
+
+def _setting_value(kind: Any, text: str) -> Any:
+    """One setting's value from its text; ValueError says what the setting takes."""
+    options = typing.get_args(kind)
+    optional = type(None) in options
+    if optional:
+        if text.lower() in _NONE_WORDS:
+            return None
+        kind = next(k for k in options if k is not type(None))
+    also = " (or none)" if optional else ""
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"takes true or false{also}")
+        return text.lower() in ("true", "1", "yes")
+    if kind is str:
+        from kanstudio.symbolic.search import BUDGETS
+
+        if text not in BUDGETS:
+            raise ValueError(f"takes a search budget: {', '.join(sorted(BUDGETS))}{also}")
+        return text
+    if typing.get_origin(kind) is tuple:
+        number = typing.get_args(kind)[0]
+        values = tuple(_number(number, v.strip()) for v in text.split(",") if v.strip())
+        if not values or min(values) <= 0:
+            raise ValueError(f"takes {number.__name__}s > 0, comma-separated{also}")
+        return values
+    value = _number(kind, text)
+    if value < 0:
+        raise ValueError(f"must be a number >= 0{also}")
+    return value
+
+
+def _number(kind: type, text: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"takes {'a whole number' if kind is int else 'a number'}, "
+                         f"not {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
 
 
 def expand_jobs(datasets: Sequence[str], targets: Sequence[str | None],

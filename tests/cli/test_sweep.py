@@ -23,7 +23,8 @@ from tests.cli.helpers import ENV, finish, one_line_error, start
 # Few steps in every stage: a job takes seconds, and y = 2x + 1 still comes out exactly.
 FAST = ["--width", "1,1", "--lib", "x,x^2", "--steps", "3", "--set", "starts=1",
         "--set", "after_prune_steps=1", "--set", "refine_steps=2",
-        "--set", "fine_tune_steps=3", "--set", "trial_steps=1", "--set", "alternatives=0"]
+        "--set", "fine_tune_steps=3", "--set", "trial_steps=1", "--set", "alternatives=0",
+        "--set", "search_escalate=off", "--set", "deep_width=none"]
 
 
 def _write_csv(path: Path, header: str, seed: int, fn) -> None:
@@ -126,11 +127,32 @@ def test_sweep_reads_width_with_fits_own_parser() -> None:
     assert args.width == [[2, [0, 1], 1], [2, [0, 1], 1]]
 
 
+def test_set_parses_each_setting_as_its_type_text_and_none_included() -> None:
+    from kanstudio.session.pipeline import PipelineSettings
+    from kanstudio.sweep.command import SweepInputError, pipeline_overrides
+
+    got = pipeline_overrides(["search=large", "search_leaf=none", "search-escalate=Off",
+                              "deep_width=4,2", "snap_tolerances=1e-3", "structure=no",
+                              "refine_grid=20", "lamb=0.5"])
+    assert got == {"search": "large", "search_leaf": None, "search_escalate": None,
+                   "deep_width": (4, 2), "snap_tolerances": (1e-3,), "structure": False,
+                   "refine_grid": 20, "lamb": 0.5}
+    assert all(type(v) is int for v in got["deep_width"])
+    PipelineSettings(**got)  # what the job builds from them
+    for bad, words in [("search=huge", "search budget"), ("refine_grid=2.5", "whole number"),
+                       ("lamb=-1", ">= 0"), ("lamb=nan", "finite"), ("deep_width=0", "> 0"),
+                       ("structure=maybe", "true or false"),
+                       ("search_restarts=none", "whole number")]:
+        with pytest.raises(SweepInputError, match=words):
+            pipeline_overrides([bad])
+
+
 @pytest.mark.parametrize("args, words", [
     (["sweep", "nowhere/*.csv"], "no file matches"),
     (["sweep", "csvs", "--seeds", "0"], "--seeds"),
     (["sweep", "csvs", "--set", "no_such_setting=1"], "no_such_setting"),
     (["sweep", "csvs", "--width", "1,x"], "--width"),
+    (["sweep", "csvs", "--set", "search=huge"], "search budget: large, medium, small"),
 ])
 def test_bad_sweep_input_is_one_line_and_exit_2(workdir: Path, args, words) -> None:
     run = finish(start(args, workdir))
