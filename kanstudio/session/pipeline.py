@@ -1563,7 +1563,7 @@ def _search_candidate(run: _Run, attempts: list[_Attempt], result: FormulaResult
         head = (f"expression search engine, every front: {len(found) + len(more)} "
                 "expression(s) checked against the network")
     found = found + more
-    chosen = pick(s, result, found, net_rel)
+    chosen = pick(s, result, found, net_rel, adequate=p.adequate_error)
     yield PipelineEvent("formula", 5, "note", message=(
         head + (f"; {chosen.expressions[0]} ({chosen.status}) replaces "
                 f"{result.expressions[0]}" if chosen is not None

@@ -243,13 +243,28 @@ def search_candidates(session: Any, network: np.ndarray, kept: Sequence[int],
     return results, front
 
 
-def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: float
-         ) -> Any | None:
+#: A formula that is not adequate (leaves more than the pipeline's ``adequate_error`` of
+#: the held-out variance unexplained) and leaves this many times more than an adequate
+#: candidate gives way to it whatever their sizes (:func:`pick`). The size penalty ranks
+#: formulas that explain the data alike; it must not keep ``1.221·I0·exp(cos θ)`` (held-out
+#: R² 0.44) over a larger formula with R² 0.9991 (Feynman I.30.3 on the slow EPYC).
+#: Near-ties stay with the score (at 1 % noise the shorter formulas of I.6.2 and I.34.14,
+#: R² 0.9989 against 0.9992, are within a factor 1.4), and so do adequate formulas: at
+#: 06e8cfb, eleven laws kept a short formula at R² 0.9990-0.99999 over a far longer one
+#: that was 10x more accurate (I.48.2: complexity 11 over 150).
+FAR_WORSE = 10.0
+
+
+def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: float,
+         adequate: float = 0.0) -> Any | None:
     """The simplest of ``candidates`` that should replace ``current``: a lower
     ``log10(relative MSE + floor) + NODE_WEIGHT·size`` on the held-out rows (``floor``:
     :func:`.structure_solve.noise_floor` of the network and every formula here), and a
     held-out relative MSE no worse than ``current``'s (x1.1) or twice the network's (a
-    cruder fit never wins on size alone); None when none does."""
+    cruder fit never wins on size alone); None when none does. Where ``current`` leaves
+    more than ``adequate`` of the held-out variance unexplained, some candidates do not,
+    and ``current`` leaves :data:`FAR_WORSE` times more than the best of them, the
+    best-scored of those candidates replaces it whatever the sizes."""
     s = session
     var = s.held_out_var()
     old_rel = held_out_rel_mse(current, var)
@@ -261,6 +276,10 @@ def pick(session: Any, current: Any, candidates: Sequence[Any], network_rel: flo
             return math.inf
         return math.log10(rel + floor) + NODE_WEIGHT * expression_size(r.expressions[0])
 
+    good = [r for r in candidates if held_out_rel_mse(r, var) <= adequate]
+    if good and not old_rel <= max(adequate, FAR_WORSE * min(held_out_rel_mse(r, var)
+                                                          for r in good)):
+        return min(good, key=score)
     old = score(current)
     bound = max(1.1 * old_rel, 2.0 * network_rel, 1e-14)
     wins = [r for r in candidates if score(r) < old and held_out_rel_mse(r, var) <= bound]

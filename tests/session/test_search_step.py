@@ -211,6 +211,31 @@ def test_a_poor_network_does_not_hide_a_formula_far_more_accurate_than_it():
     worse = session.describe_formula([a * b + sympy.Float(0.5)], network=y)
     assert pick(session, short, [worse], network_rel=0.05) is None
 
+def test_an_inadequate_formula_far_worse_than_an_adequate_one_gives_way_whatever_the_size():
+    """The size penalty ranks formulas that explain the data alike: ``2a`` (held-out
+    R² 0.31) must not stay the formula when a larger candidate explains 99.99 % (Feynman
+    I.30.3 kept R² 0.44 over a found 0.9991); a near-tie still goes to the shorter one."""
+    from kanstudio.session.structure_solve import held_out_rel_mse
+
+    session, y = _product_session()
+    a, b, c = sympy.symbols("a b c")
+    wiggle = sum(sympy.Float(0.003) * f(k * v) for f in (sympy.sin, sympy.cos)
+                 for v in (a, b, c) for k in (2, 3))
+    bulky = session.describe_formula([a * b + wiggle], network=y)
+    crude = session.describe_formula([2 * a], network=y)
+    var = session.held_out_var()
+    assert held_out_rel_mse(bulky, var) < 1e-4 < 0.5 < held_out_rel_mse(crude, var)
+    assert pick(session, crude, [bulky], network_rel=0.0) is None  # size alone: it stays
+    assert pick(session, crude, [bulky], network_rel=0.0, adequate=1e-3) is bulky
+    close = session.describe_formula([a * b + sympy.Float(0.01)], network=y)
+    assert held_out_rel_mse(close, var) < search_step.FAR_WORSE * held_out_rel_mse(bulky, var)
+    assert pick(session, close, [bulky], network_rel=0.0, adequate=1e-3) is None
+    # an adequate formula keeps the score's choice, however much more accurate the other
+    offset = session.describe_formula([a * b + sympy.Float(0.04)], network=y)
+    assert 1e-3 > held_out_rel_mse(offset, var) > 10 * held_out_rel_mse(bulky, var)
+    assert pick(session, offset, [bulky], network_rel=0.0, adequate=1e-3) is None
+
+
 def test_the_noise_floor_is_half_the_smallest_error_at_hand():
     from kanstudio.session.structure_solve import noise_floor
 
