@@ -430,7 +430,8 @@ def test_no_larger_search_when_what_the_formula_and_network_miss_is_noise(monkey
     """Measurements a plane explains up to their noise, and a network that explains them
     no better: no formula can do better, so the restarts run (they are cheap) but not the
     larger search, and the log says why. A network that explains them better, or one
-    whose misses follow the inputs, would have shown law left to find."""
+    whose misses follow the inputs, or a formula whose misses do, would have shown law
+    left to find."""
     rng = np.random.default_rng(1)
     X = rng.uniform(1, 3, (400, 3))
     plane = 2.0 * X[:, 0] + 2.0 * X[:, 1] - 4.0
@@ -444,6 +445,15 @@ def test_no_larger_search_when_what_the_formula_and_network_miss_is_noise(monkey
     wavy = plane + 0.5 * np.sin(3.0 * X[:, 2])  # a network whose misses follow c
     seen, notes, found = _restarts(monkeypatch, [0, 1], lambda session, seed: _poor(session),
                                    data=(session, wavy))
+    assert [budget for *_, budget in seen] == ["medium", "medium", "large"]
+
+    # a rough network no better than the formula, whose misses read as noise, while the
+    # formula's follow c (Feynman test_2: the network had dropped a small input)
+    law = plane + 0.3 * np.sin(3.0 * X[:, 2])
+    session = Session(Dataset.from_arrays(X, law[:, None], ["a", "b", "c"], ["y"]))
+    rough = law + rng.normal(0.0, 0.4, 400)
+    seen, notes, found = _restarts(monkeypatch, [0, 1], lambda session, seed: _poor(session),
+                                   data=(session, rough))
     assert [budget for *_, budget in seen] == ["medium", "medium", "large"]
 
 
