@@ -1329,7 +1329,7 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
         seed = s.settings.seed + k
         if network is None:
             network = _oracle_values(s, oracle)
-        if budget != p.search and not _law_left_to_find(run, network, best,
+        if budget != p.search and not _law_left_to_find(run, network,
                                                         [result, *found, *more]):
             yield PipelineEvent("formula", 5, "note", message=(
                 f"no larger search (seed {seed}): the network explains the held-out rows "
@@ -1362,11 +1362,11 @@ def _search_restarts(run: _Run, oracle: _Attempt, result: FormulaResult,
     return more
 
 
-def _law_left_to_find(run: _Run, network: np.ndarray, best: float,
-                      results: list[FormulaResult]) -> bool:
-    """Whether a larger search may find more than the formulas ``results``, whose best
-    leaves the held-out relative MSE ``best``: the network (``(n, 1)`` values on every
-    row) explains the held-out rows clearly better (``LEFT_TO_FIND`` times), or what the
+def _law_left_to_find(run: _Run, network: np.ndarray, results: list[FormulaResult]
+                      ) -> bool:
+    """Whether a larger search may find more than the formulas ``results``: the network
+    (``(n, 1)`` values on every row) explains the held-out rows clearly better than the
+    most accurate of them (``LEFT_TO_FIND`` times), or what the
     network or the most accurate formula misses follows the inputs (:func:`lack_of_fit`
     above ``LACK_OF_FIT``: it missed part of the law). Otherwise the formulas are as good
     as the network and what both miss is noise (real measurements, a hostile file), which
@@ -1377,18 +1377,18 @@ def _law_left_to_find(run: _Run, network: np.ndarray, best: float,
     resolve and read as noise. The network's: on test_2 the oracle network had dropped a
     small input (E_n) and missed the rest roughly; its misses read as noise while the
     formula's followed the inputs (R² 0.967 without the larger search, 0.9993 with it)."""
+    from kanstudio.session.structure_solve import held_out_rel_mse
+
     s, d = run.session, run.session.dataset
     net_rel = _network_rel_mse(s, network)
     if not math.isfinite(net_rel):  # a network undefined on some rows tells nothing
         return False
-    if best > LEFT_TO_FIND * net_rel:
+    var = s.held_out_var()
+    top = min(results, key=lambda r: held_out_rel_mse(r, var))
+    if held_out_rel_mse(top, var) > LEFT_TO_FIND * net_rel:
         return True
     if _misses_follow_the_inputs(run, network):
         return True
-    from kanstudio.session.structure_solve import held_out_rel_mse
-
-    var = s.held_out_var()
-    top = min(results, key=lambda r: held_out_rel_mse(r, var))
     try:
         values = s.evaluate_formula([top.full[0] if top.full else top.exact[0]], d.X)
     except (ArithmeticError, ValueError, TypeError, RecursionError):

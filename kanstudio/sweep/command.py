@@ -130,16 +130,15 @@ def pipeline_overrides(items: Sequence[str]) -> dict[str, Any]:
     """
     from kanstudio.session.pipeline import PipelineSettings
 
-    kinds = typing.get_type_hints(PipelineSettings)
-    defaults = {f.name: getattr(PipelineSettings(), f.name)
-                for f in dataclasses.fields(PipelineSettings)}
+    hints = typing.get_type_hints(PipelineSettings)
+    kinds = {f.name: hints[f.name] for f in dataclasses.fields(PipelineSettings)}
     overrides: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
-        if not sep or name not in defaults:
+        if not sep or name not in kinds:
             raise SweepInputError(f"--set {item}: expected NAME=VALUE with NAME one of "
-                                  f"{', '.join(sorted(defaults))}")
+                                  f"{', '.join(sorted(kinds))}")
         try:
             overrides[name] = _setting_value(kinds[name], text.strip())
         except ValueError as exc:
