@@ -118,7 +118,51 @@ def _build(cache: bool):
                     acc += grad_dense[b, i, nb] * dsilu[b, i]
                 grad_x[b, i] = acc
 
-    return jit(forward), jit(backward)
+    # The input gradient straight from the layer output's gradient, for a layer whose
+    # product with the weights is fused with its basis (kanstudio.core.fused_layer): the
+    # dense basis gradient ``grad_out @ weights^T`` (a (batch, n_in, nb + 1) tensor the
+    # product would write and the backward above read) is needed only at each row's k + 1
+    # live entries and the silu column, so those dot products are taken here instead.
+    # reassoc lets the sums over the outputs vectorise.
+    def weighted(grad_out, weights, start, dvals, dsilu, k, grad_x):
+        batch, n_in = grad_x.shape
+        nb = weights.shape[1] - 1  # the last weight row is the silu column's
+        n_out = weights.shape[2]
+        zero = np.zeros(1, dtype=weights.dtype)[0]
+        for b in numba.prange(batch):
+            for i in range(n_in):
+                first = start[b, i]
+                a_s = zero
+                if k == 3 and first >= 0 and first + 3 < nb:  # nearly every cubic sample
+                    a0 = zero
+                    a1 = zero
+                    a2 = zero
+                    a3 = zero
+                    for o in range(n_out):
+                        g = grad_out[b, o]
+                        a0 += weights[i, first, o] * g
+                        a1 += weights[i, first + 1, o] * g
+                        a2 += weights[i, first + 2, o] * g
+                        a3 += weights[i, first + 3, o] * g
+                        a_s += weights[i, nb, o] * g
+                    acc = (a0 * dvals[b, i, 0] + a1 * dvals[b, i, 1] + a2 * dvals[b, i, 2]
+                           + a3 * dvals[b, i, 3])
+                else:
+                    acc = zero
+                    if first >= -k:
+                        for r in range(k + 1):
+                            m = first + r
+                            if m >= 0 and m < nb:
+                                a = zero
+                                for o in range(n_out):
+                                    a += weights[i, m, o] * grad_out[b, o]
+                                acc += a * dvals[b, i, r]
+                    for o in range(n_out):
+                        a_s += weights[i, nb, o] * grad_out[b, o]
+                grad_x[b, i] = acc + a_s * dsilu[b, i]
+
+    fast = numba.njit(parallel=True, cache=cache, nogil=True, fastmath={"reassoc", "nsz"})
+    return jit(forward), jit(backward), fast(weighted)
 
 
 def _smoke(kernels) -> None:
@@ -131,8 +175,12 @@ def _smoke(kernels) -> None:
         x = torch.tensor([[-0.5], [0.25], [2.0]], dtype=dtype)
         dense, (start, dvals, dsilu) = _run(kernels, x, knots, interval_table(knots, 3), 3,
                                             True, True)
+        grad_x = torch.empty(3, 1, dtype=dtype)
         kernels[1](dense.numpy(), start.numpy(), dvals.numpy(), dsilu.numpy(), 3,
-                   dense.shape[2] - 1, True, torch.empty(3, 1, dtype=dtype).numpy())
+                   dense.shape[2] - 1, True, grad_x.numpy())
+        kernels[2](torch.ones(3, 2, dtype=dtype).numpy(), torch.ones(1, dense.shape[2], 2,
+                   dtype=dtype).numpy(), start.numpy(), dvals.numpy(), dsilu.numpy(), 3,
+                   grad_x.numpy())
 
 
 def _kernels():
@@ -236,16 +284,46 @@ class _FusedBasis(torch.autograd.Function):
         return grad_x, None, None, None, None, None
 
 
-def fused_basis(x, knots, table, k, residual, want_start=False):
-    """(dense basis, start) by the fused kernel, or None where it does not apply.
-    ``start`` (batch, n_in) int32, with ``want_start`` (else None): each row and input's
-    first basis entry, the one the sparsity penalty's fused kernel starts from."""
+def _applies(x, knots, table) -> bool:
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return None
+        return False
     if knots.dtype != x.dtype or table.dtype != x.dtype:
-        return None
+        return False
     if "kernels" not in _state:
         fused_available()  # compiles or loads them, once (waits for a warm-up under way)
-    if _state["kernels"] is None:
+    return _state["kernels"] is not None
+
+
+def _parts(x, knots, table, k):
+    with _lock:
+        dense, (start, dvals, dsilu) = _run(_state["kernels"], x.detach().contiguous(),
+                                            knots, table.contiguous(), k, True, True, True)
+    return dense, start, dvals, dsilu
+
+
+def input_gradient(grad_out, weights, start, dvals, dsilu, k):
+    """d loss / d x (batch, n_in) of ``out = dense @ weights`` (weights
+    (n_in, nb + 1, n_out), the silu column's last) from d loss / d out (batch, n_out)
+    and the other values of :func:`fused_basis` with ``parts``."""
+    grad_x = torch.empty(start.shape, dtype=grad_out.dtype)
+    with _lock:
+        _use_torch_threads()
+        _state["kernels"][2](grad_out.contiguous().numpy(), weights.detach().contiguous().numpy(),
+                             start.numpy(), dvals.numpy(), dsilu.numpy(), k, grad_x.numpy())
+    return grad_x
+
+
+def fused_basis(x, knots, table, k, residual, want_start=False, parts=False):
+    """(dense basis, start) by the fused kernel, or None where it does not apply.
+    ``start`` (batch, n_in) int32, with ``want_start`` (else None): each row and input's
+    first basis entry, the one the sparsity penalty's fused kernel starts from.
+
+    With ``parts`` (and ``residual``): no autograd, but what the basis's gradient needs,
+    for a caller that owns the whole layer's gradient (:mod:`kanstudio.core.fused_layer`,
+    which takes the input's with :func:`input_gradient`): (dense, start, dvals
+    (batch, n_in, k + 1), dsilu (batch, n_in))."""
+    if not _applies(x, knots, table):
         return None
+    if parts:
+        return _parts(x, knots, table, k)
     return _FusedBasis.apply(x, knots, table, k, residual, want_start)

@@ -174,12 +174,18 @@ def _build(cache: bool):
                 for o in range(n_out):
                     mag[i, o] = total[i - i0, o] / r
 
-    def backward(rows, signs, span, scaled, block, grad_features):
+    # With ``to_x`` the sums go straight into the input's gradient instead of the basis
+    # rows' (each live entry's times its derivative, the silu column's times silu'), for
+    # a layer whose basis gradient is never built (kanstudio.core.fused_layer); ``span``
+    # then holds the fused basis kernel's entries and ``starts`` where they begin.
+    def backward(rows, signs, span, scaled, block, grad_features, to_x, starts, dvals, dsilu,
+                 grad_x):
         n_in, width, n_out = scaled.shape
         nb = width - 1
         r = rows.shape[0]
         n_blocks = (n_in + block - 1) // block
         flat = grad_features.reshape(grad_features.size)
+        flat_x = grad_x.reshape(grad_x.size)
         for blk in numba.prange(n_blocks):
             i0 = blk * block
             i1 = min(n_in, i0 + block)
@@ -187,7 +193,10 @@ def _build(cache: bool):
             for t in range(r):
                 if t + AHEAD < r:
                     ahead = rows[t + AHEAD]
-                    lines.prefetch(flat, (ahead * n_in + i0) * width, (i1 - i0) * width)
+                    if to_x:
+                        lines.prefetch(flat_x, ahead * n_in + i0, i1 - i0)
+                    else:
+                        lines.prefetch(flat, (ahead * n_in + i0) * width, (i1 - i0) * width)
                 b = rows[t]
                 for i in range(i0, i1):
                     g_lo = span[t, i, 0]
@@ -205,6 +214,12 @@ def _build(cache: bool):
                             a2 += g * scaled[i, g_lo + 2, o]
                             a3 += g * scaled[i, g_lo + 3, o]
                             a4 += g * scaled[i, nb, o]
+                        if to_x:
+                            d = g_lo - starts[b, i]  # the span's first entry in dvals
+                            grad_x[b, i] += (a0 * dvals[b, i, d] + a1 * dvals[b, i, d + 1]
+                                             + a2 * dvals[b, i, d + 2]
+                                             + a3 * dvals[b, i, d + 3] + a4 * dsilu[b, i])
+                            continue
                         grad_features[b, i, g_lo] += a0
                         grad_features[b, i, g_lo + 1] += a1
                         grad_features[b, i, g_lo + 2] += a2
@@ -215,11 +230,17 @@ def _build(cache: bool):
                         acc = zero[0]
                         for o in range(n_out):
                             acc += signs[t, i, o] * scaled[i, m, o]
-                        grad_features[b, i, m] += acc
+                        if to_x:
+                            grad_x[b, i] += acc * dvals[b, i, m - starts[b, i]]
+                        else:
+                            grad_features[b, i, m] += acc
                     acc = zero[0]
                     for o in range(n_out):
                         acc += signs[t, i, o] * scaled[i, nb, o]
-                    grad_features[b, i, nb] += acc
+                    if to_x:
+                        grad_x[b, i] += acc * dsilu[b, i]
+                    else:
+                        grad_features[b, i, nb] += acc
 
     return jit(forward), jit(backward)
 
@@ -238,8 +259,13 @@ def _smoke(kernels) -> None:
             kernels[0](features.numpy(), rows.numpy(), weights.numpy(), mag.numpy(),
                        cross.numpy(), True, 1, 1, signs.numpy(), span.numpy(), use_starts,
                        starts.numpy())
-            kernels[1](rows.numpy(), signs.numpy(), span.numpy(), weights.numpy(), 1,
-                       torch.zeros_like(features).numpy())
+            grad_x = torch.zeros(2, 1, dtype=dtype)
+            dvals = torch.ones(2, 1, 2, dtype=dtype)
+            for to_x in (False, True):
+                kernels[1](rows.numpy(), signs.numpy(), span.numpy(), weights.numpy(), 1,
+                           torch.zeros_like(features).numpy(), to_x, starts.numpy(),
+                           dvals.numpy(), torch.ones(2, 1, dtype=dtype).numpy(),
+                           grad_x.numpy())
 
 
 def _kernels():
@@ -341,16 +367,28 @@ def fused_magnitudes(features: torch.Tensor, weights: torch.Tensor, rows: torch.
 
 
 def fused_magnitudes_backward(rows: torch.Tensor, saved: tuple[torch.Tensor, ...],
-                              scaled: torch.Tensor, grad_features: torch.Tensor) -> None:
+                              scaled: torch.Tensor, grad_features: torch.Tensor,
+                              parts: tuple[torch.Tensor, ...] | None = None) -> None:
     """Add ``sign(phi) scaled^T`` into ``grad_features[rows]`` in place (repeated rows
     add up), on the entries the spline basis's backward reads.
 
     ``rows``: the forward's rows (int64); ``saved``: the third value
     :func:`fused_magnitudes` returned with ``want_signs``; ``scaled``:
     (n_in, width, n_out) the weights times the magnitudes' gradient / rows;
-    ``grad_features``: (batch, n_in, width) contiguous.
+    ``grad_features``: (batch, n_in, width) contiguous. With ``parts`` = (starts, dvals,
+    dsilu) of :func:`~kanstudio.core.spline.spline_basis_parts` (the forward's ``starts``
+    too), ``grad_features`` is the input's gradient (batch, n_in) instead, and what
+    would go into a row's basis entries goes into it through their derivatives.
     """
     signs, span = saved
+    if parts is None:  # the kernel's arguments it does not read in this mode
+        starts = torch.empty(1, 1, dtype=torch.int32)
+        dvals = torch.empty(1, 1, 1, dtype=scaled.dtype)
+        dsilu = grad_x = torch.empty(1, 1, dtype=scaled.dtype)
+    else:
+        starts, dvals, dsilu = parts
+        grad_x, grad_features = grad_features, torch.empty(1, 1, 1, dtype=scaled.dtype)
     run_locked(_state["kernels"][1], rows.to(torch.int64).contiguous().numpy(),
                signs.numpy(), span.numpy(), scaled.contiguous().numpy(),
-               _block(scaled.shape[0]), grad_features.numpy())
+               _block(scaled.shape[0]), grad_features.numpy(), parts is not None,
+               starts.numpy(), dvals.numpy(), dsilu.numpy(), grad_x.numpy())

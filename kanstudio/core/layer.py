@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from kanstudio.core import fused_magnitudes
+from kanstudio.core.fused_layer import fused_layer
 from kanstudio.core.knots import greville
 from kanstudio.core.spline import (
     extend_knots,
@@ -35,6 +36,7 @@ from kanstudio.core.spline import (
     interval_table,
     n_basis,
     spline_basis,
+    spline_basis_parts,
     spline_basis_starts,
     uniform_knots,
 )
@@ -319,13 +321,9 @@ class KANLayer(nn.Module):
         """:meth:`basis` and each (row, input)'s first basis entry where the fused kernel
         gives it (:func:`~kanstudio.core.spline.spline_basis_starts`), else None."""
         knots = self.knots
-        cache = self._table
-        # The cache holds the knots tensor itself, so a replaced or edited grid misses it.
-        if cache is None or cache[0] is not knots or cache[1] != knots._version:
-            cache = (knots, knots._version, interval_table(knots, self.k))
-            self._table = cache
+        table = self._interval_table()
         if x.requires_grad:
-            return spline_basis_starts(x, knots, self.k, cache[2], residual, want_starts)
+            return spline_basis_starts(x, knots, self.k, table, residual, want_starts)
         # Inputs that need no gradient (the training data, for the first layer) give the
         # same features at every full-batch step: keep the last ones while they are small.
         key = (x, x._version, knots, knots._version, residual)
@@ -334,11 +332,32 @@ class KANLayer(nn.Module):
             (held[0][1], held[0][3], held[0][4]) == (key[1], key[3], key[4])
         ) and (held[2] is not None or not want_starts):
             return held[1], held[2]
-        features, starts = spline_basis_starts(x, knots, self.k, cache[2], residual,
+        features, starts = spline_basis_starts(x, knots, self.k, table, residual,
                                                want_starts)
         small = features.numel() * features.element_size() <= FEATURE_CACHE_BYTES
         self._features = (key, features, starts) if small else None
         return features, starts
+
+    def _interval_table(self) -> torch.Tensor:
+        """:func:`~kanstudio.core.spline.interval_table` of the knots, kept until the grid
+        changes (the cache holds the knots tensor itself, so a replaced or edited grid
+        misses it)."""
+        knots = self.knots
+        cache = self._table
+        if cache is None or cache[0] is not knots or cache[1] != knots._version:
+            cache = (knots, knots._version, interval_table(knots, self.k))
+            self._table = cache
+        return cache[2]
+
+    def _fused_parts(self, x: torch.Tensor) -> tuple | None:
+        """What :func:`~kanstudio.core.fused_layer.fused_layer` needs of ``x``'s basis, or
+        None where that path does not apply (locked edges, not the CPU, no numba)."""
+        if self.symbolic_names or self.coef.dtype != x.dtype:
+            return None
+        if torch.is_grad_enabled() and x.requires_grad:
+            return spline_basis_parts(x, self.knots, self.k, self._interval_table())
+        features, starts = self.basis_starts(x, residual=True)  # kept for the next step
+        return None if starts is None else (features, starts, None, None)
 
     # ------------------------------------------------------------------ forward
     def _weights(self) -> torch.Tensor:
@@ -352,7 +371,11 @@ class KANLayer(nn.Module):
         return torch.cat([w_spline, (self.scale_base * numeric)[:, None, :]], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, n_in) -> (batch, n_out)."""
+        """x: (batch, n_in) -> (batch, n_nodes)."""
+        parts = self._fused_parts(x)
+        if parts is not None:  # the CPU's fused layer (no locked edges here)
+            return self.combine(fused_layer(x, self._weights(), self.bias, parts, None,
+                                            self.k, False)[0])
         features = self.basis(x, residual=True)  # (batch, n_in, nb + 1)
         out = torch.addmm(
             self.bias, features.reshape(x.shape[0], -1), self._weights().reshape(-1, self.n_out)
@@ -496,6 +519,11 @@ class KANLayer(nn.Module):
                 return self.combine(phi.sum(1) + self.bias), phi.abs().mean(0)
             out, phi = self.forward_with_edges(x, rows)
             return out, phi.abs().mean(0)
+        parts = self._fused_parts(x)
+        if parts is not None and fused_magnitudes.magnitudes_available(parts[0],
+                                                                       self.coef):
+            out, mag = fused_layer(x, self._weights(), self.bias, parts, rows, self.k, True)
+            return self.combine(out), mag
         features, starts = self.basis_starts(x, residual=True)  # (batch, n_in, nb + 1)
         out, mag = _OutputAndMagnitudes.apply(features, self._weights(), self.bias, rows,
                                               self.k, starts)

@@ -23,6 +23,7 @@ from kanstudio.core.knots import extend_knots, interval_table, n_basis, uniform_
 __all__ = [
     "spline_basis",
     "spline_basis_starts",
+    "spline_basis_parts",
     "uniform_knots",
     "extend_knots",
     "fit_coefficients",
@@ -127,6 +128,16 @@ def spline_basis_starts(
     if fused is not None:
         return fused
     return _SplineBasis.apply(x, knots, table.detach(), k, residual), None
+
+
+def spline_basis_parts(
+    x: torch.Tensor, knots: torch.Tensor, k: int, table: torch.Tensor
+) -> tuple[torch.Tensor, ...] | None:
+    """The residual basis and what its gradient with respect to ``x`` needs, without
+    autograd, from the fused CPU kernel: (dense (batch, n_in, G + k + 1), start, dvals,
+    dsilu) as :func:`~kanstudio.core.fused_cpu.fused_basis` gives them with ``parts``;
+    None where that kernel does not run (then :func:`spline_basis` is the way)."""
+    return fused_basis(x, knots.detach().contiguous(), table.detach(), k, True, True, True)
 
 
 def fit_coefficients(
