@@ -63,7 +63,7 @@ def _build(cache: bool):
     # reassoc lets the backward's sums over outputs vectorise. The backward reads the
     # forward's signs, so the two need not compute a row's values identically.
     jit = numba.njit(parallel=True, cache=cache, nogil=True,
-                     fastmath={"reassoc", "nsz"})
+                     fastmath={"reassoc", "nsz", "contract"})
 
     # Arrays are indexed in full (features[b, i, m]) rather than sliced into row views in
     # the loops: a view per (row, input node) costs more than the few products it serves.
