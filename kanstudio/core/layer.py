@@ -45,7 +45,8 @@ TorchFn = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = ["KANLayer", "TorchFn"]
 
-FEATURE_CACHE_BYTES = 64 * 1024 * 1024
+FEATURE_CACHE_BYTES = 64 * 1024 * 1024  # per set of features a layer keeps
+FEATURE_CACHE_ENTRIES = 2
 
 #: Edges into a product node other than its first factor's identity edge start this much
 #: smaller than sum nodes' edges (:meth:`KANLayer.start_products`).
@@ -307,7 +308,7 @@ class KANLayer(nn.Module):
         self._symbolic_fns: dict[str, TorchFn] = {}
         self._groups: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
         self._table: tuple[torch.Tensor, int, torch.Tensor] | None = None
-        self._features: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
+        self._features: list[tuple[tuple, torch.Tensor, torch.Tensor | None]] = []
 
     def basis(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
         """The B-spline basis of this layer's knots: x (batch, n_in) -> (batch, n_in, nb).
@@ -326,16 +327,20 @@ class KANLayer(nn.Module):
             return spline_basis_starts(x, knots, self.k, table, residual, want_starts)
         # Inputs that need no gradient (the training data, for the first layer) give the
         # same features at every full-batch step: keep the last ones while they are small.
+        # Two sets, so that the test loss ``fit`` takes after every step does not push out
+        # the training rows' (nor they the test rows').
         key = (x, x._version, knots, knots._version, residual)
         held = self._features
-        if held is not None and held[0][0] is x and held[0][2] is knots and (
-            (held[0][1], held[0][3], held[0][4]) == (key[1], key[3], key[4])
-        ) and (held[2] is not None or not want_starts):
-            return held[1], held[2]
+        for n, (was, features, starts) in enumerate(held):
+            if was[0] is x and was[2] is knots and (was[1], was[3], was[4]) == (
+                    key[1], key[3], key[4]) and (starts is not None or not want_starts):
+                held.append(held.pop(n))  # the most recently used last
+                return features, starts
         features, starts = spline_basis_starts(x, knots, self.k, table, residual,
                                                want_starts)
-        small = features.numel() * features.element_size() <= FEATURE_CACHE_BYTES
-        self._features = (key, features, starts) if small else None
+        if features.numel() * features.element_size() <= FEATURE_CACHE_BYTES:
+            held.append((key, features, starts))
+            del held[:-FEATURE_CACHE_ENTRIES]
         return features, starts
 
     def _interval_table(self) -> torch.Tensor:
@@ -607,7 +612,8 @@ class KANLayer(nn.Module):
     def __getstate__(self) -> dict:
         # Copies (undo snapshots, deepcopy) must not drag caches or the cached input along.
         state = self.__dict__.copy()
-        state["_features"] = state["_table"] = state["_groups"] = None
+        state["_table"] = state["_groups"] = None
+        state["_features"] = []
         state["_product_index"] = None
         return state
 
@@ -615,7 +621,7 @@ class KANLayer(nn.Module):
         self._groups = None
         self._product_index = None
         self._table = None
-        self._features = None
+        self._features = []
         return super()._apply(fn, recurse)
 
     # ------------------------------------------------------------------ grids

@@ -236,3 +236,24 @@ def test_a_masked_locked_edge_contributes_nothing() -> None:
     without = layer(x).detach()
     layer.lock_edge(0, 1, "sin", torch.sin, SIN_PARAMS)
     torch.testing.assert_close(layer(x), without, rtol=0, atol=1e-12)
+
+
+def test_a_layer_keeps_the_features_of_its_training_and_test_inputs() -> None:
+    # fit evaluates the test rows after every step: the training rows' basis must survive
+    # that, and the test rows' too, and neither may outlive a change of its input or grid.
+    layer = KANLayer(2, 3, grid_size=4)
+    train, test = torch.rand(50, 2) * 2 - 1, torch.rand(20, 2) * 2 - 1
+    first = layer.basis_starts(train, residual=True)[0]
+    test_features = layer.basis_starts(test, residual=True)[0]
+    assert layer.basis_starts(train, residual=True)[0] is first
+    assert layer.basis_starts(test, residual=True)[0] is test_features
+    other = torch.rand(10, 2)  # a third input pushes out the least recently used (train)
+    layer.basis_starts(other, residual=True)
+    assert layer.basis_starts(test, residual=True)[0] is test_features
+    assert layer.basis_starts(train, residual=True)[0] is not first
+    train.mul_(0.5)  # edited in place: the old features are stale
+    again = layer.basis_starts(train, residual=True)[0]
+    torch.testing.assert_close(again, layer.basis(train.clone(), residual=True))
+    layer.update_grid(train)  # new knots: stale too
+    assert layer.basis_starts(train, residual=True)[0] is not again
+    assert copy.deepcopy(layer)._features == []
