@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from kanstudio.core import fused_magnitudes
+from kanstudio.core.fused_cpu import fused_available
 from kanstudio.core.fused_layer import fused_layer
 from kanstudio.core.knots import greville
 from kanstudio.core.spline import (
@@ -329,17 +330,19 @@ class KANLayer(nn.Module):
         # same features at every full-batch step: keep the last ones while they are small.
         # Two sets, so that the test loss ``fit`` takes after every step does not push out
         # the training rows' (nor they the test rows').
+        # An entry answers a call that wants starts if it has them or was asked for them
+        # (the torch path has none to give).
         key = (x, x._version, knots, knots._version, residual)
         held = self._features
         for n, (was, features, starts) in enumerate(held):
             if was[0] is x and was[2] is knots and (was[1], was[3], was[4]) == (
-                    key[1], key[3], key[4]) and (starts is not None or not want_starts):
+                    key[1], key[3], key[4]) and (was[5] or not want_starts):
                 held.append(held.pop(n))  # the most recently used last
                 return features, starts
         features, starts = spline_basis_starts(x, knots, self.k, table, residual,
                                                want_starts)
         if features.numel() * features.element_size() <= FEATURE_CACHE_BYTES:
-            held.append((key, features, starts))
+            held.append(((*key, want_starts), features, starts))
             del held[:-FEATURE_CACHE_ENTRIES]
         return features, starts
 
@@ -357,8 +360,9 @@ class KANLayer(nn.Module):
     def _fused_parts(self, x: torch.Tensor) -> tuple | None:
         """What :func:`~kanstudio.core.fused_layer.fused_layer` needs of ``x``'s basis, or
         None where that path does not apply (locked edges, not the CPU, no numba)."""
-        if self.symbolic_names or self.coef.dtype != x.dtype:
-            return None
+        if self.symbolic_names or self.coef.dtype != x.dtype or x.device.type != "cpu" or (
+                x.dtype not in (torch.float32, torch.float64)) or not fused_available():
+            return None  # (asked before the basis below: its cache serves the other path)
         if torch.is_grad_enabled() and x.requires_grad:
             return spline_basis_parts(x, self.knots, self.k, self._interval_table())
         features, starts = self.basis_starts(x, residual=True)  # kept for the next step

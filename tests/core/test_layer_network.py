@@ -243,17 +243,38 @@ def test_a_layer_keeps_the_features_of_its_training_and_test_inputs() -> None:
     # that, and the test rows' too, and neither may outlive a change of its input or grid.
     layer = KANLayer(2, 3, grid_size=4)
     train, test = torch.rand(50, 2) * 2 - 1, torch.rand(20, 2) * 2 - 1
-    first = layer.basis_starts(train, residual=True)[0]
-    test_features = layer.basis_starts(test, residual=True)[0]
-    assert layer.basis_starts(train, residual=True)[0] is first
-    assert layer.basis_starts(test, residual=True)[0] is test_features
-    other = torch.rand(10, 2)  # a third input pushes out the least recently used (train)
-    layer.basis_starts(other, residual=True)
-    assert layer.basis_starts(test, residual=True)[0] is test_features
-    assert layer.basis_starts(train, residual=True)[0] is not first
+    def basis(x):
+        return layer.basis(x, residual=True)
+
+    first = basis(train)
+    test_features = basis(test)
+    assert basis(train) is first and basis(test) is test_features
+    basis(torch.rand(10, 2))  # a third input pushes out the least recently used (train)
+    assert basis(test) is test_features
+    assert basis(train) is not first
     train.mul_(0.5)  # edited in place: the old features are stale
-    again = layer.basis_starts(train, residual=True)[0]
-    torch.testing.assert_close(again, layer.basis(train.clone(), residual=True))
+    again = basis(train)
+    torch.testing.assert_close(again, basis(train.clone()))
     layer.update_grid(train)  # new knots: stale too
-    assert layer.basis_starts(train, residual=True)[0] is not again
+    assert basis(train) is not again
     assert copy.deepcopy(layer)._features == []
+
+
+def test_the_forward_reuses_the_first_layers_features_on_both_paths(monkeypatch) -> None:
+    import kanstudio.core.layer as layer_module
+    from kanstudio.core import spline
+
+    net = KANNetwork([2, 3, 1], grid_size=4, seed=0)
+    x = torch.rand(40, 2) * 2 - 1
+    calls = []
+    real = spline.spline_basis_starts
+    monkeypatch.setattr(layer_module, "spline_basis_starts",
+                        lambda v, *a, **kw: calls.append(v) or real(v, *a, **kw))
+    for path in ("fused", "torch"):
+        if path == "torch":
+            monkeypatch.setattr(spline, "fused_basis", lambda *args: None)
+        calls.clear()
+        net.layers[0]._features.clear()
+        for _ in range(3):
+            net(x).sum().backward()
+        assert sum(v is x for v in calls) == 1, path  # the data's basis: once, then kept
