@@ -26,6 +26,11 @@ import torch
 
 __all__ = ["fused_basis", "fused_available", "run_locked", "warm_up"]
 
+# Rows per block of the cubic kernel (its per-node work runs across this many rows), and
+# the longest knot row it takes (longer rows: the general kernel's bisection).
+CHUNK = 64
+CUBIC_KNOTS = 34
+
 _lock = threading.Lock()  # numba's fallback "workqueue" thread pool is not reentrant
 _state: dict[str, object] = {}  # "kernels": (forward, backward) or None once known absent
 
@@ -162,13 +167,75 @@ def _build(cache: bool):
                         a_s += weights[i, nb, o] * grad_out[b, o]
                 grad_x[b, i] = acc + a_s * dsilu[b, i]
 
+    # Cubic splines with the silu column on short knot rows (every default network): the
+    # values of ``forward`` above, computed CHUNK rows at a time one input node after
+    # another, so that the interval count and Horner's rule run across rows, where the
+    # compiler can use SIMD lanes (the interval table gives the outside interval and every
+    # function that does not exist as zeros, so nothing branches), then written out row
+    # by row in memory order. xt is x transposed: (n_in, batch).
+    def cubic(xt, knots, table, nb, want_grad, want_start, dense, dvals, start, dsilu):
+        n_in, batch = xt.shape
+        n_knots = knots.shape[1]
+        for c in numba.prange((batch + CHUNK - 1) // CHUNK):
+            b0 = c * CHUNK
+            n = min(CHUNK, batch - b0)
+            lo = np.empty((n_in, CHUNK), np.int64)
+            vals = np.empty((n_in, 4, CHUNK), dense.dtype)
+            dv = np.empty((n_in, 4, CHUNK), dense.dtype)
+            sig = np.empty((n_in, CHUNK), dense.dtype)
+            for i in range(n_in):
+                xs = xt[i, b0:b0 + n]
+                li = lo[i]
+                for r in range(n):
+                    li[r] = 0
+                for m in range(1, n_knots - 1):
+                    t = knots[i, m]
+                    for r in range(n):
+                        li[r] += xs[r] >= t
+                t0 = knots[i, 0]
+                t1 = knots[i, n_knots - 1]
+                for r in range(n):  # outside the grid (NaN too): the all-zero interval
+                    li[r] = li[r] if (xs[r] >= t0) & (xs[r] < t1) else n_knots - 1
+                vi = vals[i]
+                di = dv[i]
+                for r in range(n):
+                    row = i * n_knots + li[r]  # P_p at 2 + 4p, D_p at 14 + 4p (p >= 1)
+                    u = (xs[r] - table[row, 0]) * table[row, 1]
+                    for q in range(4):
+                        vi[q, r] = (((table[row, 14 + q] * u + table[row, 10 + q]) * u
+                                     + table[row, 6 + q]) * u + table[row, 2 + q])
+                        di[q, r] = ((table[row, 26 + q] * u + table[row, 22 + q]) * u
+                                    + table[row, 18 + q])
+                si = sig[i]
+                for r in range(n):
+                    si[r] = 1.0 / (1.0 + np.exp(-xs[r]))
+            for r in range(n):
+                b = b0 + r
+                for i in range(n_in):
+                    xv = xt[i, b]
+                    s = sig[i, r]
+                    for m in range(nb):
+                        dense[b, i, m] = 0.0
+                    dense[b, i, nb] = xv * s
+                    first = lo[i, r] - 3
+                    if want_start:
+                        start[b, i] = first if first < n_knots - 4 else -4
+                    if want_grad:
+                        dsilu[b, i] = s * (1.0 + xv * (1.0 - s))
+                        for q in range(4):
+                            dvals[b, i, q] = dv[i, q, r]
+                    for q in range(4):
+                        m = first + q
+                        if m >= 0 and m < nb:
+                            dense[b, i, m] = vals[i, q, r]
+
     fast = numba.njit(parallel=True, cache=cache, nogil=True,
                       fastmath={"reassoc", "nsz", "contract"})
-    return jit(forward), jit(backward), fast(weighted)
+    return jit(forward), jit(backward), fast(weighted), jit(cubic)
 
 
 def _smoke(kernels) -> None:
-    """Compile (or load from the cache) both kernels for float32 and float64."""
+    """Compile (or load from the cache) every kernel for float32 and float64."""
     from kanstudio.core.knots import interval_table, uniform_knots
 
     for dtype in (torch.float32, torch.float64):
@@ -177,6 +244,9 @@ def _smoke(kernels) -> None:
         x = torch.tensor([[-0.5], [0.25], [2.0]], dtype=dtype)
         dense, (start, dvals, dsilu) = _run(kernels, x, knots, interval_table(knots, 3), 3,
                                             True, True)
+        kernels[0](x.numpy(), knots.numpy(), interval_table(knots, 3).t().contiguous().numpy(),
+                   3, dense.shape[2] - 1, True, True, True, dense.numpy(), dvals.numpy(),
+                   start.numpy(), dsilu.numpy())  # (_run took the cubic kernel)
         grad_x = torch.empty(3, 1, dtype=dtype)
         kernels[1](dense.numpy(), start.numpy(), dvals.numpy(), dsilu.numpy(), 3,
                    dense.shape[2] - 1, True, grad_x.numpy())
@@ -251,6 +321,10 @@ def _run(kernels, x, knots, table, k, residual, want_grad, want_start=False):
     dsilu = torch.empty(shape, dtype=x.dtype)
     _use_torch_threads()
     rows = table.t().contiguous()  # (n_in * K, F): one interval's values side by side
+    if k == 3 and residual and knots.shape[1] <= CUBIC_KNOTS:
+        kernels[3](x.t().contiguous().numpy(), knots.numpy(), rows.numpy(), nb, want_grad,
+                   keep_start, dense.numpy(), dvals.numpy(), start.numpy(), dsilu.numpy())
+        return dense, (start, dvals, dsilu)
     kernels[0](x.numpy(), knots.numpy(), rows.numpy(), k, nb, residual, want_grad,
                keep_start, dense.numpy(), dvals.numpy(), start.numpy(), dsilu.numpy())
     return dense, (start, dvals, dsilu)

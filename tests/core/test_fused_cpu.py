@@ -25,9 +25,9 @@ if os.environ.get("KANSTUDIO_FUSED") == "0":
 from kanstudio.core.fused_cpu import fused_available, fused_basis
 
 
-def _case(k: int, dtype: torch.dtype, seed: int):
+def _case(k: int, dtype: torch.dtype, seed: int, n_knots: int | None = None):
     gen = torch.Generator().manual_seed(seed)
-    n_in, n_knots = 3, 6 + 2 * k
+    n_in, n_knots = 3, n_knots or 6 + 2 * k
     knots = torch.sort(torch.rand(n_in, n_knots, generator=gen, dtype=dtype) * 4 - 2, 1).values
     knots[1, k + 2] = knots[1, k + 1]  # a repeated knot: a zero-width interval
     x = torch.rand(200, n_in, generator=gen, dtype=dtype) * 5 - 2.5  # some outside the grid
@@ -43,8 +43,9 @@ def test_kernels_compile_here():
 @pytest.mark.parametrize("k", [0, 1, 2, 3, 4])
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_fused_matches_torch_path(k, residual, dtype):
-    x, knots, table = _case(k, dtype, seed=k)
+@pytest.mark.parametrize("long_rows", [False, True])  # cubic + silu: blocks of rows, or not
+def test_fused_matches_torch_path(k, residual, dtype, long_rows):
+    x, knots, table = _case(k, dtype, seed=k, n_knots=50 if long_rows else None)
     x1 = x.clone().requires_grad_()
     x2 = x.clone().requires_grad_()
     fused = fused_basis(x1, knots, table, k, residual)[0]
