@@ -172,19 +172,23 @@ def _build(cache: bool):
     # another, so that the interval count and Horner's rule run across rows, where the
     # compiler can use SIMD lanes (the interval table gives the outside interval and every
     # function that does not exist as zeros, so nothing branches), then written out row
-    # by row in memory order. xt is x transposed: (n_in, batch).
-    def cubic(xt, knots, table, nb, want_grad, want_start, dense, dvals, start, dsilu):
-        n_in, batch = xt.shape
+    # by row in memory order.
+    def cubic(x, knots, table, nb, want_grad, want_start, dense, dvals, start, dsilu):
+        batch, n_in = x.shape
         n_knots = knots.shape[1]
         for c in numba.prange((batch + CHUNK - 1) // CHUNK):
             b0 = c * CHUNK
             n = min(CHUNK, batch - b0)
+            xt = np.empty((n_in, CHUNK), x.dtype)  # the block's rows, one node's together
+            for r in range(n):
+                for i in range(n_in):
+                    xt[i, r] = x[b0 + r, i]
             lo = np.empty((n_in, CHUNK), np.int64)
             vals = np.empty((n_in, 4, CHUNK), dense.dtype)
             dv = np.empty((n_in, 4, CHUNK), dense.dtype)
             sig = np.empty((n_in, CHUNK), dense.dtype)
             for i in range(n_in):
-                xs = xt[i, b0:b0 + n]
+                xs = xt[i, :n]
                 li = lo[i]
                 for r in range(n):
                     li[r] = 0
@@ -212,7 +216,7 @@ def _build(cache: bool):
             for r in range(n):
                 b = b0 + r
                 for i in range(n_in):
-                    xv = xt[i, b]
+                    xv = xt[i, r]
                     s = sig[i, r]
                     for m in range(nb):
                         dense[b, i, m] = 0.0
@@ -322,7 +326,7 @@ def _run(kernels, x, knots, table, k, residual, want_grad, want_start=False):
     _use_torch_threads()
     rows = table.t().contiguous()  # (n_in * K, F): one interval's values side by side
     if k == 3 and residual and knots.shape[1] <= CUBIC_KNOTS:
-        kernels[3](x.t().contiguous().numpy(), knots.numpy(), rows.numpy(), nb, want_grad,
+        kernels[3](x.numpy(), knots.numpy(), rows.numpy(), nb, want_grad,
                    keep_start, dense.numpy(), dvals.numpy(), start.numpy(), dsilu.numpy())
         return dense, (start, dvals, dsilu)
     kernels[0](x.numpy(), knots.numpy(), rows.numpy(), k, nb, residual, want_grad,
