@@ -24,7 +24,8 @@ import warnings
 
 import torch
 
-__all__ = ["fused_basis", "fused_available", "run_locked", "warm_up"]
+__all__ = ["fused_applies", "fused_available", "fused_basis", "input_gradient", "run_locked",
+           "warm_up"]
 
 # Rows per block of the cubic kernel (its per-node work runs across this many rows), and
 # the longest knot row it takes (longer rows: the general kernel's bisection).
@@ -364,7 +365,9 @@ class _FusedBasis(torch.autograd.Function):
         return grad_x, None, None, None, None, None
 
 
-def _applies(x, knots, table) -> bool:
+def fused_applies(x, knots, table) -> bool:
+    """Whether the fused kernels take these tensors (CPU, float32/64 alike; compiles the
+    kernels on the first call)."""
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return False
     if knots.dtype != x.dtype or table.dtype != x.dtype:
@@ -402,7 +405,7 @@ def fused_basis(x, knots, table, k, residual, want_start=False, parts=False):
     for a caller that owns the whole layer's gradient (:mod:`kanstudio.core.fused_layer`,
     which takes the input's with :func:`input_gradient`): (dense, start, dvals
     (batch, n_in, k + 1), dsilu (batch, n_in))."""
-    if not _applies(x, knots, table):
+    if not fused_applies(x, knots, table):
         return None
     if parts:
         return _parts(x, knots, table, k)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from kanstudio.core import fused_magnitudes
-from kanstudio.core.fused_cpu import fused_available
+from kanstudio.core.fused_cpu import fused_applies
 from kanstudio.core.fused_layer import fused_layer
 from kanstudio.core.knots import greville
 from kanstudio.core.spline import (
@@ -360,11 +360,14 @@ class KANLayer(nn.Module):
     def _fused_parts(self, x: torch.Tensor) -> tuple | None:
         """What :func:`~kanstudio.core.fused_layer.fused_layer` needs of ``x``'s basis, or
         None where that path does not apply (locked edges, not the CPU, no numba)."""
-        if self.symbolic_names or self.coef.dtype != x.dtype or x.device.type != "cpu" or (
-                x.dtype not in (torch.float32, torch.float64)) or not fused_available():
-            return None  # (asked before the basis below: its cache serves the other path)
+        table = self._interval_table()
+        # asked before the basis below, which would otherwise be computed twice for an
+        # input too large for the cache
+        if self.symbolic_names or self.coef.dtype != x.dtype or not fused_applies(
+                x, self.knots, table):
+            return None
         if torch.is_grad_enabled() and x.requires_grad:
-            return spline_basis_parts(x, self.knots, self.k, self._interval_table())
+            return spline_basis_parts(x, self.knots, self.k, table)
         features, starts = self.basis_starts(x, residual=True)  # kept for the next step
         return None if starts is None else (features, starts, None, None)
 

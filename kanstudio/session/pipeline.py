@@ -979,7 +979,7 @@ def _pareto(run: _Run, done: list[_Attempt], best: _Attempt, result: FormulaResu
     # without showing the law: the rule never leads with one (Feynman I.30.3's front held
     # ...*cos(168.3*n*sin(0.005938*theta)), R² 0.999 on the held-out rows)
     eligible = None if 1.0 - chosen[1] <= run.p.adequate_error else [
-        s.stand_in(r.full[0] if r.full else r.exact[0]) is None for _c, _v, _a, r in front]
+        s.stand_in(_full_expression(r)) is None for _c, _v, _a, r in front]
     lead = adequate_choice([(c, v) for c, v, _a, _r in front], knee, run.p.adequate_error,
                            eligible)
     if lead != knee:
@@ -1390,7 +1390,7 @@ def _law_left_to_find(run: _Run, network: np.ndarray, results: list[FormulaResul
     if _misses_follow_the_inputs(run, network):
         return True
     try:
-        values = s.evaluate_formula([top.full[0] if top.full else top.exact[0]], d.X)
+        values = s.evaluate_formula([_full_expression(top)], d.X)
     except (ArithmeticError, ValueError, TypeError, RecursionError):
         return False
     return _misses_follow_the_inputs(run, values)
@@ -1438,8 +1438,13 @@ def _ends_discovery(run: _Run, r: FormulaResult) -> bool:
 
     if not held_out_rel_mse(r, run.session.held_out_var()) <= run.p.exact_mse:
         return False
-    return r.status == "verified" or run.session.stand_in(
-        r.full[0] if r.full else r.exact[0]) is None
+    return r.status == "verified" or run.session.stand_in(_full_expression(r)) is None
+
+
+def _full_expression(r: FormulaResult) -> Any:
+    """A formula's first output at full precision: its unsnapped constants where kept,
+    else the exact (snapped) form."""
+    return r.full[0] if r.full else r.exact[0]
 
 
 def _early_search(run: _Run, attempt: _Attempt, current: float
